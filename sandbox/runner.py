@@ -1,0 +1,120 @@
+"""The narrow interface between the trusted simulator and learner code.
+
+The simulator never calls learner functions directly. It sends a JSON-shaped
+request to a runner and gets a JSON-shaped response back; the runner may be
+in-process (trusted reference code, lesson playgrounds, tests) or a jailed
+child process (learner submissions, see ``sandbox.jail``). Both execute the
+same guest-side dispatcher (``sandbox/guest/dispatch.py``), so the verdict is
+computed identically whichever runner is used, and always on this side.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Protocol
+
+GUEST_DIR = Path(__file__).resolve().parent / "guest"
+
+# A callback lets guest code ask the trusted side something mid-call (an RPC
+# to another simulated service, for instance) and wait for the answer.
+Callback = Callable[[dict], dict]
+
+
+@dataclass(frozen=True)
+class Limits:
+    cpu_seconds: int = 5
+    wall_seconds: float = 10.0
+    memory_mb: int = 256
+    processes: int = 32
+    output_bytes: int = 64 * 1024
+    open_files: int = 64
+    file_size_mb: int = 8
+
+
+# Hard ceilings: per-exercise limits are clamped to these.
+MAX_LIMITS = Limits(cpu_seconds=20, wall_seconds=30.0, memory_mb=512, processes=64,
+                    output_bytes=256 * 1024, open_files=128, file_size_mb=16)
+
+
+def clamp_limits(limits: Limits) -> Limits:
+    return Limits(**{name: min(getattr(limits, name), getattr(MAX_LIMITS, name))
+                     for name in Limits.__dataclass_fields__})
+
+
+class RunnerError(Exception):
+    """The learner's code could not be run to an answer.
+
+    ``kind`` is one of: ``syntax`` (does not compile), ``timeout`` (wall
+    clock), ``cpu``, ``memory``, ``output`` (too much printed), ``crashed``
+    (the process died), ``protocol`` (malformed or oversized answer),
+    ``jail_unavailable`` (refused to run: no usable jail).
+    ``message`` is written for the learner.
+    """
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+class Runner(Protocol):
+    def request(self, request: dict, on_callback: Callback | None = None) -> dict: ...
+
+    def output(self) -> tuple[str, int]:
+        """What learner code printed: (kept text, bytes dropped past the cap)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def _load_guest_dispatch():
+    if str(GUEST_DIR) not in sys.path:
+        sys.path.insert(0, str(GUEST_DIR))
+    import dispatch  # noqa: E402  (guest modules are flat, stdlib-only)
+    return dispatch
+
+
+@dataclass
+class InProcessRunner:
+    """Runs *trusted* code (reference solutions, playground variants) in this
+    process. Never use it for learner submissions."""
+
+    source: str
+    limits: Limits = field(default_factory=Limits)
+    _namespace: dict = field(init=False, default_factory=dict)
+    _out: io.StringIO = field(init=False, default_factory=io.StringIO)
+
+    def __post_init__(self) -> None:
+        try:
+            code = compile(self.source, "<solution>", "exec")
+        except SyntaxError as exc:
+            raise RunnerError("syntax", f"line {exc.lineno}: {exc.msg}") from None
+        self._namespace = {"__name__": "solution"}
+        with contextlib.redirect_stdout(self._out):
+            exec(code, self._namespace)
+
+    def request(self, request: dict, on_callback: Callback | None = None) -> dict:
+        dispatch = _load_guest_dispatch()
+        with contextlib.redirect_stdout(self._out):
+            return dispatch.handle(self._namespace, request, on_callback or _no_callback)
+
+    def output(self) -> tuple[str, int]:
+        text = self._out.getvalue()
+        cap = self.limits.output_bytes
+        return text[:cap], max(0, len(text.encode()) - cap)
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> "InProcessRunner":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def _no_callback(payload: dict) -> dict:
+    raise RuntimeError("no callback handler installed")
