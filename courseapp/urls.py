@@ -1,0 +1,14 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from courseapp import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("health/", views.health, name="health"),
+    path("accounts/", include("allauth.urls")),
+    path("admin/", admin.site.urls),
+    path("", include("lessons.urls")),
+    path("quick-test/", include("lessons.quiz_urls")),
+    path("exercises/", include("exercises.urls")),
+]

@@ -1,0 +1,130 @@
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from lessons.modules import MODULES
+
+
+class ExerciseQuerySet(models.QuerySet):
+    def published(self):
+        return self.filter(published_version__isnull=False)
+
+
+class Exercise(models.Model):
+    slug = models.SlugField(max_length=80, unique=True)
+    title = models.CharField(max_length=200)
+    module = models.PositiveSmallIntegerField(choices=sorted(MODULES.items()))
+    order = models.PositiveSmallIntegerField(default=0)
+    summary = models.TextField(blank=True)
+    # What learners see and are graded against; None until a version validates.
+    published_version = models.ForeignKey("ExerciseVersion", null=True, blank=True, on_delete=models.SET_NULL,
+                                          related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = ExerciseQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["module", "order", "slug"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return f"/exercises/{self.slug}/"
+
+    @property
+    def module_title(self) -> str:
+        return MODULES[self.module]
+
+    def latest_version(self) -> ExerciseVersion | None:
+        return self.versions.order_by("-number").first()
+
+
+class ExerciseVersion(models.Model):
+    exercise = models.ForeignKey(Exercise, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    scenario = models.CharField(max_length=60)
+    statement = models.TextField(help_text="Markdown")
+    statement_html = models.TextField()
+    starter = models.TextField()
+    solution = models.TextField()
+    # {"variant name": {"source": "...", "expected": "invariant_name"}}
+    variants = models.JSONField(default=dict, blank=True)
+    hints = models.JSONField(default=list, blank=True)
+    limits = models.JSONField(default=dict, blank=True)
+    reveal_after = models.PositiveSmallIntegerField(default=5,
+                                                    help_text="Failed attempts before the solution is offered")
+    random_schedules = models.PositiveIntegerField(default=500)
+    content_hash = models.CharField(max_length=64)
+    validation = models.JSONField(null=True, blank=True)
+    validated_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+
+    class Meta:
+        ordering = ["exercise", "number"]
+        constraints = [models.UniqueConstraint(fields=["exercise", "number"], name="unique_version_number")]
+
+    def __str__(self) -> str:
+        return f"{self.exercise.slug} v{self.number}"
+
+
+class Submission(models.Model):
+    QUEUED, RUNNING, PASSED, FAILED, ERROR = "queued", "running", "passed", "failed", "error"
+    STATUSES = [(QUEUED, "Queued"), (RUNNING, "Running"), (PASSED, "Passed"), (FAILED, "Failed"), (ERROR, "Error")]
+    IN_FLIGHT = (QUEUED, RUNNING)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="submissions")
+    exercise = models.ForeignKey(Exercise, on_delete=models.CASCADE, related_name="submissions")
+    version = models.ForeignKey(ExerciseVersion, on_delete=models.PROTECT, related_name="submissions")
+    code = models.TextField()
+    # The form carries a one-time token so a replayed POST cannot submit twice.
+    client_token = models.CharField(max_length=64)
+    status = models.CharField(max_length=10, choices=STATUSES, default=QUEUED, db_index=True)
+    result = models.JSONField(null=True, blank=True)
+    correlation_id = models.CharField(max_length=64, blank=True)
+    deliveries = models.PositiveIntegerField(default=0, help_text="Times a worker picked it up")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "client_token"], name="one_submission_per_token"),
+            # One grading in flight per learner, enforced by the database.
+            models.UniqueConstraint(fields=["user"], condition=Q(status__in=["queued", "running"]),
+                                    name="one_grading_in_flight_per_user"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.exercise.slug} by {self.user_id}: {self.status}"
+
+    @property
+    def is_done(self) -> bool:
+        return self.status not in self.IN_FLIGHT
+
+
+class GradingRequest(models.Model):
+    """The outbox row for grading: written in the submission's transaction,
+    relayed to Celery after commit, and re-relayed by the sweeper if lost."""
+
+    submission = models.OneToOneField(Submission, on_delete=models.CASCADE, related_name="grading_request")
+    created_at = models.DateTimeField(default=timezone.now)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    dispatch_count = models.PositiveIntegerField(default=0)
+
+
+class HintUse(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="hint_uses")
+    exercise = models.ForeignKey(Exercise, on_delete=models.CASCADE)
+    revealed = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "exercise"], name="one_hint_row_per_exercise")]
