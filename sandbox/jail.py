@@ -289,7 +289,6 @@ class JailRunner:
         self._guest_time_used = 0.0
         self._dead: RunnerError | None = None
         self._kill_reason: RunnerError | None = None
-        self._next_id = 1
         self._workdir: str | None = None
         self._lock = threading.Lock()
         self._flood_limit = max(16 * self.limits.output_bytes, 1024 * 1024)
@@ -446,8 +445,10 @@ class JailRunner:
     def request(self, request: dict, on_callback: Callback | None = None) -> dict:
         if self._dead is not None:
             raise self._with_output(RunnerError(self._dead.kind, self._dead.message))
-        rid = self._next_id
-        self._next_id += 1
+        # Unpredictable ids: a frame forged by learner code (who found the
+        # channel) has to guess it, and the genuine answer that follows it
+        # is then detected as a second, out-of-turn answer.
+        rid = secrets.randbits(52)
         try:
             self._send({"type": "request", "id": rid, "request": request})
             while True:
@@ -459,6 +460,9 @@ class JailRunner:
                     response = frame.get("response")
                     if not isinstance(response, dict):
                         raise RunnerError("protocol", "the sandbox's answer is not a JSON object")
+                    if self._inbuf:
+                        raise RunnerError("protocol", "the sandbox sent more than one answer "
+                                          "(something other than the grader wrote to its channel)")
                     return response
                 if frame["type"] == "error":
                     err = self._exception_error(frame, "during a call")
