@@ -93,6 +93,8 @@ class InProcessRunner:
         except SyntaxError as exc:
             raise RunnerError("syntax", f"line {exc.lineno}: {exc.msg}") from None
         self._namespace = {"__name__": "solution"}
+        if str(GUEST_DIR) not in sys.path:   # so trusted sources can ``import saga_api``
+            sys.path.insert(0, str(GUEST_DIR))
         with contextlib.redirect_stdout(self._out):
             exec(code, self._namespace)
 

@@ -1,0 +1,34 @@
+"""Virtual time: a clock and an agenda of things to do at a given millisecond."""
+from __future__ import annotations
+
+import heapq
+from typing import Any, Callable
+
+
+class Scheduler:
+    """The world's only notion of time. Nothing sleeps; ``run`` jumps from event to event."""
+
+    def __init__(self) -> None:
+        self.now = 0
+        self._agenda: list[tuple[int, int, Callable, tuple]] = []
+        self._seq = 0
+        self.steps = 0
+
+    def at(self, t: int, fn: Callable, *args: Any) -> None:
+        self._seq += 1
+        heapq.heappush(self._agenda, (max(int(t), self.now), self._seq, fn, args))
+
+    def after(self, delay: int, fn: Callable, *args: Any) -> None:
+        self.at(self.now + delay, fn, *args)
+
+    def run(self, until: int, max_steps: int) -> bool:
+        """Run until nothing is left (True) or the horizon / step budget is hit (False)."""
+        while self._agenda:
+            t, _, fn, args = self._agenda[0]
+            if t > until or self.steps >= max_steps:
+                return False
+            heapq.heappop(self._agenda)
+            self.now = t
+            self.steps += 1
+            fn(*args)
+        return True

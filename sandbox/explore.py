@@ -1,0 +1,210 @@
+"""Grading: explore fault schedules, stop at the first broken invariant, shrink it.
+
+1. one calm run, which also discovers every site where a fault could fire;
+2. every single fault at every discovered site (every crash point, every
+   duplicate, every lost reply, ...), one schedule each;
+3. ``random_schedules`` seeded random schedules (each fault kind on or off and
+   at its own rate, chosen from the schedule's seed).
+The first failing schedule is shrunk: faults are removed one at a time while
+the run still breaks an invariant it broke before, preferring the shortest
+trace; the report carries the shrunk schedule and its trace.
+"""
+from __future__ import annotations
+
+import time
+
+from . import effects, scenarios
+from .faults import FaultPlan
+from .invariants import INVARIANTS, describe
+from .rng import schedule_seed
+from .runner import InProcessRunner, Limits, RunnerError
+from .world import World
+
+MAX_SHRINK_RUNS = 150
+_TRUSTED: dict[str, InProcessRunner] = {}
+
+
+class Session:
+    """One grading: one learner runner, one trusted runner, a shared answer cache."""
+
+    def __init__(self, scenario, runner, constants: dict) -> None:
+        self.scenario = scenario
+        self.runner = runner
+        self.trusted = _trusted(scenario)
+        self.constants = constants
+        self.cache: dict = {}
+        self.runs = 0
+
+    def run(self, plan: FaultPlan, seed: int):
+        world = World(self.scenario, self.runner, self.trusted, plan, seed, self.cache, self.constants)
+        self.scenario.configure(world, self.constants)
+        self.scenario.setup(world)
+        world.run()
+        facts = self.scenario.facts(world)
+        broken = {}
+        for name in self.scenario.invariants:
+            problems = INVARIANTS[name].check(world, facts)
+            if problems:
+                broken[name] = problems
+        self.runs += 1
+        return world, broken
+
+
+def _trusted(scenario) -> InProcessRunner:
+    if scenario.name not in _TRUSTED:
+        _TRUSTED[scenario.name] = InProcessRunner(scenario.world_source or "")
+    return _TRUSTED[scenario.name]
+
+
+def _plan(scenario, mode: str, seed: int, schedule=None) -> FaultPlan:
+    return FaultPlan(mode, seed, schedule, kinds=scenario.fault_kinds, horizon=scenario.fault_horizon)
+
+
+def _describe_learner(scenario, runner) -> tuple[list[str], dict]:
+    info = effects.describe_response(runner.request({"op": "describe"}))
+    missing = [f for f in scenario.functions if f not in info["functions"]]
+    return missing, info["constants"]
+
+
+def shrink(session: Session, seed: int, schedule: list[dict], target: set[str]):
+    """Fewest faults first, then the shortest trace."""
+    sc = session.scenario
+    best_world, best_broken = session.run(_plan(sc, "replay", seed, schedule), seed)
+    current = list(best_world.plan.fired)
+    budget = MAX_SHRINK_RUNS
+    while current and budget > 0:
+        found = None
+        for i in range(len(current)):
+            if budget <= 0:
+                break
+            budget -= 1
+            candidate = current[:i] + current[i + 1:]
+            world, broken = session.run(_plan(sc, "replay", seed, candidate), seed)
+            if set(broken) & target:
+                key = (len(world.plan.fired), len(world.trace.steps))
+                if found is None or key < found[0]:
+                    found = (key, world, broken)
+        if found is None:
+            break
+        _, best_world, best_broken = found
+        current = list(best_world.plan.fired)
+    return current, best_world, best_broken
+
+
+def grade(scenario: str, source: str, *, runner_factory=None, seed: int = 0, random_schedules: int = 500,
+          limits: Limits | None = None) -> dict:
+    return _grade(scenario, source, runner_factory, seed, random_schedules, limits, None)
+
+
+def replay(scenario: str, source: str, seed: int, schedule: list[dict], runner_factory=None) -> dict:
+    return _grade(scenario, source, runner_factory, seed, 0, None, list(schedule or []))
+
+
+def _grade(name, source, runner_factory, seed, random_schedules, limits, schedule) -> dict:
+    started = time.perf_counter()
+    sc = scenarios.get(name)
+    report = {"status": "error", "message": "", "violations": [],
+              "invariants": [{**describe(n), "held": True} for n in sc.invariants],
+              "seed": seed, "schedules_explored": 0, "fault_kinds_explored": {}, "counterexample": None,
+              "lanes": list(sc.lanes), "output": "", "output_dropped": 0, "duration_ms": 0}
+    runner = None
+    try:
+        runner = (runner_factory or InProcessRunner)(source, limits or Limits())
+        missing, constants = _describe_learner(sc, runner)
+        if missing:
+            report.update(status="failed", message="Your code must define " + ", ".join(
+                sc.signatures.get(f, f + "(...)") for f in missing) + ".")
+        else:
+            session = Session(sc, runner, constants)
+            _explore(session, report, seed, random_schedules, schedule)
+    except RunnerError as exc:
+        report.update(status="timeout" if exc.kind in ("timeout", "cpu") else "error", message=exc.message)
+    except effects.GuestProtocolError as exc:
+        report.update(status="error", message=str(exc))
+    finally:
+        if runner is not None:
+            try:
+                report["output"], report["output_dropped"] = runner.output()
+            finally:
+                runner.close()
+    report["duration_ms"] = int((time.perf_counter() - started) * 1000)
+    return report
+
+
+def _explore(session: Session, report: dict, seed: int, random_schedules: int, schedule) -> None:
+    sc = session.scenario
+    kinds: dict[str, int] = {}
+    failure = None
+    last_world = None
+
+    def attempt(plan: FaultPlan, run_seed: int):
+        nonlocal last_world
+        world, broken = session.run(plan, run_seed)
+        last_world = world
+        for fault in plan.fired:
+            kinds[fault["kind"]] = kinds.get(fault["kind"], 0) + 1
+        return (run_seed, list(plan.fired), broken) if broken else None
+
+    if schedule is not None:
+        failure = attempt(_plan(sc, "replay", seed, schedule), seed)
+    else:
+        discovery = _plan(sc, "discover", seed)
+        failure = attempt(discovery, seed)
+        for fault in discovery.sites if failure is None else ():
+            failure = attempt(_plan(sc, "replay", seed, [fault]), seed)
+            if failure:
+                break
+        for i in range(random_schedules if failure is None else 0):
+            run_seed = schedule_seed(seed, i)
+            failure = attempt(_plan(sc, "random", run_seed), run_seed)
+            if failure:
+                break
+    explored = session.runs
+    report["fault_kinds_explored"] = dict(sorted(kinds.items()))
+    report.update(sc.extra_report(last_world))
+    if failure is None:
+        report["schedules_explored"] = explored
+        report.update(status="passed", message=_passed_message(sc, explored, schedule is not None))
+        if schedule is not None:
+            report["counterexample"] = {"seed": seed, "schedule": schedule, "trace": last_world.trace.steps}
+        return
+    run_seed, fired, broken = failure
+    if schedule is None:
+        fired, world, broken = shrink(session, run_seed, fired, set(broken))
+    else:
+        world = last_world
+    report["schedules_explored"] = explored
+    report.update(sc.extra_report(world))
+    report["violations"] = [{**describe(n), "detail": "; ".join(p[:3])} for n, p in broken.items()]
+    for inv in report["invariants"]:
+        inv["held"] = inv["name"] not in broken
+    report["counterexample"] = {"seed": run_seed, "schedule": fired, "trace": world.trace.steps}
+    report.update(status="failed", message=_failed_message(broken, fired, world))
+
+
+def _passed_message(sc, explored: int, replaying: bool) -> str:
+    if replaying:
+        return "This schedule keeps every invariant."
+    return (f"All {len(sc.invariants)} invariants held across {explored} fault schedules "
+            f"(every single crash point, duplicate and lost message, plus random combinations).")
+
+
+def _failed_message(broken: dict, fired: list[dict], world) -> str:
+    name, problems = next(iter(broken.items()))
+    inv = INVARIANTS[name]
+    text = f"{inv.title} broke: {problems[0]}."
+    if len(broken) > 1:
+        text += " Also broken: " + ", ".join(INVARIANTS[n].title for n in list(broken)[1:]) + "."
+    if fired:
+        text += " Shortest schedule found: " + "; ".join(_fault_text(f) for f in fired) + "."
+    else:
+        text += " It breaks even without any fault."
+    if world.errors:
+        text += f" Your code raised an exception: {world.errors[0].splitlines()[0]}"
+    return text
+
+
+def _fault_text(fault: dict) -> str:
+    if fault["kind"] == "crash":
+        return f"crash at {fault['site']} before effect {fault.get('at', 0)}"
+    return f"{fault['kind']} at {fault['site']}"

@@ -1,0 +1,106 @@
+"""Fault schedules: which faults fire where.
+
+A *site* is a stable name for a place a fault can happen ("the 1st delivery of
+message ord-3 to inventory.on_order_created"). A schedule is a list of faults
+``{"kind", "site"}`` (crashes add ``"at"``: the effect index the process dies
+before; ``at == number of effects`` means after the last effect, before the
+acknowledgement). A plan runs in one of four modes:
+
+* ``discover``: nothing fires; every site reached is recorded (to enumerate
+  single faults systematically);
+* ``replay``: exactly the faults in the schedule fire;
+* ``random``: each site fires with a per-kind rate derived from the seed;
+* ``none``: nothing fires.
+
+Faults only fire before ``horizon``: after that the world is calm and must
+converge (the consistency window).
+"""
+from __future__ import annotations
+
+from .rng import unit
+
+FAULT_KINDS = {
+    "crash": "a service crashes part-way through handling something",
+    "duplicate": "the broker delivers a message twice",
+    "delay": "the broker delays a message, so later ones overtake it",
+    "relay_crash": "the outbox relay crashes after publishing, before marking the row sent",
+    "request_lost": "an RPC request is lost: the server never sees it, the caller times out",
+    "reply_lost": "an RPC reply is lost: the server acted, but the caller times out",
+    "concurrent": "a second copy of a request arrives while the first is still being handled",
+    "key_reuse": "a client reuses an idempotency key with a different payload",
+    "declined": "the customer's card is declined",
+    "out_of_stock": "there is not enough stock",
+    "unavailable": "a booking partner has no availability",
+    "vote_no": "a 2PC participant votes no",
+    "coordinator_down": "the coordinator crashes and stays down",
+    "outage": "a service is down for a window of time",
+    "malformed": "a producer sends a message that can never be processed (poison)",
+}
+
+BUSINESS = {"declined", "out_of_stock", "unavailable", "vote_no", "key_reuse", "malformed"}
+_RATES = {"crash": (0.02, 0.12), "business": (0.15, 0.6)}
+_DEFAULT_RATE = (0.04, 0.3)
+MAX_CRASH_AT = 8
+
+
+class FaultPlan:
+    def __init__(self, mode: str, seed: int = 0, schedule: list[dict] | None = None,
+                 kinds: tuple[str, ...] = (), horizon: int = 3000) -> None:
+        self.mode = mode
+        self.seed = seed
+        self.kinds = set(kinds)
+        self.horizon = horizon
+        self.wanted = {(f["kind"], f["site"]): f for f in (schedule or [])}
+        self.fired: list[dict] = []
+        self.sites: list[dict] = []
+        self._seen: set = set()
+        self._rates = {k: self._rate(k) for k in self.kinds}
+
+    def _rate(self, kind: str) -> float:
+        if unit(self.seed, "off", kind) < 0.25:
+            return 0.0
+        lo, hi = _RATES.get("business" if kind in BUSINESS else kind, _DEFAULT_RATE)
+        return lo + (hi - lo) * unit(self.seed, "rate", kind)
+
+    def _discover(self, fault: dict) -> None:
+        key = (fault["kind"], fault["site"], fault.get("at"))
+        if key not in self._seen:
+            self._seen.add(key)
+            self.sites.append(fault)
+
+    def fires(self, kind: str, site: str, now: int = 0) -> bool:
+        if self.mode == "discover":
+            if kind in self.kinds and now < self.horizon:
+                self._discover({"kind": kind, "site": site})
+            return False
+        if now >= self.horizon or self.mode == "none":
+            return False
+        if self.mode == "replay":
+            hit = (kind, site) in self.wanted
+        else:
+            hit = kind in self.kinds and unit(self.seed, kind, site) < self._rates[kind]
+        if hit:
+            self.fired.append({"kind": kind, "site": site})
+        return hit
+
+    def crash_point(self, site: str, now: int) -> int | None:
+        if self.mode in ("discover", "none") or now >= self.horizon:
+            return None
+        if self.mode == "replay":
+            fault = self.wanted.get(("crash", site))
+            return None if fault is None else int(fault.get("at", 0))
+        if "crash" not in self.kinds:
+            return None
+        rate = self._rates["crash"]
+        for k in range(MAX_CRASH_AT):
+            if unit(self.seed, "crash", site, k) < rate:
+                return k
+        return None
+
+    def crashed(self, site: str, at: int) -> None:
+        self.fired.append({"kind": "crash", "site": site, "at": at})
+
+    def crash_sites(self, site: str, effects: int, now: int) -> None:
+        if self.mode == "discover" and "crash" in self.kinds and now < self.horizon:
+            for k in range(effects + 1):
+                self._discover({"kind": "crash", "site": site, "at": k})

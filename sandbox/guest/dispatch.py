@@ -1,0 +1,120 @@
+"""Guest-side dispatcher: runs one learner function per request and returns what it did.
+
+Runs wherever learner code runs (inside the jail, or in-process for trusted
+code). Flat and stdlib-only: it imports nothing from the ``sandbox`` package.
+
+Requests (all JSON):
+  {"op": "describe"}
+      -> {"functions": [names of top-level callables], "constants": {UPPER_CASE: value}}
+  {"op": "call", "fn", "service", "now", "invocation", "store", "crash_at",
+   "event": {...} | "request": {...}}
+      -> {"ok", "error", "traceback", "crashed", "effects", "value", "retry_after", "poison"}
+  {"op": "pure", "fn", "args": [...]}           (a plain function of JSON values)
+      -> {"ok", "error", "traceback", "value"}
+  {"op": "batch", "requests": [...]}            -> {"results": [...]}
+"""
+import traceback
+
+import saga_api
+
+_API_FILES = ("dispatch.py", "saga_api.py")
+
+
+def handle(namespace, request, callback):
+    op = request.get("op")
+    if op == "batch":
+        return {"results": [handle(namespace, r, callback) for r in request.get("requests", [])]}
+    if op == "describe":
+        return _describe(namespace)
+    if op == "pure":
+        return _pure(namespace, request)
+    if op == "call":
+        return _call(namespace, request, callback)
+    return {"ok": False, "error": f"unknown op {op!r}", "traceback": ""}
+
+
+def _describe(namespace):
+    functions = sorted(k for k, v in namespace.items()
+                       if callable(v) and not k.startswith("_") and not isinstance(v, type))
+    constants = {}
+    for k, v in namespace.items():
+        if k.isupper() and isinstance(v, (int, float, str, bool, type(None))):
+            constants[k] = v
+    return {"functions": functions, "constants": constants}
+
+
+def _lookup(namespace, name):
+    fn = namespace.get(name)
+    if not callable(fn):
+        raise LookupError(f"your code must define a function named {name}()")
+    return fn
+
+
+def _jsonable(value, depth=0):
+    if depth > 20:
+        raise ValueError("value nested too deeply")
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v, depth + 1) for v in value]
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise ValueError(f"dict key {k!r} is not a string")
+            out[k] = _jsonable(v, depth + 1)
+        return out
+    to_json = getattr(value, "to_json", None)
+    if callable(to_json) and isinstance(value, saga_api.Step):
+        return _jsonable(to_json(), depth + 1)
+    raise ValueError(f"a {type(value).__name__} cannot be sent back (use dicts, lists, str, int, float, bool, None)")
+
+
+def _short_traceback(exc):
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if not f.filename.endswith(_API_FILES)]
+    lines = [f"  line {f.lineno}, in {f.name}: {(f.line or '').strip()}" for f in frames[-4:]]
+    return "\n".join(lines)
+
+
+def _error(exc):
+    return f"{type(exc).__name__}: {exc}"[:500]
+
+
+def _pure(namespace, request):
+    try:
+        fn = _lookup(namespace, request.get("fn"))
+        value = _jsonable(fn(*request.get("args", [])))
+        return {"ok": True, "error": None, "traceback": "", "value": value}
+    except Exception as exc:
+        return {"ok": False, "error": _error(exc), "traceback": _short_traceback(exc), "value": None}
+
+
+def _call(namespace, request, callback):
+    recorder = saga_api._Recorder(request.get("crash_at"))
+    ctx = saga_api.Context(request.get("service"), request.get("now", 0), request.get("store") or {},
+                           recorder, callback, request.get("invocation", "0"))
+    if "event" in request:
+        e = request["event"]
+        arg = saga_api.Event(e.get("id"), e.get("type"), e.get("data"), e.get("correlation_id"),
+                             e.get("source"), e.get("attempt", 1))
+    else:
+        r = request.get("request") or {}
+        arg = saga_api.Request(r.get("op"), r.get("data"), r.get("idempotency_key"),
+                               r.get("correlation_id"), r.get("caller"))
+    out = {"ok": True, "error": None, "traceback": "", "crashed": False, "effects": recorder.effects,
+           "value": None, "retry_after": None, "poison": None}
+    try:
+        fn = _lookup(namespace, request.get("fn"))
+        value = fn(arg, ctx)
+        recorder.check()                      # a crash after the last effect, before the ack
+        out["value"] = _jsonable(value)
+    except saga_api._Crash:
+        out["crashed"] = True
+    except saga_api.RetryLater as exc:
+        out["retry_after"] = exc.after_ms
+    except saga_api.Poison as exc:
+        out["poison"] = str(exc)[:300] or "poison"
+    except Exception as exc:
+        out.update(ok=False, error=_error(exc), traceback=_short_traceback(exc))
+    return out

@@ -1,0 +1,325 @@
+"""The API learner code is written against.
+
+Your functions receive two things: the input (an ``Event`` for a message
+handler, a ``Request`` for an RPC operation) and a ``Context`` for the
+service the function runs in::
+
+    def on_payment_captured(event, ctx):
+        with ctx.db.transaction() as tx:
+            if tx.get("processed", event.id):
+                return                                   # a duplicate: already done
+            tx.insert("processed", event.id, {})
+            tx.update("orders", event.data["order_id"], status="CONFIRMED")
+            tx.outbox("OrderConfirmed", {"order_id": event.data["order_id"]},
+                      correlation_id=event.correlation_id)
+
+Nothing you do touches the world directly: reads see a snapshot of your
+service's store, and writes, messages and calls are recorded and applied by
+the simulator afterwards (a crash at any point applies only what came
+before it; a crash inside a transaction applies none of it).
+
+Module globals are NOT durable: your module may be loaded fresh, and results
+may be replayed from a cache, at any time. Keep all state in ``ctx.db``.
+"""
+from __future__ import annotations
+
+import contextlib
+
+__all__ = [
+    "Event", "Request", "Step", "Context", "Database", "Transaction",
+    "SagaError", "DuplicateKey", "NotFound", "Timeout", "Conflict", "Rejected",
+    "RemoteError", "RetryLater", "Poison",
+]
+
+
+class SagaError(Exception):
+    """Base class of the errors the simulated world raises into your code."""
+
+
+class DuplicateKey(SagaError):
+    """``tx.insert`` of a key that already exists in the table."""
+
+
+class NotFound(SagaError, KeyError):
+    """``tx.update`` or ``tx.delete`` of a row that does not exist."""
+
+
+class Timeout(SagaError):
+    """An RPC got no answer in time. The other side may or may not have acted."""
+
+
+class Conflict(SagaError):
+    """The other side is already processing a request with the same idempotency key."""
+
+
+class Rejected(SagaError):
+    """The other side refused the request (e.g. an idempotency key reused with a different payload)."""
+
+
+class RemoteError(SagaError):
+    """The other side failed while handling the request."""
+
+
+class RetryLater(Exception):
+    """Raise from a message handler to have the message delivered again after ``after_ms``
+    of virtual time (a durable timer; it does not count as a failure)."""
+
+    def __init__(self, after_ms: int = 500):
+        super().__init__(f"retry after {after_ms} ms")
+        self.after_ms = int(after_ms)
+
+
+class Poison(Exception):
+    """Raise from a message handler when the message can never be processed: it goes
+    straight to the dead-letter queue instead of being retried."""
+
+
+class _Crash(BaseException):
+    """Internal: the simulator crashed this service here. Do not catch."""
+
+
+class Event:
+    """A message delivered by the broker (at least once!)."""
+
+    __slots__ = ("id", "type", "data", "correlation_id", "source", "attempt")
+
+    def __init__(self, id, type, data, correlation_id=None, source=None, attempt=1):
+        self.id = id                            # unique per message; duplicates repeat it
+        self.type = type                        # e.g. "OrderCreated"
+        self.data = data                        # a dict
+        self.correlation_id = correlation_id    # the business operation this belongs to
+        self.source = source                    # the service that published it
+        self.attempt = attempt                  # 1 on first delivery, 2+ on redelivery
+
+    def __repr__(self):
+        return f"Event({self.type} {self.id} {self.data!r} corr={self.correlation_id})"
+
+
+class Request:
+    """An RPC request received by a service operation."""
+
+    __slots__ = ("op", "data", "idempotency_key", "correlation_id", "caller")
+
+    def __init__(self, op, data, idempotency_key=None, correlation_id=None, caller=None):
+        self.op = op
+        self.data = data
+        self.idempotency_key = idempotency_key
+        self.correlation_id = correlation_id
+        self.caller = caller
+
+    def __repr__(self):
+        return f"Request({self.op} {self.data!r} key={self.idempotency_key})"
+
+
+class Step:
+    """One step of a declarative saga: ``Step("reserve", "inventory.reserve", "inventory.release")``."""
+
+    __slots__ = ("name", "action", "compensation")
+
+    def __init__(self, name, action, compensation=None):
+        self.name = name
+        self.action = action
+        self.compensation = compensation
+
+    def to_json(self):
+        return {"name": self.name, "action": self.action, "compensation": self.compensation}
+
+    def __repr__(self):
+        return f"Step({self.name!r}, {self.action!r}, {self.compensation!r})"
+
+
+_MISSING = object()
+
+
+class Row(dict):
+    """A row read from the store: a plain dict that is always truthy, even when empty,
+    so ``if tx.get("processed", event.id):`` works for rows stored as ``{}``."""
+
+    def __bool__(self):
+        return True
+
+
+def _row(row):
+    return Row(_copy(row))
+
+
+def _copy(row):
+    if isinstance(row, dict):
+        return {k: _copy(v) for k, v in row.items()}
+    if isinstance(row, list):
+        return [_copy(v) for v in row]
+    return row
+
+
+def _check_key(table, key):
+    if not isinstance(table, str) or not isinstance(key, str):
+        raise TypeError("table names and keys must be strings")
+
+
+class _Recorder:
+    """Collects effects in order; raises _Crash when the simulator's crash point is reached."""
+
+    def __init__(self, crash_at):
+        self.effects = []
+        self.crash_at = crash_at
+
+    def record(self, effect):
+        if self.crash_at is not None and len(self.effects) == self.crash_at:
+            raise _Crash()
+        self.effects.append(effect)
+
+    def check(self):
+        if self.crash_at is not None and len(self.effects) == self.crash_at:
+            raise _Crash()
+
+
+class Transaction:
+    """All-or-nothing: the writes and outbox rows apply together when the ``with``
+    block ends normally, and not at all if it raises."""
+
+    def __init__(self, db):
+        self._db = db
+        self._writes = []          # [op, table, key, row-or-fields]
+        self._overlay = {}         # (table, key) -> row | None (deleted)
+        self._outbox = []
+
+    def _read(self, table, key):
+        found = self._overlay.get((table, key), _MISSING)
+        if found is _MISSING:
+            return self._db._read(table, key)
+        return found
+
+    def get(self, table, key, default=None):
+        """The row as a dict (a copy), or ``default`` if there is none."""
+        _check_key(table, key)
+        row = self._read(table, key)
+        return default if row is None else _row(row)
+
+    def find(self, table, **where):
+        """All rows of ``table`` whose fields equal ``where``: a list of (key, row), sorted by key."""
+        keys = set(self._db._keys(table)) | {k for (t, k) in self._overlay if t == table}
+        out = []
+        for key in sorted(keys):
+            row = self._read(table, key)
+            if row is not None and all(row.get(f) == v for f, v in where.items()):
+                out.append((key, _row(row)))
+        return out
+
+    def insert(self, table, key, row):
+        """Add a new row; raises ``DuplicateKey`` if the key exists."""
+        _check_key(table, key)
+        if self._read(table, key) is not None:
+            raise DuplicateKey(f"{table}/{key} already exists")
+        row = _copy(dict(row))
+        self._overlay[(table, key)] = row
+        self._writes.append(["insert", table, key, row])
+
+    def update(self, table, key, **fields):
+        """Change some fields of an existing row; raises ``NotFound`` if there is none."""
+        _check_key(table, key)
+        row = self._read(table, key)
+        if row is None:
+            raise NotFound(f"{table}/{key} does not exist")
+        new = _copy(row)
+        new.update(_copy(fields))
+        self._overlay[(table, key)] = new
+        self._writes.append(["update", table, key, _copy(fields)])
+
+    def put(self, table, key, row):
+        """Insert or replace a row."""
+        _check_key(table, key)
+        row = _copy(dict(row))
+        self._overlay[(table, key)] = row
+        self._writes.append(["put", table, key, row])
+
+    def delete(self, table, key):
+        _check_key(table, key)
+        if self._read(table, key) is None:
+            raise NotFound(f"{table}/{key} does not exist")
+        self._overlay[(table, key)] = None
+        self._writes.append(["delete", table, key, None])
+
+    def outbox(self, type, data, *, correlation_id=None):
+        """Queue an event in this service's outbox table, in this transaction. The relay
+        publishes it after the commit (at least once)."""
+        if not isinstance(type, str):
+            raise TypeError("event type must be a string")
+        self._outbox.append({"type": type, "data": _copy(dict(data)), "correlation_id": correlation_id})
+
+
+class Database:
+    """Your service's store. Reads outside a transaction see the last committed state."""
+
+    def __init__(self, snapshot, recorder):
+        self._base = snapshot      # {table: {key: row}}; never mutated here
+        self._overlay = {}
+        self._recorder = recorder
+
+    def _read(self, table, key):
+        found = self._overlay.get((table, key), _MISSING)
+        if found is _MISSING:
+            return self._base.get(table, {}).get(key)
+        return found
+
+    def _keys(self, table):
+        return set(self._base.get(table, {})) | {k for (t, k) in self._overlay if t == table}
+
+    def get(self, table, key, default=None):
+        _check_key(table, key)
+        row = self._read(table, key)
+        return default if row is None else _row(row)
+
+    def find(self, table, **where):
+        return Transaction(self).find(table, **where)
+
+    @contextlib.contextmanager
+    def transaction(self):
+        tx = Transaction(self)
+        yield tx
+        if tx._writes or tx._outbox:
+            self._recorder.record({"kind": "commit", "writes": tx._writes, "outbox": tx._outbox})
+            self._overlay.update(tx._overlay)
+
+
+class Context:
+    """What a function can do besides reading its input."""
+
+    def __init__(self, service, now, snapshot, recorder, callback, invocation):
+        self.service = service            # the service this code runs in
+        self.now = now                    # virtual time in ms
+        self.db = Database(snapshot, recorder)
+        self._recorder = recorder
+        self._callback = callback
+        self._invocation = invocation
+        self._ids = 0
+
+    def new_id(self, prefix="id"):
+        """A fresh id, unique across the simulation (but different on every retry!)."""
+        self._ids += 1
+        return f"{prefix}-{self._invocation}-{self._ids}"
+
+    def publish(self, type, data, *, correlation_id=None):
+        """Publish directly to the broker, right now, outside any transaction (no outbox)."""
+        self._recorder.record({"kind": "publish", "type": type, "data": _copy(dict(data)),
+                               "correlation_id": correlation_id})
+
+    def call(self, service, op, data, *, idempotency_key=None, correlation_id=None):
+        """Call ``op`` on another service and return its answer (a dict).
+
+        Raises ``Timeout`` when no answer comes back (the request or the reply was lost,
+        or the service is down: it may have acted!), ``Conflict``, ``Rejected`` or
+        ``RemoteError`` as the other side decides.
+        """
+        self._recorder.check()
+        effect = {"kind": "call", "service": service, "op": op, "data": _copy(dict(data)),
+                  "idempotency_key": idempotency_key, "correlation_id": correlation_id}
+        answer = self._callback({"kind": "call", "index": len(self._recorder.effects), **effect})
+        status = answer.get("status")
+        effect["status"] = status
+        self._recorder.effects.append(effect)
+        if status == "ok":
+            return answer.get("result")
+        if status == "crash":
+            raise _Crash()
+        message = f"{service}.{op}: {answer.get('message') or status}"
+        raise {"timeout": Timeout, "conflict": Conflict, "rejected": Rejected}.get(status, RemoteError)(message)

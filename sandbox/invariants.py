@@ -1,0 +1,143 @@
+"""Named invariants, each explained in plain language for learners.
+
+A check takes the finished world and the scenario's *facts* (what it measured
+after the run) and returns a list of problems, empty when the invariant holds.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+
+@dataclass(frozen=True)
+class Invariant:
+    name: str
+    title: str
+    explanation: str
+    check: Callable
+
+
+def _orders(facts: dict) -> dict:
+    return facts.get("orders", {})
+
+
+def _no_double_charge(world, facts):
+    out = [f"{what} was charged {n} times" for what, n in sorted(facts.get("charges", {}).items()) if n > 1]
+    return out + facts.get("no_double_charge", [])
+
+
+def _orders_resolve(world, facts):
+    out = []
+    if not world.finished:
+        out.append(f"the system had not settled after {world.now} ms of virtual time "
+                   f"({world.sched.steps} steps): something keeps going forever")
+    for oid, o in sorted(_orders(facts).items()):
+        if o["status"] not in ("CONFIRMED", "CANCELLED"):
+            out.append(f"{oid} is still {o['status']} at the end of the consistency window")
+    return out + facts.get("orders_resolve", [])
+
+
+def _confirmed_is_complete(world, facts):
+    return [f"{oid} is CONFIRMED but " + ", ".join(o["missing"])
+            for oid, o in sorted(_orders(facts).items()) if o["status"] == "CONFIRMED" and o["missing"]]
+
+
+def _cancelled_is_clean(world, facts):
+    return [f"{oid} is CANCELLED but " + ", ".join(o["held"])
+            for oid, o in sorted(_orders(facts).items()) if o["status"] == "CANCELLED" and o["held"]]
+
+
+def _conservation(world, facts):
+    return [f"{label}: expected {want}, found {got}" for label, want, got in facts.get("conservation", [])
+            if want != got]
+
+
+def _ghost(world, facts):
+    return world.notes.get("ghost", []) + facts.get("no_ghost_event", [])
+
+
+def _correlation(world, facts):
+    out = [f"{m['type']} ({m['id']}) was published without a correlation id"
+           for m in world.broker.published if not m.get("correlation_id")]
+    out += [f"{c['caller']} called {c['service']}.{c['op']} without a correlation id"
+            for c in world.rpc.calls if not c.get("correlation_id")]
+    return list(dict.fromkeys(out + world.notes.get("correlation", [])))
+
+
+def _facts(name):
+    return lambda world, facts: facts.get(name, [])
+
+
+_ALL = [
+    Invariant("no_double_charge", "No double charge",
+              "A customer is charged at most once per order, however many times a request is retried or a "
+              "message is redelivered. Retries and duplicates are normal in a distributed system; the handler "
+              "that takes money must recognise a repeat (an idempotency key, a processed-messages table) and "
+              "do nothing the second time.", _no_double_charge),
+    Invariant("orders_resolve", "Every order resolves",
+              "Once the faults stop, every order (or booking) ends CONFIRMED or CANCELLED within the "
+              "consistency window. An order left PENDING forever is a ghost order or a stuck reservation: "
+              "some message was lost, a step was never retried, or a failure path has no way forward.",
+              _orders_resolve),
+    Invariant("confirmed_is_complete", "A confirmed order is complete",
+              "An order that is CONFIRMED has everything it promises: stock reserved and money captured "
+              "(or every leg of a trip booked). Confirming before all steps have succeeded tells the customer "
+              "something that is not true.", _confirmed_is_complete),
+    Invariant("cancelled_is_clean", "A cancelled order is clean",
+              "An order that is CANCELLED holds nothing: no stock reserved, no money captured, no leg booked. "
+              "Every step that succeeded before the failure must have been compensated (released, refunded, "
+              "cancelled), exactly once.", _cancelled_is_clean),
+    Invariant("conservation", "Stock and money are conserved",
+              "Nothing is created or destroyed: units of stock are either available or reserved/sold, and "
+              "money is either with the customer or with the merchant. A duplicated compensation (refunding "
+              "twice) or a missing one shows up here.", _conservation),
+    Invariant("no_lost_event", "No lost event",
+              "Every state change that others depend on is eventually announced. If a service commits a change "
+              "and crashes before publishing the event (or publishes outside its transaction), the rest of the "
+              "system never hears about it. The outbox pattern fixes this.", _facts("no_lost_event")),
+    Invariant("no_ghost_event", "No ghost event",
+              "No event announces a change that was never committed. Publishing before the local transaction "
+              "commits means a crash can leave the world believing in an order that does not exist.", _ghost),
+    Invariant("correlation_ids_present", "Correlation ids everywhere",
+              "Every command, event and call carries the correlation id of the business operation it belongs "
+              "to, copied from the message that caused it. Without it you cannot follow one order end to end "
+              "through the logs.", _correlation),
+    Invariant("retries_bounded_and_spread", "Retries are bounded and spread out",
+              "A client gives up after a bounded number of attempts, and its retries back off exponentially "
+              "with random jitter, so that a service recovering from an outage is not flattened by every "
+              "client retrying at the same moment (a retry storm).", _facts("retries_bounded_and_spread")),
+    Invariant("twopc_agreement", "2PC participants agree and are not left blocked",
+              "All participants of a two-phase commit reach the same decision (all commit or all abort), and "
+              "none is left prepared, holding its locks, waiting for a coordinator that never tells it the "
+              "outcome.", _facts("twopc_agreement")),
+    Invariant("confirmed_once", "Confirmed exactly once",
+              "Each paid order is confirmed exactly once: one state change and one OrderConfirmed event, "
+              "however many times its PaymentCaptured event is delivered (duplicates, redelivery after a "
+              "crash).", _facts("confirmed_once")),
+    Invariant("key_reuse_rejected", "A reused idempotency key is rejected",
+              "If a client sends the same idempotency key with a different payload, the server refuses it "
+              "instead of replaying the old result or charging again: it is a client bug, not a retry.",
+              _facts("key_reuse_rejected")),
+    Invariant("retry_gets_same_answer", "A retry gets the original answer",
+              "When a client retries with the same idempotency key, it gets the result of the original request "
+              "(the same charge id) rather than a new one or an error.", _facts("retry_gets_same_answer")),
+    Invariant("poison_isolated", "Poison messages are isolated",
+              "A message that can never be processed ends in the dead-letter queue after a bounded number of "
+              "attempts (visible, alertable) instead of being dropped silently or retried forever, and good "
+              "messages are never dead-lettered.", _facts("poison_isolated")),
+    Invariant("no_charge_without_shipment", "No charge without a shipment",
+              "A customer's money is only captured once shipping has accepted the order. If shipping cannot "
+              "take it in time, the order is cancelled and any hold on the money is released.",
+              _facts("no_charge_without_shipment")),
+    Invariant("saga_compensates", "Every failure is compensated",
+              "Whichever step of the saga fails, every step that already succeeded is compensated, in reverse "
+              "order, and the order ends CANCELLED; when nothing fails it ends CONFIRMED with every step done.",
+              _facts("saga_compensates")),
+]
+
+INVARIANTS: dict[str, Invariant] = {inv.name: inv for inv in _ALL}
+
+
+def describe(name: str) -> dict:
+    inv = INVARIANTS[name]
+    return {"name": inv.name, "title": inv.title, "explanation": inv.explanation}

@@ -1,0 +1,21 @@
+"""Randomness. Each simulated run owns one seeded ``random.Random`` (latency, jitter,
+delays); whether a fault fires at a given site is a pure hash of (seed, kind, site),
+so a run's fault decisions do not depend on the order things happen in."""
+from __future__ import annotations
+
+import hashlib
+import random
+
+
+def world_rng(seed: int) -> random.Random:
+    return random.Random(seed)
+
+
+def unit(*parts: object) -> float:
+    """A deterministic number in [0, 1) for these parts."""
+    digest = hashlib.blake2b("|".join(map(str, parts)).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2.0**64
+
+
+def schedule_seed(seed: int, index: int) -> int:
+    return int(unit("schedule", seed, index) * 2**31)

@@ -1,0 +1,114 @@
+"""RPC between simulated services, with timeouts and idempotency keys.
+
+A call can time out because the request was lost (the server never acted), the
+reply was lost (the server acted!), the server is down, or it crashed. Calls
+take no virtual time; retries are the caller's business.
+
+Services listed in a scenario's ``idempotent_services`` get the platform's
+idempotency layer: a key's stored result is replayed, the same key with a
+different payload is rejected, a request arriving while one with the same key
+is in flight gets a conflict, and keys expire after ``KEY_TTL`` ms.
+"""
+from __future__ import annotations
+
+import json
+
+from . import effects
+
+KEY_TTL = 30_000
+BUCKET_MS = 100
+
+
+class Rpc:
+    def __init__(self, world) -> None:
+        self.world = world
+        self.counts: dict[str, int] = {}
+        self.keys: dict[tuple[str, str], dict] = {}
+        self.load: dict[str, dict[int, int]] = {}
+        self.calls: list[dict] = []
+
+    def from_guest(self, caller: str, caller_site: str, payload) -> dict:
+        if not isinstance(payload, dict) or payload.get("kind") != "call":
+            raise effects.GuestProtocolError("invalid callback from the sandbox: not a call")
+        service = effects._name(payload.get("service"), "call.service")
+        op = effects._name(payload.get("op"), "call.op")
+        data = payload.get("data")
+        if not isinstance(data, dict):
+            raise effects.GuestProtocolError("invalid callback from the sandbox: call.data must be a dict")
+        data = effects.clean(data, "call.data")
+        key = effects._opt_str(payload.get("idempotency_key"), "call.idempotency_key")
+        corr = effects._opt_str(payload.get("correlation_id"), "call.correlation_id")
+        n = self.counts[caller_site] = self.counts.get(caller_site, 0) + 1
+        return self.call(caller, f"{caller_site}>{service}.{op}#{n}", service, op, data, key, corr)
+
+    def call(self, caller: str, site: str, service: str, op: str, data: dict,
+             key: str | None = None, corr: str | None = None) -> dict:
+        w = self.world
+        self.calls.append({"caller": caller, "service": service, "op": op, "data": data,
+                           "idempotency_key": key, "correlation_id": corr, "t": w.now})
+        tag = {"correlation_id": corr}
+        w.log("call", caller, f"{op}({_short(data)})" + (f" key={key}" if key else ""), tag, to=service)
+        fn = w.scenario.rpc_ops.get((service, op))
+        if fn is None:
+            return {"status": "error", "message": f"{service} has no operation {op!r}"}
+        bucket = self.load.setdefault(service, {})
+        bucket[w.now // BUCKET_MS] = bucket.get(w.now // BUCKET_MS, 0) + 1
+        if w.down_until(service) is not None:
+            w.log("timeout", caller, f"{service} is down: {op} timed out", tag)
+            return {"status": "timeout"}
+        if w.scenario.overloaded(w, service):
+            w.log("timeout", caller, f"{service} is overloaded: {op} timed out", tag)
+            return {"status": "timeout"}
+        if w.plan.fires("request_lost", site, w.now):
+            w.log("timeout", caller, f"request lost: {service} never saw {op}; timed out", tag)
+            return {"status": "timeout"}
+        platform = key is not None and service in w.scenario.idempotent_services
+        fingerprint = json.dumps([op, data], sort_keys=True)
+        if platform:
+            record = self.keys.get((service, key))
+            if record and record["expires"] <= w.now:
+                w.log("expired", service, f"idempotency key {key} expired; handling as new", tag)
+                record = None
+            if record:
+                if record["fingerprint"] != fingerprint:
+                    w.log("reply", service, f"rejected: key {key} was used with a different payload", tag, to=caller)
+                    return {"status": "rejected", "message": "idempotency key reused with a different payload"}
+                return self._reply(caller, site, service, op, record["result"], tag, replayed=True)
+        request = {"op": op, "data": data, "idempotency_key": key, "correlation_id": corr, "caller": caller}
+        before = w.stores[service].snapshot() if w.plan.fires("concurrent", site, w.now) else None
+        resp = w.invoke(service, fn, site, request=request)
+        if before is not None:
+            if platform:
+                w.log("conflict", service, f"a concurrent copy of {op} with key {key} got 409 Conflict", tag)
+            else:
+                twin = w.invoke(service, fn, site + "+twin", request=request, snapshot=before)
+                w.log("conflict" if twin.get("conflict") else "duplicate", service,
+                      f"a concurrent copy of {op} " + ("was rejected by the store" if twin.get("conflict")
+                                                       else "was processed too"), tag)
+        if resp["crashed"] or resp.get("conflict"):
+            w.log("timeout", caller, f"{service} crashed while handling {op}; timed out", tag)
+            return {"status": "timeout"}
+        if not resp["ok"]:
+            return {"status": "error", "message": resp["error"]}
+        result = resp["value"] if isinstance(resp["value"], dict) else {"value": resp["value"]}
+        if platform:
+            self.keys[(service, key)] = {"fingerprint": fingerprint, "result": result,
+                                         "expires": w.now + KEY_TTL}
+        return self._reply(caller, site, service, op, result, tag)
+
+    def _reply(self, caller: str, site: str, service: str, op: str, result: dict, tag: dict,
+               replayed: bool = False) -> dict:
+        w = self.world
+        if w.plan.fires("reply_lost", site, w.now):
+            w.log("timeout", caller, f"{service} did {op} but the reply was lost; timed out", tag)
+            return {"status": "timeout"}
+        w.log("reply", service, ("replayed stored result " if replayed else "") + _short(result), tag, to=caller)
+        return {"status": "ok", "result": result}
+
+    def load_series(self, service: str) -> list[list[int]]:
+        return [[b * BUCKET_MS, n] for b, n in sorted(self.load.get(service, {}).items())]
+
+
+def _short(data) -> str:
+    text = ", ".join(f"{k}={v}" for k, v in data.items()) if isinstance(data, dict) else str(data)
+    return text if len(text) <= 80 else text[:77] + "..."

@@ -1,0 +1,23 @@
+"""The scenario registry: ``all()`` maps each name to its scenario object."""
+from __future__ import annotations
+
+from importlib import import_module
+
+NAMES = (
+    "idempotent_consumer", "idempotent_charge", "order_outbox", "order_saga_choreography",
+    "order_saga_orchestration", "travel_booking", "retry_storm", "poison_message", "correlation_ids",
+    "two_phase_commit", "shipping_down", "design_saga",
+)
+_LOADED: dict = {}
+
+
+def get(name: str):
+    if name not in NAMES:
+        raise KeyError(f"unknown scenario {name!r}; known: {', '.join(NAMES)}")
+    if name not in _LOADED:
+        _LOADED[name] = import_module(f"{__name__}.{name}").SCENARIO
+    return _LOADED[name]
+
+
+def all() -> dict:  # noqa: A001  (the public name the site uses)
+    return {name: get(name) for name in NAMES}

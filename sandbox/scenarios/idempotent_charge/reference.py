@@ -1,0 +1,22 @@
+def charge(request, ctx):
+    key = request.idempotency_key
+    with ctx.db.transaction() as tx:
+        saved = tx.get("idempotency", key)
+        if saved:
+            if saved["request"] != request.data:
+                return {"error": "idempotency key reused with a different payload"}
+            return saved["response"]                   # a retry: replay the stored result
+        customer = request.data["customer"]
+        amount = request.data["amount"]
+        balance = tx.get("accounts", customer)["balance"]
+        if balance < amount:
+            response = {"status": "declined"}
+        else:
+            charge_id = ctx.new_id("ch")
+            tx.update("accounts", customer, balance=balance - amount)
+            tx.insert("charges", charge_id, {"order_id": request.data["order_id"], "amount": amount})
+            response = {"status": "charged", "charge_id": charge_id}
+        # Stored in the same transaction as the charge. insert (not put) makes a concurrent
+        # request with the same key fail at commit instead of charging twice.
+        tx.insert("idempotency", key, {"request": request.data, "response": response})
+    return response

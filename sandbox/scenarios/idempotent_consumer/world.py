@@ -1,0 +1,10 @@
+# Trusted participants of the idempotent_consumer scenario.
+
+def on_order_confirmed(event, ctx):
+    # Shipping dedups by message id: a redelivered OrderConfirmed is harmless,
+    # but two different OrderConfirmed events mean two shipments.
+    with ctx.db.transaction() as tx:
+        if tx.get("seen", event.id):
+            return
+        tx.insert("seen", event.id, {})
+        tx.insert("shipments", event.id, {"order_id": event.data["order_id"]})

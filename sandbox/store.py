@@ -1,0 +1,64 @@
+"""Each service's transactional store: tables of rows keyed by string, plus its outbox.
+
+A commit is all-or-nothing and re-validated here (the guest's view was only a
+snapshot): inserting an existing key or updating a missing row rejects the
+whole transaction.
+"""
+from __future__ import annotations
+
+
+class Store:
+    def __init__(self, service: str) -> None:
+        self.service = service
+        self.tables: dict[str, dict[str, dict]] = {}
+        self.outbox: list[dict] = []
+        self._seq = 0
+
+    def table(self, name: str) -> dict[str, dict]:
+        return self.tables.setdefault(name, {})
+
+    def rows(self, name: str) -> dict[str, dict]:
+        return self.tables.get(name, {})
+
+    def get(self, name: str, key: str) -> dict | None:
+        return self.tables.get(name, {}).get(key)
+
+    def snapshot(self) -> dict:
+        # Rows are replaced on write, never mutated, so a shallow copy is a stable snapshot.
+        return {name: dict(rows) for name, rows in self.tables.items()}
+
+    def commit(self, writes: list, outbox: list[dict]) -> tuple[str | None, list[dict]]:
+        """Apply a transaction. Returns (problem, new outbox rows); on a problem nothing applies."""
+        view: dict[tuple[str, str], dict | None] = {}
+
+        def current(table: str, key: str) -> dict | None:
+            return view[(table, key)] if (table, key) in view else self.get(table, key)
+
+        for op, table, key, row in writes:
+            existing = current(table, key)
+            if op == "insert":
+                if existing is not None:
+                    return f"duplicate key {table}/{key}", []
+                view[(table, key)] = row
+            elif op == "update":
+                if existing is None:
+                    return f"{table}/{key} does not exist", []
+                view[(table, key)] = {**existing, **row}
+            elif op == "put":
+                view[(table, key)] = row
+            else:
+                if existing is None:
+                    return f"{table}/{key} does not exist", []
+                view[(table, key)] = None
+        for (table, key), row in view.items():
+            if row is None:
+                self.table(table).pop(key, None)
+            else:
+                self.table(table)[key] = row
+        rows = []
+        for item in outbox:
+            self._seq += 1
+            rows.append({"id": f"{self.service}-{self._seq}", "type": item["type"], "data": item["data"],
+                         "correlation_id": item["correlation_id"], "sent": False, "publishes": 0})
+        self.outbox.extend(rows)
+        return None, rows

@@ -1,0 +1,163 @@
+"""One simulated run: services with stores, the broker, the relay, RPC, the clock,
+the fault plan and the trace, and the single place where guest answers are
+validated and applied."""
+from __future__ import annotations
+
+import hashlib
+import json
+
+from . import effects
+from .broker import Broker
+from .clock import Scheduler
+from .outbox import Relay
+from .rng import world_rng
+from .rpc import Rpc
+from .trace import Trace
+
+HORIZON = 60_000      # the consistency window, in virtual ms
+MAX_STEPS = 20_000
+
+
+class World:
+    def __init__(self, scenario, learner, trusted, plan, seed: int, cache: dict | None = None,
+                 constants: dict | None = None) -> None:
+        self.scenario = scenario
+        self.learner = learner
+        self.trusted = trusted
+        self.plan = plan
+        self.seed = seed
+        self.cache = cache
+        self.constants = constants or {}
+        self.rng = world_rng(seed)
+        self.sched = Scheduler()
+        self.trace = Trace()
+        self.stores = {name: _store(name) for name in scenario.lanes}
+        self.broker = Broker(self)
+        self.relay = Relay(self)
+        self.rpc = Rpc(self)
+        self.outages: dict[str, list[tuple[int, int]]] = {}
+        self.notes: dict[str, list] = {}
+        self.errors: list[str] = []
+        self.invocations = 0
+        self.round_trips = 0
+        self.finished = False
+
+    @property
+    def now(self) -> int:
+        return self.sched.now
+
+    def note(self, key: str, value) -> None:
+        self.notes.setdefault(key, []).append(value)
+
+    def log(self, kind: str, service: str, detail: str, msg: dict | None = None, to: str | None = None) -> None:
+        msg = msg or {}
+        self.trace.add(self.now, service, kind, detail, message_id=msg.get("id"),
+                       correlation_id=msg.get("correlation_id"), to=to)
+
+    def down_until(self, service: str) -> int | None:
+        for start, end in self.outages.get(service, ()):
+            if start <= self.now < end:
+                return end
+        return None
+
+    def run(self) -> None:
+        self.finished = self.sched.run(HORIZON, MAX_STEPS)
+
+    # -- talking to the guest ---------------------------------------------------
+
+    def guest(self, fn: str, request: dict, on_callback=None) -> dict:
+        runner = self.learner if fn in self.scenario.functions else self.trusted
+        cacheable = self.cache is not None and runner is self.learner
+        if cacheable:
+            key = json.dumps(request, sort_keys=True, separators=(",", ":"))
+            hit = self.cache.get(key)
+            if hit is not None:
+                return hit
+        calls = [0]
+
+        def callback(payload: dict) -> dict:
+            calls[0] += 1
+            return on_callback(payload) if on_callback else {"status": "error", "message": "no calls here"}
+
+        self.round_trips += 1
+        answer = runner.request(request, callback)
+        if cacheable and not calls[0]:
+            self.cache[key] = answer
+        return answer
+
+    def invoke(self, service: str, fn: str, site: str, *, event: dict | None = None,
+               request: dict | None = None, snapshot: dict | None = None) -> dict:
+        """Run a guest function in ``service`` and apply what it did. Returns the checked answer
+        plus ``conflict`` (a commit the store rejected)."""
+        store = self.stores[service]
+        crash_at = self.plan.crash_point(site, self.now)
+        self.invocations += 1
+        req = {"op": "call", "fn": fn, "service": service, "now": self.now,
+               "invocation": hashlib.blake2b(site.encode(), digest_size=4).hexdigest(),
+               "store": store.snapshot() if snapshot is None else snapshot, "crash_at": crash_at}
+        if event is not None:
+            req["event"] = event
+        else:
+            req["request"] = request
+        tag = event or {"correlation_id": (request or {}).get("correlation_id")}
+        corr = tag.get("correlation_id")
+
+        def on_call(payload: dict) -> dict:
+            if corr and isinstance(payload, dict) and payload.get("correlation_id") != corr:
+                self.note("correlation", f"{fn}() called {payload.get('service')}.{payload.get('op')} with "
+                                         f"correlation id {payload.get('correlation_id')!r}, expected {corr!r}")
+            return self.rpc.from_guest(service, site, payload)
+
+        resp = effects.call_response(self.guest(fn, req, on_call))
+        if resp["crashed"] and crash_at is not None:
+            del resp["effects"][crash_at:]
+        self.plan.crash_sites(site, len(resp["effects"]), self.now)
+        resp["conflict"] = None
+        for effect in resp["effects"]:
+            if corr:
+                for m in effect["outbox"] if effect["kind"] == "commit" else [effect] if effect["kind"] == "publish" else []:
+                    if m["correlation_id"] != corr:
+                        self.note("correlation", f"{fn}() emitted {m['type']} with correlation id "
+                                                 f"{m['correlation_id']!r}, expected {corr!r}")
+            if effect["kind"] == "commit":
+                problem, rows = store.commit(effect["writes"], effect["outbox"])
+                if problem:
+                    resp["conflict"] = problem
+                    self.log("conflict", service, f"commit rejected: {problem}", tag)
+                    break
+                self.log("commit", service, _describe_commit(effect), tag)
+                if rows:
+                    self.relay.kick(service)
+            elif effect["kind"] == "publish":
+                self.stores[service]._seq += 1
+                msg = {"id": f"{service}-p{self.stores[service]._seq}", "type": effect["type"],
+                       "data": effect["data"], "correlation_id": effect["correlation_id"], "source": service}
+                self.broker.publish(service, msg)
+        if resp["crashed"]:
+            if crash_at is not None:
+                self.plan.crashed(site, crash_at)
+            where = f"after {len(resp['effects'])} effect(s)" if resp["effects"] else "before doing anything"
+            self.log("crash", service, f"{service} crashed in {fn}() {where}", tag)
+        elif not resp["ok"]:
+            text = resp["error"] + (("\n" + resp["traceback"]) if resp["traceback"] else "")
+            self.errors.append(f"{fn}(): {text}")
+            self.log("error", service, f"{fn}() raised {text}", tag)
+        return resp
+
+
+def _store(name: str):
+    from .store import Store
+    return Store(name)
+
+
+def _describe_commit(effect: dict) -> str:
+    parts = []
+    for op, table, key, row in effect["writes"][:4]:
+        if op == "update":
+            parts.append(f"{table}/{key} " + ", ".join(f"{k}={v}" for k, v in row.items()))
+        else:
+            parts.append(f"{op} {table}/{key}")
+    if len(effect["writes"]) > 4:
+        parts.append(f"+{len(effect['writes']) - 4} more")
+    parts += [f"outbox {m['type']}" for m in effect["outbox"]]
+    return "; ".join(parts) or "(empty)"

@@ -1,0 +1,591 @@
+"""Hostile submissions.  Each one, as learner code, must end in a RunnerError
+or an error response (never a normal-looking success it made up), write
+nothing on the host outside the jail's tmpfs, leave no process behind, and
+the next runner must work normally.
+
+Needs real bubblewrap: skipped without it, but FAILS when
+SAGA_REQUIRE_SERVICES=1 (CI).
+"""
+from __future__ import annotations
+
+import os
+import socket
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+import sandbox
+from sandbox.jail import MAX_SOURCE_BYTES, JailRunner
+from sandbox.runner import Limits, RunnerError
+
+from .conftest import (FAKE_GUEST, REPO_ROOT, SMALL, assert_healthy, assert_no_processes,
+                       processes_with, require_jail, run)
+
+
+@pytest.fixture(autouse=True)
+def _jail_required():
+    require_jail()
+    yield
+    assert_healthy()
+
+
+def src(text: str) -> str:
+    return textwrap.dedent(text).lstrip()
+
+
+def expect_error(source, kinds, limits=SMALL, call=None, **kw):
+    """Run ``source`` (and optionally one call); the run must end in a
+    RunnerError of one of ``kinds``.  Returns (error, elapsed, tag)."""
+    t0 = time.monotonic()
+    tag = None
+    try:
+        with run(source, limits, **kw) as r:
+            tag = r.tag
+            if call is not None:
+                r.request(call)
+            pytest.fail("hostile submission ended without an error")
+    except RunnerError as exc:
+        assert exc.kind in kinds, (exc.kind, exc.message)
+        err = exc
+    elapsed = time.monotonic() - t0
+    if tag is not None:
+        assert_no_processes(tag)
+    return err, elapsed, tag
+
+
+# -- runaway resource use ----------------------------------------------------
+
+def test_infinite_loop_at_import_hits_cpu_limit():
+    err, elapsed, _ = expect_error("while True:\n    pass\n", {"cpu"})
+    assert err.message == "your code used more than 2 s of CPU time"
+    assert elapsed < SMALL.wall_seconds + 2
+
+
+def test_infinite_loop_in_call():
+    err, _, _ = expect_error("def f():\n    while True:\n        pass\n", {"cpu", "timeout"},
+                             call={"fn": "f"})
+
+
+def test_sleeping_call_hits_wall_clock():
+    err, elapsed, _ = expect_error("import time\ndef f():\n    time.sleep(60)\n", {"timeout"},
+                                   call={"fn": "f"})
+    assert err.message == "your code ran past 3 s of wall time"
+    assert elapsed < SMALL.wall_seconds + 2
+
+
+def test_very_slow_import_hits_wall_clock():
+    err, elapsed, _ = expect_error("import time\ntime.sleep(60)\n", {"timeout"})
+    assert "3 s of wall time" in err.message
+    assert elapsed < SMALL.wall_seconds + 2
+
+
+def test_catching_sigxcpu_does_not_help():
+    code = src("""
+        import signal
+        signal.signal(signal.SIGXCPU, lambda *a: None)
+        while True:
+            pass
+    """)
+    err, _, _ = expect_error(code, {"cpu", "timeout"}, limits=Limits(cpu_seconds=1, wall_seconds=5))
+
+
+def test_fork_bomb_is_contained():
+    code = src("""
+        import os
+        def f():
+            while True:
+                try:
+                    os.fork()
+                except OSError:
+                    pass
+    """)
+    err, elapsed, tag = expect_error(code, {"cpu", "timeout", "crashed", "protocol"},
+                                     call={"fn": "f"})
+    assert elapsed < SMALL.wall_seconds + 3
+
+
+def test_fork_bomb_hits_process_limit():
+    code = src("""
+        import os, time
+        def f():
+            n = 0
+            try:
+                while True:
+                    if os.fork() == 0:
+                        time.sleep(30)
+                        os._exit(0)
+                    n += 1
+            except OSError as exc:
+                return {"forked": n, "errno": exc.errno}
+    """)
+    with run(code) as r:
+        out = r.request({"fn": "f"})["value"]
+        tag = r.tag
+        assert out["forked"] < SMALL.processes
+        assert out["errno"] == 11  # EAGAIN: RLIMIT_NPROC enforced (we run as root!)
+    assert_no_processes(tag)
+
+
+def test_memory_bomb_at_import():
+    code = "hog = []\nwhile True:\n    hog.append(bytearray(10 * 1024 * 1024))\n"
+    err, _, _ = expect_error(code, {"memory"})
+    assert err.message.startswith("your code used more than 128 MiB of memory")
+
+
+def test_memory_bomb_in_call_is_an_error_response():
+    code = src("""
+        def f():
+            hog = []
+            while True:
+                hog.append(bytearray(10 * 1024 * 1024))
+    """)
+    with run(code) as r:
+        out = r.request({"fn": "f"})
+        assert out == {"error": {"type": "MemoryError", "message": ""}}
+
+
+def test_memory_bomb_with_tmpfs_is_capped():
+    code = src("""
+        def f():
+            n = 0
+            try:
+                for i in range(1000):
+                    with open(f"/tmp/fill{i}", "wb") as fh:
+                        fh.write(b"x" * (1024 * 1024 - 1))
+                    n += 1
+            except OSError as exc:
+                return {"files": n, "error": type(exc).__name__}
+    """)
+    with run(code) as r:
+        out = r.request({"fn": "f"})["value"]
+    assert out["files"] <= 16 and out["error"] == "OSError"
+
+
+def test_output_flood():
+    err, elapsed, _ = expect_error("while True:\n    print('spam' * 1000)\n", {"output"})
+    assert "printed more than" in err.message
+    assert err.output[1] > 0 and len(err.output[0].encode()) == SMALL.output_bytes
+
+
+def test_output_flood_to_stderr_from_a_child():
+    code = src("""
+        import os, sys
+        if os.fork() == 0:
+            while True:
+                os.write(2, b"e" * 65536)
+        import time
+        time.sleep(60)
+    """)
+    expect_error(code, {"output", "timeout"})
+
+
+def test_deep_recursion_in_call_is_an_error_response():
+    with run("def f(n=0):\n    return f(n + 1)\n") as r:
+        assert r.request({"fn": "f"})["error"]["type"] == "RecursionError"
+
+
+def test_deep_recursion_past_the_c_stack_crashes_cleanly():
+    code = src("""
+        import sys
+        sys.setrecursionlimit(10**8)
+        def f(n=0):
+            return f(n + 1)
+        f()
+    """)
+    err, _, _ = expect_error(code, {"crashed", "memory"})
+
+
+def test_segfault_via_ctypes():
+    err, _, _ = expect_error("import ctypes\nctypes.string_at(0)\n", {"crashed"})
+    assert err.message == "your process died (signal 11, segmentation fault)"
+
+
+def test_segfault_inside_a_call():
+    code = "import ctypes\ndef f():\n    return ctypes.string_at(0)\n"
+    err, _, _ = expect_error(code, {"crashed"}, call={"fn": "f"})
+    assert "segmentation fault" in err.message
+
+
+# -- reading what it must not see ---------------------------------------------
+
+def test_cannot_read_host_secrets_files():
+    targets = ["/etc/shadow", "/etc/passwd", str(REPO_ROOT / "courseapp" / "settings.py"),
+               str(REPO_ROOT / "db.sqlite3"), str(REPO_ROOT / ".git" / "config"),
+               str(REPO_ROOT / ".env"), "/work/shared/DESIGN.md", "/root/.bash_history",
+               str(REPO_ROOT / "sandbox" / "jail.py"), "/proc/1/environ", "/proc/1/root/etc/shadow"]
+    code = src("""
+        def probe(paths):
+            out = {}
+            for p in paths:
+                try:
+                    with open(p, "rb") as fh:
+                        out[p] = "READ %d bytes" % len(fh.read())
+                except OSError as exc:
+                    out[p] = type(exc).__name__
+            return out
+    """)
+    with run(code) as r:
+        out = r.request({"fn": "probe", "args": [targets]})["value"]
+    for path, result in out.items():
+        assert result in ("FileNotFoundError", "PermissionError"), (path, result)
+
+
+def test_project_directory_is_not_in_the_jail():
+    code = "import os\ndef f(p):\n    return [os.path.exists(p), os.path.exists('/work')]\n"
+    with run(code) as r:
+        assert r.request({"fn": "f", "args": [str(REPO_ROOT)]}) == {"value": [False, False]}
+
+
+def test_cannot_see_host_environment(monkeypatch):
+    monkeypatch.setenv("SECRET_KEY", "host-secret-key-123")
+    monkeypatch.setenv("DATABASE_URL", "postgres://saga:hunter2@db/saga")
+    code = src("""
+        import os
+        def env():
+            blobs = [repr(dict(os.environ))]
+            for pid in os.listdir("/proc"):
+                if pid.isdigit():
+                    try:
+                        blobs.append(open(f"/proc/{pid}/environ", "rb").read().decode("latin-1"))
+                    except OSError:
+                        pass
+            return "\\n".join(blobs)
+    """)
+    with run(code) as r:
+        blob = r.request({"fn": "env"})["value"]
+    assert "host-secret-key-123" not in blob and "hunter2" not in blob
+    assert "SECRET_KEY" not in blob and "DATABASE_URL" not in blob
+
+
+def test_no_network():
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    port = listener.getsockname()[1]
+    code = src("""
+        import socket
+        def connect(ports):
+            out = {}
+            for host, port in ports:
+                s = socket.socket()
+                s.settimeout(1)
+                try:
+                    s.connect((host, port))
+                    out[f"{host}:{port}"] = "CONNECTED"
+                except OSError as exc:
+                    out[f"{host}:{port}"] = type(exc).__name__
+                finally:
+                    s.close()
+            try:
+                socket.getaddrinfo("example.com", 80)
+                out["dns"] = "RESOLVED"
+            except OSError as exc:
+                out["dns"] = type(exc).__name__
+            return out
+    """)
+    try:
+        with run(code) as r:
+            targets = [["127.0.0.1", p] for p in (5432, 6379, 8000, port)] + [["10.0.0.1", 80]]
+            out = r.request({"fn": "connect", "args": [targets]})["value"]
+    finally:
+        listener.close()
+    assert "CONNECTED" not in out.values() and out["dns"] != "RESOLVED", out
+
+
+# -- writing where it must not -------------------------------------------------
+
+def test_writes_outside_tmpfs_fail_and_host_is_untouched(tmp_path):
+    marker = "saga-pwned-%d" % os.getpid()
+    from sandbox.jail import _interpreter
+    prefix = _interpreter()[1]
+    dirs = ["/", "/tmp", "/usr/lib", "/etc", "/root", "/guest", "/jail", prefix, "/dev/shm",
+            "/proc", str(REPO_ROOT), str(FAKE_GUEST), str(tmp_path), "/var/tmp"]
+    code = src("""
+        import os
+        def write(dirs, marker):
+            out = {}
+            for d in dirs:
+                p = os.path.join(d, marker)
+                try:
+                    with open(p, "w") as fh:
+                        fh.write("pwned")
+                    out[d] = "WROTE"
+                except OSError as exc:
+                    out[d] = type(exc).__name__
+            return out
+    """)
+    with run(code) as r:
+        out = r.request({"fn": "write", "args": [dirs, marker]})["value"]
+    assert out.pop("/tmp") == "WROTE"  # the private tmpfs
+    assert "WROTE" not in out.values(), out
+    for d in dirs + ["/tmp"]:
+        assert not os.path.exists(os.path.join(d, marker)), d
+
+
+# -- processes that try to outlive or take down the run ------------------------
+
+def test_daemon_does_not_outlive_the_run():
+    code = src("""
+        import os, time
+        if os.fork() == 0:
+            os.setsid()
+            if os.fork() == 0:
+                for fd in range(3):
+                    os.close(fd)
+                while True:
+                    time.sleep(0.1)
+            os._exit(0)
+        os.wait()
+        def ok():
+            return "daemon started"
+    """)
+    with run(code) as r:
+        tag = r.tag
+        assert r.request({"fn": "ok"}) == {"value": "daemon started"}
+        assert len(processes_with(tag)) >= 3  # bwrap, its init, python, the daemon
+    assert_no_processes(tag)
+
+
+def test_killing_the_parent():
+    code = "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n"
+    err, _, _ = expect_error(code, {"crashed"})
+    assert "PermissionError" in err.message or "signal" in err.message
+
+
+def test_kill_everything():
+    # kill(-1) spares the caller, so do it from a child: it reaches every
+    # process of the jail's uid (the bootstrap included), and nothing else.
+    import subprocess
+    bystander = subprocess.Popen(["sleep", "30"])
+    try:
+        code = src("""
+            import os, signal, time
+            if os.fork() == 0:
+                os.kill(-1, signal.SIGKILL)
+                os._exit(0)
+            time.sleep(5)
+        """)
+        err, _, _ = expect_error(code, {"crashed"})
+        assert "signal 9" in err.message
+        assert bystander.poll() is None  # host processes untouched
+    finally:
+        bystander.kill()
+        bystander.wait()
+
+
+def test_kill_everything_in_a_call():
+    code = src("""
+        import os, signal, time
+        def f():
+            if os.fork() == 0:
+                os.kill(-1, signal.SIGKILL)
+                os._exit(0)
+            time.sleep(5)
+            return "survived"
+    """)
+    err, _, _ = expect_error(code, {"crashed"}, call={"fn": "f"})
+    assert "signal 9" in err.message
+
+
+# -- lying to the grader -----------------------------------------------------
+
+FIND_CHANNEL = src("""
+    import os, stat, json
+    def frame(obj):
+        data = json.dumps(obj).encode()
+        return len(data).to_bytes(4, "big") + data
+    def channel_fds():
+        fds = []
+        for name in os.listdir("/proc/self/fd"):
+            fd = int(name)
+            try:
+                if fd > 2 and stat.S_ISFIFO(os.fstat(fd).st_mode):
+                    fds.append(fd)
+            except OSError:
+                pass
+        return fds
+    def spray(payload):
+        for fd in channel_fds():
+            try:
+                os.write(fd, payload)
+            except OSError:
+                pass
+""")
+
+
+def test_printing_a_fake_result_is_just_output():
+    fake = '{"type": "response", "id": 1, "response": {"value": "PASSED"}}'
+    code = src(f"""
+        import os, sys
+        print({fake!r})
+        os.write(1, b"\\x00\\x00\\x00\\x10PASSED PASSED!!!")
+        def f():
+            print("ALL TESTS PASSED")
+            sys.stdout.flush()
+            os.write(2, b"verdict: passed\\n")
+            return "honest"
+    """)
+    with run(code) as r:
+        assert r.request({"fn": "f"}) == {"value": "honest"}
+        kept, _ = r.output()
+    assert "PASSED" in kept  # it is only ever shown as output
+
+
+def test_fake_response_frame_on_the_channel():
+    code = FIND_CHANNEL + src("""
+        spray(frame({"type": "ready"}))
+        def f():
+            spray(frame({"type": "response", "id": 1, "response": {"value": "PASSED"}}))
+            return "honest"
+    """)
+    expect_error(code, {"protocol"}, call={"fn": "f"})
+
+
+def test_fake_response_frame_during_a_call():
+    code = FIND_CHANNEL + src("""
+        def f():
+            for guess in range(1, 50):
+                spray(frame({"type": "response", "id": guess, "response": {"value": "PASSED"}}))
+            return "honest"
+    """)
+    expect_error(code, {"protocol"}, call={"fn": "f"})
+
+
+def test_forged_frame_with_stolen_id_is_caught_on_the_next_request():
+    # Reading the request id out of the bootstrap's frame makes a forged
+    # answer at most as good as returning that value honestly; the genuine
+    # answer that follows desynchronises the channel and is detected.
+    code = FIND_CHANNEL + src("""
+        import sys
+        def f():
+            frm = sys._getframe()
+            while frm is not None and "rid" not in frm.f_locals:
+                frm = frm.f_back
+            rid = frm.f_locals["rid"]
+            spray(frame({"type": "response", "id": rid, "response": {"value": "FORGED"}}))
+            return "honest"
+    """)
+    with run(code) as r:
+        tag = r.tag
+        with pytest.raises(RunnerError) as err:
+            first = r.request({"fn": "f"})
+            assert first["value"] in ("FORGED", "honest")
+            r.request({"fn": "f"})
+        assert err.value.kind == "protocol"
+    assert_no_processes(tag)
+
+
+def test_garbage_on_the_channel():
+    code = FIND_CHANNEL + src("""
+        def f():
+            spray(b"\\xff" * 4096)
+            return "ok"
+    """)
+    err, _, _ = expect_error(code, {"protocol"}, call={"fn": "f"})
+
+
+def test_huge_length_prefix_on_the_channel():
+    code = FIND_CHANNEL + src("""
+        spray(b"\\x7f\\xff\\xff\\xff")
+        def f():
+            return "ok"
+    """)
+    err, _, _ = expect_error(code, {"protocol"}, call={"fn": "f"})
+    assert "limit is 1 MiB" in err.message
+
+
+def test_closing_the_channel():
+    code = FIND_CHANNEL + src("""
+        import time
+        def f():
+            for fd in channel_fds():
+                os.close(fd)
+            time.sleep(30)
+    """)
+    expect_error(code, {"crashed", "timeout"}, call={"fn": "f"})
+
+
+def test_monkeypatching_dispatch_has_no_effect():
+    code = src("""
+        import sys
+        import dispatch
+        dispatch.handle = lambda ns, req, cb: {"value": "PASSED"}
+        sys.modules["dispatch"].handle = dispatch.handle
+        def f():
+            return "honest"
+    """)
+    with run(code) as r:
+        assert r.request({"fn": "f"}) == {"value": "honest"}
+
+
+# -- exceptions that are not Exceptions ----------------------------------------
+
+@pytest.mark.parametrize("exc", ["SystemExit(0)", "SystemExit('bye')", "KeyboardInterrupt()",
+                                 "BaseException('base')", "GeneratorExit()"])
+def test_base_exceptions_at_import(exc):
+    err, _, _ = expect_error(f"raise {exc}\n", {"crashed"})
+    assert exc.split("(")[0] in err.message
+    assert "while your file was being loaded" in err.message
+
+
+@pytest.mark.parametrize("exc", ["SystemExit(0)", "KeyboardInterrupt()", "BaseException('base')"])
+def test_base_exceptions_in_a_call_keep_the_runner_usable(exc):
+    code = f"def f():\n    raise {exc}\ndef ok():\n    return 'fine'\n"
+    with run(code) as r:
+        with pytest.raises(RunnerError) as err:
+            r.request({"fn": "f"})
+        assert err.value.kind == "crashed"
+        assert exc.split("(")[0] in err.value.message
+        assert r.request({"fn": "ok"}) == {"value": "fine"}
+
+
+def test_exit_at_import():
+    err, _, _ = expect_error("import os\nos._exit(0)\n", {"crashed"})
+    assert "exit code 0" in err.message
+
+
+# -- what is not even started --------------------------------------------------
+
+def test_ten_megabyte_source_is_rejected_before_starting():
+    big = "x = 1\n" * (10 * 1024 * 1024 // 6)
+    t0 = time.monotonic()
+    with pytest.raises(RunnerError) as err:
+        JailRunner(big, SMALL, guest_dir=FAKE_GUEST)
+    assert err.value.kind == "syntax"
+    assert "limit is 256 KiB" in err.value.message
+    assert time.monotonic() - t0 < 1
+
+
+def test_non_utf8_source():
+    with pytest.raises(RunnerError) as err:
+        JailRunner(b"# caf\xe9\nx = 1\n", SMALL, guest_dir=FAKE_GUEST)
+    assert err.value.kind == "syntax" and "UTF-8" in err.value.message
+
+
+def test_syntax_error():
+    with pytest.raises(RunnerError) as err:
+        run("def f()\n    return 1\n")
+    assert err.value.kind == "syntax"
+    assert err.value.message.startswith("SyntaxError on line 1:")
+
+
+def test_null_bytes_in_source():
+    with pytest.raises(RunnerError) as err:
+        run("x = 1\0\n")
+    assert err.value.kind == "syntax"
+
+
+def test_source_just_under_the_cap_runs():
+    body = "def f():\n    return 1\n"
+    pad = "#" * (MAX_SOURCE_BYTES - len(body) - 2) + "\n"
+    with run(pad + body) as r:
+        assert r.request({"fn": "f"}) == {"value": 1}
+
+
+# -- through the real simulator, when it exists --------------------------------
+
+@pytest.mark.skipif(not hasattr(sandbox, "grade"), reason="sandbox.grade does not exist yet")
+def test_fake_success_through_real_grader_is_not_a_pass():
+    pytest.skip("wired up once sandbox.grade's signature is known")
