@@ -6,6 +6,9 @@ from courseapp import views
 urlpatterns = [
     path("", views.home, name="home"),
     path("health/", views.health, name="health"),
+    path("dashboard/", views.dashboard, name="dashboard"),
+    path("account/data/", views.account_data, name="account_data"),
+    path("account/delete/", views.account_delete, name="account_delete"),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("", include("lessons.urls")),

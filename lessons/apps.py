@@ -5,4 +5,6 @@ class LessonsConfig(AppConfig):
     name = "lessons"
 
     def ready(self) -> None:
-        from lessons import signals  # noqa: F401  (attach anonymous work at log-in)
+        from lessons import progress, signals  # noqa: F401  (attach anonymous work at log-in)
+
+        progress.connect_signals()

@@ -83,6 +83,25 @@ class Question(models.Model):
             return ""
         return self.lesson.get_absolute_url() + (f"#{self.anchor}" if self.anchor else "")
 
+    def section_title(self) -> str:
+        toc = self.lesson.toc if self.lesson else []
+        return next((entry.get("text", "") for entry in toc if entry.get("id") == self.anchor), "")
+
+    def code_lines(self) -> list[tuple[int, str]]:
+        return list(enumerate(self.code.splitlines(), start=1))
+
+    def describe(self, given) -> list[str]:
+        """An answer (the correct one, or a learner's) as the texts it stands for."""
+        if self.type == self.TRUEFALSE:
+            return ["True" if given else "False"]
+        if self.type == self.ORDERING:
+            return [self.items[index] for index in given]
+        indices = given if isinstance(given, list) else [given]
+        return [self.choices[index] for index in indices]
+
+    def correct_answer(self) -> list[str]:
+        return self.describe(list(range(len(self.items))) if self.type == self.ORDERING else self.answer)
+
 
 class QuizAttempt(models.Model):
     # Anonymous attempts belong to a session until their learner logs in.
@@ -102,6 +121,58 @@ class QuizAttempt(models.Model):
 
     def is_expired(self) -> bool:
         return timezone.now() > self.created_at + self.LIFETIME
+
+    @property
+    def is_finished(self) -> bool:
+        return self.finished_at is not None
+
+    def questions(self) -> list[Question]:
+        """The drawn questions in test order (cached; attempts_for() preloads it)."""
+        if getattr(self, "_questions", None) is None:
+            bank = {q.key: q for q in Question.objects.filter(key__in=self.question_keys).select_related("lesson")}
+            self._questions = [bank[key] for key in self.question_keys if key in bank]
+        return self._questions
+
+    def answers_by_key(self) -> dict[str, QuizAnswer]:
+        keys = {question.pk: question.key for question in self.questions()}
+        return {keys[answer.question_id]: answer for answer in self.answers.all() if answer.question_id in keys}
+
+    def current_question(self) -> Question | None:
+        answered = self.answers_by_key()
+        return next((question for question in self.questions() if question.key not in answered), None)
+
+    def position(self, question: Question) -> int:
+        return self.question_keys.index(question.key) + 1
+
+    def shown_items(self, question: Question) -> list[tuple[int, str]]:
+        """Ordering items as (shown position, text) in this attempt's shuffled order."""
+        layout = self.layouts.get(question.key) or list(range(len(question.items)))
+        return [(shown, question.items[index]) for shown, index in enumerate(layout)]
+
+    def score(self) -> tuple[float, int]:
+        """(points, number of questions); unanswered questions count as 0."""
+        return sum(answer.score for answer in self.answers.all()), len(self.question_keys)
+
+    def topic_scores(self) -> dict[str, tuple[float, int]]:
+        """{topic: (points, questions)} in the order the topics are listed in TOPICS."""
+        answered = self.answers_by_key()
+        scores: dict[str, list] = {}
+        for question in self.questions():
+            entry = scores.setdefault(question.topic, [0.0, 0])
+            entry[0] += answered[question.key].score if question.key in answered else 0.0
+            entry[1] += 1
+        return {topic: tuple(scores[topic]) for topic in TOPICS if topic in scores}
+
+    def lessons_to_review(self) -> list[tuple[Lesson, list[Question]]]:
+        """Lessons that teach the topics with mistakes, each with the missed questions it explains."""
+        answered = self.answers_by_key()
+        missed = [q for q in self.questions() if q.key not in answered or answered[q.key].score < 1]
+        topics = {question.topic for question in missed}
+        review = {lesson.pk: (lesson, []) for lesson in Lesson.objects.all() if topics & set(lesson.topics or [])}
+        for question in missed:
+            if question.lesson:
+                review.setdefault(question.lesson.pk, (question.lesson, []))[1].append(question)
+        return sorted(review.values(), key=lambda entry: entry[0].order)
 
 
 class QuizAnswer(models.Model):

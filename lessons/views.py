@@ -1,20 +1,68 @@
-from django.shortcuts import get_object_or_404, render
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
 
+from lessons import playground, progress
+from lessons.markdown import split_playgrounds
 from lessons.models import Lesson
-from lessons.modules import MODULES
+from lessons.modules import MODULES, TOPICS
 
 
 def index(request):
     lessons = list(Lesson.objects.all())
-    modules = [(number, title, [lesson for lesson in lessons if lesson.module == number])
+    done = progress.completed_slugs(request)
+    modules = [(number, title, [(lesson, lesson.slug in done) for lesson in lessons if lesson.module == number])
                for number, title in MODULES.items()]
-    return render(request, "lessons/index.html", {"modules": modules})
+    return render(request, "lessons/index.html", {"modules": modules, "done_count": len(done & {l.slug for l in lessons}),
+                                                  "total": len(lessons), "continue_at": progress.last_visited(request)})
 
 
 def detail(request, slug):
     lesson = get_object_or_404(Lesson, slug=slug)
-    return render(request, "lessons/detail.html", {"lesson": lesson})
+    chosen = request.GET.get("playground")
+    if chosen and chosen not in lesson.playgrounds:
+        raise Http404("This lesson has no such playground")
+    panels = {key: _panel(request, key, active=(key == chosen)) for key in lesson.playgrounds}
+    if chosen and request.htmx:
+        return render(request, "lessons/_playground_result.html", panels[chosen])
+    progress.record_visit(request, lesson)
+    parts = [(kind, panels.get(value) if kind == "playground" else value)
+             for kind, value in split_playgrounds(lesson.html)]
+    return render(request, "lessons/detail.html", {
+        "lesson": lesson, "parts": parts,
+        "completed": lesson.slug in progress.completed_slugs(request),
+        "exercises": _exercises(lesson.exercise_slugs),
+        "topics": [(topic, TOPICS[topic]) for topic in lesson.topics],
+    })
 
 
-def dashboard(request):
-    return render(request, "lessons/dashboard.html")
+@require_POST
+def complete(request, slug):
+    lesson = get_object_or_404(Lesson, slug=slug)
+    done = request.POST.get("done") == "1"
+    progress.set_completed(request, lesson, done)
+    if request.htmx:
+        return render(request, "lessons/_complete_button.html", {"lesson": lesson, "completed": done})
+    return redirect(lesson)
+
+
+def _panel(request, key: str, active: bool) -> dict:
+    try:
+        spec = playground.catalogue().get(key)
+    except ImportError:
+        spec = None
+    if spec is None:
+        return {"key": key, "missing": True}
+    query = request.GET if active else {}
+    toggles = playground.toggles_from(query, key)
+    seed = playground.seed_from(query) if active else 1
+    return {"key": key, "spec": spec, "toggles": toggles, "seed": seed,
+            "report": playground.run(key, toggles, seed),
+            "fields": [{**t, "checked": toggles[t["name"]]} for t in spec["toggles"]]}
+
+
+def _exercises(slugs):
+    from exercises.models import Exercise
+
+    found = {e.slug: e for e in Exercise.objects.published().filter(slug__in=slugs)}
+    return [found[slug] for slug in slugs if slug in found]

@@ -1,0 +1,122 @@
+"""Load lessons from lessons/content/NN-slug.md (front matter + Markdown)."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from django.conf import settings
+
+from lessons.content import ContentError, LoadReport, split_front_matter
+from lessons.markdown import PLAYGROUND_MARKER, content_links, mark_playgrounds, plain_text, render_markdown
+from lessons.models import Lesson
+from lessons.modules import MODULES, TOPICS
+
+REQUIRED = ("slug", "title", "module", "order", "summary")
+FIELDS = ("title", "module", "order", "summary", "body", "html", "toc", "reading_minutes", "topics",
+          "exercise_slugs", "playgrounds", "self_check", "source")
+DIAGRAMS = Path(settings.BASE_DIR) / "static" / "lessons"
+
+
+def _known_playgrounds() -> set[str] | None:
+    try:
+        from sandbox.playgrounds import PLAYGROUNDS
+    except ImportError:
+        return None
+    return set(PLAYGROUNDS)
+
+
+def _parse(path: Path, exercise_slugs: set[str], playgrounds: set[str] | None) -> dict:
+    meta, body, body_line = split_front_matter(path)
+    for key in REQUIRED:
+        if key not in meta:
+            raise ContentError(path, 2, f"front matter is missing '{key}'")
+    if meta["module"] not in MODULES:
+        raise ContentError(path, 2, f"unknown module {meta['module']!r}; known: {sorted(MODULES)}")
+    for topic in meta.get("topics") or []:
+        if topic not in TOPICS:
+            raise ContentError(path, 2, f"unknown topic {topic!r}")
+    for slug in meta.get("exercises") or []:
+        if slug not in exercise_slugs:
+            raise ContentError(path, 2, f"front matter names an unknown exercise {slug!r}")
+    checks = meta.get("self_check") or []
+    if not isinstance(checks, list) or any(not isinstance(c, dict) or not c.get("question") or not c.get("answer")
+                                           for c in checks):
+        raise ContentError(path, 2, "self_check must be a list of {question, answer}")
+    embedded = PLAYGROUND_MARKER.findall(body)
+    for offset, line in enumerate(body.splitlines()):
+        match = PLAYGROUND_MARKER.match(line)
+        if match and playgrounds is not None and match.group(1) not in playgrounds:
+            raise ContentError(path, body_line + offset, f"unknown playground {match.group(1)!r}")
+    html, toc = render_markdown(mark_playgrounds(body))
+    words = len(plain_text(html).split())
+    return {
+        "slug": meta["slug"], "title": meta["title"], "module": meta["module"], "order": meta["order"],
+        "summary": meta["summary"], "body": body, "html": html, "toc": toc,
+        "reading_minutes": max(1, math.ceil(words / 200)), "topics": meta.get("topics") or [],
+        "exercise_slugs": meta.get("exercises") or [],
+        "playgrounds": list(dict.fromkeys(embedded or meta.get("playgrounds") or [])),
+        "self_check": [{"question": c["question"], "answer": c["answer"]} for c in checks],
+        "source": str(path.relative_to(settings.BASE_DIR)) if path.is_relative_to(settings.BASE_DIR) else str(path),
+        "_body_line": body_line, "_path": path,
+    }
+
+
+def _check_links(parsed: dict[str, dict], exercise_slugs: set[str]) -> None:
+    anchors = {slug: {entry["id"] for entry in data["toc"]} for slug, data in parsed.items()}
+    for data in parsed.values():
+        for line, target in content_links(data["body"]):
+            where = (data["_path"], data["_body_line"] + line)
+            if target.startswith("lesson:"):
+                slug, _, anchor = target[len("lesson:"):].partition("#")
+                if slug not in parsed:
+                    raise ContentError(*where, f"link to an unknown lesson {slug!r}")
+                if anchor and anchor not in anchors[slug]:
+                    raise ContentError(*where, f"link to an unknown section {anchor!r} of lesson {slug!r}")
+            elif target.startswith("exercise:"):
+                if target[len("exercise:"):] not in exercise_slugs:
+                    raise ContentError(*where, f"link to an unknown exercise {target!r}")
+            elif target.startswith("diagrams/"):
+                if not (DIAGRAMS / target).is_file():
+                    raise ContentError(*where, f"image {target!r} not found in static/lessons/")
+
+
+def load_lessons(directory: Path, exercise_slugs: set[str], report: LoadReport) -> dict[str, Lesson]:
+    """Parse and validate every lesson first, then write: nothing half-loaded."""
+    playgrounds = _known_playgrounds()
+    parsed: dict[str, dict] = {}
+    orders: dict[int, Path] = {}
+    for path in sorted(directory.glob("*.md")):
+        data = _parse(path, exercise_slugs, playgrounds)
+        if data["slug"] in parsed:
+            raise ContentError(path, 2, f"duplicate slug {data['slug']!r} (also in {parsed[data['slug']]['_path'].name})")
+        if data["order"] in orders:
+            raise ContentError(path, 2, f"duplicate order {data['order']} (also in {orders[data['order']].name})")
+        parsed[data["slug"]] = data
+        orders[data["order"]] = path
+    _check_links(parsed, exercise_slugs)
+
+    existing = {lesson.slug: lesson for lesson in Lesson.objects.all()}
+    # Orders are unique: park every row out of the way before renumbering.
+    for offset, lesson in enumerate(existing.values()):
+        Lesson.objects.filter(pk=lesson.pk).update(order=10000 + offset)
+    loaded: dict[str, Lesson] = {}
+    for slug, data in parsed.items():
+        values = {name: data[name] for name in FIELDS}
+        lesson = existing.get(slug)
+        if lesson is None:
+            lesson = Lesson.objects.create(slug=slug, **values)
+            report.note("lessons", "added", slug)
+        else:
+            changed = any(getattr(lesson, name) != value for name, value in values.items() if name != "order")
+            for name, value in values.items():
+                setattr(lesson, name, value)
+            lesson.save()
+            if changed:
+                report.note("lessons", "changed", slug)
+        loaded[slug] = lesson
+    for slug, lesson in existing.items():
+        if slug not in parsed:
+            lesson.delete()
+            report.note("lessons", "removed", slug)
+    report.counts["lessons"] = len(loaded)
+    return loaded

@@ -1,0 +1,62 @@
+"""Lesson playgrounds: deterministic simulations anyone can run.
+
+Runs are cached by (key, toggles, seed) and the seed range is bounded, so
+anonymous traffic can only ever cost a fixed, small set of simulations.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+
+from django.core.cache import cache
+
+MAX_SEED = 999
+CACHE_SECONDS = 24 * 3600
+
+
+def catalogue() -> dict:
+    from sandbox.playgrounds import PLAYGROUNDS
+
+    return PLAYGROUNDS
+
+
+def toggles_from(query, key: str) -> dict[str, bool]:
+    """Read the toggles of one playground from a form; unknown names are ignored."""
+    spec = catalogue()[key]["toggles"]
+    if "run" not in query:  # first view of the page: the defaults
+        return {t["name"]: bool(t["default"]) for t in spec}
+    return {t["name"]: query.get(t["name"]) in ("on", "1", "true") for t in spec}
+
+
+def seed_from(query) -> int:
+    try:
+        return min(max(int(query.get("seed", 1)), 0), MAX_SEED)
+    except (TypeError, ValueError):
+        return 1
+
+
+def run(key: str, toggles: dict[str, bool], seed: int) -> dict:
+    from sandbox.playgrounds import run as simulate
+
+    fingerprint = hashlib.sha256(json.dumps([key, sorted(toggles.items()), seed]).encode()).hexdigest()
+    cache_key = f"playground:{fingerprint}"
+    report = cache.get(cache_key)
+    if report is None:
+        report = _decorate(simulate(key, toggles, seed))
+        cache.set(cache_key, report, CACHE_SECONDS)
+    return report
+
+
+def _decorate(report: dict) -> dict:
+    """Add what the templates draw: load bars on a 0-10 scale and the timeline."""
+    load = report.get("load") or []
+    peak = max((count for _, count in load), default=0)
+    report["load_bars"] = [round(10 * count / peak) if peak else 0 for _, count in load]
+    try:
+        from exercises.timeline import timeline_svg
+    except ImportError:
+        return report
+    steps = (report.get("counterexample") or {}).get("trace") or report.get("trace") or []
+    if steps:
+        report["timeline_svg"] = timeline_svg(steps, report.get("lanes") or [])
+    return report

@@ -1,0 +1,93 @@
+"""Lesson progress for signed-in learners (rows) and anonymous visitors (the
+session), behind one set of functions so views never care which."""
+from __future__ import annotations
+
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from lessons.models import Lesson, LessonProgress
+
+SESSION_KEY = "lesson_progress"
+
+
+def _session(request) -> dict:
+    return request.session.setdefault(SESSION_KEY, {"completed": {}, "visited": {}})
+
+
+def record_visit(request, lesson: Lesson) -> None:
+    now = timezone.now()
+    if request.user.is_authenticated:
+        LessonProgress.objects.update_or_create(user=request.user, lesson=lesson,
+                                                defaults={"last_visited_at": now})
+    else:
+        _session(request)["visited"][lesson.slug] = now.isoformat()
+        request.session.modified = True
+
+
+def set_completed(request, lesson: Lesson, done: bool) -> None:
+    when = timezone.now() if done else None
+    if request.user.is_authenticated:
+        LessonProgress.objects.update_or_create(user=request.user, lesson=lesson,
+                                                defaults={"completed_at": when})
+    else:
+        completed = _session(request)["completed"]
+        if done:
+            completed[lesson.slug] = when.isoformat()
+        else:
+            completed.pop(lesson.slug, None)
+        request.session.modified = True
+
+
+def completed_slugs(request) -> set[str]:
+    if request.user.is_authenticated:
+        return set(LessonProgress.objects.filter(user=request.user, completed_at__isnull=False)
+                   .values_list("lesson__slug", flat=True))
+    return set(request.session.get(SESSION_KEY, {}).get("completed", {}))
+
+
+def last_visited(request) -> Lesson | None:
+    if request.user.is_authenticated:
+        row = (LessonProgress.objects.filter(user=request.user).select_related("lesson")
+               .order_by("-last_visited_at").first())
+        return row.lesson if row else None
+    visited = request.session.get(SESSION_KEY, {}).get("visited", {})
+    if not visited:
+        return None
+    slug = max(visited, key=visited.get)
+    return Lesson.objects.filter(slug=slug).first()
+
+
+def merge_into_account(session, user) -> int:
+    """Fold anonymous progress into the account, keeping the better of the two:
+    a lesson completed in either place stays completed, with the earlier date.
+    Idempotent: merging the same session twice adds nothing."""
+    data = session.get(SESSION_KEY) or {}
+    merged = 0
+    lessons = {lesson.slug: lesson for lesson in
+               Lesson.objects.filter(slug__in=set(data.get("completed", {})) | set(data.get("visited", {})))}
+    for slug, lesson in lessons.items():
+        row, _ = LessonProgress.objects.get_or_create(user=user, lesson=lesson)
+        done = _parse(data.get("completed", {}).get(slug))
+        seen = _parse(data.get("visited", {}).get(slug))
+        if done and (row.completed_at is None or done < row.completed_at):
+            row.completed_at = done
+            merged += 1
+        if seen and seen > row.last_visited_at:
+            row.last_visited_at = seen
+        row.save()
+    session.pop(SESSION_KEY, None)
+    return merged
+
+
+def _parse(value: str | None):
+    return parse_datetime(value) if value else None
+
+
+def _merge_on_login(sender, request, user, **kwargs) -> None:
+    merge_into_account(request.session, user)
+
+
+def connect_signals() -> None:
+    from allauth.account.signals import user_logged_in
+
+    user_logged_in.connect(_merge_on_login, dispatch_uid="lessons.progress.merge_on_login")
