@@ -1,0 +1,81 @@
+from saga_api import DuplicateKey
+
+# Bug: every handler commits its state change and then publishes with ctx.publish,
+# outside the transaction. A crash between the two loses the event, and the
+# redelivered message is skipped as already processed: the saga stalls.
+
+
+def first_time(tx, event):
+    if tx.get("inbox", event.id):
+        return False
+    tx.insert("inbox", event.id, {"type": event.type})
+    return True
+
+
+def place_order(command, ctx):
+    order = command.data
+    try:
+        with ctx.db.transaction() as tx:
+            tx.insert("orders", order["order_id"], {**order, "status": "PENDING"})
+    except DuplicateKey:
+        return
+    ctx.publish("OrderCreated", order, correlation_id=command.correlation_id)
+
+
+def on_inventory_failed(event, ctx):
+    with ctx.db.transaction() as tx:
+        if first_time(tx, event):
+            tx.update("orders", event.data["order_id"], status="CANCELLED")
+
+
+def on_payment_succeeded(event, ctx):
+    with ctx.db.transaction() as tx:
+        if first_time(tx, event):
+            tx.update("orders", event.data["order_id"], status="CONFIRMED")
+
+
+def on_payment_failed(event, ctx):
+    with ctx.db.transaction() as tx:
+        if not first_time(tx, event):
+            return
+        tx.update("orders", event.data["order_id"], status="CANCELLED")
+    ctx.publish("ReleaseStock", event.data, correlation_id=event.correlation_id)
+
+
+def on_order_created(event, ctx):
+    order = event.data
+    with ctx.db.transaction() as tx:
+        if not first_time(tx, event):
+            return
+        stock = tx.get("stock", order["sku"])
+        ok = stock["available"] >= order["qty"]
+        if ok:
+            tx.update("stock", order["sku"], available=stock["available"] - order["qty"])
+            tx.insert("reservations", order["order_id"],
+                      {"order_id": order["order_id"], "sku": order["sku"], "qty": order["qty"],
+                       "status": "RESERVED"})
+    ctx.publish("InventoryReserved" if ok else "InventoryFailed", order, correlation_id=event.correlation_id)
+
+
+def on_release_stock(event, ctx):
+    order_id = event.data["order_id"]
+    with ctx.db.transaction() as tx:
+        reservation = tx.get("reservations", order_id)
+        if reservation and reservation["status"] == "RESERVED":
+            stock = tx.get("stock", reservation["sku"])
+            tx.update("stock", reservation["sku"], available=stock["available"] + reservation["qty"])
+            tx.update("reservations", order_id, status="RELEASED")
+
+
+def on_inventory_reserved(event, ctx):
+    order = event.data
+    with ctx.db.transaction() as tx:
+        if not first_time(tx, event):
+            return
+        account = tx.get("accounts", order["customer"])
+        ok = account["balance"] >= order["amount"]
+        if ok:
+            tx.update("accounts", order["customer"], balance=account["balance"] - order["amount"])
+            tx.insert("payments", order["order_id"],
+                      {"order_id": order["order_id"], "amount": order["amount"], "status": "CAPTURED"})
+    ctx.publish("PaymentSucceeded" if ok else "PaymentFailed", order, correlation_id=event.correlation_id)
