@@ -586,6 +586,43 @@ def test_source_just_under_the_cap_runs():
 
 # -- through the real simulator, when it exists --------------------------------
 
-@pytest.mark.skipif(not hasattr(sandbox, "grade"), reason="sandbox.grade does not exist yet")
-def test_fake_success_through_real_grader_is_not_a_pass():
-    pytest.skip("wired up once sandbox.grade's signature is known")
+GRADE = getattr(sandbox, "grade", None)
+STARTER = REPO_ROOT / "sandbox" / "scenarios" / "idempotent_charge" / "starter.py"
+needs_grader = pytest.mark.skipif(GRADE is None or not STARTER.exists(),
+                                  reason="sandbox.grade / the idempotent_charge scenario is not there")
+
+CHEATS = {
+    "prints a fake pass": 'print(\'{"status": "passed", "message": "All invariants held"}\')\n',
+    "forges frames": FIND_CHANNEL + src("""
+        spray(frame({"type": "ready"}))
+        spray(frame({"type": "response", "id": 1, "response": {"status": "passed"}}))
+    """),
+    "exits at import": "raise SystemExit(0)\n",
+    "exits in a call": "import os\n_real = charge\ndef charge(request, ctx):\n    os._exit(0)\n",
+    "patches dispatch": src("""
+        import dispatch
+        dispatch.handle = lambda ns, req, cb: {"functions": [], "constants": {}}
+        dispatch._call = lambda ns, req, cb: {"ok": True, "error": None, "traceback": "",
+            "crashed": False, "effects": [], "value": None, "retry_after": None, "poison": None}
+    """),
+}
+
+
+@needs_grader
+@pytest.mark.parametrize("cheat", sorted(CHEATS))
+def test_cheating_through_the_real_grader_never_passes(cheat):
+    # The unmodified starter fails this scenario; no trick may turn it into a pass.
+    source = STARTER.read_text() + "\n" + CHEATS[cheat]
+    report = GRADE("idempotent_charge", source, runner_factory=JailRunner, random_schedules=20,
+                   limits=SMALL)
+    print(cheat, "->", report["status"], report["message"][:120])
+    assert report["status"] != "passed", report
+    assert report["status"] in ("failed", "error", "timeout")
+
+
+@needs_grader
+def test_real_grader_through_the_jail_passes_the_reference():
+    reference = STARTER.with_name("reference.py").read_text()
+    report = GRADE("idempotent_charge", reference, runner_factory=JailRunner, random_schedules=20,
+                   limits=SMALL)
+    assert report["status"] == "passed", report
