@@ -490,6 +490,12 @@ class JailRunner:
                          "error": "%s: %s" % (type(exc).__name__, exc)}
             else:
                 reply = {"type": "callback_result", "id": rid, "result": result}
+                try:
+                    json.dumps(result, allow_nan=False)
+                except (TypeError, ValueError) as exc:
+                    log.error("on_callback returned something that is not JSON: %s", exc)
+                    reply = {"type": "callback_result", "id": rid,
+                             "error": "the grader's answer could not be encoded"}
         self._send(reply)
 
     def output(self) -> tuple[str, int]:

@@ -260,3 +260,23 @@ def test_host_resource_limits_untouched(jail):
     with run(ADD) as r:
         r.request({"fn": "add", "args": [1, 1]})
     assert resource.getrlimit(resource.RLIMIT_AS) == before
+
+
+def test_concurrent_runners_do_not_interfere(jail):
+    import threading
+    results, errors = {}, []
+
+    def work(k):
+        try:
+            with run(f"K = {k}\ndef who(x):\n    return [K, x]\n") as r:
+                results[k] = [r.request({"fn": "who", "args": [i]})["value"] for i in range(100)]
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors
+    assert results == {k: [[k, i] for i in range(100)] for k in range(6)}
