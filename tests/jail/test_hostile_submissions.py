@@ -626,3 +626,34 @@ def test_real_grader_through_the_jail_passes_the_reference():
     report = GRADE("idempotent_charge", reference, runner_factory=JailRunner, random_schedules=20,
                    limits=SMALL)
     assert report["status"] == "passed", report
+
+
+def test_kernel_attack_surface_is_filtered():
+    code = src("""
+        import ctypes, os, sys, threading, subprocess
+        libc = ctypes.CDLL(None, use_errno=True)
+        def probe():
+            out = {}
+            for name, flag in [("user", 0x10000000), ("net", 0x40000000), ("mount", 0x20000)]:
+                rc = libc.unshare(flag)
+                out["unshare_" + name] = ctypes.get_errno() if rc else "ALLOWED"
+            rc = libc.syscall(321, 0, 0, 0)  # bpf (x86_64); harmless elsewhere
+            out["bpf"] = ctypes.get_errno() if rc else "ALLOWED"
+            box = []
+            t = threading.Thread(target=lambda: box.append("thread ok"))
+            t.start(); t.join()
+            out["thread"] = box[0]
+            pid = os.fork()
+            if pid == 0:
+                os._exit(7)
+            out["fork"] = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+            out["subprocess"] = subprocess.run([sys.executable, "-c", "print(6 * 7)"],
+                                               capture_output=True, text=True).stdout.strip()
+            return out
+    """)
+    with run(code) as r:
+        out = r.request({"fn": "probe"})["value"]
+    assert out["unshare_user"] == 1 and out["unshare_net"] == 1 and out["unshare_mount"] == 1  # EPERM
+    if os.uname().machine == "x86_64":
+        assert out["bpf"] == 1
+    assert out["thread"] == "thread ok" and out["fork"] == 7 and out["subprocess"] == "42"
