@@ -38,8 +38,7 @@ migrations-check: install
 	DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run
 
 bench: install-dev
-	$(BIN)/python -m sandbox bench
-	$(BIN)/python -m sandbox.jailbench
+	$(BIN)/python -m bench
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles

@@ -6,6 +6,7 @@ from courseapp import views
 urlpatterns = [
     path("", views.home, name="home"),
     path("health/", views.health, name="health"),
+    path("health/live/", views.live, name="live"),
     path("dashboard/", views.dashboard, name="dashboard"),
     path("account/data/", views.account_data, name="account_data"),
     path("account/delete/", views.account_delete, name="account_delete"),

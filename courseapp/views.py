@@ -49,6 +49,11 @@ REQUIRED_CHECKS = (("database", probes.database), ("broker", probes.broker), ("j
 INFO_CHECKS = (("workers", probes.workers), ("queue_depth", probes.queue_depth))
 
 
+def live(request):
+    """Liveness: the process answers. Also the hello-world baseline of the benchmarks."""
+    return HttpResponse("ok", content_type="text/plain")
+
+
 @never_cache
 def health(request):
     required = {name: probe() for name, probe in REQUIRED_CHECKS}
