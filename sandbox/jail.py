@@ -391,7 +391,9 @@ class JailRunner:
             self._handle_start_frame(frame)
         except RunnerError as exc:
             self._die(exc)
-            raise self._with_output(exc) from None
+            err = self._with_output(exc)
+            self.close()
+            raise err from None
         except BaseException:
             self.close()
             raise

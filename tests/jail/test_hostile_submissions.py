@@ -657,3 +657,52 @@ def test_kernel_attack_surface_is_filtered():
     if os.uname().machine == "x86_64":
         assert out["bpf"] == 1
     assert out["thread"] == "thread ok" and out["fork"] == 7 and out["subprocess"] == "42"
+
+
+@pytest.mark.parametrize("payload", [
+    '"[" * 200000 + "]" * 200000',          # nesting the host's JSON parser must survive
+    '"1" * 100000',                          # an integer too long to convert
+    '"{\\"type\\": \\"response\\", \\"id\\": NaN}"',
+    '"[1, 2, 3]"',                           # valid JSON, not an object
+    '"{\\"type\\": \\"verdict\\", \\"passed\\": true}"',
+])
+def test_malformed_frames_on_the_channel(payload):
+    code = FIND_CHANNEL + src(f"""
+        def f():
+            data = ({payload}).encode()
+            spray(len(data).to_bytes(4, "big") + data)
+            return "ok"
+    """)
+    err, _, _ = expect_error(code, {"protocol"}, call={"fn": "f"})
+
+
+def test_grading_process_killed_leaves_nothing_behind(tmp_path):
+    """A worker killed mid-grade: --die-with-parent takes the jail down too."""
+    import signal
+    import subprocess
+    import sys
+    script = tmp_path / "worker.py"
+    learner = ("import os, time\n"
+               "if os.fork() == 0:\n"
+               "    os.setsid()\n"
+               "    while True:\n"
+               "        time.sleep(0.1)\n"
+               "def f():\n"
+               "    time.sleep(60)\n")
+    script.write_text(
+        "import sys\n"
+        f"sys.path.insert(0, {str(REPO_ROOT)!r})\n"
+        "from sandbox.jail import JailRunner\n"
+        f"r = JailRunner({learner!r}, guest_dir={str(FAKE_GUEST)!r})\n"
+        "print(r.tag, flush=True)\n"
+        "r.request({'fn': 'f'})\n")
+    worker = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        tag = worker.stdout.readline().strip()
+        assert tag.startswith("saga-jail-")
+        time.sleep(0.3)
+        assert processes_with(tag)
+    finally:
+        worker.send_signal(signal.SIGKILL)
+        worker.wait()
+    assert_no_processes(tag)
