@@ -12,7 +12,7 @@ from django.conf import settings
 
 from lessons import quiz
 from lessons.content import CONTENT_ROOT, LoadReport
-from lessons.models import Lesson, Question
+from lessons.models import Lesson, Question, QuizAttempt
 from lessons.modules import TOPICS
 from lessons.questions_loader import load_questions
 
@@ -79,3 +79,21 @@ def test_loading_the_bank_twice_changes_nothing(report):
     again = LoadReport()
     load_questions(CONTENT_ROOT / "questions", {lesson.slug: lesson for lesson in Lesson.objects.all()}, again)
     assert again.added == {} and again.changed == {} and again.removed == {}
+
+
+def test_no_real_question_page_carries_its_answer_or_explanation(report, client):
+    from django.urls import reverse
+    from django.utils.html import escape
+
+    client.post(reverse("quiz:new"))
+    attempt = QuizAttempt.objects.get()
+    for question in Question.objects.active():
+        QuizAttempt.objects.filter(pk=attempt.pk).update(
+            question_keys=[question.key], layouts={question.key: quiz.shuffled_layout(len(question.items), random.Random(1))})
+        html = client.get(reverse("quiz:attempt", args=[attempt.pk])).content.decode()
+        assert "Question 1 of 1" in html, question.key
+        assert question.explanation not in html and "data-answer" not in html, question.key
+        assert not re.search(r"<(input|option)[^>]*\b(checked|selected)\b", html), question.key
+        if question.type == Question.ORDERING:
+            shown = [html.index(f">{escape(item)}</label>") for item in question.items]
+            assert shown != sorted(shown), question.key
