@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+import difflib
 import uuid
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from lessons.modules import MODULES
@@ -44,6 +45,15 @@ class Exercise(models.Model):
     def latest_version(self) -> ExerciseVersion | None:
         return self.versions.order_by("-number").first()
 
+    def solution_unlocked_for(self, user) -> bool:
+        """The reference solution is shown after a pass, or after enough failed attempts."""
+        if not user.is_authenticated or self.published_version is None:
+            return False
+        mine = self.submissions.filter(user=user)
+        if mine.filter(status=Submission.PASSED).exists():
+            return True
+        return mine.filter(status=Submission.FAILED).count() >= self.published_version.reveal_after
+
 
 class ExerciseVersion(models.Model):
     exercise = models.ForeignKey(Exercise, on_delete=models.CASCADE, related_name="versions")
@@ -74,6 +84,14 @@ class ExerciseVersion(models.Model):
         return f"{self.exercise.slug} v{self.number}"
 
 
+class SubmissionQuerySet(models.QuerySet):
+    def in_flight(self):
+        return self.filter(status__in=Submission.IN_FLIGHT)
+
+    def for_owner(self, user):
+        return self.filter(user=user) if user.is_authenticated else self.none()
+
+
 class Submission(models.Model):
     QUEUED, RUNNING, PASSED, FAILED, ERROR = "queued", "running", "passed", "failed", "error"
     STATUSES = [(QUEUED, "Queued"), (RUNNING, "Running"), (PASSED, "Passed"), (FAILED, "Failed"), (ERROR, "Error")]
@@ -94,6 +112,8 @@ class Submission(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
+    objects = SubmissionQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at"]
         constraints = [
@@ -109,6 +129,42 @@ class Submission(models.Model):
     @property
     def is_done(self) -> bool:
         return self.status not in self.IN_FLIGHT
+
+    def get_absolute_url(self) -> str:
+        return f"/exercises/submissions/{self.pk}/"
+
+    @property
+    def result_data(self) -> dict:
+        return self.result or {}
+
+    @property
+    def counterexample(self) -> dict | None:
+        return self.result_data.get("counterexample") or None
+
+    @property
+    def was_unjailed(self) -> bool:
+        return self.result_data.get("jailed") is False
+
+    def previous(self) -> Submission | None:
+        return (Submission.objects.filter(user=self.user, exercise=self.exercise, created_at__lt=self.created_at)
+                .order_by("-created_at").first())
+
+    def diff_lines(self, previous: Submission | None) -> list[tuple[str, str]]:
+        """(css class, line) pairs of a unified diff against the previous submission."""
+        if previous is None:
+            return []
+        lines = difflib.unified_diff(previous.code.splitlines(), self.code.splitlines(),
+                                     "previous", "this submission", lineterm="", n=2)
+        out = []
+        for line in lines:
+            if line.startswith(("+++", "---")):
+                kind = "file"
+            elif line.startswith("@@"):
+                kind = "hunk"
+            else:
+                kind = {"+": "add", "-": "del"}.get(line[:1], "same")
+            out.append((kind, line))
+        return out
 
 
 class GradingRequest(models.Model):
@@ -128,3 +184,17 @@ class HintUse(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "exercise"], name="one_hint_row_per_exercise")]
+
+    @classmethod
+    def revealed_for(cls, user, exercise) -> int:
+        if not user.is_authenticated:
+            return 0
+        row = cls.objects.filter(user=user, exercise=exercise).first()
+        return row.revealed if row else 0
+
+    @classmethod
+    def reveal_next(cls, user, exercise, available: int) -> int:
+        """Reveal one more hint (never past the last); returns how many are now shown."""
+        cls.objects.get_or_create(user=user, exercise=exercise)
+        cls.objects.filter(user=user, exercise=exercise, revealed__lt=available).update(revealed=F("revealed") + 1)
+        return cls.objects.get(user=user, exercise=exercise).revealed

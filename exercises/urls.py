@@ -5,5 +5,10 @@ from exercises import views
 app_name = "exercises"
 urlpatterns = [
     path("", views.index, name="index"),
+    path("submissions/<uuid:pk>/", views.submission, name="submission"),
+    path("submissions/<uuid:pk>/replay/", views.replay, name="replay"),
     path("<slug:slug>/", views.detail, name="detail"),
+    path("<slug:slug>/submit/", views.submit, name="submit"),
+    path("<slug:slug>/hints/", views.hint, name="hint"),
+    path("<slug:slug>/history/", views.history, name="history"),
 ]

@@ -1,12 +1,161 @@
-from django.shortcuts import get_object_or_404, render
+from __future__ import annotations
 
-from exercises.models import Exercise
+import uuid
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from exercises import grading
+from exercises.models import Exercise, HintUse, Submission
+from exercises.timeline import timeline_svg
+from lessons.modules import MODULES
+
+REPLAYS_PER_MINUTE = 6
 
 
 def index(request):
-    return render(request, "exercises/index.html", {"exercises": Exercise.objects.published()})
+    exercises = list(Exercise.objects.published())
+    progress = _progress(request.user)
+    for exercise in exercises:
+        exercise.progress = progress.get(exercise.pk)
+    modules = [(number, title, [e for e in exercises if e.module == number]) for number, title in MODULES.items()]
+    return render(request, "exercises/index.html", {"modules": [m for m in modules if m[2]]})
 
 
 def detail(request, slug):
-    exercise = get_object_or_404(Exercise.objects.published(), slug=slug)
-    return render(request, "exercises/detail.html", {"exercise": exercise})
+    exercise = _published(slug)
+    code, latest = exercise.published_version.starter, None
+    if request.user.is_authenticated:
+        latest = Submission.objects.filter(user=request.user, exercise=exercise).first()
+        if latest:
+            code = latest.code
+    return _detail(request, exercise, code=code, latest=latest)
+
+
+@login_required
+@require_POST
+def submit(request, slug):
+    exercise = _published(slug)
+    code = request.POST.get("code", "")
+    try:
+        upload = request.FILES.get("upload")
+        if upload is not None and upload.size:
+            if upload.size > grading.MAX_CODE_BYTES:
+                raise grading.SubmissionRefused(f"The uploaded file is {upload.size / 1024:.1f} KiB; the limit is "
+                                                f"{grading.MAX_CODE_BYTES // 1024} KiB.", status=413)
+            code = grading.decode_upload(upload.read())
+        submission, created = grading.submit(request.user, exercise, code, request.POST.get("client_token", ""),
+                                             getattr(request, "correlation_id", ""))
+    except grading.SubmissionRefused as refused:
+        latest = Submission.objects.filter(user=request.user, exercise=exercise).first()
+        return _detail(request, exercise, code=code, latest=latest, refused=refused.message, status=refused.status)
+    if not created:
+        messages.info(request, "That form was already submitted; here is the submission it created.")
+        return redirect(submission)
+    return redirect(exercise.get_absolute_url() + "#result")
+
+
+@login_required
+@require_POST
+def hint(request, slug):
+    exercise = _published(slug)
+    hints = exercise.published_version.hints
+    revealed = HintUse.reveal_next(request.user, exercise, len(hints))
+    context = {"exercise": exercise, "hints": hints[:revealed], "hints_left": len(hints) - revealed}
+    if request.htmx:
+        return render(request, "exercises/_hints.html", context)
+    return redirect(exercise.get_absolute_url() + "#hints")
+
+
+@login_required
+def submission(request, pk):
+    item = _owned(request, pk)
+    context = _submission_context(item)
+    if request.htmx:
+        return render(request, "exercises/_submission.html", context)
+    return render(request, "exercises/submission.html", context)
+
+
+@login_required
+@require_POST
+def replay(request, pk):
+    item = _owned(request, pk)
+    example = item.counterexample
+    if example is None:
+        raise Http404("This submission has no schedule to replay.")
+    if not _allow_replay(request.user):
+        replayed = grading.error_result(f"You can replay {REPLAYS_PER_MINUTE} schedules a minute; wait a moment.")
+    else:
+        replayed = grading.grade_code(item.version, item.code, schedule=example)
+    context = {"submission": item, "replayed": replayed, "timeline": _timeline(replayed)}
+    if request.htmx:
+        return render(request, "exercises/_replay.html", context)
+    return render(request, "exercises/replay.html", context)
+
+
+@login_required
+def history(request, slug):
+    exercise = _published(slug)
+    items = list(Submission.objects.filter(user=request.user, exercise=exercise).order_by("created_at"))
+    rows = [(item, item.diff_lines(previous)) for previous, item in zip([None, *items], items)]
+    return render(request, "exercises/history.html", {"exercise": exercise, "rows": rows[::-1]})
+
+
+def _published(slug) -> Exercise:
+    return get_object_or_404(Exercise.objects.published().select_related("published_version"), slug=slug)
+
+
+def _owned(request, pk) -> Submission:
+    # Someone else's submission is indistinguishable from a missing one.
+    return get_object_or_404(Submission.objects.for_owner(request.user).select_related("exercise", "version"), pk=pk)
+
+
+def _progress(user) -> dict[int, str]:
+    if not user.is_authenticated:
+        return {}
+    progress: dict[int, str] = {}
+    for exercise_id, status in Submission.objects.filter(user=user).values_list("exercise_id", "status"):
+        if status == Submission.PASSED or progress.get(exercise_id) == "passed":
+            progress[exercise_id] = "passed"
+        else:
+            progress[exercise_id] = "attempted"
+    return progress
+
+
+def _detail(request, exercise, *, code, latest, refused=None, status=200):
+    version = exercise.published_version
+    revealed = HintUse.revealed_for(request.user, exercise)
+    context = {
+        "exercise": exercise, "version": version, "code": code, "latest": latest, "refused": refused,
+        "client_token": uuid.uuid4().hex, "max_kib": grading.MAX_CODE_BYTES // 1024,
+        "hints": version.hints[:revealed], "hints_left": len(version.hints) - revealed,
+        "solution_unlocked": exercise.solution_unlocked_for(request.user),
+        "progress": _progress(request.user).get(exercise.pk),
+    }
+    if latest:
+        context.update(_submission_context(latest))
+    return render(request, "exercises/detail.html", context, status=status)
+
+
+def _submission_context(item: Submission) -> dict:
+    return {"submission": item, "result": item.result_data, "timeline": _timeline(item.result_data)}
+
+
+def _timeline(result: dict) -> str:
+    example = (result or {}).get("counterexample")
+    if not example or not example.get("trace"):
+        return ""
+    return timeline_svg(example["trace"], result.get("lanes") or [])
+
+
+def _allow_replay(user) -> bool:
+    key = f"exercises:replays:{user.pk}"
+    cache.add(key, 0, 60)
+    try:
+        return cache.incr(key) <= REPLAYS_PER_MINUTE
+    except ValueError:
+        return True

@@ -1,0 +1,294 @@
+"""The grading workflow, which spans the models and the sandbox.
+
+- A submission and its GradingRequest (the outbox row) are written in one
+  transaction; after commit the request is relayed to Celery.
+- The task is idempotent by submission id: it claims the submission with a
+  guarded UPDATE, grades it in the jail, and writes the verdict with another
+  guarded UPDATE, so a second delivery changes nothing.
+- The sweeper re-relays requests that were never sent, sent long ago and still
+  queued, or whose grading outlived any possible worker.
+
+The site, the `grade` command and the tests all grade through `grade_code`,
+so they use the same jail, limits and exploration.
+"""
+from __future__ import annotations
+
+import functools
+import logging
+from datetime import timedelta
+
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from courseapp.middleware import correlation_id
+from exercises.models import GradingRequest, Submission
+
+log = logging.getLogger(__name__)
+
+MAX_CODE_BYTES = 64 * 1024
+SUBMISSIONS_PER_MINUTE = 6
+STORED_OUTPUT_CHARS = 16 * 1024
+STORED_TRACE_STEPS = 1500
+# An undispatched request younger than this may still be waiting for its on_commit relay.
+UNDISPATCHED_GRACE = timedelta(seconds=30)
+
+_FINAL = {"passed": Submission.PASSED, "failed": Submission.FAILED, "timeout": Submission.FAILED,
+          "error": Submission.ERROR}
+
+
+class SubmissionRefused(Exception):
+    """A submission the site will not accept; the message is written for the learner."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.message, self.status = message, status
+
+
+# -- accepting code -------------------------------------------------------------
+
+def decode_upload(data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise SubmissionRefused(f"The uploaded file is not UTF-8 text (byte 0x{data[exc.start]:02x} on line "
+                                f"{line}). Save it as UTF-8 and upload it again, or paste the code "
+                                "into the editor.") from None
+
+
+def check_code(code: str) -> str:
+    code = code.replace("\r\n", "\n")
+    if not code.strip():
+        raise SubmissionRefused("Your code is empty: write your solution in the editor (or upload a .py file) "
+                                "and submit again.")
+    size = len(code.encode("utf-8", errors="surrogatepass"))
+    if size > MAX_CODE_BYTES:
+        raise SubmissionRefused(f"Your code is {size / 1024:.1f} KiB; the limit is {MAX_CODE_BYTES // 1024} KiB. "
+                                "Trim it and submit again.", status=413)
+    if "\x00" in code:
+        raise SubmissionRefused("Your code contains a NUL character; remove it and submit again.")
+    return code
+
+
+def submit(user, exercise, code: str, client_token: str, cid: str = "") -> tuple[Submission, bool]:
+    """Create the submission and its grading request; returns (submission, created).
+
+    The same client token returns the existing submission (a replayed POST)."""
+    client_token = (client_token or "")[:64]
+    if not client_token:
+        raise SubmissionRefused("The form was missing its token; reload the page and submit again.")
+    existing = Submission.objects.filter(user=user, client_token=client_token).first()
+    if existing:
+        return existing, False
+    code = check_code(code)
+    recent = Submission.objects.filter(user=user, created_at__gte=timezone.now() - timedelta(minutes=1)).count()
+    if recent >= SUBMISSIONS_PER_MINUTE:
+        raise SubmissionRefused(f"You have submitted {recent} times in the last minute (the limit is "
+                                f"{SUBMISSIONS_PER_MINUTE}). Wait a moment and submit again; your code is "
+                                "still in the editor.", status=429)
+    version = exercise.published_version
+    try:
+        with transaction.atomic():
+            submission = Submission.objects.create(user=user, exercise=exercise, version=version, code=code,
+                                                   client_token=client_token, correlation_id=cid[:64])
+            grading = GradingRequest.objects.create(submission=submission)
+            transaction.on_commit(functools.partial(relay, grading.pk))
+    except IntegrityError:
+        existing = Submission.objects.filter(user=user, client_token=client_token).first()
+        if existing:
+            return existing, False
+        in_flight = Submission.objects.in_flight().filter(user=user).select_related("exercise").first()
+        if in_flight:
+            raise SubmissionRefused(
+                f"Your previous submission (to “{in_flight.exercise.title}”) is still being graded. It keeps "
+                "going; submit this code again once it has a verdict. Your code is still in the editor.",
+                status=409) from None
+        raise
+    log.info("submission %s queued for %s", submission.pk, exercise.slug)
+    return submission, True
+
+
+# -- relaying the outbox row ------------------------------------------------------
+
+def relay(grading_request_id: int) -> bool:
+    """Send the grading task for one request; the sweeper retries whatever fails here."""
+    from exercises.tasks import grade_submission
+
+    grading = GradingRequest.objects.filter(pk=grading_request_id).first()
+    if grading is None:
+        return False
+    GradingRequest.objects.filter(pk=grading.pk).update(dispatched_at=timezone.now(),
+                                                        dispatch_count=F("dispatch_count") + 1)
+    try:
+        grade_submission.delay(str(grading.submission_id))
+    except Exception:
+        # Leave it to the sweeper: clear dispatched_at so it is picked up at once.
+        log.exception("could not send grading task for submission %s", grading.submission_id)
+        GradingRequest.objects.filter(pk=grading.pk).update(dispatched_at=None)
+        return False
+    return True
+
+
+def running_deadline() -> timedelta:
+    """No worker can still be grading after this: the hard time limit has killed it."""
+    return timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
+
+
+def redispatch_after() -> timedelta:
+    return timedelta(seconds=getattr(settings, "EXERCISES_REDISPATCH_AFTER", 600))
+
+
+def stuck_submissions():
+    now = timezone.now()
+    never_sent = Q(status=Submission.QUEUED, grading_request__dispatched_at__isnull=True,
+                   created_at__lt=now - UNDISPATCHED_GRACE)
+    sent_long_ago = Q(status=Submission.QUEUED, grading_request__dispatched_at__lt=now - redispatch_after())
+    no_request = Q(status=Submission.QUEUED, grading_request__isnull=True, created_at__lt=now - UNDISPATCHED_GRACE)
+    overdue = Q(status=Submission.RUNNING, started_at__lt=now - running_deadline())
+    return Submission.objects.filter(never_sent | sent_long_ago | no_request | overdue)
+
+
+def sweep(dry_run: bool = False) -> list[Submission]:
+    stuck = list(stuck_submissions())
+    for submission in stuck:
+        log.warning("sweeper: submission %s is %s since %s; relaying it again", submission.pk, submission.status,
+                    submission.started_at or submission.created_at)
+        if not dry_run:
+            grading, _ = GradingRequest.objects.get_or_create(submission=submission)
+            relay(grading.pk)
+    return stuck
+
+
+# -- the task's body ---------------------------------------------------------------
+
+def claim(submission_id) -> int:
+    """Mark the submission running for this delivery; 0 rows means someone else has it, or it is done."""
+    now = timezone.now()
+    claimable = Q(status=Submission.QUEUED) | Q(status=Submission.RUNNING, started_at__lt=now - running_deadline())
+    return (Submission.objects.filter(pk=submission_id).filter(claimable)
+            .update(status=Submission.RUNNING, deliveries=F("deliveries") + 1, started_at=now))
+
+
+def record_verdict(submission_id, result: dict) -> bool:
+    """Write the verdict once: only a submission still running can receive one."""
+    status = _FINAL.get(result.get("status"), Submission.ERROR)
+    written = (Submission.objects.filter(pk=submission_id, status=Submission.RUNNING)
+               .update(status=status, result=result, finished_at=timezone.now()))
+    return bool(written)
+
+
+def run_grading(submission_id) -> str:
+    """Grade one submission, at most once. Returns what happened (for logs and tests)."""
+    claimed = claim(submission_id)
+    submission = Submission.objects.select_related("version", "exercise").filter(pk=submission_id).first()
+    if submission is None:
+        log.warning("grading: submission %s does not exist", submission_id)
+        return "missing"
+    if not claimed:
+        return "done" if submission.is_done else "busy"
+    token = correlation_id.set(submission.correlation_id or str(submission.pk)[:16])
+    try:
+        log.info("grading submission %s for %s (delivery %d)", submission.pk, submission.exercise.slug,
+                 submission.deliveries)
+        try:
+            result = grade_code(submission.version, submission.code)
+        except SoftTimeLimitExceeded:
+            log.error("grading submission %s hit the task's soft time limit", submission.pk)
+            result = error_result(f"Grading took longer than {settings.CELERY_TASK_SOFT_TIME_LIMIT} seconds and "
+                                  "was stopped. Nothing was decided about your code; submit it again later.")
+        except Exception:
+            log.exception("grading submission %s crashed", submission.pk)
+            result = error_result("The grader failed unexpectedly while running your code. This is our bug, "
+                                  "not yours; please submit again in a moment.")
+        written = record_verdict(submission.pk, result)
+        log.info("submission %s: %s%s", submission.pk, result.get("status"), "" if written else " (already graded)")
+        return result["status"] if written else "done"
+    finally:
+        correlation_id.reset(token)
+
+
+# -- grading through the sandbox ----------------------------------------------------
+
+def grading_options(version) -> dict:
+    """The exploration used everywhere (site, command, tests): capped by settings.SANDBOX_RANDOM_SCHEDULES."""
+    return {"seed": getattr(settings, "SANDBOX_SEED", 0),
+            "random_schedules": min(version.random_schedules, settings.SANDBOX_RANDOM_SCHEDULES),
+            "limits": limits_for(version.limits)}
+
+
+def limits_for(overrides: dict | None):
+    from sandbox.runner import Limits, clamp_limits
+
+    fields = Limits.__dataclass_fields__
+    return clamp_limits(Limits(**{k: v for k, v in (overrides or {}).items() if k in fields}))
+
+
+def runner_factory():
+    from sandbox.jail import JailRunner
+
+    return functools.partial(JailRunner, allow_unjailed=settings.SANDBOX_ALLOW_UNJAILED)
+
+
+def jail_status() -> tuple[bool, str]:
+    from sandbox.jail import jail_available
+
+    return jail_available()
+
+
+def _sandbox_function(name: str):
+    import sandbox
+
+    found = getattr(sandbox, name, None)
+    if found is None:
+        from sandbox import explore
+
+        found = getattr(explore, name, None)
+    return found
+
+
+def grade_code(version, source: str, *, schedule: dict | None = None) -> dict:
+    """Grade `source` against an exercise version in the jail; `schedule` replays one counterexample."""
+    jailed, reason = jail_status()
+    if not jailed and not settings.SANDBOX_ALLOW_UNJAILED:
+        log.error("refusing to grade: the jail is unavailable (%s)", reason)
+        return error_result("Submissions cannot be graded on this server right now: the sandbox that runs "
+                            f"learner code is not available ({reason}). Nothing was run; your submission is "
+                            "kept and can be submitted again later.", jailed=False)
+    if not jailed:
+        log.warning("GRADING UNJAILED (SANDBOX_ALLOW_UNJAILED is on): %s", reason)
+    options = grading_options(version)
+    if schedule is None:
+        grade = _sandbox_function("grade")
+        result = grade(version.scenario, source, runner_factory=runner_factory(), **options)
+    else:
+        replay = _sandbox_function("replay")
+        result = replay(version.scenario, source, int(schedule["seed"]), list(schedule.get("schedule") or []),
+                        runner_factory=runner_factory())
+    return clean_result(result, jailed=jailed, jail_reason="" if jailed else reason)
+
+
+def error_result(message: str, *, jailed: bool | None = None) -> dict:
+    return {"status": "error", "message": message, "violations": [], "invariants": [], "seed": None,
+            "schedules_explored": 0, "fault_kinds_explored": {}, "counterexample": None, "lanes": [],
+            "output": "", "output_dropped": 0, "duration_ms": 0, "jailed": jailed}
+
+
+def clean_result(result: dict, *, jailed: bool, jail_reason: str = "") -> dict:
+    """Keep the stored verdict small and well-formed."""
+    out = {**error_result(""), **(result or {})}
+    if out["status"] not in _FINAL:
+        out["status"] = "error"
+    output = str(out.get("output") or "")
+    if len(output) > STORED_OUTPUT_CHARS:
+        out["output_dropped"] = int(out.get("output_dropped") or 0) + len(output.encode()) - STORED_OUTPUT_CHARS
+        out["output"] = output[:STORED_OUTPUT_CHARS]
+    example = out.get("counterexample")
+    if example and len(example.get("trace") or []) > STORED_TRACE_STEPS:
+        example["trace_dropped"] = len(example["trace"]) - STORED_TRACE_STEPS
+        example["trace"] = example["trace"][:STORED_TRACE_STEPS]
+    out["jailed"] = jailed
+    out["jail_reason"] = jail_reason
+    return out

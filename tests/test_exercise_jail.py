@@ -1,0 +1,45 @@
+"""Every exercise through the real jail: the reference passes, the starter fails,
+and every known-buggy variant fails on the invariant it is known to break."""
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from exercises import grading
+from exercises.content_loader import read_all
+from exercises.models import ExerciseVersion
+from tests.conftest import need
+
+SPECS = read_all()
+CASES = [(spec, "reference", spec.solution, "pass") for spec in SPECS]
+CASES += [(spec, "starter", spec.starter, "fail") for spec in SPECS]
+CASES += [(spec, name, v["source"], v["expected"]) for spec in SPECS for name, v in sorted(spec.variants.items())]
+
+
+@pytest.fixture(autouse=True)
+def real_jail(settings):
+    need(shutil.which("bwrap") is not None, "bubblewrap (bwrap) is not installed")
+    ok, reason = grading.jail_status()
+    need(ok, f"the jail cannot be built here: {reason}")
+    settings.SANDBOX_ALLOW_UNJAILED = False
+    settings.SANDBOX_RANDOM_SCHEDULES = 100
+
+
+def _version(spec) -> ExerciseVersion:
+    return ExerciseVersion(scenario=spec.scenario, limits=spec.limits, random_schedules=spec.random_schedules)
+
+
+@pytest.mark.parametrize("spec, name, source, expected", CASES, ids=[f"{c[0].slug}-{c[1]}" for c in CASES])
+def test_known_code_gets_its_known_verdict_in_the_jail(spec, name, source, expected):
+    result = grading.grade_code(_version(spec), source)
+    assert result["jailed"] is True
+    broken = [v["name"] for v in result["violations"]]
+    if expected == "pass":
+        assert result["status"] == "passed", result["message"]
+    elif expected == "fail":
+        assert result["status"] == "failed", result["message"]
+    else:
+        assert result["status"] == "failed", result["message"]
+        assert expected in broken, (broken, result["message"])
+        assert result["counterexample"]["trace"]

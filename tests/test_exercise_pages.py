@@ -1,0 +1,184 @@
+"""The catalogue, an exercise page, hints, the solution, history and owner-only submission pages."""
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from django.utils.html import escape
+
+from exercises import grading
+from exercises.content_loader import CONTENT_DIR, load_exercises
+from exercises.models import Exercise, HintUse, Submission
+from lessons.content import LoadReport
+from tests.conftest import need
+
+FAILED_RESULT = {
+    "status": "failed", "message": "Confirmed exactly once broke: order o1 was confirmed 2 times.",
+    "violations": [{"name": "confirmed_once", "title": "Confirmed exactly once", "explanation": "…"}],
+    "invariants": [{"name": "confirmed_once", "title": "Confirmed exactly once", "explanation": "once", "held": False},
+                   {"name": "no_lost_event", "title": "No lost event", "explanation": "none lost", "held": True}],
+    "seed": 0, "schedules_explored": 3, "fault_kinds_explored": {"duplicate": 1},
+    "counterexample": {"seed": 7, "schedule": [{"kind": "duplicate", "site": "deliver:m1"}], "trace": [
+        {"t": 0, "service": "payment", "kind": "publish", "message_id": "m1", "correlation_id": "c1",
+         "detail": "PaymentCaptured"},
+        {"t": 5, "service": "order", "kind": "deliver", "message_id": "m1", "correlation_id": "c1",
+         "detail": "PaymentCaptured -> on_payment_captured()"},
+        {"t": 6, "service": "order", "kind": "duplicate", "message_id": "m1", "correlation_id": "c1",
+         "detail": "the broker will deliver PaymentCaptured again"}]},
+    "lanes": ["payment", "order", "shipping"], "output": "<b>printed</b> by the learner", "output_dropped": 0,
+    "duration_ms": 12, "jailed": True,
+}
+
+
+@pytest.fixture
+def exercise(db):
+    load_exercises(CONTENT_DIR, LoadReport())
+    return Exercise.objects.get(slug="idempotent-consumer")
+
+
+def _submission(user, exercise, status="failed", result=None, code="def on_payment_captured(e, c):\n    pass\n",
+                token="t"):
+    return Submission.objects.create(user=user, exercise=exercise, version=exercise.published_version, code=code,
+                                     client_token=token, status=status,
+                                     result=result if result is not None else dict(FAILED_RESULT))
+
+
+def test_the_catalogue_groups_exercises_by_module(client, exercise):
+    html = client.get("/exercises/").content.decode()
+    assert "Module 2: Transactional messaging" in html
+    assert exercise.title in html and 'href="/exercises/idempotent-consumer/"' in html
+
+
+def test_the_catalogue_shows_attempted_and_passed_badges(alice_client, alice, exercise):
+    _submission(alice, exercise, status="failed")
+    assert 'badge attempted' in alice_client.get("/exercises/").content.decode()
+    _submission(alice, exercise, status="passed", token="t2")
+    assert 'badge passed' in alice_client.get("/exercises/").content.decode()
+
+
+def test_an_anonymous_visitor_sees_the_statement_and_an_invitation_to_log_in(client, exercise):
+    html = client.get("/exercises/idempotent-consumer/").content.decode()
+    assert "What the grader checks" in html
+    assert "/accounts/login/?next=/exercises/idempotent-consumer/" in html
+    assert 'name="code"' not in html
+
+
+def test_an_unknown_exercise_is_404(client, exercise):
+    assert client.get("/exercises/no-such-exercise/").status_code == 404
+
+
+def test_an_unpublished_exercise_is_404(client, exercise):
+    Exercise.objects.filter(pk=exercise.pk).update(published_version=None)
+    assert client.get("/exercises/idempotent-consumer/").status_code == 404
+
+
+def test_a_learner_starts_from_the_starter_code(alice_client, exercise):
+    html = alice_client.get("/exercises/idempotent-consumer/").content.decode()
+    assert 'name="code"' in html and 'name="client_token"' in html and 'enctype="multipart/form-data"' in html
+    assert "What happens if this event arrives twice?" in html
+
+
+def test_a_learner_gets_their_latest_submission_back_in_the_editor(alice_client, alice, exercise):
+    _submission(alice, exercise, code="# my latest try\n")
+    html = alice_client.get("/exercises/idempotent-consumer/").content.decode()
+    assert "# my latest try" in html and "Your latest submission" in html
+
+
+def test_hints_are_revealed_one_at_a_time(alice_client, alice, exercise):
+    hints = [escape(hint) for hint in exercise.published_version.hints]
+    html = alice_client.get("/exercises/idempotent-consumer/").content.decode()
+    assert hints[0] not in html
+    response = alice_client.post("/exercises/idempotent-consumer/hints/")
+    assert response.status_code == 302 and response.url.endswith("#hints")
+    html = alice_client.get("/exercises/idempotent-consumer/").content.decode()
+    assert hints[0] in html and hints[1] not in html
+    assert HintUse.objects.get(user=alice).revealed == 1
+
+
+def test_hints_come_back_as_a_partial_for_htmx_and_stop_at_the_last(alice_client, alice, exercise):
+    for _ in range(5):
+        response = alice_client.post("/exercises/idempotent-consumer/hints/", HTTP_HX_REQUEST="true")
+    html = response.content.decode()
+    assert html.lstrip().startswith('<section id="hints"') and "That was the last hint." in html
+    assert HintUse.objects.get(user=alice).revealed == 3
+
+
+def test_hints_need_a_login(client, exercise):
+    assert client.post("/exercises/idempotent-consumer/hints/").status_code == 302
+    assert not HintUse.objects.exists()
+
+
+def test_the_solution_is_hidden_until_a_pass(alice_client, alice, exercise):
+    solution_line = "tx.insert(\"processed\", event.id"
+    html = alice_client.get("/exercises/idempotent-consumer/").content.decode()
+    assert "Show the reference solution" not in html
+    _submission(alice, exercise, status="passed", result={**FAILED_RESULT, "status": "passed"})
+    html = alice_client.get("/exercises/idempotent-consumer/").content.decode()
+    assert "Show the reference solution" in html and "processed" in html and solution_line.split("(")[0] in html
+
+
+def test_the_solution_is_revealed_after_enough_failed_attempts(alice_client, alice, exercise):
+    for i in range(exercise.published_version.reveal_after):
+        assert "Show the reference solution" not in alice_client.get("/exercises/idempotent-consumer/").content.decode()
+        _submission(alice, exercise, token=f"t{i}")
+    assert "Show the reference solution" in alice_client.get("/exercises/idempotent-consumer/").content.decode()
+
+
+def test_the_feedback_shows_invariants_timeline_seed_output_and_exploration(alice_client, alice, exercise):
+    submission = _submission(alice, exercise)
+    html = alice_client.get(submission.get_absolute_url()).content.decode()
+    assert "Confirmed exactly once" in html and "badge broken" in html and "badge held" in html
+    assert "<svg" in html and "DUPLICATE" in html and "Seed <code>7</code>" in html
+    assert "Replay this schedule" in html
+    assert "&lt;b&gt;printed&lt;/b&gt; by the learner" in html
+    assert "Explored 3 fault schedules: duplicate ×1" in html
+    assert " style=" not in html and "<script>" not in html
+
+
+def test_a_submission_in_flight_polls_and_a_finished_one_stops(alice_client, alice, exercise):
+    submission = _submission(alice, exercise, status="running", result={})
+    partial = alice_client.get(submission.get_absolute_url(), HTTP_HX_REQUEST="true").content.decode()
+    assert 'hx-trigger="every 1s"' in partial and "<html" not in partial
+    assert f'href="{submission.get_absolute_url()}">refresh</a>' in partial
+    Submission.objects.filter(pk=submission.pk).update(status="failed", result=FAILED_RESULT)
+    partial = alice_client.get(submission.get_absolute_url(), HTTP_HX_REQUEST="true").content.decode()
+    assert "hx-trigger" not in partial.split(">", 1)[0] and "Confirmed exactly once" in partial
+
+
+def test_submission_pages_are_visible_only_to_their_owner(client, bob, alice, exercise):
+    submission = _submission(alice, exercise)
+    client.force_login(bob)
+    assert client.get(submission.get_absolute_url()).status_code == 404
+    assert client.post(submission.get_absolute_url() + "replay/").status_code == 404
+    assert submission.code not in client.get("/exercises/idempotent-consumer/history/").content.decode()
+
+
+def test_an_anonymous_visitor_is_sent_to_log_in_for_a_submission(client, alice, exercise):
+    submission = _submission(alice, exercise)
+    response = client.get(submission.get_absolute_url())
+    assert response.status_code == 302 and "/accounts/login/" in response.url
+
+
+def test_history_lists_submissions_with_a_diff_against_the_previous_one(alice_client, alice, exercise):
+    first = _submission(alice, exercise, code="a = 1\nb = 2\n", token="1")
+    second = _submission(alice, exercise, code="a = 1\nb = 3\n", token="2")
+    Submission.objects.filter(pk=first.pk).update(created_at=second.created_at.replace(year=2020))
+    html = alice_client.get("/exercises/idempotent-consumer/history/").content.decode()
+    assert '<span class="del">-b = 2</span>' in html and '<span class="add">+b = 3</span>' in html
+    assert html.index(str(second.pk)) < html.index(str(first.pk))
+    assert "Your first submission." in html
+
+
+def test_replaying_a_schedule_regrades_exactly_that_schedule_in_the_jail(alice_client, alice, exercise, settings):
+    need(shutil.which("bwrap") is not None, "bubblewrap (bwrap) is not installed")
+    settings.SANDBOX_RANDOM_SCHEDULES = 20
+    submission = _submission(alice, exercise, status="queued", result={}, code=exercise.published_version.starter)
+    grading.run_grading(submission.pk)
+    submission.refresh_from_db()
+    example = submission.counterexample
+    response = alice_client.post(submission.get_absolute_url() + "replay/", HTTP_HX_REQUEST="true")
+    html = response.content.decode()
+    assert response.status_code == 200 and f"Replay of seed {example['seed']}" in html
+    assert "badge failed" in html and "<svg" in html
+    page = alice_client.post(submission.get_absolute_url() + "replay/").content.decode()
+    assert "<h1>Replaying one schedule</h1>" in page
