@@ -106,6 +106,10 @@ _ALL = [
               "A client gives up after a bounded number of attempts, and its retries back off exponentially "
               "with random jitter, so that a service recovering from an outage is not flattened by every "
               "client retrying at the same moment (a retry storm).", _facts("retries_bounded_and_spread")),
+    Invariant("requests_complete", "Clients get through",
+              "When a dependency is down only briefly, every client's request eventually succeeds once it is "
+              "back. Giving up after a handful of quick retries turns a short outage into failed requests.",
+              _facts("requests_complete")),
     Invariant("twopc_agreement", "2PC participants agree and are not left blocked",
               "All participants of a two-phase commit reach the same decision (all commit or all abort), and "
               "none is left prepared, holding its locks, waiting for a coordinator that never tells it the "

@@ -65,9 +65,9 @@ class World:
 
     # -- talking to the guest ---------------------------------------------------
 
-    def guest(self, fn: str, request: dict, on_callback=None) -> dict:
+    def guest(self, fn: str, request: dict, on_callback=None, cache: bool = True) -> dict:
         runner = self.learner if fn in self.scenario.functions else self.trusted
-        cacheable = self.cache is not None and runner is self.learner
+        cacheable = cache and self.cache is not None and runner is self.learner
         if cacheable:
             key = json.dumps(request, sort_keys=True, separators=(",", ":"))
             hit = self.cache.get(key)

@@ -1,0 +1,92 @@
+# Trusted Payment and Shipping services for the shipping_down challenge.
+# payments rows: {"order_id", "amount", "status": AUTHORIZED | CAPTURED | VOIDED | REFUNDED}
+
+
+def _replay(tx, request):
+    if request.idempotency_key:
+        saved = tx.get("keys", request.idempotency_key)
+        if saved:
+            return saved["result"]
+    return None
+
+
+def _save(tx, request, result):
+    if request.idempotency_key:
+        tx.insert("keys", request.idempotency_key, {"result": result})
+    return result
+
+
+def _take(tx, request, status):
+    d = request.data
+    saved = _replay(tx, request)
+    if saved:
+        return saved
+    account = tx.get("accounts", d["customer"])
+    if account["balance"] < d["amount"]:
+        return _save(tx, request, {"status": "declined"})
+    tx.update("accounts", d["customer"], balance=account["balance"] - d["amount"])
+    tx.insert("payments", d["order_id"] + "-" + ctx_id(request), {"order_id": d["order_id"],
+                                                                   "amount": d["amount"], "status": status})
+    return _save(tx, request, {"status": status.lower()})
+
+
+def ctx_id(request):
+    return request.idempotency_key or "nokey"
+
+
+def payment_authorize(request, ctx):
+    with ctx.db.transaction() as tx:
+        return _take(tx, request, "AUTHORIZED")
+
+
+def payment_charge(request, ctx):
+    with ctx.db.transaction() as tx:
+        return _take(tx, request, "CAPTURED")
+
+
+def _move(request, ctx, src, dst, refund):
+    d = request.data
+    with ctx.db.transaction() as tx:
+        saved = _replay(tx, request)
+        if saved:
+            return saved
+        moved = 0
+        for key, p in tx.find("payments", order_id=d["order_id"], status=src):
+            tx.update("payments", key, status=dst)
+            moved += p["amount"]
+            if refund:
+                account = tx.get("accounts", d["customer"])
+                tx.update("accounts", d["customer"], balance=account["balance"] + p["amount"])
+        return _save(tx, request, {"status": dst.lower(), "amount": moved})
+
+
+def payment_capture(request, ctx):
+    return _move(request, ctx, "AUTHORIZED", "CAPTURED", refund=False)
+
+
+def payment_void(request, ctx):
+    return _move(request, ctx, "AUTHORIZED", "VOIDED", refund=True)
+
+
+def payment_refund(request, ctx):
+    return _move(request, ctx, "CAPTURED", "REFUNDED", refund=True)
+
+
+def shipping_schedule(request, ctx):
+    oid = request.data["order_id"]
+    with ctx.db.transaction() as tx:
+        shipment = tx.get("shipments", oid)
+        if shipment and shipment["status"] == "CANCELLED":
+            return {"status": "refused"}
+        if not shipment:
+            tx.insert("shipments", oid, {"status": "SCHEDULED"})
+    return {"status": "scheduled"}
+
+
+def on_cancel_shipment(event, ctx):
+    oid = event.data["order_id"]
+    with ctx.db.transaction() as tx:
+        if tx.get("shipments", oid):
+            tx.update("shipments", oid, status="CANCELLED")
+        else:
+            tx.insert("shipments", oid, {"status": "CANCELLED"})   # a late schedule request is refused

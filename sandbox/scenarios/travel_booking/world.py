@@ -1,0 +1,48 @@
+# Trusted booking partners (flight, hotel, car share this code; ctx.service says which).
+# Operations honour idempotency keys; without a key, every call acts again.
+
+
+def _replay(tx, request):
+    if request.idempotency_key:
+        saved = tx.get("keys", request.idempotency_key)
+        if saved:
+            return saved["result"]
+    return None
+
+
+def _save(tx, request, result):
+    if request.idempotency_key:
+        tx.insert("keys", request.idempotency_key, {"result": result})
+    return result
+
+
+def provider_book(request, ctx):
+    trip = request.data
+    fare = trip["fares"][ctx.service]
+    with ctx.db.transaction() as tx:
+        saved = _replay(tx, request)
+        if saved:
+            return saved
+        if not tx.get("availability", trip["trip_id"])["available"]:
+            return _save(tx, request, {"status": "unavailable"})
+        account = tx.get("accounts", trip["customer"])
+        tx.update("accounts", trip["customer"], balance=account["balance"] - fare)
+        booking_id = ctx.new_id(ctx.service)
+        tx.insert("bookings", booking_id, {"trip_id": trip["trip_id"], "fare": fare, "status": "BOOKED"})
+        return _save(tx, request, {"status": "booked", "booking_id": booking_id})
+
+
+def provider_cancel(request, ctx):
+    # Cancels the trip's bookings and refunds the fare. The refund is a payment
+    # instruction: sent twice without an idempotency key, it is paid twice.
+    trip = request.data
+    fare = trip["fares"][ctx.service]
+    with ctx.db.transaction() as tx:
+        saved = _replay(tx, request)
+        if saved:
+            return saved
+        for key, _ in tx.find("bookings", trip_id=trip["trip_id"], status="BOOKED"):
+            tx.update("bookings", key, status="CANCELLED")
+        account = tx.get("accounts", trip["customer"])
+        tx.update("accounts", trip["customer"], balance=account["balance"] + fare)
+        return _save(tx, request, {"status": "cancelled", "refunded": fare})

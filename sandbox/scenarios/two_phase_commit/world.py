@@ -1,0 +1,45 @@
+# Trusted 2PC participants (bank_a and bank_b share this code). Each keeps a
+# txns table: PREPARED (holding a lock on the account), COMMITTED or ABORTED.
+
+
+def participant_prepare(request, ctx):
+    xid = request.data["transfer_id"]
+    change = request.data["changes"][ctx.service]
+    with ctx.db.transaction() as tx:
+        known = tx.get("txns", xid)
+        if known:
+            return {"vote": "yes" if known["state"] == "PREPARED" else "no", "state": known["state"]}
+        account = tx.get("accounts", change["account"])
+        if tx.get("refuse", xid) or account["locked_by"] or account["balance"] + change["delta"] < 0:
+            tx.insert("txns", xid, {"state": "ABORTED", **change})
+            return {"vote": "no"}
+        tx.update("accounts", change["account"], locked_by=xid)
+        tx.insert("txns", xid, {"state": "PREPARED", **change})
+        return {"vote": "yes"}
+
+
+def participant_commit(request, ctx):
+    xid = request.data["transfer_id"]
+    with ctx.db.transaction() as tx:
+        known = tx.get("txns", xid)
+        if not known or known["state"] != "PREPARED":
+            return {"state": known["state"] if known else "unknown"}
+        account = tx.get("accounts", known["account"])
+        tx.update("accounts", known["account"], balance=account["balance"] + known["delta"], locked_by=None)
+        tx.update("txns", xid, state="COMMITTED")
+        return {"state": "COMMITTED"}
+
+
+def participant_abort(request, ctx):
+    xid = request.data["transfer_id"]
+    change = request.data["changes"][ctx.service]
+    with ctx.db.transaction() as tx:
+        known = tx.get("txns", xid)
+        if not known:
+            tx.insert("txns", xid, {"state": "ABORTED", **change})   # a late prepare will vote no
+            return {"state": "ABORTED"}
+        if known["state"] == "PREPARED":
+            tx.update("accounts", known["account"], locked_by=None)
+            tx.update("txns", xid, state="ABORTED")
+            return {"state": "ABORTED"}
+        return {"state": known["state"]}
