@@ -525,8 +525,9 @@ class JailRunner:
         # channel) has to guess it, and the genuine answer that follows it
         # is then detected as a second, out-of-turn answer.
         rid = secrets.randbits(52)
+        frame = self._encode({"type": "request", "id": rid, "request": request})
         try:
-            self._send({"type": "request", "id": rid, "request": request})
+            self._send(frame)
             while True:
                 frame = self._receive(expect={"response", "callback", "error"})
                 if frame.get("id") != rid:
@@ -552,6 +553,11 @@ class JailRunner:
             if not hasattr(exc, "output"):  # not a survivable "error" frame
                 self._die(exc)
                 raise self._with_output(exc) from None
+            raise
+        except BaseException:
+            # Interrupted mid-exchange (e.g. a task time limit, or a callback
+            # handler raising BaseException): the channel is out of step now.
+            self._die(RunnerError("crashed", "the grading was interrupted"))
             raise
 
     def _answer_callback(self, rid: int, payload: dict, on_callback: Callback | None) -> None:
@@ -597,7 +603,8 @@ class JailRunner:
             _kill_tree(proc)
         self._drain_output()
 
-    def _send(self, obj: dict) -> None:
+    @staticmethod
+    def _encode(obj: dict) -> bytes:
         try:
             data = json.dumps(obj, separators=(",", ":"), ensure_ascii=False,
                               allow_nan=False).encode("utf-8")
@@ -605,7 +612,10 @@ class JailRunner:
             raise ValueError("request is not JSON-shaped: %s" % exc) from None
         if len(data) > MAX_HOST_FRAME_BYTES:
             raise ValueError("request frame too large (%d bytes)" % len(data))
-        view = memoryview(len(data).to_bytes(4, "big") + data)
+        return len(data).to_bytes(4, "big") + data
+
+    def _send(self, obj: dict | bytes) -> None:
+        view = memoryview(obj if isinstance(obj, bytes) else self._encode(obj))
         fd = self._fds["to_child"]
         while view:
             try:

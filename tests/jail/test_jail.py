@@ -280,3 +280,27 @@ def test_concurrent_runners_do_not_interfere(jail):
         t.join(60)
     assert not errors
     assert results == {k: [[k, i] for i in range(100)] for k in range(6)}
+
+
+def test_interrupted_callback_ends_the_runner(jail):
+    class Stop(BaseException):
+        pass
+
+    def stop(payload):
+        raise Stop()
+
+    with run("def ask(cb):\n    return cb({})\n") as r:
+        with pytest.raises(Stop):
+            r.request({"fn": "ask", "with_callback": True}, stop)
+        with pytest.raises(RunnerError) as err:
+            r.request({"fn": "ask", "with_callback": True}, lambda p: {})
+        assert "interrupted" in err.value.message
+        tag = r.tag
+    assert_no_processes(tag)
+
+
+def test_request_must_be_json(jail):
+    with run(ADD) as r:
+        with pytest.raises(ValueError):
+            r.request({"fn": "add", "args": [object(), 1]})
+        assert r.request({"fn": "add", "args": [1, 1]}) == {"value": 2}
