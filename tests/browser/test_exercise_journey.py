@@ -1,0 +1,96 @@
+"""A learner signs in, fails an exercise, reads the broken invariant and its
+timeline, submits a fix, passes, and sees it marked passed in the catalogue."""
+from __future__ import annotations
+
+import re
+import shutil
+
+import pytest
+from playwright.sync_api import expect
+
+from exercises import grading
+from exercises.content_loader import CONTENT_DIR, load_exercises
+from exercises.models import Exercise
+from lessons.content import LoadReport
+from tests.conftest import need
+
+
+@pytest.fixture
+def eager_grading(settings):
+    from courseapp.celery import app
+
+    need(shutil.which("bwrap") is not None, "bubblewrap (bwrap) is not installed")
+    ok, reason = grading.jail_status()
+    need(ok, f"the jail cannot be built here: {reason}")
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    settings.SANDBOX_ALLOW_UNJAILED = False
+    settings.SANDBOX_RANDOM_SCHEDULES = 50
+    before = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = before
+
+
+@pytest.fixture
+def exercise(transactional_db):
+    load_exercises(CONTENT_DIR, LoadReport())
+    return Exercise.objects.get(slug="idempotent-consumer")
+
+
+def _sign_in(page, email, password, next_url):
+    page.goto(f"/accounts/login/?next={next_url}")
+    page.fill("input[name=login]", email)
+    page.fill("input[name=password]", password)
+    page.get_by_role("button", name="Sign In").click()
+    page.wait_for_url(f"**{next_url}")
+
+
+def test_a_learner_fails_reads_the_trace_fixes_and_passes(page, exercise, alice, password, eager_grading):
+    version = exercise.published_version
+    _sign_in(page, alice.email, password, exercise.get_absolute_url())
+
+    # A hint, revealed in place by htmx.
+    page.get_by_role("button", name=re.compile("Show a hint")).click()
+    expect(page.locator("#hints li")).to_have_count(1)
+    expect(page.get_by_role("button", name=re.compile("Show the next hint"))).to_be_visible()
+
+    # The starter code is in the editor; submit it as it is.
+    editor = page.locator("textarea[name=code]")
+    expect(editor).to_have_value(re.compile("def on_payment_captured"))
+    page.get_by_role("button", name="Submit for grading").click()
+    page.wait_for_url(re.compile(r"/exercises/idempotent-consumer/"))
+    verdict = page.locator(".submission-status")
+    expect(verdict.locator(".verdict-title .badge")).to_have_text("Failed")
+    broken = verdict.locator(".invariants li", has=page.locator(".badge.broken"))
+    expect(broken).to_contain_text("Confirmed exactly once")
+    expect(verdict.locator(".timeline-wrap svg")).to_be_visible()
+    expect(verdict.locator(".timeline-wrap svg")).to_contain_text("deliver")
+
+    # Replay the counterexample's schedule in place.
+    page.get_by_role("button", name="Replay this schedule").click()
+    expect(page.locator(".replay-result")).to_contain_text("Replay of seed")
+
+    # Submit the fix.
+    editor.fill(version.solution)
+    page.get_by_role("button", name="Submit for grading").click()
+    expect(page.locator(".submission-status .verdict-title .badge")).to_have_text("Passed")
+    expect(page.locator(".solution")).to_contain_text("Show the reference solution")
+
+    page.goto("/exercises/")
+    card = page.locator(".exercise-card[data-slug=idempotent-consumer]")
+    expect(card.locator(".badge")).to_have_text("Passed")
+
+
+def test_the_editor_indents_with_tab_and_lets_keyboard_users_leave(page, exercise, alice, password):
+    _sign_in(page, alice.email, password, exercise.get_absolute_url())
+    editor = page.locator("textarea[name=code]")
+    editor.fill("x = 1")
+    editor.press("Home")
+    editor.press("Tab")
+    expect(editor).to_have_value("    x = 1")
+    editor.press("Shift+Tab")
+    expect(editor).to_have_value("x = 1")
+    editor.press("Escape")
+    editor.press("Tab")
+    expect(editor).not_to_be_focused()
+    expect(editor).to_have_value("x = 1")
