@@ -1,0 +1,10 @@
+from saga_api import Step
+
+
+def saga():
+    return [
+        Step("create order", "order.create", compensation="order.cancel"),
+        Step("reserve stock", "inventory.reserve", compensation="inventory.release"),
+        Step("capture payment", "payment.capture", compensation="payment.refund"),
+        Step("confirm order", "order.confirm"),          # the last step cannot fail: no compensation needed
+    ]

@@ -1,0 +1,18 @@
+from saga_api import Poison, RetryLater, Timeout
+
+MAX_ATTEMPTS = 5       # failures before the broker dead-letters a message
+
+
+def on_order_placed(event, ctx):
+    data = event.data
+    amount = data.get("amount")
+    if not isinstance(amount, int) or not data.get("currency"):
+        raise Poison(f"invalid amount/currency: {data!r}")     # will never succeed: DLQ now
+    try:
+        fx = ctx.call("fx", "rate", {"currency": data["currency"]}, correlation_id=event.correlation_id)
+    except Timeout:
+        raise RetryLater(200)                                   # transient: try again later
+    with ctx.db.transaction() as tx:
+        if tx.get("ledger", data["order_id"]):
+            return                                              # duplicate
+        tx.insert("ledger", data["order_id"], {"order_id": data["order_id"], "usd": amount * fx["rate"]})
