@@ -29,7 +29,6 @@ No Django here, stdlib only.
 from __future__ import annotations
 
 import errno
-import fcntl
 import functools
 import json
 import logging
@@ -356,8 +355,6 @@ class JailRunner:
         self._out = bytearray()
         self._dropped = 0
         self._budget = float(self.limits.wall_seconds)
-        self._guest_cpu_start = 0.0
-        self._guest_time_used = 0.0
         self._dead: RunnerError | None = None
         self._kill_reason: RunnerError | None = None
         self._workdir: str | None = None
