@@ -114,6 +114,13 @@ def _effect(effect, where: str, budget: _Budget) -> dict:
     _fail(where + ".kind", f"{kind!r} is not a known effect kind")
 
 
+def effect_list(raw, where: str) -> list[dict]:
+    if not isinstance(raw, list) or len(raw) > MAX_EFFECTS:
+        _fail(where, f"must be a list of at most {MAX_EFFECTS} effects")
+    budget = _Budget()
+    return [_effect(e, f"{where}[{i}]", budget) for i, e in enumerate(raw)]
+
+
 def call_response(resp) -> dict:
     if not isinstance(resp, dict):
         _fail("response", "must be a dict")

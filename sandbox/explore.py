@@ -100,6 +100,11 @@ def replay(scenario: str, source: str, seed: int, schedule: list[dict], runner_f
     return _grade(scenario, source, runner_factory, seed, 0, None, list(schedule or []))
 
 
+def simulate(scenario: str, source: str, plan: FaultPlan, seed: int = 0, runner_factory=None) -> dict:
+    """One run with a ready-made fault plan (playgrounds); the report always carries the trace."""
+    return _grade(scenario, source, runner_factory, seed, 0, None, plan)
+
+
 def _grade(name, source, runner_factory, seed, random_schedules, limits, schedule) -> dict:
     started = time.perf_counter()
     sc = scenarios.get(name)
@@ -145,7 +150,10 @@ def _explore(session: Session, report: dict, seed: int, random_schedules: int, s
             kinds[fault["kind"]] = kinds.get(fault["kind"], 0) + 1
         return (run_seed, list(plan.fired), broken) if broken else None
 
-    if schedule is not None:
+    if isinstance(schedule, FaultPlan):
+        failure = attempt(schedule, seed)
+        schedule = list(schedule.fired)
+    elif schedule is not None:
         failure = attempt(_plan(sc, "replay", seed, schedule), seed)
     else:
         discovery = _plan(sc, "discover", seed)

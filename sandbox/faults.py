@@ -10,7 +10,9 @@ acknowledgement). A plan runs in one of four modes:
   single faults systematically);
 * ``replay``: exactly the faults in the schedule fire;
 * ``random``: each site fires with a per-kind rate derived from the seed;
-* ``none``: nothing fires.
+* ``none``: nothing fires;
+* ``rules``: faults whose site contains a rule's ``match`` fire, the first
+  ``times`` (default 1) occurrences each (lesson playgrounds force faults this way).
 
 Faults only fire before ``horizon``: after that the world is calm and must
 converge (the consistency window).
@@ -45,7 +47,7 @@ MAX_CRASH_AT = 8
 
 class FaultPlan:
     def __init__(self, mode: str, seed: int = 0, schedule: list[dict] | None = None,
-                 kinds: tuple[str, ...] = (), horizon: int = 3000) -> None:
+                 kinds: tuple[str, ...] = (), horizon: int = 3000, rules: list[dict] | None = None) -> None:
         self.mode = mode
         self.seed = seed
         self.kinds = set(kinds)
@@ -55,6 +57,7 @@ class FaultPlan:
         self.sites: list[dict] = []
         self._seen: set = set()
         self._rates = {k: self._rate(k) for k in self.kinds}
+        self.rules = [dict(r, used=0) for r in (rules or [])]
 
     def _rate(self, kind: str) -> float:
         if unit(self.seed, "off", kind) < 0.25:
@@ -77,6 +80,8 @@ class FaultPlan:
             return False
         if self.mode == "replay":
             hit = (kind, site) in self.wanted
+        elif self.mode == "rules":
+            hit = self._rule(kind, site) is not None
         else:
             hit = kind in self.kinds and unit(self.seed, kind, site) < self._rates[kind]
         if hit:
@@ -89,12 +94,22 @@ class FaultPlan:
         if self.mode == "replay":
             fault = self.wanted.get(("crash", site))
             return None if fault is None else int(fault.get("at", 0))
+        if self.mode == "rules":
+            rule = self._rule("crash", site)
+            return None if rule is None else int(rule.get("at", 0))
         if "crash" not in self.kinds:
             return None
         rate = self._rates["crash"]
         for k in range(MAX_CRASH_AT):
             if unit(self.seed, "crash", site, k) < rate:
                 return k
+        return None
+
+    def _rule(self, kind: str, site: str) -> dict | None:
+        for rule in self.rules:
+            if rule["kind"] == kind and rule["match"] in site and rule["used"] < rule.get("times", 1):
+                rule["used"] += 1
+                return rule
         return None
 
     def crashed(self, site: str, at: int) -> None:

@@ -101,8 +101,19 @@ class World:
             req["request"] = request
         tag = event or {"correlation_id": (request or {}).get("correlation_id")}
         corr = tag.get("correlation_id")
+        state = {"applied": 0, "conflict": None}
+
+        def apply(batch: list[dict]) -> None:
+            for effect in batch:
+                state["applied"] += 1
+                if effect["kind"] == "call" or state["conflict"]:
+                    continue
+                self._apply(service, fn, effect, corr, tag, state)
 
         def on_call(payload: dict) -> dict:
+            if isinstance(payload, dict):
+                apply(effects.effect_list(payload.get("pending", []), "call.pending"))
+                state["applied"] += 1                    # the call itself
             if corr and isinstance(payload, dict) and payload.get("correlation_id") != corr:
                 self.note("correlation", f"{fn}() called {payload.get('service')}.{payload.get('op')} with "
                                          f"correlation id {payload.get('correlation_id')!r}, expected {corr!r}")
@@ -112,27 +123,8 @@ class World:
         if resp["crashed"] and crash_at is not None:
             del resp["effects"][crash_at:]
         self.plan.crash_sites(site, len(resp["effects"]), self.now)
-        resp["conflict"] = None
-        for effect in resp["effects"]:
-            if corr:
-                for m in effect["outbox"] if effect["kind"] == "commit" else [effect] if effect["kind"] == "publish" else []:
-                    if m["correlation_id"] != corr:
-                        self.note("correlation", f"{fn}() emitted {m['type']} with correlation id "
-                                                 f"{m['correlation_id']!r}, expected {corr!r}")
-            if effect["kind"] == "commit":
-                problem, rows = store.commit(effect["writes"], effect["outbox"])
-                if problem:
-                    resp["conflict"] = problem
-                    self.log("conflict", service, f"commit rejected: {problem}", tag)
-                    break
-                self.log("commit", service, _describe_commit(effect), tag)
-                if rows:
-                    self.relay.kick(service)
-            elif effect["kind"] == "publish":
-                self.stores[service]._seq += 1
-                msg = {"id": f"{service}-p{self.stores[service]._seq}", "type": effect["type"],
-                       "data": effect["data"], "correlation_id": effect["correlation_id"], "source": service}
-                self.broker.publish(service, msg)
+        apply(resp["effects"][state["applied"]:])
+        resp["conflict"] = state["conflict"]
         if resp["crashed"]:
             if crash_at is not None:
                 self.plan.crashed(site, crash_at)
@@ -143,6 +135,28 @@ class World:
             self.errors.append(f"{fn}(): {text}")
             self.log("error", service, f"{fn}() raised {text}", tag)
         return resp
+
+    def _apply(self, service: str, fn: str, effect: dict, corr, tag: dict, state: dict) -> None:
+        messages = effect["outbox"] if effect["kind"] == "commit" else [effect]
+        for m in messages if corr else ():
+            if m["correlation_id"] != corr:
+                self.note("correlation", f"{fn}() emitted {m['type']} with correlation id "
+                                         f"{m['correlation_id']!r}, expected {corr!r}")
+        store = self.stores[service]
+        if effect["kind"] == "commit":
+            problem, rows = store.commit(effect["writes"], effect["outbox"])
+            if problem:
+                state["conflict"] = problem
+                self.log("conflict", service, f"commit rejected: {problem}", tag)
+                return
+            self.log("commit", service, _describe_commit(effect), tag)
+            if rows:
+                self.relay.kick(service)
+        else:
+            store._seq += 1
+            msg = {"id": f"{service}-p{store._seq}", "type": effect["type"], "data": effect["data"],
+                   "correlation_id": effect["correlation_id"], "source": service}
+            self.broker.publish(service, msg)
 
 
 def _store(name: str):

@@ -162,6 +162,7 @@ class _Recorder:
     def __init__(self, crash_at):
         self.effects = []
         self.crash_at = crash_at
+        self.sent = 0              # effects already sent to the simulator with a call
 
     def record(self, effect):
         if self.crash_at is not None and len(self.effects) == self.crash_at:
@@ -313,7 +314,12 @@ class Context:
         self._recorder.check()
         effect = {"kind": "call", "service": service, "op": op, "data": _copy(dict(data)),
                   "idempotency_key": idempotency_key, "correlation_id": correlation_id}
-        answer = self._callback({"kind": "call", "index": len(self._recorder.effects), **effect})
+        # Effects recorded so far travel with the call, so the simulator applies them first
+        # (a commit made before a call really happens before it).
+        pending = self._recorder.effects[self._recorder.sent:]
+        self._recorder.sent = len(self._recorder.effects) + 1
+        answer = self._callback({"kind": "call", "index": len(self._recorder.effects), "pending": pending,
+                                 **effect})
         status = answer.get("status")
         effect["status"] = status
         self._recorder.effects.append(effect)

@@ -77,3 +77,24 @@ def _declined(world, oid) -> bool:
 
 def _int(value) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def lost_events(world, expectations) -> list[str]:
+    """``expectations``: (order_id, event type, why) that must have been published."""
+    published = {(m["type"], m["data"].get("order_id")) for m in world.broker.published
+                 if isinstance(m.get("data"), dict)}
+    return [f"{why} but {type} for {oid} was never published"
+            for oid, type, why in expectations if (type, oid) not in published]
+
+
+def choreography_expectations(world, orders=ORDERS) -> list:
+    out = []
+    inv, pay = world.stores["inventory"], world.stores["payment"]
+    for oid in orders:
+        if world.stores["order"].get("orders", oid):
+            out.append((oid, "OrderCreated", f"order {oid} was committed"))
+        if any(r.get("order_id") == oid for r in inv.rows("reservations").values()):
+            out.append((oid, "InventoryReserved", f"stock was reserved for {oid}"))
+        if any(p.get("order_id") == oid for p in pay.rows("payments").values()):
+            out.append((oid, "PaymentSucceeded", f"payment was captured for {oid}"))
+    return out

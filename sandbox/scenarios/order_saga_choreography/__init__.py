@@ -1,5 +1,5 @@
 from ..base import Scenario, send_commands
-from ..shop import ORDERS, setup_shop, shop_facts
+from ..shop import ORDERS, choreography_expectations, lost_events, setup_shop, shop_facts
 
 SUBSCRIPTIONS = [
     ("PlaceOrder", "order", "place_order"),
@@ -23,7 +23,7 @@ class OrderSagaChoreography(Scenario):
     functions = tuple(fn for _, _, fn in SUBSCRIPTIONS)
     signatures = {fn: f"{fn}(event, ctx)" for fn in functions}
     invariants = ("orders_resolve", "confirmed_is_complete", "cancelled_is_clean", "conservation",
-                  "no_double_charge", "correlation_ids_present")
+                  "no_double_charge", "no_lost_event", "correlation_ids_present")
     fault_kinds = ("crash", "duplicate", "delay", "relay_crash", "out_of_stock", "declined")
     expected = {"reference": "pass", "missing_compensation": "cancelled_is_clean",
                 "no_dedup": "no_double_charge", "no_outbox": "orders_resolve",
@@ -36,7 +36,7 @@ class OrderSagaChoreography(Scenario):
         send_commands(world, "client", [("PlaceOrder", dict(o), f"corr-{oid}") for oid, o in ORDERS.items()])
 
     def facts(self, world):
-        return shop_facts(world)
+        return {**shop_facts(world), "no_lost_event": lost_events(world, choreography_expectations(world))}
 
 
 SCENARIO = OrderSagaChoreography()

@@ -1,5 +1,5 @@
 from ..base import Scenario, send_commands
-from ..shop import ORDERS, setup_shop, shop_facts
+from ..shop import ORDERS, lost_events, setup_shop, shop_facts
 
 OPS = {("inventory", "reserve"): "inventory_reserve", ("inventory", "release"): "inventory_release",
        ("payment", "capture"): "payment_capture", ("payment", "refund"): "payment_refund"}
@@ -15,7 +15,7 @@ class OrderSagaOrchestration(Scenario):
     functions = ("handle_place_order",)
     signatures = {"handle_place_order": "handle_place_order(command, ctx)"}
     invariants = ("orders_resolve", "confirmed_is_complete", "cancelled_is_clean", "conservation",
-                  "no_double_charge", "correlation_ids_present")
+                  "no_double_charge", "no_lost_event", "correlation_ids_present")
     fault_kinds = ("crash", "duplicate", "delay", "request_lost", "reply_lost", "out_of_stock", "declined")
     rpc_ops = OPS
     expected = {"reference": "pass", "missing_compensation": "cancelled_is_clean",
@@ -28,7 +28,12 @@ class OrderSagaOrchestration(Scenario):
         send_commands(world, "client", [("PlaceOrder", dict(o), f"corr-{oid}") for oid, o in ORDERS.items()])
 
     def facts(self, world):
-        return shop_facts(world)
+        expect = []
+        for oid in ORDERS:
+            status = (world.stores["order"].get("orders", oid) or {}).get("status")
+            if status in ("CONFIRMED", "CANCELLED"):
+                expect.append((oid, "Order" + status.capitalize(), f"order {oid} is {status}"))
+        return {**shop_facts(world), "no_lost_event": lost_events(world, expect)}
 
 
 SCENARIO = OrderSagaOrchestration()

@@ -38,7 +38,7 @@ class TwoPhaseCommit(Scenario):
                     refuse[xid] = {}
         if world.plan.fires("coordinator_down", "coordinator", 0):
             # The coordinator dies shortly after starting and does not come back in time.
-            world.outages["coordinator"] = [(world.scenario.fault_horizon, 10 ** 9)]
+            world.outages["coordinator"] = [(25, 10 ** 9)]
         send_commands(world, "client", [("Transfer", dict(x), f"corr-{xid}") for xid, x in TRANSFERS.items()])
 
     def facts(self, world):

@@ -1,0 +1,233 @@
+"""Lesson playgrounds: one deterministic, cheap run of trusted code with the
+faults a learner switched on, so a lesson can show a pattern holding or breaking.
+
+``run(key, toggles, seed)`` returns the grading report shape (always with the
+trace in ``counterexample``, and also under ``trace``). Toggles not given take
+their default; unknown toggle names are ignored.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import scenarios
+from .explore import simulate
+from .faults import FaultPlan
+from .runner import InProcessRunner
+
+
+def _t(name, label, kind, default, help):
+    return {"name": name, "label": label, "kind": kind, "default": default, "help": help}
+
+
+PLAYGROUNDS = {
+    "order-saga": {
+        "title": "Order saga: outbox, deduplication, choreography or orchestration",
+        "scenario": "order_saga_choreography",
+        "toggles": [
+            _t("outbox", "Publish through the outbox", "pattern", True,
+               "On: events are written in the same transaction as the state change and a relay publishes them. "
+               "Off: each service commits, then publishes (a dual write)."),
+            _t("dedup", "Deduplicate (inbox / idempotency keys)", "pattern", True,
+               "On: handlers remember processed message ids (choreography) or calls carry idempotency keys "
+               "(orchestration). Off: a repeated message or call is processed again."),
+            _t("orchestration", "Use an orchestrator", "pattern", False,
+               "Off: choreography (services react to each other's events). On: one orchestrator calls "
+               "Inventory and Payment and keeps the saga state."),
+            _t("duplicate_delivery", "Duplicate delivery", "fault", False,
+               "The broker delivers the message that triggers the payment twice (or, with an orchestrator, "
+               "the capture reply is lost and the call is retried)."),
+            _t("crash_after_commit", "Crash after commit", "fault", False,
+               "A service crashes right after its database commit, before it publishes or acknowledges."),
+            _t("relay_crash", "Publisher crashes after commit", "fault", False,
+               "The process that publishes events dies after the commit, before the event is marked sent. "
+               "With the outbox that is the relay, which publishes again on restart (a duplicate). Without "
+               "an outbox it is the service itself, and the event is simply gone."),
+            _t("payment_fails", "Payment fails", "fault", False,
+               "The first customer's card is declined: the reserved stock must be released."),
+        ],
+    },
+    "travel-booking": {
+        "title": "Travel booking: compensations",
+        "scenario": "travel_booking",
+        "toggles": [
+            _t("compensate", "Compensate booked legs", "pattern", True,
+               "When a leg fails, cancel the legs already booked, newest first."),
+            _t("idempotent_compensation", "Idempotent compensation", "pattern", True,
+               "Cancellations carry an idempotency key, so sending one twice refunds once."),
+            _t("hotel_fails", "Hotel fails", "fault", True, "The hotel has no availability for the first trip."),
+            _t("orchestrator_crash", "Orchestrator crashes", "fault", False,
+               "The orchestrator crashes after booking the flight; its command is delivered again."),
+            _t("cancel_reply_lost", "Cancel reply lost", "fault", False,
+               "The airline cancels the flight but its reply is lost, so the orchestrator retries the cancel."),
+        ],
+    },
+    "idempotent-charge": {
+        "title": "Charging a card with an idempotency key",
+        "scenario": "idempotent_charge",
+        "toggles": [
+            _t("idempotency_key", "Honour the idempotency key", "pattern", True,
+               "The payment API stores each key with its result, in the same transaction as the charge, and "
+               "replays the result when the key comes again."),
+            _t("reply_lost", "Reply lost, client retries", "fault", True,
+               "The API charges the card but the reply is lost; the client times out and retries with the "
+               "same key."),
+            _t("key_reuse", "Key reused with another amount", "fault", False,
+               "A buggy client sends the same key with a different amount."),
+        ],
+    },
+    "two-phase-commit": {
+        "title": "Two-phase commit and the blocking problem",
+        "scenario": "two_phase_commit",
+        "toggles": [
+            _t("coordinator_crash", "Coordinator crashes after prepare", "fault", False,
+               "Both banks voted yes and hold their locks; the coordinator crashes before sending the "
+               "decision and does not come back within the window."),
+            _t("vote_no", "A participant votes no", "fault", False, "bank_b refuses the first transfer."),
+        ],
+    },
+    "retry-storm": {
+        "title": "Retry storms: backoff, jitter and a cap",
+        "scenario": "retry_storm",
+        "toggles": [
+            _t("backoff", "Exponential backoff", "pattern", True, "Each retry waits twice as long as the last."),
+            _t("jitter", "Jitter", "pattern", True, "Each client waits a random part of the backoff, so "
+                                                      "clients that failed together do not retry together."),
+            _t("cap", "Retry cap", "pattern", True, "Give up after 10 attempts (and alert / dead-letter)."),
+            _t("long_outage", "Long outage", "fault", False, "Inventory stays down for the whole window."),
+        ],
+    },
+    "shipping-down": {
+        "title": "Shipping is down: capture or hold?",
+        "scenario": "shipping_down",
+        "toggles": [
+            _t("authorize_first", "Authorize (hold) until shipping accepts", "pattern", True,
+               "On: hold the money, capture only once shipping has accepted, void the hold on a deadline. "
+               "Off: capture first, then wait for shipping."),
+            _t("long_outage", "Long outage", "fault", False, "Shipping stays down for most of the window."),
+        ],
+    },
+    "poison-message": {
+        "title": "Poison messages and the dead-letter queue",
+        "scenario": "poison_message",
+        "toggles": [
+            _t("dlq", "Dead-letter queue", "pattern", True,
+               "On: a message that fails 5 times (or is rejected as poison) moves to the DLQ. Off: it is "
+               "retried forever, blocking the queue behind it."),
+            _t("poison", "A malformed message", "fault", True, "The producer sends one event with a bad amount."),
+            _t("fx_timeout", "FX service times out", "fault", False, "A transient failure: must be retried."),
+        ],
+    },
+}
+
+_DIR = Path(__file__).resolve().parent / "scenarios"
+
+
+def _template(scenario: str) -> str:
+    return (_DIR / scenario / "playground.py").read_text()
+
+
+def _flags(**flags: bool) -> str:
+    return "".join(f"{name} = {bool(value)!r}\n" for name, value in flags.items())
+
+
+def _rule(kind: str, match: str, **extra) -> dict:
+    return {"kind": kind, "match": match, **extra}
+
+
+def _order_saga(t: dict):
+    flags = _flags(OUTBOX=t["outbox"], DEDUP=t["dedup"])
+    rules = []
+    if t["payment_fails"]:
+        rules.append(_rule("declined", "payment:o1"))
+    if t["orchestration"]:
+        if t["duplicate_delivery"]:
+            rules.append(_rule("reply_lost", "cmd-1#1>payment.capture"))
+        if t["crash_after_commit"] or t["relay_crash"]:
+            # Crash after the last commit (finish) and before the outcome event is published.
+            rules.append(_rule("crash", "order.handle_place_order:cmd-1#", at=4))
+        return "order_saga_orchestration", flags + _template("order_saga_orchestration"), rules
+    if t["duplicate_delivery"]:
+        rules.append(_rule("duplicate", "payment.on_inventory_reserved:"))
+    if t["crash_after_commit"]:
+        rules.append(_rule("crash", "inventory.on_order_created:", at=1))
+    if t["relay_crash"]:
+        if t["outbox"]:
+            rules.append(_rule("relay_crash", "inventory:"))
+        else:
+            rules.append(_rule("crash", "order.place_order:", at=1))
+    return "order_saga_choreography", flags + _template("order_saga_choreography"), rules
+
+
+def _travel(t: dict):
+    flags = _flags(COMPENSATE=t["compensate"], IDEMPOTENT_COMPENSATION=t["idempotent_compensation"])
+    rules = []
+    if t["hotel_fails"]:
+        rules.append(_rule("unavailable", "hotel:t1"))
+    if t["orchestrator_crash"]:
+        rules.append(_rule("crash", "booking.book_trip:cmd-1#", at=1))
+    if t["cancel_reply_lost"]:
+        rules.append(_rule("reply_lost", ">flight.cancel"))
+    return "travel_booking", flags + _template("travel_booking"), rules
+
+
+def _charge(t: dict):
+    rules = []
+    if t["reply_lost"]:
+        rules.append(_rule("reply_lost", "client:o1#1"))
+    if t["key_reuse"]:
+        rules.append(_rule("key_reuse", "client:o1"))
+    return "idempotent_charge", _flags(USE_KEY=t["idempotency_key"]) + _template("idempotent_charge"), rules
+
+
+def _twopc(t: dict):
+    rules = []
+    if t["coordinator_crash"]:
+        rules += [_rule("crash", "coordinator.transfer:cmd-1#1", at=2), _rule("coordinator_down", "coordinator")]
+    if t["vote_no"]:
+        rules.append(_rule("vote_no", "bank_b:x1"))
+    return "two_phase_commit", scenarios.get("two_phase_commit").reference_source, rules
+
+
+def _retry(t: dict):
+    flags = _flags(BACKOFF=t["backoff"], JITTER=t["jitter"], CAP=t["cap"])
+    rules = [_rule("outage", "inventory:long")] if t["long_outage"] else []
+    return "retry_storm", flags + _template("retry_storm"), rules
+
+
+def _shipping(t: dict):
+    sc = scenarios.get("shipping_down")
+    source = sc.reference_source if t["authorize_first"] else sc.variants["capture_first"][0]
+    return "shipping_down", source, [_rule("outage", "shipping:long")] if t["long_outage"] else []
+
+
+def _poison(t: dict):
+    rules = []
+    if t["poison"]:
+        rules.append(_rule("malformed", "producer:o2"))
+    if t["fx_timeout"]:
+        rules.append(_rule("request_lost", "cmd-1#1>fx.rate"))
+    return "poison_message", _flags(DLQ=t["dlq"]) + _template("poison_message"), rules
+
+
+_BUILDERS = {"order-saga": _order_saga, "travel-booking": _travel, "idempotent-charge": _charge,
+             "two-phase-commit": _twopc, "retry-storm": _retry, "shipping-down": _shipping,
+             "poison-message": _poison}
+
+
+def resolve(key: str, toggles: dict | None = None) -> tuple[str, str, list[dict]]:
+    """(scenario name, trusted source, fault rules) for these toggles."""
+    if key not in PLAYGROUNDS:
+        raise KeyError(f"unknown playground {key!r}")
+    given = toggles or {}
+    values = {t["name"]: bool(given.get(t["name"], t["default"])) for t in PLAYGROUNDS[key]["toggles"]}
+    return _BUILDERS[key](values)
+
+
+def run(key: str, toggles: dict | None = None, seed: int = 0) -> dict:
+    scenario, source, rules = resolve(key, toggles)
+    sc = scenarios.get(scenario)
+    plan = FaultPlan("rules", seed, rules=rules, horizon=sc.fault_horizon)
+    report = simulate(scenario, source, plan, seed=int(seed) % 2**31, runner_factory=InProcessRunner)
+    report["playground"] = key
+    report["trace"] = (report.get("counterexample") or {}).get("trace", [])
+    return report

@@ -1,0 +1,22 @@
+# Playground version of the payment API. Toggle: USE_KEY (honour the idempotency key).
+
+
+def charge(request, ctx):
+    key = request.idempotency_key
+    with ctx.db.transaction() as tx:
+        if USE_KEY:
+            saved = tx.get("idempotency", key)
+            if saved:
+                if saved["request"] != request.data:
+                    return {"error": "idempotency key reused with a different payload"}
+                return saved["response"]
+        customer = request.data["customer"]
+        amount = request.data["amount"]
+        balance = tx.get("accounts", customer)["balance"]
+        charge_id = ctx.new_id("ch")
+        tx.update("accounts", customer, balance=balance - amount)
+        tx.insert("charges", charge_id, {"order_id": request.data["order_id"], "amount": amount})
+        response = {"status": "charged", "charge_id": charge_id}
+        if USE_KEY:
+            tx.insert("idempotency", key, {"request": request.data, "response": response})
+    return response

@@ -1,0 +1,102 @@
+# Playground version of the choreographed order saga. The lesson toggles set
+# OUTBOX and DEDUP (prepended above this line).
+from saga_api import DuplicateKey
+
+_pending = []
+
+
+def first_time(tx, event):
+    if not DEDUP:
+        return True
+    if tx.get("inbox", event.id):
+        return False
+    tx.insert("inbox", event.id, {"type": event.type})
+    return True
+
+
+def emit(tx, type, data, corr):
+    if OUTBOX:
+        tx.outbox(type, data, correlation_id=corr)      # commits with the state change
+    else:
+        _pending.append((type, data, corr))             # published after the commit (dual write)
+
+
+def flush(ctx):
+    while _pending:
+        type, data, corr = _pending.pop(0)
+        ctx.publish(type, data, correlation_id=corr)
+
+
+def place_order(command, ctx):
+    order = command.data
+    _pending.clear()
+    try:
+        with ctx.db.transaction() as tx:
+            tx.insert("orders", order["order_id"], {**order, "status": "PENDING"})
+            emit(tx, "OrderCreated", order, command.correlation_id)
+    except DuplicateKey:
+        _pending.clear()
+    flush(ctx)
+
+
+def on_inventory_failed(event, ctx):
+    with ctx.db.transaction() as tx:
+        if first_time(tx, event):
+            tx.update("orders", event.data["order_id"], status="CANCELLED")
+
+
+def on_payment_succeeded(event, ctx):
+    with ctx.db.transaction() as tx:
+        if first_time(tx, event):
+            tx.update("orders", event.data["order_id"], status="CONFIRMED")
+
+
+def on_payment_failed(event, ctx):
+    _pending.clear()
+    with ctx.db.transaction() as tx:
+        if first_time(tx, event):
+            tx.update("orders", event.data["order_id"], status="CANCELLED")
+            emit(tx, "ReleaseStock", event.data, event.correlation_id)
+    flush(ctx)
+
+
+def on_order_created(event, ctx):
+    order = event.data
+    _pending.clear()
+    with ctx.db.transaction() as tx:
+        if first_time(tx, event):
+            stock = tx.get("stock", order["sku"])
+            if stock["available"] >= order["qty"]:
+                tx.update("stock", order["sku"], available=stock["available"] - order["qty"])
+                tx.insert("reservations", order["order_id"] if DEDUP else ctx.new_id("res"),
+                          {"order_id": order["order_id"], "sku": order["sku"], "qty": order["qty"],
+                           "status": "RESERVED"})
+                emit(tx, "InventoryReserved", order, event.correlation_id)
+            else:
+                emit(tx, "InventoryFailed", order, event.correlation_id)
+    flush(ctx)
+
+
+def on_release_stock(event, ctx):
+    order_id = event.data["order_id"]
+    with ctx.db.transaction() as tx:
+        for key, r in tx.find("reservations", order_id=order_id, status="RESERVED"):
+            stock = tx.get("stock", r["sku"])
+            tx.update("stock", r["sku"], available=stock["available"] + r["qty"])
+            tx.update("reservations", key, status="RELEASED")
+
+
+def on_inventory_reserved(event, ctx):
+    order = event.data
+    _pending.clear()
+    with ctx.db.transaction() as tx:
+        if first_time(tx, event):
+            account = tx.get("accounts", order["customer"])
+            if account["balance"] >= order["amount"]:
+                tx.update("accounts", order["customer"], balance=account["balance"] - order["amount"])
+                tx.insert("payments", order["order_id"] if DEDUP else ctx.new_id("pay"),
+                          {"order_id": order["order_id"], "amount": order["amount"], "status": "CAPTURED"})
+                emit(tx, "PaymentSucceeded", order, event.correlation_id)
+            else:
+                emit(tx, "PaymentFailed", order, event.correlation_id)
+    flush(ctx)

@@ -1,0 +1,20 @@
+# Playground version of the billing consumer. Toggle: DLQ (a retry cap and a dead-letter queue).
+from saga_api import Poison, RetryLater, Timeout
+
+MAX_ATTEMPTS = 5 if DLQ else None
+
+
+def on_order_placed(event, ctx):
+    data = event.data
+    if not isinstance(data.get("amount"), int) or not data.get("currency"):
+        if DLQ:
+            raise Poison(f"invalid amount/currency: {data!r}")
+        raise ValueError(f"invalid amount/currency: {data!r}")     # retried, forever
+    try:
+        fx = ctx.call("fx", "rate", {"currency": data["currency"]}, correlation_id=event.correlation_id)
+    except Timeout:
+        raise RetryLater(200)
+    with ctx.db.transaction() as tx:
+        if tx.get("ledger", data["order_id"]):
+            return
+        tx.insert("ledger", data["order_id"], {"order_id": data["order_id"], "usd": data["amount"] * fx["rate"]})
