@@ -16,7 +16,7 @@ LANE_WIDTH = 132
 GUTTER = 64
 ROW = 26
 TOP = 44
-LABEL_WIDTH = 560
+LABEL_WIDTH = 680
 MAX_ROWS = 400
 MAX_LABEL = 90
 
@@ -84,7 +84,7 @@ def timeline_svg(trace: list[dict], lanes: list[str]) -> SafeString:
         out.append(f'<text x="{GUTTER - 8}" y="{y + 4}" text-anchor="end" class="tl-time">{escape(str(step.get("t", "")))}</text>')
         out.append(_marker(x, y, tone, kind))
         label = f"{word.upper() if tone in ('bad', 'warn') else word}: {service or step.get('service') or '?'} · {step.get('detail') or ''}"
-        out.append(f'<text x="{label_x}" y="{y + 4}" class="tl-label tl-{tone}">{escape(_short(label))}</text>')
+        out.append(f'<text x="{label_x}" y="{y + 4}" class="tl-label tl-text-{tone}">{escape(_short(label))}</text>')
     if len(trace) > MAX_ROWS:
         out.append(f'<text x="8" y="{height - 6}" class="tl-label">… {len(trace) - MAX_ROWS} more steps not drawn</text>')
     out.append("</svg>")

@@ -29,7 +29,7 @@ def test_faults_are_marked_by_colour_and_by_words():
     svg = timeline_svg(TRACE, [])
     for word, tone in (("CRASH", "bad"), ("DUPLICATE", "warn"), ("DEAD LETTER", "bad")):
         assert word in svg
-    assert "tl-cross" in svg and "tl-label tl-bad" in svg and "tl-label tl-warn" in svg
+    assert "tl-cross" in svg and "tl-label tl-text-bad" in svg and "tl-label tl-text-warn" in svg
 
 
 def test_it_escapes_whatever_the_trace_says_and_uses_no_inline_style_or_script():
