@@ -57,9 +57,10 @@ def expect_error(source, kinds, limits=SMALL, call=None, **kw):
 # -- runaway resource use ----------------------------------------------------
 
 def test_infinite_loop_at_import_hits_cpu_limit():
-    err, elapsed, _ = expect_error("while True:\n    pass\n", {"cpu"})
-    assert err.message == "your code used more than 2 s of CPU time"
-    assert elapsed < SMALL.wall_seconds + 2
+    # A generous wall clock, so that CPU time runs out first even on a busy machine.
+    err, elapsed, _ = expect_error("while True:\n    pass\n", {"cpu"},
+                                   limits=Limits(cpu_seconds=1, wall_seconds=10))
+    assert err.message == "your code used more than 1 s of CPU time"
 
 
 def test_infinite_loop_in_call():
@@ -185,7 +186,7 @@ def test_deep_recursion_in_call_is_an_error_response():
         assert r.request({"fn": "f"})["error"]["type"] == "RecursionError"
 
 
-def test_deep_recursion_past_the_c_stack_crashes_cleanly():
+def test_unbounded_python_recursion_is_stopped():
     code = src("""
         import sys
         sys.setrecursionlimit(10**8)
@@ -193,7 +194,22 @@ def test_deep_recursion_past_the_c_stack_crashes_cleanly():
             return f(n + 1)
         f()
     """)
-    err, _, _ = expect_error(code, {"crashed", "memory"})
+    # Python 3.11 frames live on the heap: this ends in the memory limit
+    # (surfacing as MemoryError or SystemError), or CPU/wall on a slow machine.
+    expect_error(code, {"crashed", "memory", "cpu", "timeout"})
+
+
+def test_recursion_past_the_c_stack_crashes_cleanly():
+    code = src("""
+        import sys, json
+        sys.setrecursionlimit(10**8)
+        x = []
+        for _ in range(10**6):
+            x = [x]
+        json.dumps(x)
+    """)
+    err, _, _ = expect_error(code, {"crashed"})
+    assert "signal 11" in err.message
 
 
 def test_segfault_via_ctypes():
