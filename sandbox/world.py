@@ -111,15 +111,23 @@ class World:
                 self._apply(service, fn, effect, corr, tag, state)
 
         def on_call(payload: dict) -> dict:
-            if isinstance(payload, dict):
-                apply(effects.effect_list(payload.get("pending", []), "call.pending"))
-                state["applied"] += 1                    # the call itself
-            if corr and isinstance(payload, dict) and payload.get("correlation_id") != corr:
-                self.note("correlation", f"{fn}() called {payload.get('service')}.{payload.get('op')} with "
-                                         f"correlation id {payload.get('correlation_id')!r}, expected {corr!r}")
-            return self.rpc.from_guest(service, site, payload)
+            try:
+                if isinstance(payload, dict):
+                    apply(effects.effect_list(payload.get("pending", []), "call.pending"))
+                    state["applied"] += 1                    # the call itself
+                if corr and isinstance(payload, dict) and payload.get("correlation_id") != corr:
+                    self.note("correlation", f"{fn}() called {payload.get('service')}.{payload.get('op')} with "
+                                             f"correlation id {payload.get('correlation_id')!r}, expected {corr!r}")
+                return self.rpc.from_guest(service, site, payload)
+            except effects.GuestProtocolError as exc:
+                # Raised after the guest answers: learner code must not be able to catch it.
+                state["protocol_error"] = state.get("protocol_error") or exc
+                return {"status": "error", "message": "rejected by the simulator"}
 
-        resp = effects.call_response(self.guest(fn, req, on_call))
+        raw = self.guest(fn, req, on_call)
+        if state.get("protocol_error"):
+            raise state["protocol_error"]
+        resp = effects.call_response(raw)
         if resp["crashed"] and crash_at is not None:
             del resp["effects"][crash_at:]
         self.plan.crash_sites(site, len(resp["effects"]), self.now)

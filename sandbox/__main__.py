@@ -1,0 +1,127 @@
+"""Command line: ``python -m sandbox scenarios|run|bench``.
+
+  scenarios [--json]                      list the scenarios
+  run SCENARIO [--variant V | --file F] [--seed N] [--schedules N] [--json]
+                                          grade the reference (or a variant, or a file)
+                                          in-process; exit 0 if every invariant holds, 1 if not
+  bench [--schedules N]                   schedules/s and simulated steps/s per scenario,
+                                          each beside a plain-dict baseline measured in the same run
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from . import scenarios
+from .explore import Session, _plan, grade
+from .rng import schedule_seed
+from .runner import InProcessRunner
+
+
+def _cmd_scenarios(args) -> int:
+    items = [sc.as_dict() for sc in scenarios.all().values()]
+    if args.json:
+        print(json.dumps(items, indent=2))
+        return 0
+    for sc in items:
+        print(f"{sc['name']:26} {sc['title']}")
+        print(f"{'':26} functions:  {', '.join(sc['functions'])}")
+        print(f"{'':26} invariants: {', '.join(sc['invariants'])}")
+        print(f"{'':26} variants:   " + ", ".join(f"{k} ({v})" for k, v in sc["variants"].items()))
+    return 0
+
+
+def _cmd_run(args) -> int:
+    sc = scenarios.get(args.scenario)
+    if args.file:
+        with open(args.file) as fh:
+            source = fh.read()
+    elif args.variant:
+        if args.variant not in sc.variants:
+            print(f"unknown variant {args.variant!r}; known: {', '.join(sc.variants)}", file=sys.stderr)
+            return 2
+        source = sc.variants[args.variant][0]
+    else:
+        source = sc.reference_source
+    report = grade(args.scenario, source, seed=args.seed, random_schedules=args.schedules)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(f"{report['status'].upper()}: {report['message']}")
+        print(f"explored {report['schedules_explored']} schedules in {report['duration_ms']} ms; faults fired: "
+              + ", ".join(f"{k}={v}" for k, v in report["fault_kinds_explored"].items()))
+        for inv in report["invariants"]:
+            print(f"  [{'x' if inv['held'] else ' '}] {inv['name']}: {inv['title']}")
+        ce = report["counterexample"]
+        if ce and report["status"] == "failed":
+            print(f"counterexample (seed {ce['seed']}): {json.dumps(ce['schedule'])}")
+            for step in ce["trace"]:
+                arrow = f" -> {step['to']}" if step.get("to") else ""
+                print(f"  t={step['t']:>6} {step['service']:>12}{arrow:14} {step['kind']:10} {step['detail']}")
+    if report["status"] in ("error", "timeout"):
+        return 2
+    return 0 if report["status"] == "passed" else 1
+
+
+def _baseline(ops: int) -> float:
+    """Seconds for ``ops`` plain dict writes and reads: the yardstick."""
+    d: dict = {}
+    started = time.perf_counter()
+    for i in range(ops):
+        d[i & 1023] = i
+        d.get(i & 511)
+    return max(time.perf_counter() - started, 1e-9)
+
+
+def _cmd_bench(args) -> int:
+    total_runs = total_steps = 0
+    total_time = 0.0
+    _baseline(200_000)                               # warm up the yardstick
+    print(f"{'scenario':26} {'schedules/s':>12} {'steps/s':>12} {'dict ops/s':>12}  step cost in dict ops")
+    for name, sc in scenarios.all().items():
+        print(f"  running {name} ...", end="\r", file=sys.stderr, flush=True)
+        session = Session(sc, InProcessRunner(sc.reference_source), {})
+        steps = 0
+        started = time.perf_counter()
+        for i in range(args.schedules):
+            seed = schedule_seed(0, i)
+            world, _ = session.run(_plan(sc, "random", seed), seed)
+            steps += world.sched.steps
+        elapsed = time.perf_counter() - started
+        base = _baseline(steps * 10) / 10            # seconds per `steps` dict ops, measured now
+        total_runs += args.schedules
+        total_steps += steps
+        total_time += elapsed
+        print(f"{name:26} {args.schedules / elapsed:12.0f} {steps / elapsed:12.0f} {steps / base:12.0f}  "
+              f"1 step = {elapsed / base:,.0f} dict ops")
+    base = _baseline(total_steps * 10) / 10
+    print(f"{'all':26} {total_runs / total_time:12.0f} {total_steps / total_time:12.0f} "
+          f"{total_steps / base:12.0f}  1 step = {total_time / base:,.0f} dict ops")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sandbox", description="The mini saga environment.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("scenarios", help="list the scenarios")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_scenarios)
+    p = sub.add_parser("run", help="grade a scenario's reference, a variant or a file (trusted, in-process)")
+    p.add_argument("scenario")
+    p.add_argument("--variant")
+    p.add_argument("--file", help="a source file (trusted code only: runs in this process)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--schedules", type=int, default=500)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_run)
+    p = sub.add_parser("bench", help="measure exploration speed")
+    p.add_argument("--schedules", type=int, default=200)
+    p.set_defaults(func=_cmd_bench)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
