@@ -62,7 +62,7 @@ STOP_GRACE_SECONDS = 2.0
 JAIL_GUEST = "/guest"
 JAIL_BOOTSTRAP = "/jail/bootstrap.py"
 
-_GUEST_TYPES = {"ready", "syntax", "load_error", "response", "callback", "error", "fatal"}
+_GUEST_TYPES = {"booted", "ready", "syntax", "load_error", "response", "callback", "error", "fatal"}
 _ERROR_KINDS = {"syntax", "timeout", "cpu", "memory", "output", "crashed", "protocol"}
 
 _SIGNAL_NAMES = {
@@ -235,6 +235,16 @@ def _check_layout(guest_dir: str) -> str | None:
                 "the jail would expose the project" % prefix)
     if _is_within(root, guest_dir):
         return "the guest directory %s contains the project directory" % guest_dir
+    if os.geteuid() == 0:
+        # Learner code runs as an unprivileged uid and must be able to import these.
+        try:
+            unreadable = [p for p in [guest_dir, *Path(guest_dir).glob("*.py")]
+                          if os.stat(p).st_mode & 0o004 == 0]
+        except OSError as exc:
+            return "cannot inspect the guest directory: %s" % exc
+        if unreadable:
+            return ("the guest modules must be world-readable for the jail's unprivileged "
+                    "user: %s" % ", ".join(str(p) for p in unreadable[:3]))
     return None
 
 
@@ -383,9 +393,12 @@ class JailRunner:
                         "Never use this in production. Reason: %s", reason)
         try:
             self._start(guest)
+            frame = self._receive(expect={"booted", "fatal"})
+            if frame["type"] == "fatal":
+                raise RunnerError("jail_unavailable", "the sandbox failed to start: %s"
+                                  % _short(frame.get("message")))
             self._send({"type": "start", "source": source})
-            frame = self._receive(expect={"ready", "syntax", "load_error", "fatal"})
-            self._handle_start_frame(frame)
+            self._handle_start_frame(self._receive(expect={"ready", "syntax", "load_error"}))
         except RunnerError as exc:
             self._die(exc)
             err = self._with_output(exc)
@@ -464,9 +477,6 @@ class JailRunner:
             raise RunnerError("syntax", detail)
         if kind == "load_error":
             raise self._exception_error(frame, "while your file was being loaded")
-        if kind == "fatal":
-            raise RunnerError("jail_unavailable", "the sandbox failed to start: %s"
-                              % _short(frame.get("message")))
 
     def _exception_error(self, frame: dict, when: str) -> RunnerError:
         exc_type = _short(frame.get("exc_type"), 100) or "an exception"

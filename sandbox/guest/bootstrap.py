@@ -10,9 +10,12 @@ unprivileged uid to drop to.  The learner's source never travels in argv or
 stdin: it arrives as the first frame on the protocol channel.
 
 Protocol: frames are a 4-byte big-endian length followed by a UTF-8 JSON
-object with a ``type``.  Host -> guest: ``start`` (source), ``request``,
-``callback_result``.  Guest -> host: ``ready``, ``syntax``, ``load_error``,
-``response``, ``callback``, ``error``, ``fatal``.
+object with a ``type``.  Guest -> host first: ``booted`` (set up, limits
+applied, privileges dropped) or ``fatal`` (could not set up).  Host -> guest:
+``start`` (the source); guest -> host: ``ready``, ``syntax`` or
+``load_error``.  Then, per request: host -> guest ``request`` (with a random
+``id``), guest -> host any number of ``callback`` (host answers each with
+``callback_result``), then one ``response`` or ``error``.
 
 Everything here is best effort against code running in the same process: the
 learner can find these fds, patch modules, or kill the process.  The host
@@ -71,9 +74,20 @@ def _hide_fd(fd):
     """Move a protocol fd to a random high number, close-on-exec."""
     import fcntl
     import random
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < 1024:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (min(1024, hard), hard))
+            soft = min(1024, hard)
+        except (ValueError, OSError):
+            pass
+    top = 1000 if soft == resource.RLIM_INFINITY else min(1000, soft)
+    if top <= 32:
+        return fd
     rng = random.SystemRandom()
     for _ in range(20):
-        target = rng.randrange(300, 1000)
+        target = rng.randrange(top // 3, top)
         try:
             os.fstat(target)
             continue  # taken
@@ -190,6 +204,9 @@ def main():
     import builtins
     del config
 
+    # Set up and ready for the source.  From here on, "fatal" is never sent:
+    # the host only believes it before learner code could have run.
+    _write_frame(wfd, {"type": "booted"})
     start = _read_frame(rfd)
     if start.get("type") != "start" or not isinstance(start.get("source"), str):
         os._exit(71)

@@ -721,3 +721,30 @@ def test_grading_process_killed_leaves_nothing_behind(tmp_path):
         worker.send_signal(signal.SIGKILL)
         worker.wait()
     assert_no_processes(tag)
+
+
+def test_forged_setup_failure_is_not_believed():
+    # "fatal" (the jail could not be set up) is only believed before learner
+    # code runs; forged later it is a protocol error, not "jail_unavailable".
+    code = FIND_CHANNEL + 'spray(frame({"type": "fatal", "message": "bwrap broke"}))\n'
+    expect_error(code, {"protocol"})
+
+
+def test_broken_guest_directory_fails_closed(tmp_path):
+    (tmp_path / "dispatch.py").write_text("raise ImportError('broken grader')\n")
+    tmp_path.chmod(0o755)
+    (tmp_path / "dispatch.py").chmod(0o644)
+    with pytest.raises(RunnerError) as err:
+        JailRunner("x = 1\n", SMALL, guest_dir=tmp_path)
+    assert err.value.kind == "jail_unavailable"
+    assert "broken grader" in err.value.message
+
+
+def test_unreadable_guest_directory_is_refused(tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("only checked when the jail drops from root")
+    (tmp_path / "dispatch.py").write_text("def handle(ns, req, cb):\n    return {}\n")
+    tmp_path.chmod(0o700)
+    with pytest.raises(RunnerError) as err:
+        JailRunner("x = 1\n", SMALL, guest_dir=tmp_path)
+    assert err.value.kind == "jail_unavailable" and "world-readable" in err.value.message
