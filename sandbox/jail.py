@@ -58,6 +58,9 @@ MAX_HOST_FRAME_BYTES = 8 * 1024 * 1024
 TMPFS_BYTES = 16 * 1024 * 1024       # size of the private /tmp (RAM-backed)
 STOP_GRACE_SECONDS = 2.0
 
+# Every jail process carries ``TAG_PREFIX + random`` in its command line.
+TAG_PREFIX = "saga-jail-"
+
 # Where the pieces appear inside the jail.
 JAIL_GUEST = "/guest"
 JAIL_BOOTSTRAP = "/jail/bootstrap.py"
@@ -356,7 +359,7 @@ class JailRunner:
     def __init__(self, source: str | bytes, limits: Limits = Limits(), *,
                  allow_unjailed: bool = False, guest_dir: str | os.PathLike | None = None):
         self.limits = clamp_limits(limits)
-        self.tag = "saga-jail-" + secrets.token_hex(8)
+        self.tag = TAG_PREFIX + secrets.token_hex(8)
         self.jailed = False
         self.jail_reason = ""
         self._proc: subprocess.Popen | None = None

@@ -16,6 +16,7 @@ import time
 import pytest
 
 import sandbox
+import sandbox.jail as jail_mod
 from sandbox.jail import MAX_SOURCE_BYTES, JailRunner
 from sandbox.runner import Limits, RunnerError
 
@@ -24,9 +25,14 @@ from .conftest import (FAKE_GUEST, REPO_ROOT, SMALL, assert_healthy, assert_no_p
 
 
 @pytest.fixture(autouse=True)
-def _jail_required():
+def _jail_required(monkeypatch):
+    """Every test here: needs the jail; afterwards nothing it started may be
+    alive (whatever the outcome), and a fresh runner must work normally."""
     require_jail()
+    prefix = "saga-jail-hostile-%s-" % os.urandom(4).hex()
+    monkeypatch.setattr(jail_mod, "TAG_PREFIX", prefix)
     yield
+    assert_no_processes(prefix)
     assert_healthy()
 
 
@@ -714,7 +720,7 @@ def test_grading_process_killed_leaves_nothing_behind(tmp_path):
     worker = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
     try:
         tag = worker.stdout.readline().strip()
-        assert tag.startswith("saga-jail-")
+        assert "saga-jail-" in tag
         time.sleep(0.3)
         assert processes_with(tag)
     finally:
