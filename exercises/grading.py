@@ -4,7 +4,9 @@
   transaction; after commit the request is relayed to Celery.
 - The task is idempotent by submission id: it claims the submission with a
   guarded UPDATE, grades it in the jail, and writes the verdict with another
-  guarded UPDATE, so a second delivery changes nothing.
+  guarded UPDATE, so a second delivery changes nothing. A delivery that finds
+  the claim held by a process that died on this host takes it over at once;
+  otherwise a claim expires after the task's hard time limit.
 - The sweeper re-relays requests that were never sent, sent long ago and still
   queued, or whose grading outlived any possible worker.
 
@@ -15,6 +17,8 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
+import socket
 from datetime import timedelta
 
 from celery.exceptions import SoftTimeLimitExceeded
@@ -164,12 +168,46 @@ def sweep(dry_run: bool = False) -> list[Submission]:
 
 # -- the task's body ---------------------------------------------------------------
 
+def claimant() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
 def claim(submission_id) -> int:
     """Mark the submission running for this delivery; 0 rows means someone else has it, or it is done."""
     now = timezone.now()
     claimable = Q(status=Submission.QUEUED) | Q(status=Submission.RUNNING, started_at__lt=now - running_deadline())
     return (Submission.objects.filter(pk=submission_id).filter(claimable)
-            .update(status=Submission.RUNNING, deliveries=F("deliveries") + 1, started_at=now))
+            .update(status=Submission.RUNNING, deliveries=F("deliveries") + 1, started_at=now, claimed_by=claimant()))
+
+
+def take_over(submission: Submission) -> int:
+    """Claim a running submission whose claimant died on this host (a killed worker process: its task
+    was redelivered). Compare-and-set on the old claim, so only one delivery can win."""
+    host, _, pid = submission.claimed_by.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit() or _alive(int(pid)):
+        return 0
+    log.warning("submission %s was claimed by %s, which is gone; taking it over", submission.pk,
+                submission.claimed_by)
+    return (Submission.objects.filter(pk=submission.pk, status=Submission.RUNNING,
+                                      claimed_by=submission.claimed_by, started_at=submission.started_at)
+            .update(deliveries=F("deliveries") + 1, started_at=timezone.now(), claimed_by=claimant()))
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie (exited, not yet reaped by its parent) holds no claim either.
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return True
 
 
 def record_verdict(submission_id, result: dict) -> bool:
@@ -187,6 +225,9 @@ def run_grading(submission_id) -> str:
     if submission is None:
         log.warning("grading: submission %s does not exist", submission_id)
         return "missing"
+    if not claimed and submission.status == Submission.RUNNING:
+        claimed = take_over(submission)
+        submission.refresh_from_db()
     if not claimed:
         return "done" if submission.is_done else "busy"
     token = correlation_id.set(submission.correlation_id or str(submission.pk)[:16])

@@ -108,6 +108,8 @@ class Submission(models.Model):
     result = models.JSONField(null=True, blank=True)
     correlation_id = models.CharField(max_length=64, blank=True)
     deliveries = models.PositiveIntegerField(default=0, help_text="Times a worker picked it up")
+    # host:pid of the process holding the grading claim, so a redelivery can tell a dead claimant.
+    claimed_by = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -2,7 +2,10 @@
 jail refused loudly, stuck submissions swept."""
 from __future__ import annotations
 
+import os
 import shutil
+import socket
+import subprocess
 from datetime import timedelta
 
 import pytest
@@ -83,6 +86,26 @@ def test_a_stale_running_submission_is_claimed_again_and_deliveries_counted(alic
     assert grading.run_grading(submission.pk) == "failed"
     submission.refresh_from_db()
     assert submission.status == "failed" and submission.deliveries == 2
+
+
+def test_a_delivery_takes_over_from_a_claimant_that_died_on_this_host(alice, exercise, jail):
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    submission = _submission(alice, exercise, status="running", started_at=timezone.now(), deliveries=1,
+                             claimed_by=f"{socket.gethostname()}:{dead.pid}")
+    assert grading.run_grading(submission.pk) == "failed"
+    submission.refresh_from_db()
+    assert submission.status == "failed" and submission.deliveries == 2
+    assert submission.claimed_by == grading.claimant()
+
+
+@pytest.mark.parametrize("holder", ["alive", "elsewhere"])
+def test_a_claim_held_by_a_live_or_remote_process_is_respected(alice, exercise, holder, monkeypatch):
+    claimed_by = f"{socket.gethostname()}:{os.getppid()}" if holder == "alive" else "other-host:1"
+    submission = _submission(alice, exercise, status="running", started_at=timezone.now(), deliveries=1,
+                             claimed_by=claimed_by)
+    monkeypatch.setattr(grading, "grade_code", lambda *a, **k: pytest.fail("graded twice"))
+    assert grading.run_grading(submission.pk) == "busy"
 
 
 def test_the_verdict_is_written_only_once(alice, exercise):

@@ -54,12 +54,17 @@ def services(transactional_db):
 
 
 @pytest.fixture
-def worker(services):
+def pool():
+    return ["--pool=solo"]
+
+
+@pytest.fixture
+def worker(services, pool):
     log = tempfile.NamedTemporaryFile("w+", prefix="celery-e2e-", suffix=".log", delete=False)
     env = {**os.environ, "DATABASE_URL": _database_url(), "SANDBOX_RANDOM_SCHEDULES": "30",
            "SANDBOX_ALLOW_UNJAILED": "0", "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "courseapp", "worker", "--pool=solo", "--loglevel=INFO",
+        [sys.executable, "-m", "celery", "-A", "courseapp", "worker", *pool, "--loglevel=INFO",
          "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"e2e-{uuid.uuid4().hex[:8]}@%h"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
@@ -130,3 +135,31 @@ def test_the_sweeper_recovers_a_submission_whose_worker_died(worker, alice):
     assert [s.pk for s in grading.sweep()] == [submission.pk]
     submission = _graded(submission.pk)
     assert submission.status == "passed" and submission.deliveries == 2
+
+
+SLOW_PREFIX = "import time\ntime.sleep(4)   # long enough to be killed mid-grade\n"
+
+
+@pytest.mark.parametrize("pool", [["--pool=prefork", "--concurrency=1"]])
+def test_killing_the_worker_process_mid_grade_still_grades_exactly_once(worker, client, alice):
+    proc, log = worker
+    load_exercises(CONTENT_DIR, LoadReport())
+    exercise = Exercise.objects.get(slug="idempotent-consumer")
+    client.force_login(alice)
+    client.post("/exercises/idempotent-consumer/submit/",
+                {"code": SLOW_PREFIX + exercise.published_version.solution, "client_token": "kill-me"})
+    submission = Submission.objects.get(client_token="kill-me")
+    assert _wait_for(lambda: Submission.objects.get(pk=submission.pk).status == "running", 60)
+    child = _only_child(proc.pid)
+    os.kill(child, signal.SIGKILL)          # the pool process grading it dies, unacknowledged
+
+    submission = _graded(submission.pk)
+    assert submission.status == "passed", submission.result["message"]
+    assert submission.deliveries == 2
+    assert "WorkerLostError" in log.read_text() or "signal 9" in log.read_text()
+
+
+def _only_child(pid: int) -> int:
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    assert len(children) == 1, children
+    return int(children[0])
