@@ -697,8 +697,12 @@ class JailRunner:
                     return
                 if self._proc is None:
                     raise RunnerError("crashed", "the sandbox was closed")
-                if self._proc.poll() is not None:
-                    # Gone, and nothing left to read on the channel.
+                if _has_exited(self._proc):
+                    # Gone: one last look for a final frame, then work out why.
+                    r, w, _ = select.select([] if for_write else list(fds),
+                                            list(fds) if for_write else [], [], 0)
+                    if r or w:
+                        return
                     raise self._death_error()
         finally:
             self._budget -= time.monotonic() - t0
@@ -738,13 +742,16 @@ class JailRunner:
         proc = self._proc
         if proc is None:
             return RunnerError("crashed", "the sandbox was closed")
-        try:
-            rc = proc.wait(timeout=STOP_GRACE_SECONDS)
-        except subprocess.TimeoutExpired:
-            # Channel closed but the process lives on (learner closed the fds).
-            _kill_tree(proc)
-            return RunnerError("crashed", "your code closed the grader's channel, "
-                               "so the sandbox stopped it")
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        while not _has_exited(proc):
+            if time.monotonic() > deadline:
+                # Channel closed but the process lives on (learner closed the fds).
+                _kill_tree(proc)
+                return RunnerError("crashed", "your code closed the grader's channel, "
+                                   "so the sandbox stopped it")
+            time.sleep(0.01)
+        _kill_tree(proc)  # the rest of its process group, then reap it
+        rc = proc.returncode
         sig = None
         if rc < 0:
             sig = -rc
@@ -780,18 +787,27 @@ def _reject_constant(name: str) -> Any:
     raise ValueError("non-standard JSON constant %s" % name)
 
 
+def _has_exited(proc: subprocess.Popen) -> bool:
+    """Has the child exited?  Without reaping it: until it is reaped its pid
+    (and so its process group id) cannot be reused, so killpg stays safe."""
+    if proc.returncode is not None:
+        return True
+    try:
+        info = os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:
+        return True
+    return info is not None
+
+
 def _kill_tree(proc: subprocess.Popen, wait: bool = True) -> None:
-    """SIGKILL the child's process group.  In the jail the child is bwrap:
-    killing it takes down the PID namespace's init (--die-with-parent), and
-    with it every process inside, daemons included."""
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    try:
-        proc.kill()
-    except (ProcessLookupError, OSError):
-        pass
+    """SIGKILL the child's process group, then reap the child.  In the jail
+    the child is bwrap: killing it takes down the PID namespace's init
+    (--die-with-parent), and with it every process inside, daemons included."""
+    if proc.returncode is None:  # not reaped yet: the pgid is still ours
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
     if wait:
         try:
             proc.wait(timeout=10)
