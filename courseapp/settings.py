@@ -102,6 +102,8 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
+# Serve straight from the static folders too, so tests and a fresh checkout need no collectstatic.
+WHITENOISE_USE_FINDERS = True
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]

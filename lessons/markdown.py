@@ -108,7 +108,8 @@ _PLAYGROUND_HTML = re.compile(r"<p>PLAYGROUND::([a-z0-9-]+)</p>")
 
 def mark_playgrounds(text: str) -> str:
     """Swap `::: playground KEY` lines for a token that survives rendering."""
-    return PLAYGROUND_MARKER.sub(lambda m: _PLAYGROUND_TOKEN.format(m.group(1)), text)
+    # Blank lines around the token keep it a paragraph of its own.
+    return PLAYGROUND_MARKER.sub(lambda m: "\n" + _PLAYGROUND_TOKEN.format(m.group(1)) + "\n", text)
 
 
 def split_playgrounds(html: str) -> list[tuple[str, str]]:

@@ -1,0 +1,120 @@
+"""Grading through the real pipeline (database, Redis, a Celery worker, the
+jail): submit-to-verdict latency as a ratio to the floor (starting a jailed
+interpreter that runs `pass`), sustained gradings per second, schedules
+explored per grading, and the worker's peak memory."""
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.server import ROOT, manage, site_env
+
+BROKER = os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/3")
+DATABASE = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/saga_bench")
+EXERCISES = ["idempotent-consumer", "order-saga-choreography"]
+
+
+def _fresh_database(url: str) -> None:
+    import psycopg
+
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def _flush_broker(url: str) -> None:
+    import redis
+
+    redis.Redis.from_url(url).flushdb()
+
+
+def jail_floor(samples: int = 10) -> float:
+    """Median seconds to start a jailed interpreter that runs `pass` and stop it."""
+    from sandbox.jail import JailRunner
+
+    times = []
+    for _ in range(samples):
+        began = time.perf_counter()
+        with JailRunner("pass"):
+            pass
+        times.append(time.perf_counter() - began)
+    return statistics.median(times)
+
+
+def _peak_rss_kib(pid: int) -> int:
+    """Highest VmHWM of the worker and its pool processes."""
+    pids = [pid]
+    try:
+        pids += [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        pass
+    peak = 0
+    for each in pids:
+        try:
+            for line in Path(f"/proc/{each}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak = max(peak, int(line.split()[1]))
+        except OSError:
+            continue
+    return peak
+
+
+def run(quick: bool = False) -> list[dict]:
+    per_exercise = 4 if quick else 12
+    learners = 4
+    with tempfile.TemporaryDirectory(prefix="saga-bench-grading-") as tmp:
+        try:
+            _fresh_database(DATABASE)
+            database = DATABASE
+        except Exception as exc:  # no PostgreSQL here: SQLite still measures the pipeline
+            print(f"  PostgreSQL unavailable ({exc}); using SQLite", file=sys.stderr)
+            database = f"sqlite:///{Path(tmp) / 'bench.sqlite3'}"
+        _flush_broker(BROKER)
+        env = site_env(Path(tmp), DATABASE_URL=database, CELERY_BROKER_URL=BROKER)
+        print("  preparing the site ...", file=sys.stderr, flush=True)
+        manage(env, "migrate", "--noinput")
+        manage(env, "load_content", "--verbosity", "0")
+        print("  measuring the jail floor ...", file=sys.stderr, flush=True)
+        floor = jail_floor()
+        worker = subprocess.Popen([sys.executable, "-m", "celery", "-A", "courseapp", "worker", "--loglevel=warning",
+                                   "--concurrency=2", "--prefetch-multiplier=1"], cwd=ROOT, env=env)
+        try:
+            print(f"  grading {per_exercise} reference submissions per exercise with {learners} learners ...",
+                  file=sys.stderr, flush=True)
+            driver = subprocess.run([sys.executable, "-m", "bench.grading_driver", str(per_exercise), str(learners),
+                                     *EXERCISES], cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
+            if driver.returncode != 0:
+                raise RuntimeError(driver.stderr[-2000:])
+            results = json.loads(driver.stdout.strip().splitlines()[-1])
+            peak_kib = _peak_rss_kib(worker.pid)
+        finally:
+            worker.terminate()
+            worker.wait(timeout=60)
+    rows = []
+    for slug in EXERCISES:
+        data = results["by_exercise"][slug]
+        latencies = sorted(data["latencies"])
+        median = statistics.median(latencies)
+        p95 = latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))]
+        schedules = min(data["schedules"])
+        ratio = median / floor
+        rows.append({"figure": f"grading {slug} (median submit→verdict)", "value": f"{median:.2f} s",
+                     "baseline": f"jail floor {floor * 1000:.0f} ms", "ratio": ratio,
+                     "p50_ms": round(median * 1000), "p95_ms": round(p95 * 1000),
+                     "target": "<= 5x floor, >= 500 schedules",
+                     "verdict": "PASS" if ratio <= 5 and schedules >= 500 else "FAIL",
+                     "5xx": f"{schedules} schedules"})
+    rate = results["gradings"] / results["seconds"]
+    rows.append({"figure": "sustained gradings per second", "value": f"{rate:.2f}/s",
+                 "baseline": f"{results['gradings']} gradings, 2 worker processes", "target": ">= 2/s",
+                 "verdict": "PASS" if rate >= 2 else "FAIL", "5xx": f"{results['lost']} lost"})
+    rows.append({"figure": "worker peak RSS while grading", "value": f"{peak_kib / 1024:.0f} MiB",
+                 "baseline": "max over worker + pool processes"})
+    return rows

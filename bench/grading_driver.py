@@ -1,0 +1,59 @@
+"""Runs inside the bench site's environment: submits reference solutions as
+several learners (one in flight each, as the site allows) and waits for every
+verdict. Prints one JSON line of measurements."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import uuid
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "courseapp.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.contrib.auth import get_user_model  # noqa: E402
+
+from exercises.grading import submit  # noqa: E402
+from exercises.models import Exercise, Submission  # noqa: E402
+
+
+def main(per_exercise: int, learners: int, slugs: list[str]) -> None:
+    users = [get_user_model().objects.create_user(f"bench{n}", f"bench{n}@example.com", "x") for n in range(learners)]
+    work = [(slug, n) for slug in slugs for n in range(per_exercise)]
+    exercises = {slug: Exercise.objects.get(slug=slug) for slug in slugs}
+    pending: dict[int, tuple[str, str, float]] = {}  # learner index -> (slug, submission id, submitted at)
+    by_exercise = {slug: {"latencies": [], "schedules": []} for slug in slugs}
+    started = time.perf_counter()
+    deadline = started + 1500
+    done = 0
+    while (work or pending) and time.perf_counter() < deadline:
+        for index, user in enumerate(users):
+            if index not in pending and work:
+                slug, _ = work.pop(0)
+                version = exercises[slug].published_version
+                submission, _ = submit(user, exercises[slug], version.solution, uuid.uuid4().hex)
+                pending[index] = (slug, str(submission.pk), time.perf_counter())
+        time.sleep(0.02)
+        for index, (slug, pk, submitted) in list(pending.items()):
+            row = Submission.objects.filter(pk=pk).values("status", "result").get()
+            if row["status"] in ("queued", "running"):
+                continue
+            by_exercise[slug]["latencies"].append(time.perf_counter() - submitted)
+            by_exercise[slug]["schedules"].append((row["result"] or {}).get("schedules_explored", 0))
+            if row["status"] != "passed":
+                print(f"  unexpected verdict {row['status']} for {slug}: {(row['result'] or {}).get('message')}",
+                      file=sys.stderr)
+            del pending[index]
+            done += 1
+            print(f"  {done} graded", file=sys.stderr, flush=True)
+    seconds = time.perf_counter() - started
+    lost = Submission.objects.filter(status__in=["queued", "running"]).count()
+    print(json.dumps({"by_exercise": by_exercise, "gradings": done, "seconds": seconds, "lost": lost}))
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3:])
