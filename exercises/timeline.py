@@ -104,3 +104,35 @@ def _marker(x: int, y: int, tone: str, kind: str) -> str:
     if tone in ("bad", "warn"):
         return f'<rect x="{x - 6}" y="{y - 6}" width="12" height="12" class="tl-dot tl-{tone}"/>'
     return f'<circle cx="{x}" cy="{y}" r="5" class="tl-dot tl-{tone}"/>'
+
+
+def load_svg(series: list, bucket_ms: int = 100) -> SafeString:
+    """Calls per time bucket (the retry storm): a bar chart, also described in text."""
+    points = [(int(t), int(n)) for t, n in (p for p in series if isinstance(p, (list, tuple)) and len(p) == 2)
+              if isinstance(t, (int, float)) and isinstance(n, (int, float))][:600]
+    if not points:
+        return mark_safe("")
+    last = max(t for t, _ in points)
+    peak = max(n for _, n in points) or 1
+    buckets = last // bucket_ms + 1
+    bar = max(2, min(24, 720 // buckets))
+    width, height, left, bottom = max(400, 48 + bar * buckets + 10), 150, 48, 130
+    uid = f"ld{next(_ids)}"
+    busiest = max(points, key=lambda p: p[1])
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="load-chart" width="{width}" height="{height}" '
+           f'viewBox="0 0 {width} {height}" role="img" aria-labelledby="{uid}-title">',
+           f'<title id="{uid}-title">Calls per {bucket_ms} ms; the busiest window had {busiest[1]} calls at '
+           f't={busiest[0]} ms</title>',
+           f'<line x1="{left}" y1="{bottom}" x2="{width - 4}" y2="{bottom}" class="tl-lane"/>',
+           f'<text x="{left - 6}" y="{bottom - 100 + 4}" text-anchor="end" class="tl-time">{peak}</text>',
+           f'<text x="{left - 6}" y="{bottom + 4}" text-anchor="end" class="tl-time">0</text>',
+           f'<text x="{left}" y="{bottom + 16}" class="tl-time">t=0</text>',
+           f'<text x="{width - 4}" y="{bottom + 16}" text-anchor="end" class="tl-time">t={last + bucket_ms} ms</text>',
+           f'<text x="{left}" y="12" class="tl-time">calls per {bucket_ms} ms</text>']
+    for t, n in points:
+        h = max(1, round(100 * n / peak))
+        x = left + (t // bucket_ms) * bar
+        out.append(f'<rect x="{x}" y="{bottom - h}" width="{max(1, bar - 1)}" height="{h}" class="load-bar">'
+                   f'<title>t={t} ms: {n} calls</title></rect>')
+    out.append("</svg>")
+    return mark_safe("".join(out))

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 
 from exercises import grading
 from exercises.models import Exercise, HintUse, Submission
-from exercises.timeline import timeline_svg
+from exercises.timeline import load_svg, timeline_svg
 from lessons.modules import MODULES
 
 REPLAYS_PER_MINUTE = 6
@@ -142,7 +142,9 @@ def _detail(request, exercise, *, code, latest, refused=None, status=200):
 
 
 def _submission_context(item: Submission) -> dict:
-    return {"submission": item, "result": item.result_data, "timeline": _timeline(item.result_data)}
+    result = item.result_data
+    return {"submission": item, "result": result, "timeline": _timeline(result),
+            "load_chart": load_svg(result.get("load") or [])}
 
 
 def _timeline(result: dict) -> str:

@@ -49,3 +49,12 @@ def test_it_describes_itself_for_screen_readers():
 def test_a_long_trace_is_cut_with_a_note():
     long = [{"t": i, "service": "a", "kind": "commit", "detail": "x"} for i in range(450)]
     assert "50 more steps not drawn" in timeline_svg(long, [])
+
+
+def test_the_load_chart_draws_a_bar_per_busy_window_and_names_the_peak():
+    from exercises.timeline import load_svg
+
+    svg = load_svg([[0, 40], [200, 12], [1000, 3]])
+    assert svg.count('class="load-bar"') == 3
+    assert "busiest window had 40 calls at t=0 ms" in svg and "style=" not in svg
+    assert load_svg([]) == "" and load_svg([["x", "<script>"]]) == ""
