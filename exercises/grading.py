@@ -230,10 +230,12 @@ def run_grading(submission_id) -> str:
         submission.refresh_from_db()
     if not claimed:
         return "done" if submission.is_done else "busy"
-    token = correlation_id.set(submission.correlation_id or str(submission.pk)[:16])
+    cid = submission.correlation_id or str(submission.pk)[:16]
+    token = correlation_id.set(cid)
     try:
-        log.info("grading submission %s for %s (delivery %d)", submission.pk, submission.exercise.slug,
-                 submission.deliveries)
+        # The id is in the message too: Celery's own log format does not show the filter's field.
+        log.info("grading submission %s for %s (delivery %d) cid=%s", submission.pk, submission.exercise.slug,
+                 submission.deliveries, cid)
         try:
             result = grade_code(submission.version, submission.code)
         except SoftTimeLimitExceeded:
@@ -245,7 +247,8 @@ def run_grading(submission_id) -> str:
             result = error_result("The grader failed unexpectedly while running your code. This is our bug, "
                                   "not yours; please submit again in a moment.")
         written = record_verdict(submission.pk, result)
-        log.info("submission %s: %s%s", submission.pk, result.get("status"), "" if written else " (already graded)")
+        log.info("submission %s: %s%s cid=%s", submission.pk, result.get("status"),
+                 "" if written else " (already graded)", cid)
         return result["status"] if written else "done"
     finally:
         correlation_id.reset(token)

@@ -94,3 +94,18 @@ def test_the_editor_indents_with_tab_and_lets_keyboard_users_leave(page, exercis
     editor.press("Tab")
     expect(editor).not_to_be_focused()
     expect(editor).to_have_value("x = 1")
+
+
+def test_without_javascript_a_learner_can_reveal_hints_submit_and_read_the_verdict(
+        js_disabled_page, exercise, alice, password, eager_grading):
+    page = js_disabled_page
+    _sign_in(page, alice.email, password, exercise.get_absolute_url())
+    page.get_by_role("button", name=re.compile("Show a hint")).click()
+    page.wait_for_url(re.compile(r"/exercises/idempotent-consumer/"))
+    expect(page.locator("#hints li")).to_have_count(1)
+    page.locator("textarea[name=code]").fill("def on_payment_captured(event, ctx):\n    pass\n")
+    page.get_by_role("button", name="Submit for grading").click()
+    expect(page.locator(".submission-status .verdict-title .badge")).to_have_text("Failed")
+    expect(page.locator(".invariants")).to_contain_text("No lost event")
+    page.get_by_role("button", name="Replay this schedule").click()
+    expect(page.get_by_role("heading", name="Replaying one schedule")).to_be_visible()
