@@ -41,7 +41,7 @@ class Broker:
         self.published.append(msg)
         w.log("publish", source, f"{msg['type']} {_short(msg['data'])}", msg)
         for sub in self.subs.get(msg["type"], []):
-            delay = LATENCY + w.rng.randint(0, 4)
+            delay = LATENCY
             if w.plan.fires("delay", f"{msg['id']}>{sub.name}", w.now):
                 delay += w.rng.randint(100, 600)
                 w.log("delay", sub.service, f"{msg['type']} delayed {delay} ms", msg)

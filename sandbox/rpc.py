@@ -16,6 +16,8 @@ import json
 from . import effects
 
 KEY_TTL = 30_000
+# Operations that undo a step are drawn as compensations in the trace.
+COMPENSATIONS = {"release": "compensate", "refund": "compensate", "cancel": "compensate", "void": "compensate"}
 BUCKET_MS = 100
 
 
@@ -47,7 +49,7 @@ class Rpc:
         self.calls.append({"caller": caller, "service": service, "op": op, "data": data,
                            "idempotency_key": key, "correlation_id": corr, "t": w.now})
         tag = {"correlation_id": corr}
-        kinds = getattr(w.scenario, "trace_kinds", {})
+        kinds = {**COMPENSATIONS, **getattr(w.scenario, "trace_kinds", {})}
         w.log(kinds.get(op, "call"), caller, f"{op}({_short(data)})" + (f" key={key}" if key else ""), tag,
               to=service)
         fn = w.scenario.rpc_ops.get((service, op))

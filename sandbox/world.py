@@ -66,23 +66,45 @@ class World:
     # -- talking to the guest ---------------------------------------------------
 
     def guest(self, fn: str, request: dict, on_callback=None, cache: bool = True) -> dict:
+        """One guest request. Learner answers are cached as *tapes*: for a request and the
+        answers its callbacks got so far, what the guest did next (another callback, or its final
+        answer). A cached run replays the callbacks live against this world and only goes back to
+        the guest when an answer differs from every recorded one; the guest then re-runs with the
+        answers it already got scripted (learner code is a deterministic function of its inputs;
+        module globals are not durable)."""
         runner = self.learner if fn in self.scenario.functions else self.trusted
-        cacheable = cache and self.cache is not None and runner is self.learner
-        if cacheable:
-            key = json.dumps(request, sort_keys=True, separators=(",", ":"))
-            hit = self.cache.get(key)
-            if hit is not None:
-                return hit
-        calls = [0]
+        live = on_callback or (lambda payload: {"status": "error", "message": "no calls here"})
+        if not (cache and self.cache is not None and runner is self.learner):
+            self.round_trips += 1
+            return runner.request(request, live)
+        key = json.dumps(request, sort_keys=True, separators=(",", ":"))
+        answers: list[dict] = []
 
-        def callback(payload: dict) -> dict:
-            calls[0] += 1
-            return on_callback(payload) if on_callback else {"status": "error", "message": "no calls here"}
+        def tape_key(n: int) -> tuple[str, str]:
+            return key, json.dumps(answers[:n], sort_keys=True, separators=(",", ":"))
+
+        while True:
+            step = self.cache.get(tape_key(len(answers)))
+            if step is None:
+                break
+            if step[0] == "done":
+                return step[1]
+            answers.append(live(step[1]))
+        known = len(answers)
+        seen = [0]
+
+        def scripted(payload: dict) -> dict:
+            i = seen[0]
+            seen[0] += 1
+            if i < known:
+                return answers[i]                  # already executed live above
+            self.cache[tape_key(i)] = ("call", payload)
+            answers.append(live(payload))
+            return answers[-1]
 
         self.round_trips += 1
-        answer = runner.request(request, callback)
-        if cacheable and not calls[0]:
-            self.cache[key] = answer
+        answer = runner.request(request, scripted)
+        self.cache[tape_key(len(answers))] = ("done", answer)
         return answer
 
     def invoke(self, service: str, fn: str, site: str, *, event: dict | None = None,

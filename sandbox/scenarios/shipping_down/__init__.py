@@ -36,7 +36,7 @@ class ShippingDown(Scenario):
             declined = world.plan.fires("declined", f"payment:{oid}", 0)
             accounts[o["customer"]] = {"balance": 10 if declined else BALANCE, "initial": 10 if declined else BALANCE}
         long = world.plan.fires("outage", "shipping:long", 0)
-        end = LONG_OUTAGE_END if long else world.rng.randint(1000, 6000)
+        end = LONG_OUTAGE_END if long else world.rng.choice((1500, 3000, 4500, 6000))
         world.outages["shipping"] = [(0, end)]
         world.log("blocked", "shipping", f"shipping is down until t={end}")
         send_commands(world, "client", [("PlaceOrder", dict(o), f"corr-{oid}") for oid, o in ORDERS.items()])
