@@ -21,7 +21,7 @@ class OrderSagaChoreography(Scenario):
                "crashes.")
     lanes = ("client", "order", "inventory", "payment")
     functions = tuple(fn for _, _, fn in SUBSCRIPTIONS)
-    signatures = {fn: f"{fn}(event, ctx)" for fn in functions}
+    signatures = {fn: f"{fn}({'command' if fn == 'place_order' else 'event'}, ctx)" for fn in functions}
     invariants = ("orders_resolve", "confirmed_is_complete", "cancelled_is_clean", "conservation",
                   "no_double_charge", "no_lost_event", "correlation_ids_present")
     fault_kinds = ("crash", "duplicate", "delay", "relay_crash", "out_of_stock", "declined")
