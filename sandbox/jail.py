@@ -371,6 +371,7 @@ class JailRunner:
         self._dead: RunnerError | None = None
         self._kill_reason: RunnerError | None = None
         self._workdir: str | None = None
+        self._out_eof = False
         self._lock = threading.Lock()
         self._flood_limit = max(16 * self.limits.output_bytes, 1024 * 1024)
 
@@ -677,6 +678,7 @@ class JailRunner:
         """Block until one of ``fds`` is ready, draining output meanwhile and
         charging the time to the guest's wall-clock budget."""
         out_fd = self._fds["out"]
+        want = select.POLLOUT if for_write else select.POLLIN
         t0 = time.monotonic()
         try:
             while True:
@@ -688,20 +690,18 @@ class JailRunner:
                         "timeout", "your code ran past %s of wall time"
                         % _fmt_seconds(self.limits.wall_seconds))
                     raise self._kill_reason
-                rlist = [out_fd] + ([] if for_write else list(fds))
-                wlist = list(fds) if for_write else []
-                r, w, _ = select.select(rlist, wlist, [], min(remaining, 0.5))
-                if out_fd in r:
+                # poll, not select: worker processes may hold fds past FD_SETSIZE.
+                extra = {} if self._out_eof else {out_fd: select.POLLIN}
+                ready = _poll(extra, fds, want, min(remaining, 0.5))
+                if out_fd in ready:
                     self._drain_output()
-                if w or any(fd in r for fd in fds):
+                if ready & fds:
                     return
                 if self._proc is None:
                     raise RunnerError("crashed", "the sandbox was closed")
                 if _has_exited(self._proc):
                     # Gone: one last look for a final frame, then work out why.
-                    r, w, _ = select.select([] if for_write else list(fds),
-                                            list(fds) if for_write else [], [], 0)
-                    if r or w:
+                    if _poll({}, fds, want, 0):
                         return
                     raise self._death_error()
         finally:
@@ -720,6 +720,7 @@ class JailRunner:
             except OSError:
                 return
             if not chunk:
+                self._out_eof = True  # every writer is gone: stop polling it
                 return
             room = cap - len(self._out)
             if room > 0:
@@ -785,6 +786,16 @@ def _short(value: Any, limit: int = 500) -> str:
 
 def _reject_constant(name: str) -> Any:
     raise ValueError("non-standard JSON constant %s" % name)
+
+
+def _poll(extra: dict[int, int], fds: set[int], events: int, timeout: float) -> set[int]:
+    """The fds (of ``extra`` and ``fds``) that are ready, or hung up."""
+    poller = select.poll()
+    for fd, ev in extra.items():
+        poller.register(fd, ev)
+    for fd in fds:
+        poller.register(fd, events)
+    return {fd for fd, _ in poller.poll(max(0, int(timeout * 1000)))}
 
 
 def _has_exited(proc: subprocess.Popen) -> bool:

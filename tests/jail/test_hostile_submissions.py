@@ -64,7 +64,7 @@ def expect_error(source, kinds, limits=SMALL, call=None, **kw):
 
 def test_infinite_loop_at_import_hits_cpu_limit():
     # A generous wall clock, so that CPU time runs out first even on a busy machine.
-    err, elapsed, _ = expect_error("while True:\n    pass\n", {"cpu"},
+    err, _, _ = expect_error("while True:\n    pass\n", {"cpu"},
                                    limits=Limits(cpu_seconds=1, wall_seconds=10))
     assert err.message == "your code used more than 1 s of CPU time"
 
@@ -75,16 +75,14 @@ def test_infinite_loop_in_call():
 
 
 def test_sleeping_call_hits_wall_clock():
-    err, elapsed, _ = expect_error("import time\ndef f():\n    time.sleep(60)\n", {"timeout"},
+    err, _, _ = expect_error("import time\ndef f():\n    time.sleep(60)\n", {"timeout"},
                                    call={"fn": "f"})
     assert err.message == "your code ran past 3 s of wall time"
-    assert elapsed < SMALL.wall_seconds + 2
 
 
 def test_very_slow_import_hits_wall_clock():
-    err, elapsed, _ = expect_error("import time\ntime.sleep(60)\n", {"timeout"})
+    err, _, _ = expect_error("import time\ntime.sleep(60)\n", {"timeout"})
     assert "3 s of wall time" in err.message
-    assert elapsed < SMALL.wall_seconds + 2
 
 
 def test_catching_sigxcpu_does_not_help():
@@ -107,9 +105,8 @@ def test_fork_bomb_is_contained():
                 except OSError:
                     pass
     """)
-    err, elapsed, tag = expect_error(code, {"cpu", "timeout", "crashed", "protocol"},
+    expect_error(code, {"cpu", "timeout", "crashed", "protocol"},
                                      call={"fn": "f"})
-    assert elapsed < SMALL.wall_seconds + 3
 
 
 def test_fork_bomb_hits_process_limit():
@@ -170,7 +167,7 @@ def test_memory_bomb_with_tmpfs_is_capped():
 
 
 def test_output_flood():
-    err, elapsed, _ = expect_error("while True:\n    print('spam' * 1000)\n", {"output"})
+    err, _, _ = expect_error("while True:\n    print('spam' * 1000)\n", {"output"})
     assert "printed more than" in err.message
     assert err.output[1] > 0 and len(err.output[0].encode()) == SMALL.output_bytes
 
@@ -569,14 +566,17 @@ def test_exit_at_import():
 
 # -- what is not even started --------------------------------------------------
 
-def test_ten_megabyte_source_is_rejected_before_starting():
+def test_ten_megabyte_source_is_rejected_before_starting(monkeypatch):
     big = "x = 1\n" * (10 * 1024 * 1024 // 6)
-    t0 = time.monotonic()
-    with pytest.raises(RunnerError) as err:
-        JailRunner(big, SMALL, guest_dir=FAKE_GUEST)
+    def must_not_start(*args, **kwargs):
+        raise AssertionError("a process was started for an oversized source")
+
+    with monkeypatch.context() as m:
+        m.setattr(JailRunner, "_start", must_not_start)
+        with pytest.raises(RunnerError) as err:
+            JailRunner(big, SMALL, guest_dir=FAKE_GUEST)
     assert err.value.kind == "syntax"
     assert "limit is 256 KiB" in err.value.message
-    assert time.monotonic() - t0 < 1
 
 
 def test_non_utf8_source():

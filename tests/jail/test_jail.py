@@ -304,3 +304,19 @@ def test_request_must_be_json(jail):
         with pytest.raises(ValueError):
             r.request({"fn": "add", "args": [object(), 1]})
         assert r.request({"fn": "add", "args": [1, 1]}) == {"value": 2}
+
+
+def test_closing_stdout_does_not_busy_loop_the_host(jail, monkeypatch):
+    calls = []
+    real_poll = jail_mod._poll
+
+    def counting_poll(*args):
+        calls.append(args)
+        return real_poll(*args)
+
+    monkeypatch.setattr(jail_mod, "_poll", counting_poll)
+    src = "import os, time\nos.close(1)\nos.close(2)\ndef f():\n    time.sleep(1)\n    return 'ok'\n"
+    with run(src) as r:
+        calls.clear()
+        assert r.request({"fn": "f"}) == {"value": "ok"}
+    assert len(calls) < 50  # it waited on the channel; it did not spin on the closed output pipe
