@@ -226,8 +226,12 @@ def resolve(key: str, toggles: dict | None = None) -> tuple[str, str, list[dict]
 def run(key: str, toggles: dict | None = None, seed: int = 0) -> dict:
     scenario, source, rules = resolve(key, toggles)
     sc = scenarios.get(scenario)
+    try:
+        seed = int(seed) % 2**31
+    except (TypeError, ValueError):
+        seed = 0
     plan = FaultPlan("rules", seed, rules=rules, horizon=sc.fault_horizon)
-    report = simulate(scenario, source, plan, seed=int(seed) % 2**31, runner_factory=InProcessRunner)
+    report = simulate(scenario, source, plan, seed=seed, runner_factory=InProcessRunner)
     report["playground"] = key
     report["trace"] = (report.get("counterexample") or {}).get("trace", [])
     return report

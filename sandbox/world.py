@@ -16,6 +16,7 @@ from .trace import Trace
 
 HORIZON = 60_000      # the consistency window, in virtual ms
 MAX_STEPS = 20_000
+MAX_ROWS = 5_000      # per service, outbox included: a store is small in these worlds
 
 
 class World:
@@ -175,6 +176,9 @@ class World:
         store = self.stores[service]
         if effect["kind"] == "commit":
             problem, rows = store.commit(effect["writes"], effect["outbox"])
+            if sum(map(len, store.tables.values())) + len(store.outbox) > MAX_ROWS:
+                raise effects.GuestProtocolError(f"{service}'s store grew beyond {MAX_ROWS} rows: "
+                                                 f"{fn}() writes far more than this scenario needs")
             if problem:
                 state["conflict"] = problem
                 self.log("conflict", service, f"commit rejected: {problem}", tag)

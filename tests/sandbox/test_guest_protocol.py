@@ -135,3 +135,14 @@ def test_retry_policy_returning_garbage_fails_with_a_clear_message():
 def test_in_process_runner_is_the_default():
     report = sandbox.grade("idempotent_consumer", REFERENCE, runner_factory=InProcessRunner, random_schedules=0)
     assert report["status"] == "passed"
+
+
+def test_a_store_flooded_with_rows_is_an_error():
+    source = ("def on_payment_captured(event, ctx):\n"
+              "    for i in range(40):\n"
+              "        with ctx.db.transaction() as tx:\n"
+              "            for j in range(150):\n"
+              "                tx.put('junk', f'{event.id}-{i}-{j}', {})\n")
+    report = sandbox.grade("idempotent_consumer", source, random_schedules=0)
+    assert report["status"] == "error"
+    assert "grew beyond" in report["message"]
