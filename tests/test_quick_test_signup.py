@@ -2,12 +2,19 @@
 from __future__ import annotations
 
 import pytest
+from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 
 from lessons import quiz
 from lessons.models import QuizAnswer, QuizAttempt
 from tests.test_quick_test import answer, bank, finish  # noqa: F401  (fixture)
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_limits():
+    # allauth's log-in and sign-up rate limits live in the cache, which outlives a test.
+    cache.clear()
 
 
 @pytest.fixture

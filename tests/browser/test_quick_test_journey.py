@@ -3,6 +3,7 @@ signing up; and one question answered with JavaScript switched off."""
 import re
 
 import pytest
+from django.core.cache import cache
 from playwright.sync_api import expect
 
 from lessons.models import QuizAttempt
@@ -11,6 +12,8 @@ from tests.test_quick_test import make_bank
 
 @pytest.fixture
 def bank(transactional_db):
+    # allauth's sign-up rate limit lives in the cache, which outlives a test.
+    cache.clear()
     make_bank()
 
 
