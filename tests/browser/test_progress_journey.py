@@ -7,6 +7,7 @@ from playwright.sync_api import expect
 
 def _answer_current_question(page):
     form = page.locator("form.question")
+    form.locator("select, input[name=choice]").first.wait_for()
     selects = form.locator("select")
     if selects.count():
         for index in range(selects.count()):
