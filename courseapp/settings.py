@@ -151,6 +151,8 @@ CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 30
 # A task not acknowledged within this window is delivered again; it must exceed the time limit.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": envint("CELERY_VISIBILITY_TIMEOUT", 900)}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Task modules beyond each app's tasks.py.
+CELERY_IMPORTS = ["exercises.teach_tasks"]
 
 # The jail: refuse to grade without bubblewrap unless explicitly allowed.
 SANDBOX_ALLOW_UNJAILED = envbool("SANDBOX_ALLOW_UNJAILED")

@@ -1,0 +1,1 @@
+"""Celery tasks of the instructor area (validation of exercise versions)."""
