@@ -109,3 +109,20 @@ def test_without_javascript_a_learner_can_reveal_hints_submit_and_read_the_verdi
     expect(page.locator(".invariants")).to_contain_text("No lost event")
     page.get_by_role("button", name="Replay this schedule").click()
     expect(page.get_by_role("heading", name="Replaying one schedule")).to_be_visible()
+
+
+def test_a_verdict_appears_without_reloading_while_grading_runs(page, exercise, alice, password):
+    from exercises.models import Submission
+
+    _sign_in(page, alice.email, password, exercise.get_absolute_url())
+    submission = Submission.objects.create(user=alice, exercise=exercise, version=exercise.published_version,
+                                           code="x = 1\n", client_token="poll", status="running")
+    page.goto(submission.get_absolute_url())
+    expect(page.locator(".submission-status")).to_contain_text("being graded")
+    page.evaluate("window.notReloaded = true")
+    Submission.objects.filter(pk=submission.pk).update(status="error", result={
+        "status": "error", "message": "line 1: a made-up verdict for this test", "invariants": [],
+        "schedules_explored": 0})
+    expect(page.locator(".submission-status")).to_contain_text("a made-up verdict", timeout=5_000)
+    assert page.evaluate("window.notReloaded") is True
+    expect(page.locator(".submission-status[hx-trigger]")).to_have_count(0)
