@@ -97,3 +97,8 @@ def test_no_real_question_page_carries_its_answer_or_explanation(report, client)
         if question.type == Question.ORDERING:
             shown = [html.index(f">{escape(item)}</label>") for item in question.items]
             assert shown != sorted(shown), question.key
+
+
+def test_load_content_loads_the_question_bank_with_the_lessons(content):
+    assert Question.objects.active().count() >= 40
+    assert not Question.objects.filter(lesson=None).exists()
