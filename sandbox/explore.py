@@ -158,7 +158,11 @@ def _explore(session: Session, report: dict, seed: int, random_schedules: int, s
     else:
         discovery = _plan(sc, "discover", seed)
         failure = attempt(discovery, seed)
-        for fault in discovery.sites if failure is None else ():
+        # Crash points first, outermost handlers (shortest sites) before the services they
+        # call: they make the most telling counterexamples.
+        singles = sorted(discovery.sites, key=lambda f: (f["kind"] != "crash",
+                                                         f["site"].count(">") if f["kind"] == "crash" else 0))
+        for fault in singles if failure is None else ():
             failure = attempt(_plan(sc, "replay", seed, [fault]), seed)
             if failure:
                 break
@@ -213,6 +217,35 @@ def _failed_message(broken: dict, fired: list[dict], world) -> str:
 
 
 def _fault_text(fault: dict) -> str:
-    if fault["kind"] == "crash":
-        return f"crash at {fault['site']} before effect {fault.get('at', 0)}"
-    return f"{fault['kind']} at {fault['site']}"
+    """A learner-readable account of one fault."""
+    kind, site = fault["kind"], fault["site"]
+    if ">" in site:                                   # an RPC: caller site > service.op#n
+        caller, callee = site.rsplit(">", 1)
+        callee = callee.split("#")[0].replace("+twin", "")
+        service, _, op = callee.partition(".")
+        texts = {"crash": f"{service} crashed while handling {op}" + _position(fault),
+                 "request_lost": f"the request {op} to {service} was lost",
+                 "reply_lost": f"{service} handled {op} but its reply was lost",
+                 "concurrent": f"a second copy of {op} reached {service} at the same time"}
+        return texts.get(kind, f"{kind} at {site}")
+    if ":" in site and "#" in site and "." in site.split(":")[0]:     # a delivery: service.fn:msg#n
+        handler, _, rest = site.partition(":")
+        message, _, n = rest.partition("#")
+        texts = {"crash": f"{handler.split('.')[0]} crashed in {handler.split('.')[1]}() handling "
+                          f"{message} (delivery {n})" + _position(fault),
+                 "duplicate": f"the broker delivered {message} twice to {handler}()",
+                 "delay": f"the broker delayed {message} on its way to {handler}()"}
+        return texts.get(kind, f"{kind} at {site}")
+    if kind == "relay_crash":
+        service, _, rest = site.partition(":")
+        return f"{service}'s outbox relay crashed after publishing {rest.split('#')[0]}, before marking it sent"
+    if kind == "delay":
+        message, _, target = site.partition(">")
+        return f"the broker delayed {message} on its way to {target}()"
+    from .faults import FAULT_KINDS
+    return f"{FAULT_KINDS.get(kind, kind)} ({site})"
+
+
+def _position(fault: dict) -> str:
+    at = int(fault.get("at", 0))
+    return " before doing anything" if at == 0 else f" after {at} effect(s)"

@@ -46,6 +46,8 @@ class Rpc:
     def call(self, caller: str, site: str, service: str, op: str, data: dict,
              key: str | None = None, corr: str | None = None) -> dict:
         w = self.world
+        if ">" not in site:                    # a trusted caller: name the callee in the site too
+            site = f"{site}>{service}.{op}"
         self.calls.append({"caller": caller, "service": service, "op": op, "data": data,
                            "idempotency_key": key, "correlation_id": corr, "t": w.now})
         tag = {"correlation_id": corr}

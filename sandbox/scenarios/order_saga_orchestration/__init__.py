@@ -20,7 +20,7 @@ class OrderSagaOrchestration(Scenario):
     rpc_ops = OPS
     expected = {"reference": "pass", "missing_compensation": "cancelled_is_clean",
                 "no_idempotency_keys": "no_double_charge", "timeout_means_failure": "cancelled_is_clean",
-                "starter": "cancelled_is_clean"}
+                "starter": "orders_resolve"}
 
     def setup(self, world):
         world.broker.subscribe("PlaceOrder", "order", "handle_place_order")

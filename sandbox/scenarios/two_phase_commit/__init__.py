@@ -23,7 +23,7 @@ class TwoPhaseCommit(Scenario):
     invariants = ("twopc_agreement", "conservation", "correlation_ids_present")
     fault_kinds = ("crash", "duplicate", "request_lost", "reply_lost", "vote_no")
     rpc_ops = {(bank, op): f"participant_{op}" for bank in BANKS for op in ("prepare", "commit", "abort")}
-    expected = {"reference": "pass", "no_decision_log": "twopc_agreement", "no_recovery": "twopc_agreement",
+    expected = {"reference": "pass", "no_decision_log": "twopc_agreement", "coordinator_crash": "twopc_agreement",
                 "starter": "twopc_agreement"}
     trace_kinds = {"prepare": "prepare", "commit": "decide", "abort": "decide"}
 
