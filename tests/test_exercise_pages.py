@@ -182,3 +182,11 @@ def test_replaying_a_schedule_regrades_exactly_that_schedule_in_the_jail(alice_c
     assert "badge failed" in html and "<svg" in html
     page = alice_client.post(submission.get_absolute_url() + "replay/").content.decode()
     assert "<h1>Replaying one schedule</h1>" in page
+
+
+def test_a_pass_shows_the_reference_solution_beside_the_verdict(alice_client, alice, exercise):
+    submission = _submission(alice, exercise, status="passed",
+                             result={**FAILED_RESULT, "status": "passed", "counterexample": None, "violations": []})
+    partial = alice_client.get(submission.get_absolute_url(), HTTP_HX_REQUEST="true").content.decode()
+    assert "Compare with the reference solution" in partial
+    assert escape(exercise.published_version.solution.splitlines()[0]) in partial
