@@ -57,6 +57,11 @@ MAX_FRAME_BYTES = 1024 * 1024        # any single frame from the guest
 MAX_HOST_FRAME_BYTES = 8 * 1024 * 1024
 TMPFS_BYTES = 16 * 1024 * 1024       # size of the private /tmp (RAM-backed)
 STOP_GRACE_SECONDS = 2.0
+# CPU and wall limits apply to loading the source and to each request; a
+# whole grading (one process, thousands of requests) may use this many times
+# each in total, so protocol overhead never fails an honest solution while a
+# submission that is slow on every call still ends.
+GRADING_TOTAL_FACTOR = 10
 
 # Every jail process carries ``TAG_PREFIX + random`` in its command line.
 TAG_PREFIX = "saga-jail-"
@@ -367,7 +372,9 @@ class JailRunner:
         self._inbuf = bytearray()
         self._out = bytearray()
         self._dropped = 0
-        self._budget = float(self.limits.wall_seconds)
+        self._budget = float(self.limits.wall_seconds)          # this call (or loading)
+        self._total_wall = float(self.limits.wall_seconds) * GRADING_TOTAL_FACTOR
+        self._total_used = 0.0                                    # all calls so far
         self._dead: RunnerError | None = None
         self._kill_reason: RunnerError | None = None
         self._workdir: str | None = None
@@ -422,6 +429,7 @@ class JailRunner:
         config = {
             "in_fd": to_child_r, "out_fd": from_child_w,
             "limits": {name: getattr(self.limits, name) for name in Limits.__dataclass_fields__},
+            "cpu_total_seconds": self.limits.cpu_seconds * GRADING_TOTAL_FACTOR,
             "tag": self.tag,
         }
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
@@ -537,6 +545,7 @@ class JailRunner:
         # is then detected as a second, out-of-turn answer.
         rid = secrets.randbits(52)
         frame = self._encode({"type": "request", "id": rid, "request": request})
+        self._budget = float(self.limits.wall_seconds)
         try:
             self._send(frame)
             while True:
@@ -684,11 +693,16 @@ class JailRunner:
             while True:
                 if self._kill_reason is not None:
                     raise self._kill_reason
-                remaining = self._budget - (time.monotonic() - t0)
+                elapsed = time.monotonic() - t0
+                remaining = min(self._budget, self._total_wall - self._total_used) - elapsed
                 if remaining <= 0:
-                    self._kill_reason = RunnerError(
-                        "timeout", "your code ran past %s of wall time"
-                        % _fmt_seconds(self.limits.wall_seconds))
+                    if self._budget - elapsed <= 0:
+                        message = "your code ran past %s of wall time" % _fmt_seconds(
+                            self.limits.wall_seconds)
+                    else:
+                        message = ("your code ran past %s of wall time in total, over all "
+                                   "the calls of this grading" % _fmt_seconds(self._total_wall))
+                    self._kill_reason = RunnerError("timeout", message)
                     raise self._kill_reason
                 # poll, not select: worker processes may hold fds past FD_SETSIZE.
                 extra = {} if self._out_eof else {out_fd: select.POLLIN}
@@ -705,7 +719,9 @@ class JailRunner:
                         return
                     raise self._death_error()
         finally:
-            self._budget -= time.monotonic() - t0
+            spent = time.monotonic() - t0
+            self._budget -= spent
+            self._total_used += spent
 
     def _drain_output(self) -> None:
         fd = self._fds.get("out")
@@ -758,8 +774,15 @@ class JailRunner:
             sig = -rc
         elif self.jailed and rc > 128:
             sig = rc - 128  # bubblewrap reports death by signal N as 128+N
-        if sig == signal.SIGXCPU or (sig == signal.SIGKILL and self._guest_time_used_estimate()
-                                     >= self.limits.cpu_seconds):
+        total_cpu = self.limits.cpu_seconds * GRADING_TOTAL_FACTOR
+        this_call = float(self.limits.wall_seconds) - self._budget
+        # The guest's CPU time cannot exceed the time we spent waiting on it
+        # (the margin covers clock granularity).
+        if self._total_used >= total_cpu - 0.25 and sig in (signal.SIGXCPU, signal.SIGKILL):
+            return RunnerError("cpu", "your code used more than %s of CPU time in total, over "
+                               "all the calls of this grading" % _fmt_seconds(total_cpu))
+        # SIGKILL is the hard limit, one second past the soft one (SIGXCPU can be caught).
+        if sig == signal.SIGXCPU or (sig == signal.SIGKILL and this_call >= self.limits.cpu_seconds):
             return RunnerError("cpu", "your code used more than %s of CPU time"
                                % _fmt_seconds(self.limits.cpu_seconds))
         if sig == signal.SIGXFSZ:
@@ -773,9 +796,6 @@ class JailRunner:
             return RunnerError("crashed", "your process died (signal %d, %s)" % (sig, name))
         return RunnerError("crashed", "your process exited (exit code %d) before answering"
                            % rc)
-
-    def _guest_time_used_estimate(self) -> float:
-        return float(self.limits.wall_seconds) - self._budget
 
 
 def _short(value: Any, limit: int = 500) -> str:

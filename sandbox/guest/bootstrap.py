@@ -111,7 +111,7 @@ def _limit_ipc():
             pass
 
 
-def _set_limits(limits):
+def _set_limits(limits, cpu_total):
     import resource
     mib = 1024 * 1024
 
@@ -124,9 +124,12 @@ def _set_limits(limits):
                 value = min(value, hard)
             resource.setrlimit(res, (value, value))
 
+    # Soft: this phase's CPU (re-armed before every request by _arm_cpu);
+    # hard: the whole grading's.
     cpu = int(limits["cpu_seconds"])
+    total = max(int(cpu_total), cpu + 1)
     try:
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, total))
     except (ValueError, OSError):
         setlim(resource.RLIMIT_CPU, cpu)
     setlim(resource.RLIMIT_AS, int(limits["memory_mb"]) * mib)
@@ -134,6 +137,19 @@ def _set_limits(limits):
     setlim(resource.RLIMIT_NOFILE, int(limits["open_files"]))
     setlim(resource.RLIMIT_CORE, 0)
     setlim(resource.RLIMIT_NPROC, int(limits["processes"]))
+
+
+def _arm_cpu(resource, per_call):
+    """Allow this request ``per_call`` more CPU seconds (up to the hard limit)."""
+    try:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        hard = resource.getrlimit(resource.RLIMIT_CPU)[1]
+        soft = int(usage.ru_utime + usage.ru_stime) + 1 + per_call
+        if hard != resource.RLIM_INFINITY:
+            soft = min(soft, hard)
+        resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
+    except (ValueError, OSError):
+        pass
 
 
 def _drop_privileges(uid):
@@ -184,7 +200,7 @@ def main():
     try:
         if config.get("drop_uid") is not None:
             _limit_ipc()
-        _set_limits(config["limits"])
+        _set_limits(config["limits"], config.get("cpu_total_seconds", 0))
         if config.get("drop_uid") is not None:
             _drop_privileges(int(config["drop_uid"]))
         os.chdir(config.get("workdir") or "/tmp")
@@ -202,6 +218,7 @@ def main():
                     % (type(exc).__name__, exc))
 
     import builtins
+    per_call_cpu = int(config["limits"]["cpu_seconds"])
     del config
 
     # Set up and ready for the source.  From here on, "fatal" is never sent:
@@ -246,16 +263,18 @@ def main():
 
     _flush_output()
     _write_frame(wfd, {"type": "ready"})
-    _serve(rfd, wfd, handle, namespace)
+    _serve(rfd, wfd, handle, namespace, per_call_cpu)
 
 
 class CallbackError(RuntimeError):
     """The trusted side could not answer a callback."""
 
 
-def _serve(rfd, wfd, handle, namespace):
+def _serve(rfd, wfd, handle, namespace, per_call_cpu):
+    import resource
     while True:
         frame = _read_frame(rfd)
+        _arm_cpu(resource, per_call_cpu)
         if frame.get("type") != "request":
             os._exit(71)
         rid = frame.get("id")

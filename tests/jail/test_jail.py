@@ -163,7 +163,9 @@ def test_rlimits_and_identity_inside_the_jail(jail):
     assert p["cwd"] == "/tmp"
     assert p["host"] == "saga-jail"
     assert p["ifaces"] == ["lo"]
-    assert p["cpu"] == [SMALL.cpu_seconds, SMALL.cpu_seconds + 1]
+    # soft: this call's CPU (re-armed per request); hard: the whole grading's
+    assert SMALL.cpu_seconds <= p["cpu"][0] <= SMALL.cpu_seconds + 2
+    assert p["cpu"][1] == SMALL.cpu_seconds * jail_mod.GRADING_TOTAL_FACTOR
     assert p["as"] == [SMALL.memory_mb * mib] * 2
     assert p["nproc"] == [SMALL.processes] * 2
     assert p["nofile"] == [SMALL.open_files] * 2
@@ -320,3 +322,51 @@ def test_closing_stdout_does_not_busy_loop_the_host(jail, monkeypatch):
         calls.clear()
         assert r.request({"fn": "f"}) == {"value": "ok"}
     assert len(calls) < 50  # it waited on the channel; it did not spin on the closed output pipe
+
+
+# -- limits per call, and per grading -----------------------------------------
+
+BURN = ("import resource, time\n"
+        "def used():\n"
+        "    u = resource.getrusage(resource.RUSAGE_SELF)\n"
+        "    return u.ru_utime + u.ru_stime\n"
+        "def burn(seconds):\n"
+        "    end = used() + seconds\n"
+        "    while used() < end:\n"
+        "        pass\n"
+        "    return 'burnt'\n"
+        "def nap(seconds):\n"
+        "    time.sleep(seconds)\n"
+        "    return 'rested'\n")
+
+
+def test_wall_clock_is_per_call(jail):
+    with run(BURN, Limits(wall_seconds=1.5)) as r:
+        for _ in range(3):  # 3 s in all, each call well under 1.5 s
+            assert r.request({"fn": "nap", "args": [0.8]}) == {"value": "rested"}
+
+
+def test_wall_clock_total_over_a_grading(jail, monkeypatch):
+    monkeypatch.setattr(jail_mod, "GRADING_TOTAL_FACTOR", 2)
+    with run(BURN, Limits(wall_seconds=1.0)) as r:
+        with pytest.raises(RunnerError) as err:
+            for _ in range(5):
+                r.request({"fn": "nap", "args": [0.6]})
+    assert err.value.kind == "timeout"
+    assert "2 s of wall time in total" in err.value.message
+
+
+def test_cpu_is_per_call(jail):
+    with run(BURN, Limits(cpu_seconds=1, wall_seconds=10)) as r:
+        for _ in range(3):  # 1.8 s of CPU in all, 0.6 s per call
+            assert r.request({"fn": "burn", "args": [0.6]}) == {"value": "burnt"}
+
+
+def test_cpu_total_over_a_grading(jail, monkeypatch):
+    monkeypatch.setattr(jail_mod, "GRADING_TOTAL_FACTOR", 2)
+    with run(BURN, Limits(cpu_seconds=1, wall_seconds=10)) as r:
+        with pytest.raises(RunnerError) as err:
+            for _ in range(5):
+                r.request({"fn": "burn", "args": [0.7]})
+    assert err.value.kind == "cpu"
+    assert "2 s of CPU time in total" in err.value.message
