@@ -208,3 +208,13 @@ def test_submitting_grades_through_the_outbox_in_eager_mode(alice_client, exerci
     submission = Submission.objects.get()
     assert submission.status == "passed" and submission.deliveries == 1
     assert submission.grading_request.dispatch_count == 1
+
+
+def test_exploration_is_capped_by_the_setting_and_limits_by_the_exercise(exercise, settings):
+    version = exercise.published_version
+    version.limits = {"wall_seconds": 99, "memory_mb": 64}
+    settings.SANDBOX_RANDOM_SCHEDULES = 7
+    options = grading.grading_options(version)
+    assert options["random_schedules"] == 7
+    assert options["limits"].memory_mb == 64
+    assert options["limits"].wall_seconds == 30.0      # clamped to the sandbox's ceiling

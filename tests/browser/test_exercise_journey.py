@@ -90,10 +90,15 @@ def test_the_editor_indents_with_tab_and_lets_keyboard_users_leave(page, exercis
     expect(editor).to_have_value("    x = 1")
     editor.press("Shift+Tab")
     expect(editor).to_have_value("x = 1")
+    editor.fill("def f():")
+    editor.press("End")
+    editor.press("Enter")
+    editor.type("return 1")
+    expect(editor).to_have_value("def f():\n    return 1")
     editor.press("Escape")
     editor.press("Tab")
     expect(editor).not_to_be_focused()
-    expect(editor).to_have_value("x = 1")
+    expect(editor).to_have_value("def f():\n    return 1")
 
 
 def test_without_javascript_a_learner_can_reveal_hints_submit_and_read_the_verdict(
