@@ -44,9 +44,19 @@ def secret_key(debug: bool) -> str:
     )
 
 
+# SQLite under concurrent writers (threaded runserver, several gunicorn workers):
+# take the write lock at BEGIN and wait for it, instead of failing with
+# "database is locked" when a reading transaction later tries to write.
+SQLITE_OPTIONS = {
+    "transaction_mode": "IMMEDIATE",
+    "timeout": 20,
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+}
+
+
 def database(url: str | None, base_dir: Path) -> dict:
     if not url:
-        return {"ENGINE": "django.db.backends.sqlite3", "NAME": base_dir / "db.sqlite3"}
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": base_dir / "db.sqlite3", "OPTIONS": SQLITE_OPTIONS}
     try:
         config = dj_database_url.parse(url, conn_max_age=60)
     except Exception as exc:  # dj-database-url raises several types for bad input
@@ -54,6 +64,8 @@ def database(url: str | None, base_dir: Path) -> dict:
                                    "postgres://user@127.0.0.1:5432/dbname or sqlite:///path/db.sqlite3") from None
     if not config.get("ENGINE"):
         raise ImproperlyConfigured(f"DATABASE_URL has an unknown scheme: {url.split(':', 1)[0]!r}")
-    if config["ENGINE"] != "django.db.backends.sqlite3" and not config.get("NAME"):
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        config["OPTIONS"] = {**SQLITE_OPTIONS, **config.get("OPTIONS", {})}
+    elif not config.get("NAME"):
         raise ImproperlyConfigured("DATABASE_URL names no database, e.g. postgres://user@host:5432/dbname")
     return config

@@ -1,5 +1,8 @@
 from django.http import Http404
+from django.core.cache import cache
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
 from lessons import playground, progress
@@ -22,18 +25,30 @@ def detail(request, slug):
     chosen = request.GET.get("playground")
     if chosen and chosen not in lesson.playgrounds:
         raise Http404("This lesson has no such playground")
-    panels = {key: _panel(request, key, active=(key == chosen)) for key in lesson.playgrounds}
     if chosen and request.htmx:
-        return render(request, "lessons/_playground_result.html", panels[chosen])
+        return render(request, "lessons/_playground_result.html", _playground_state(request, chosen, active=True))
     progress.record_visit(request, lesson)
-    parts = [(kind, panels.get(value) if kind == "playground" else value)
-             for kind, value in split_playgrounds(lesson.html)]
     return render(request, "lessons/detail.html", {
-        "lesson": lesson, "parts": parts,
+        "lesson": lesson, "body": _body(request, lesson, chosen),
         "completed": lesson.slug in progress.completed_slugs(request),
         "exercises": _exercises(lesson.exercise_slugs),
         "topics": [(topic, TOPICS[topic]) for topic in lesson.topics],
     })
+
+
+def _body(request, lesson: Lesson, chosen: str | None) -> str:
+    """The lesson text with its playgrounds. In their default state it is the
+    same for everyone, so it is rendered once per content version."""
+    key = f"lesson-body:{lesson.slug}:{lesson.updated_at.timestamp()}"
+    if not chosen and (cached := cache.get(key)) is not None:
+        return mark_safe(cached)  # rendered from our own template
+    panels = {name: _playground_state(request, name, active=(name == chosen)) for name in lesson.playgrounds}
+    parts = [(kind, panels.get(value) if kind == "playground" else value)
+             for kind, value in split_playgrounds(lesson.html)]
+    html = render_to_string("lessons/_body.html", {"lesson": lesson, "parts": parts})
+    if not chosen:
+        cache.set(key, html, 3600)
+    return mark_safe(html)  # rendered from our own template
 
 
 @require_POST
@@ -46,7 +61,7 @@ def complete(request, slug):
     return redirect(lesson)
 
 
-def _panel(request, key: str, active: bool) -> dict:
+def _playground_state(request, key: str, active: bool) -> dict:
     try:
         spec = playground.catalogue().get(key)
     except ImportError:
