@@ -12,6 +12,7 @@ from .clock import Scheduler
 from .outbox import Relay
 from .rng import world_rng
 from .rpc import Rpc
+from .store import Store
 from .trace import Trace
 
 HORIZON = 60_000      # the consistency window, in virtual ms
@@ -32,7 +33,7 @@ class World:
         self.rng = world_rng(seed)
         self.sched = Scheduler()
         self.trace = Trace()
-        self.stores = {name: _store(name) for name in scenario.lanes}
+        self.stores = {name: Store(name) for name in scenario.lanes}
         self.broker = Broker(self)
         self.relay = Relay(self)
         self.rpc = Rpc(self)
@@ -191,11 +192,6 @@ class World:
             msg = {"id": f"{service}-p{store._seq}", "type": effect["type"], "data": effect["data"],
                    "correlation_id": effect["correlation_id"], "source": service}
             self.broker.publish(service, msg)
-
-
-def _store(name: str):
-    from .store import Store
-    return Store(name)
 
 
 def _describe_commit(effect: dict) -> str:

@@ -74,14 +74,9 @@ class Scenario:
                 "variants": dict(self.expected)}
 
 
-def order_store(world, service: str, table: str, rows: dict) -> None:
-    world.stores[service].table(table).update(rows)
-
-
 def commit_outbox(world, service: str, messages: list[tuple[str, dict, str]]) -> None:
     """Trusted setup: put events in a service's outbox as if a transaction had committed them."""
-    _, rows = world.stores[service].commit([], [{"type": t, "data": d, "correlation_id": c}
-                                                for t, d, c in messages])
+    world.stores[service].commit([], [{"type": t, "data": d, "correlation_id": c} for t, d, c in messages])
     world.relay.kick(service)
 
 

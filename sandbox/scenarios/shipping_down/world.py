@@ -16,7 +16,7 @@ def _save(tx, request, result):
     return result
 
 
-def _take(tx, request, status):
+def _take(tx, ctx, request, status):
     d = request.data
     saved = _replay(tx, request)
     if saved:
@@ -25,23 +25,20 @@ def _take(tx, request, status):
     if account["balance"] < d["amount"]:
         return _save(tx, request, {"status": "declined"})
     tx.update("accounts", d["customer"], balance=account["balance"] - d["amount"])
-    tx.insert("payments", d["order_id"] + "-" + ctx_id(request), {"order_id": d["order_id"],
-                                                                   "amount": d["amount"], "status": status})
+    # One payment row per request key: without a key, every call takes money again.
+    row_key = d["order_id"] + "-" + (request.idempotency_key or ctx.new_id("pay"))
+    tx.insert("payments", row_key, {"order_id": d["order_id"], "amount": d["amount"], "status": status})
     return _save(tx, request, {"status": status.lower()})
-
-
-def ctx_id(request):
-    return request.idempotency_key or "nokey"
 
 
 def payment_authorize(request, ctx):
     with ctx.db.transaction() as tx:
-        return _take(tx, request, "AUTHORIZED")
+        return _take(tx, ctx, request, "AUTHORIZED")
 
 
 def payment_charge(request, ctx):
     with ctx.db.transaction() as tx:
-        return _take(tx, request, "CAPTURED")
+        return _take(tx, ctx, request, "CAPTURED")
 
 
 def _move(request, ctx, src, dst, refund):
