@@ -1,3 +1,5 @@
+import logging
+
 from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -7,6 +9,8 @@ from lessons import quiz
 from lessons.models import Question
 from lessons.modules import TOPICS
 from lessons.quiz import QuizError
+
+logger = logging.getLogger(__name__)
 
 
 @require_GET
@@ -109,11 +113,12 @@ def _region(request, attempt, partial, ctx):
 
 
 def _refuse(request, exc: QuizError, attempt=None):
+    logger.info("quick test refused %s %s: %s", request.method, request.path, exc.status)
     ctx = {"message": exc.message, "status": exc.status, "attempt": attempt}
     if request.htmx:
-        # htmx does not swap 4xx responses: show the message on a fresh page of the current state.
+        # htmx does not swap 4xx responses: load the test's current state, with the message on top.
         messages.error(request, exc.message)
         response = render(request, "lessons/quiz/_error.html", ctx, status=exc.status)
-        response["HX-Refresh"] = "true"
+        response["HX-Redirect"] = reverse("quiz:attempt", args=[attempt.pk]) if attempt else reverse("quiz:start")
         return response
     return render(request, "lessons/quiz/error.html", ctx, status=exc.status)

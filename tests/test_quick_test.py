@@ -355,7 +355,7 @@ class TestTampering:
         assert list(QuizAnswer.objects.values_list("pk", "given", "score")) == before
 
     def test_a_question_not_in_the_attempt_is_refused(self, client, attempt):
-        outsider = Question.objects.exclude(key__in=attempt.question_keys).first()
+        outsider = Question.objects.exclude(key__in=attempt.question_keys).filter(type="single").first()
         response = answer(client, attempt, question=outsider)
         assert_refused(response, 400, "not part of this test")
         assert_refused(client.post(reverse("quiz:answer", args=[attempt.pk]), {"choice": "1"}), 400,
@@ -436,10 +436,17 @@ class TestTampering:
         question = current(attempt)
         answer(client, attempt)
         response = answer(client, attempt, question=question, **HTMX)
-        assert response.status_code == 409 and response["HX-Refresh"] == "true"
+        assert response.status_code == 409
+        assert response["HX-Redirect"] == reverse("quiz:attempt", args=[attempt.pk])
         assert "<html" not in response.content.decode()
         html = client.get(reverse("quiz:attempt", args=[attempt.pk])).content.decode()
         assert "already answered" in html and "Question 2 of 10" in html
+
+    def test_htmx_refusals_for_someone_elses_attempt_go_back_to_the_start_page(self, client, attempt):
+        from django.test import Client
+
+        response = Client().post(reverse("quiz:answer", args=[attempt.pk]), {"question": "x"}, **HTMX)
+        assert response.status_code == 404 and response["HX-Redirect"] == reverse("quiz:start")
 
     def test_answering_needs_a_post(self, client, attempt):
         assert client.get(reverse("quiz:answer", args=[attempt.pk])).status_code == 405
