@@ -166,7 +166,12 @@ def _drop_privileges(uid):
 
 
 def _describe(exc):
-    text = str(exc)
+    try:
+        text = str(exc)
+        if not isinstance(text, str):
+            text = "<unprintable>"
+    except BaseException:  # noqa: BLE001 - a learner __str__ may raise anything
+        text = "<unprintable>"
     if len(text) > 2000:
         text = text[:2000] + "..."
     return text

@@ -754,3 +754,20 @@ def test_unreadable_guest_directory_is_refused(tmp_path):
     with pytest.raises(RunnerError) as err:
         JailRunner("x = 1\n", SMALL, guest_dir=tmp_path)
     assert err.value.kind == "jail_unavailable" and "world-readable" in err.value.message
+
+
+def test_exception_whose_str_raises():
+    code = src("""
+        class Nasty(BaseException):
+            def __str__(self):
+                raise SystemExit("not today")
+        def f():
+            raise Nasty()
+        def ok():
+            return "fine"
+    """)
+    with run(code) as r:
+        with pytest.raises(RunnerError) as err:
+            r.request({"fn": "f"})
+        assert err.value.kind == "crashed" and "Nasty" in err.value.message
+        assert r.request({"fn": "ok"}) == {"value": "fine"}
