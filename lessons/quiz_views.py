@@ -117,7 +117,8 @@ def _refuse(request, exc: QuizError, attempt=None):
     ctx = {"message": exc.message, "status": exc.status, "attempt": attempt}
     if request.htmx:
         # htmx does not swap 4xx responses: load the test's current state, with the message on top.
-        messages.error(request, exc.message)
+        if exc.status != 410:  # the expired test's page says so itself
+            messages.error(request, exc.message)
         response = render(request, "lessons/quiz/_error.html", ctx, status=exc.status)
         response["HX-Redirect"] = reverse("quiz:attempt", args=[attempt.pk]) if attempt else reverse("quiz:start")
         return response

@@ -1,9 +1,11 @@
 """Browser journeys: a whole Quick Test taken anonymously with htmx, kept after
 signing up; and one question answered with JavaScript switched off."""
 import re
+from datetime import timedelta
 
 import pytest
 from django.core.cache import cache
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from lessons.models import QuizAttempt
@@ -102,3 +104,15 @@ def test_a_question_is_answered_with_plain_form_posts_without_javascript(js_disa
     give_answer(page, attempt, right=False)
     expect(page.locator(".feedback")).to_contain_text("Not quite.")
     expect(page.locator(".feedback")).to_contain_text("The correct answer")
+
+
+def test_a_refused_htmx_answer_shows_a_readable_page(page, bank):
+    page.goto("/quick-test/")
+    page.get_by_role("button", name="Start the test").click()
+    attempt = QuizAttempt.objects.get()
+    expect(page.locator("#quiz-region")).to_contain_text("Question 1 of 10")
+    QuizAttempt.objects.filter(pk=attempt.pk).update(created_at=timezone.now() - timedelta(hours=7))
+    give_answer(page, attempt, right=True)
+    expect(page.locator(".quiz-error")).to_contain_text("This test expired")
+    expect(page.get_by_role("button", name="Start a new test")).to_be_visible()
+    assert not attempt.answers.exists()
