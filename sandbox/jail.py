@@ -439,8 +439,9 @@ class JailRunner:
             config["guest_dir"] = JAIL_GUEST
             config["workdir"] = "/tmp"
             # Random uid per run: RLIMIT_NPROC counts per uid, so concurrent
-            # gradings must not share one.
-            config["drop_uid"] = 100000 + secrets.randbelow(1 << 30) if root_mode else None
+            # gradings must not share one.  Drawn from [2^30, 2^31), far above
+            # real accounts and the usual subordinate-uid ranges.
+            config["drop_uid"] = (1 << 30) + secrets.randbelow((1 << 30) - 1) if root_mode else None
             seccomp = _seccomp_fd()
             if seccomp is not None:
                 extra_fds.append(seccomp)
