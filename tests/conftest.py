@@ -53,3 +53,12 @@ def content(db):
     from django.core.management import call_command
 
     call_command("load_content", verbosity=0)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Rate-limit counters and cached pages must not leak from one test to the next."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
