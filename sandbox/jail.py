@@ -29,7 +29,6 @@ No Django here, stdlib only.
 from __future__ import annotations
 
 import errno
-import functools
 import json
 import logging
 import os
@@ -256,9 +255,27 @@ def _check_layout(guest_dir: str) -> str | None:
     return None
 
 
-@functools.lru_cache(maxsize=1)
+_PROBE: tuple[float, tuple[bool, str]] | None = None
+_PROBE_LOCK = threading.Lock()
+PROBE_RETRY_SECONDS = 60.0
+
+
 def jail_available() -> tuple[bool, str]:
-    """Probe bubblewrap once (cached): can we build the real jail here?"""
+    """Can we build the real jail here?  Probed once per process and cached;
+    a failed probe is retried after a minute (a transient failure, or bwrap
+    installed since, must not disable grading for the worker's lifetime)."""
+    global _PROBE
+    with _PROBE_LOCK:
+        if _PROBE is not None:
+            when, result = _PROBE
+            if result[0] or time.monotonic() - when < PROBE_RETRY_SECONDS:
+                return result
+        result = _probe()
+        _PROBE = (time.monotonic(), result)
+        return result
+
+
+def _probe() -> tuple[bool, str]:
     bwrap = shutil.which("bwrap")
     if not bwrap:
         return False, "bubblewrap (bwrap) is not installed"

@@ -370,3 +370,14 @@ def test_cpu_total_over_a_grading(jail, monkeypatch):
                 r.request({"fn": "burn", "args": [0.7]})
     assert err.value.kind == "cpu"
     assert "2 s of CPU time in total" in err.value.message
+
+
+def test_failed_probe_is_retried_later(monkeypatch):
+    results = iter([(False, "transient"), (True, "ok")])
+    monkeypatch.setattr(jail_mod, "_probe", lambda: next(results))
+    monkeypatch.setattr(jail_mod, "_PROBE", None)
+    assert jail_mod.jail_available() == (False, "transient")
+    assert jail_mod.jail_available() == (False, "transient")  # cached for a while
+    monkeypatch.setattr(jail_mod, "PROBE_RETRY_SECONDS", 0.0)
+    assert jail_mod.jail_available() == (True, "ok")
+    assert jail_mod.jail_available() == (True, "ok")  # success is cached for good
