@@ -15,4 +15,5 @@ urlpatterns = [
     path("", include("lessons.urls")),
     path("quick-test/", include("lessons.quiz_urls")),
     path("exercises/", include("exercises.urls")),
+    path("teach/", include("exercises.teach_urls")),
 ]

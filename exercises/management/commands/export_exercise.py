@@ -1,52 +1,55 @@
-"""Write an exercise's published version back to content files.
+"""Write an exercise version back to content files.
 
 - The layout load_content reads: exercise.yaml, statement.md, starter.py,
-  solution.py and variants/<name>.py.
+  solution.py and variants/<name>.py, in DIR/<slug>/ (DIR defaults to
+  exercises/content; `--to DIR` is the same as the positional DIR).
+- The published version unless --version N picks another (a draft, say).
 - Refuses to overwrite an existing directory unless --force.
-- Loading the exported files again yields the same content hash.
+- Loading the exported files again yields the same content hash; it checks.
 """
 from pathlib import Path
 
-import yaml
 from django.core.management.base import BaseCommand, CommandError
 
+from exercises import authoring
 from exercises.content_loader import CONTENT_DIR, read_exercise
 from exercises.models import Exercise
 
 
 class Command(BaseCommand):
-    help = "Export an exercise's published version to content files (exercises/content/<slug>/)."
+    help = "Export an exercise version to content files (DIR/<slug>/, by default exercises/content/<slug>/)."
 
     def add_arguments(self, parser):
         parser.add_argument("slug")
-        parser.add_argument("--to", type=Path, default=CONTENT_DIR, help="the content directory to write into")
+        parser.add_argument("dir", nargs="?", type=Path, help="the content directory to write into")
+        parser.add_argument("--to", type=Path, help="the content directory to write into (same as DIR)")
+        parser.add_argument("--version", type=int, help="export this version number instead of the published one")
         parser.add_argument("--force", action="store_true", help="overwrite an existing exercise directory")
         parser.add_argument("--dry-run", action="store_true", help="say what would be written, write nothing")
 
     def handle(self, *args, **options):
-        exercise = Exercise.objects.published().select_related("published_version").filter(slug=options["slug"]).first()
-        if exercise is None:
-            raise CommandError(f"no published exercise {options['slug']!r}")
-        version = exercise.published_version
-        target = options["to"] / exercise.slug
+        exercise = Exercise.objects.select_related("published_version").filter(slug=options["slug"]).first()
+        if options["version"] is not None:
+            version = exercise.versions.filter(number=options["version"]).first() if exercise else None
+            if version is None:
+                raise CommandError(f"exercise {options['slug']!r} has no version {options['version']}")
+        else:
+            version = exercise.published_version if exercise else None
+            if version is None:
+                raise CommandError(f"no published exercise {options['slug']!r} (pass --version N for a draft)")
+        target = (options["dir"] or options["to"] or CONTENT_DIR) / exercise.slug
         if target.exists() and not options["force"]:
             raise CommandError(f"{target} exists; pass --force to overwrite it")
-        meta = {"title": exercise.title, "module": exercise.module, "order": exercise.order,
-                "scenario": version.scenario, "summary": exercise.summary, "reveal_after": version.reveal_after,
-                "random_schedules": version.random_schedules, "hints": list(version.hints)}
-        if version.limits:
-            meta["limits"] = dict(version.limits)
-        if version.variants:
-            meta["variants"] = {name: v["expected"] for name, v in sorted(version.variants.items())}
-        files = {"exercise.yaml": yaml.safe_dump(meta, sort_keys=False, allow_unicode=True, width=110),
-                 "statement.md": version.statement, "starter.py": version.starter, "solution.py": version.solution}
-        files.update({f"variants/{name}.py": v["source"] for name, v in version.variants.items()})
-        for name, text in files.items():
+        files = authoring.export_files(exercise, version)
+        for name in files:
             self.stdout.write(f"{'would write' if options['dry_run'] else 'writing'} {target / name}")
-            if not options["dry_run"]:
-                (target / name).parent.mkdir(parents=True, exist_ok=True)
-                (target / name).write_text(text, encoding="utf-8")
-        if not options["dry_run"]:
-            exported = read_exercise(target)
-            if exported.content_hash() != version.content_hash:
-                raise CommandError(f"the exported files in {target} do not load back to the same version")
+        if options["dry_run"]:
+            return
+        # A variant dropped since the last export must not linger: the loader would refuse the directory.
+        for stale in sorted((target / "variants").glob("*.py")):
+            if f"variants/{stale.name}" not in files:
+                stale.unlink()
+        authoring.write_files(files, target)
+        if read_exercise(target).content_hash() != version.content_hash:
+            raise CommandError(f"the exported files in {target} do not load back to the same version")
+        self.stdout.write(f"exported {exercise.slug} v{version.number} to {target}")
