@@ -134,8 +134,15 @@ class QuizAttempt(models.Model):
         return self._questions
 
     def answers_by_key(self) -> dict[str, QuizAnswer]:
-        keys = {question.pk: question.key for question in self.questions()}
-        return {keys[answer.question_id]: answer for answer in self.answers.all() if answer.question_id in keys}
+        """Answers so far by question key (cached; forget_answers() after adding one)."""
+        if getattr(self, "_answers", None) is None:
+            keys = {question.pk: question.key for question in self.questions()}
+            self._answers = {keys[answer.question_id]: answer for answer in self.answers.all()
+                             if answer.question_id in keys}
+        return self._answers
+
+    def forget_answers(self) -> None:
+        self._answers = None
 
     def current_question(self) -> Question | None:
         answered = self.answers_by_key()
@@ -151,7 +158,7 @@ class QuizAttempt(models.Model):
 
     def score(self) -> tuple[float, int]:
         """(points, number of questions); unanswered questions count as 0."""
-        return sum(answer.score for answer in self.answers.all()), len(self.question_keys)
+        return sum(answer.score for answer in self.answers_by_key().values()), len(self.question_keys)
 
     def topic_scores(self) -> dict[str, tuple[float, int]]:
         """{topic: (points, questions)} in the order the topics are listed in TOPICS."""

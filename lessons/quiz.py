@@ -153,6 +153,7 @@ ALREADY_ANSWERED = "You already answered this question; your first answer stands
 def submit(attempt: QuizAttempt, question_key, data) -> QuizAnswer:
     """Grade and save one answer. Anything but the next question of a live
     attempt is refused with a QuizError and changes nothing."""
+    caller_copy = attempt
     with transaction.atomic():
         attempt = QuizAttempt.objects.select_for_update().get(pk=attempt.pk)
         if attempt.is_finished:
@@ -175,9 +176,12 @@ def submit(attempt: QuizAttempt, question_key, data) -> QuizAnswer:
                                                    score=score(question, given))
         except IntegrityError:
             raise QuizError(409, ALREADY_ANSWERED) from None
+        attempt.forget_answers()
         if attempt.current_question() is None:
             attempt.finished_at = timezone.now()
             attempt.save(update_fields=["finished_at"])
+    caller_copy.finished_at = attempt.finished_at
+    caller_copy.forget_answers()
     return answer
 
 def read_answer(question: Question, layout: list[int] | None, data) -> object:
