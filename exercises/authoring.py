@@ -283,7 +283,7 @@ def exercise_stats(exercise: Exercise) -> dict:
         "learners": len(tried),
         "learners_passed": len(passed_learners),
         "pass_rate": _rate(len(passed_learners), len(tried)),
-        "median_attempts_to_pass": statistics.median(to_pass) if to_pass else None,
+        "median_attempts_to_pass": _whole(statistics.median(to_pass)) if to_pass else None,
         "broken": [{"name": name, "title": titles[name], "count": count, "share": _rate(count, len(rows))}
                    for name, count in broken.most_common()],
         "hint_learners": len(hint_users),
@@ -311,6 +311,10 @@ def question_stats():
         question.confusing = (question.answers >= CONFUSING_MIN_ANSWERS
                               and question.right_rate is not None and question.right_rate <= CONFUSING_RIGHT_RATE)
     return sorted(questions, key=lambda q: (q.right_rate is None, q.right_rate or 0, -q.answers, q.key))
+
+
+def _whole(number: float) -> float | int:
+    return int(number) if float(number).is_integer() else number
 
 
 def _rate(part: int, whole: int) -> int | None:
@@ -345,8 +349,8 @@ def check_question(raw: dict) -> dict:
     return _validate(Path(f"{raw.get('topic')}.yaml"), 1, raw, lessons)
 
 
-def update_question(question, raw: dict):
-    row = check_question(raw)
+def update_question(question, row: dict):
+    """Save fields that check_question returned."""
     for name, value in row.items():
         setattr(question, name, value)
     question.save()

@@ -3,7 +3,7 @@
 - The layout load_content reads: exercise.yaml, statement.md, starter.py,
   solution.py and variants/<name>.py, in DIR/<slug>/ (DIR defaults to
   exercises/content; `--to DIR` is the same as the positional DIR).
-- The published version unless --version N picks another (a draft, say).
+- The published version unless --number N picks another (a draft, say).
 - Refuses to overwrite an existing directory unless --force.
 - Loading the exported files again yields the same content hash; it checks.
 """
@@ -23,20 +23,20 @@ class Command(BaseCommand):
         parser.add_argument("slug")
         parser.add_argument("dir", nargs="?", type=Path, help="the content directory to write into")
         parser.add_argument("--to", type=Path, help="the content directory to write into (same as DIR)")
-        parser.add_argument("--version", type=int, help="export this version number instead of the published one")
+        parser.add_argument("--number", type=int, help="export this version number instead of the published one")
         parser.add_argument("--force", action="store_true", help="overwrite an existing exercise directory")
         parser.add_argument("--dry-run", action="store_true", help="say what would be written, write nothing")
 
     def handle(self, *args, **options):
         exercise = Exercise.objects.select_related("published_version").filter(slug=options["slug"]).first()
-        if options["version"] is not None:
-            version = exercise.versions.filter(number=options["version"]).first() if exercise else None
+        if options["number"] is not None:
+            version = exercise.versions.filter(number=options["number"]).first() if exercise else None
             if version is None:
-                raise CommandError(f"exercise {options['slug']!r} has no version {options['version']}")
+                raise CommandError(f"exercise {options['slug']!r} has no version {options['number']}")
         else:
             version = exercise.published_version if exercise else None
             if version is None:
-                raise CommandError(f"no published exercise {options['slug']!r} (pass --version N for a draft)")
+                raise CommandError(f"no published exercise {options['slug']!r} (pass --number N for a draft)")
         target = (options["dir"] or options["to"] or CONTENT_DIR) / exercise.slug
         if target.exists() and not options["force"]:
             raise CommandError(f"{target} exists; pass --force to overwrite it")
