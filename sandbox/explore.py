@@ -21,6 +21,7 @@ from .runner import InProcessRunner, Limits, RunnerError
 from .world import World
 
 MAX_SHRINK_RUNS = 150
+MAX_GRADE_ROUND_TRIPS = 200_000     # across a whole grading; references need a few thousand
 _TRUSTED: dict[str, InProcessRunner] = {}
 
 
@@ -34,12 +35,14 @@ class Session:
         self.constants = constants
         self.cache: dict = {}
         self.runs = 0
+        self.round_trips = 0
 
     def run(self, plan: FaultPlan, seed: int):
         world = World(self.scenario, self.runner, self.trusted, plan, seed, self.cache, self.constants)
         self.scenario.configure(world, self.constants)
         self.scenario.setup(world)
         world.run()
+        self.round_trips += world.round_trips
         facts = self.scenario.facts(world)
         broken = {}
         for name in self.scenario.invariants:
@@ -164,9 +167,16 @@ def _explore(session: Session, report: dict, seed: int, random_schedules: int, s
                                                          f["site"].count(">") if f["kind"] == "crash" else 0))
         for fault in singles if failure is None else ():
             failure = attempt(_plan(sc, "replay", seed, [fault]), seed)
-            if failure:
+            if failure or session.round_trips > MAX_GRADE_ROUND_TRIPS:
                 break
         for i in range(random_schedules if failure is None else 0):
+            if session.round_trips > MAX_GRADE_ROUND_TRIPS:
+                report["fault_kinds_explored"] = dict(sorted(kinds.items()))
+                report.update(status="timeout", schedules_explored=session.runs, message=(
+                    f"Grading stopped after {session.runs} schedules: your code was called "
+                    f"{session.round_trips} times, far more than this scenario needs. Look for loops that "
+                    f"retry very often (a short RetryLater, or many calls per message)."))
+                return
             run_seed = schedule_seed(seed, i)
             failure = attempt(_plan(sc, "random", run_seed), run_seed)
             if failure:

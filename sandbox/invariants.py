@@ -26,11 +26,18 @@ def _no_double_charge(world, facts):
     return out + facts.get("no_double_charge", [])
 
 
+def _settles(world, facts):
+    if world.finished:
+        return []
+    if getattr(world, "exhausted", False):
+        return [f"your code was called {world.round_trips} times in one run without the system settling "
+                f"(an endless retry or RetryLater loop?)"]
+    return [f"the system had not settled after {world.now} ms of virtual time ({world.sched.steps} steps): "
+            f"something keeps retrying or waiting forever"]
+
+
 def _orders_resolve(world, facts):
     out = []
-    if not world.finished:
-        out.append(f"the system had not settled after {world.now} ms of virtual time "
-                   f"({world.sched.steps} steps): something keeps going forever")
     for oid, o in sorted(_orders(facts).items()):
         if o["status"] not in ("CONFIRMED", "CANCELLED"):
             out.append(f"{oid} is still {o['status']} at the end of the consistency window")
@@ -74,6 +81,9 @@ _ALL = [
               "message is redelivered. Retries and duplicates are normal in a distributed system; the handler "
               "that takes money must recognise a repeat (an idempotency key, a processed-messages table) and "
               "do nothing the second time.", _no_double_charge),
+    Invariant("settles", "The system settles",
+              "Once the faults stop, the system comes to rest within the consistency window: no message is "
+              "retried forever, no loop keeps calling, nothing waits for an answer that never comes.", _settles),
     Invariant("orders_resolve", "Every order resolves",
               "Once the faults stop, every order (or booking) ends CONFIRMED or CANCELLED within the "
               "consistency window. An order left PENDING forever is a ghost order or a stuck reservation: "

@@ -18,6 +18,11 @@ from .trace import Trace
 HORIZON = 60_000      # the consistency window, in virtual ms
 MAX_STEPS = 20_000
 MAX_ROWS = 5_000      # per service, outbox included: a store is small in these worlds
+MAX_ROUND_TRIPS = 4_000   # learner requests + callbacks in one run (a reference needs well under 100)
+
+
+class RunExhausted(Exception):
+    """The run used up its budget of guest round trips (e.g. a RetryLater(0) loop)."""
 
 
 class World:
@@ -43,6 +48,7 @@ class World:
         self.invocations = 0
         self.round_trips = 0
         self.finished = False
+        self.exhausted = False
 
     @property
     def now(self) -> int:
@@ -63,7 +69,12 @@ class World:
         return None
 
     def run(self) -> None:
-        self.finished = self.sched.run(HORIZON, MAX_STEPS)
+        try:
+            self.finished = self.sched.run(HORIZON, MAX_STEPS)
+        except RunExhausted:
+            self.finished, self.exhausted = False, True
+            self.log("blocked", self.scenario.lanes[0], f"simulation stopped after {self.round_trips} calls "
+                                                       f"into your code: it never settles")
 
     # -- talking to the guest ---------------------------------------------------
 
@@ -75,9 +86,11 @@ class World:
         answers it already got scripted (learner code is a deterministic function of its inputs;
         module globals are not durable)."""
         runner = self.learner if fn in self.scenario.functions else self.trusted
+        if runner is self.learner and self.round_trips >= MAX_ROUND_TRIPS:
+            raise RunExhausted()
         live = on_callback or (lambda payload: {"status": "error", "message": "no calls here"})
         if not (cache and self.cache is not None and runner is self.learner):
-            self.round_trips += 1
+            self.round_trips += runner is self.learner
             return runner.request(request, live)
         key = json.dumps(request, sort_keys=True, separators=(",", ":"))
         answers: list[dict] = []
@@ -136,6 +149,7 @@ class World:
 
         def on_call(payload: dict) -> dict:
             try:
+                self.round_trips += fn in self.scenario.functions
                 if isinstance(payload, dict):
                     apply(effects.effect_list(payload.get("pending", []), "call.pending"))
                     state["applied"] += 1                    # the call itself
@@ -143,14 +157,14 @@ class World:
                     self.note("correlation", f"{fn}() called {payload.get('service')}.{payload.get('op')} with "
                                              f"correlation id {payload.get('correlation_id')!r}, expected {corr!r}")
                 return self.rpc.from_guest(service, site, payload)
-            except effects.GuestProtocolError as exc:
+            except (effects.GuestProtocolError, RunExhausted) as exc:
                 # Raised after the guest answers: learner code must not be able to catch it.
-                state["protocol_error"] = state.get("protocol_error") or exc
+                state["abort"] = state.get("abort") or exc
                 return {"status": "error", "message": "rejected by the simulator"}
 
         raw = self.guest(fn, req, on_call)
-        if state.get("protocol_error"):
-            raise state["protocol_error"]
+        if state.get("abort"):
+            raise state["abort"]
         resp = effects.call_response(raw)
         if resp["crashed"] and crash_at is not None:
             del resp["effects"][crash_at:]

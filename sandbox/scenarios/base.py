@@ -21,6 +21,11 @@ class Scenario:
     expected: dict[str, str] = {}              # variant file stem -> "pass" | invariant name
     fault_horizon = 3000
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "settles" not in cls.invariants:          # every world must come to rest
+            cls.invariants = tuple(cls.invariants) + ("settles",)
+
     @property
     def directory(self) -> Path:
         return Path(__file__).resolve().parent / self.name

@@ -146,3 +146,22 @@ def test_a_store_flooded_with_rows_is_an_error():
     report = sandbox.grade("idempotent_consumer", source, random_schedules=0)
     assert report["status"] == "error"
     assert "grew beyond" in report["message"]
+
+
+def test_an_endless_retry_loop_is_stopped_and_fails():
+    source = ("from saga_api import RetryLater\n"
+              "def on_payment_captured(event, ctx):\n"
+              "    raise RetryLater(1)\n")
+    report = sandbox.grade("idempotent_consumer", source, random_schedules=50)
+    assert report["status"] == "failed"
+    assert "settles" in [v["name"] for v in report["violations"]]
+    assert report["duration_ms"] < 20_000
+
+
+def test_a_solution_that_needs_too_many_calls_times_out(monkeypatch):
+    from sandbox import explore
+    monkeypatch.setattr(explore, "MAX_GRADE_ROUND_TRIPS", 10)
+    report = sandbox.grade("order_saga_choreography", scenarios.get("order_saga_choreography").reference_source,
+                           random_schedules=500)
+    assert report["status"] == "timeout"
+    assert "Grading stopped" in report["message"]

@@ -1,6 +1,6 @@
 from saga_api import DuplicateKey, Timeout, RetryLater
 
-SHIPPING_DEADLINE_MS = 10_000     # how long we may hold the customer's money waiting for shipping
+SHIPPING_DEADLINE_MS = 8_000      # how long we may hold the customer's money waiting for shipping
 
 
 def checkout(command, ctx):
@@ -28,7 +28,7 @@ def checkout(command, ctx):
             scheduled = call("shipping", "schedule")["status"] == "scheduled"
         except Timeout:
             if ctx.now - row["since"] < SHIPPING_DEADLINE_MS:
-                raise RetryLater(500)
+                raise RetryLater(1000)            # shipping is down: look again in a second
             scheduled = False
         if not scheduled:
             call("payment", "void")              # release the hold
