@@ -208,7 +208,7 @@ def _passed_message(sc, explored: int, replaying: bool) -> str:
     if replaying:
         return "This schedule keeps every invariant."
     return (f"All {len(sc.invariants)} invariants held across {explored} fault schedules "
-            f"(every single crash point, duplicate and lost message, plus random combinations).")
+            f"(each single fault at every place it can happen, then random combinations).")
 
 
 def _failed_message(broken: dict, fired: list[dict], world) -> str:

@@ -5,4 +5,4 @@ def retry_delay(attempt, rand):
     if CAP and attempt >= 10:
         return None
     ceiling = min(5_000, 200 * 2 ** attempt) if BACKOFF else 200
-    return rand * ceiling if JITTER else ceiling
+    return ceiling / 2 + rand * ceiling / 2 if JITTER else ceiling
