@@ -73,3 +73,10 @@ def assert_healthy(**kwargs) -> None:
         assert r.request({"fn": "add", "args": [2, 3]}) == {"value": 5}
         tag = r.tag
     assert_no_processes(tag)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Overrides the site-wide autouse fixture of the same name (tests/conftest.py),
+    which needs Django: the jail tests do not, and run with ``-p no:django``."""
+    yield
