@@ -117,8 +117,8 @@ _ALL = [
               "with random jitter, so that a service recovering from an outage is not flattened by every "
               "client retrying at the same moment (a retry storm).", _facts("retries_bounded_and_spread")),
     Invariant("requests_complete", "Clients get through",
-              "When a dependency is down only briefly, every client's request eventually succeeds once it is "
-              "back. Giving up after a handful of quick retries turns a short outage into failed requests.",
+              "When a dependency is down only briefly, (nearly) every client's request eventually succeeds once "
+              "it is back. Giving up after a handful of quick retries turns a short outage into failed requests.",
               _facts("requests_complete")),
     Invariant("twopc_agreement", "2PC participants agree and are not left blocked",
               "All participants of a two-phase commit reach the same decision (all commit or all abort), and "

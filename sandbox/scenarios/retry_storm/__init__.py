@@ -7,6 +7,7 @@ SPREAD_LIMIT = 32          # peak retries per 100 ms bucket that still counts as
 MAX_ATTEMPTS_ALLOWED = 10
 PROBE_ATTEMPTS = 11
 MAX_DELAY_MS = 60_000
+MIN_SUCCESS_PERCENT = 90   # after a short outage; a jittered policy may rarely lose an unlucky client
 
 
 class RetryStorm(Scenario):
@@ -100,9 +101,10 @@ class RetryStorm(Scenario):
         if world.notes["recovered_at"][0] < 10 ** 9:
             done = set(world.notes.get("succeeded", []))
             failed = [i for i in range(CLIENTS) if i not in done]
-            if failed:
+            if len(failed) > CLIENTS * (100 - MIN_SUCCESS_PERCENT) // 100:
                 complete.append(f"{len(failed)} of {CLIENTS} clients gave up although inventory was back at "
-                                f"t={world.notes['recovered_at'][0]}")
+                                f"t={world.notes['recovered_at'][0]} (at least {MIN_SUCCESS_PERCENT}% must get "
+                                f"through)")
         return {"retries_bounded_and_spread": problems, "requests_complete": complete}
 
     def extra_report(self, world):
