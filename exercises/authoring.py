@@ -21,6 +21,7 @@ from collections import Counter
 from pathlib import Path
 
 import yaml
+from celery.exceptions import SoftTimeLimitExceeded
 from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 from django.db.models import Avg, Count, Q
@@ -149,8 +150,18 @@ def request_validation(version: ExerciseVersion, user=None) -> str:
     state = {"status": "queued", "request": token, "content_hash": version.content_hash,
              "requested_at": timezone.now().isoformat(), "requested_by": getattr(user, "email", "") or ""}
     ExerciseVersion.objects.filter(pk=version.pk).update(validation=state, validated_at=None)
-    transaction.on_commit(functools.partial(validate_exercise_version.delay, version.pk, token))
+    transaction.on_commit(functools.partial(_send_validation, validate_exercise_version, version.pk, token))
     return token
+
+
+def _send_validation(task, version_id: int, token: str) -> None:
+    try:
+        task.delay(version_id, token)
+    except Exception:
+        # An unreachable broker must not leave the page polling a request nobody will run.
+        log.exception("could not send the validation task for version %s", version_id)
+        _finish(version_id, token, {"request": token, "status": "failed", "checks": [], "error": "The validation task could not be "
+                                    "queued (is the broker running?). Nothing was run; validate again later."})
 
 
 def run_validation(version_id: int, token: str) -> str:
@@ -165,12 +176,22 @@ def run_validation(version_id: int, token: str) -> str:
         return "done"
     ExerciseVersion.objects.filter(pk=version_id, validation__request=token).update(
         validation={**state, "status": "running", "started_at": timezone.now().isoformat()})
-    outcome = validate(version)
-    written = ExerciseVersion.objects.filter(pk=version_id, validation__request=token).update(
-        validation={**state, **outcome},
-        validated_at=timezone.now() if outcome["status"] == "passed" else None)
+    try:
+        outcome = validate(version)
+    except SoftTimeLimitExceeded:
+        log.error("validation of %s hit the task's soft time limit", version)
+        outcome = {"status": "failed", "checks": [], "error": "Validation took longer than the task's time limit "
+                   "and was stopped. Lower random_schedules or the limits, then validate again."}
+    written = _finish(version_id, token, {**state, **outcome})
     log.info("exercise %s v%d: validation %s", version.exercise.slug, version.number, outcome["status"])
     return outcome["status"] if written else "superseded"
+
+
+def _finish(version_id: int, token: str, state: dict) -> bool:
+    """Store a finished validation, unless a newer request replaced this one."""
+    state = {"finished_at": timezone.now().isoformat(), **state}
+    return bool(ExerciseVersion.objects.filter(pk=version_id, validation__request=token).update(
+        validation=state, validated_at=timezone.now() if state["status"] == "passed" else None))
 
 
 def validate(version: ExerciseVersion) -> dict:

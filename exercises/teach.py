@@ -10,6 +10,7 @@ import zipfile
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
+from django.db import IntegrityError
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -177,13 +178,22 @@ def _exercise_form(request, item: Exercise | None):
     form, variants = exercise_forms(request.POST if request.method == "POST" else None, item, spec)
     previewing = request.method == "POST" and "preview" in request.POST
     if request.method == "POST" and not previewing and forms_valid(form, variants):
-        item, saved, created = authoring.save_draft(form.spec(variants.variants()), request.user, item)
+        try:
+            item, saved, created = authoring.save_draft(form.spec(variants.variants()), request.user, item)
+        except IntegrityError:
+            # Two saves raced for the same slug or version number; nothing was written.
+            form.add_error(None, "Someone else saved this exercise at the same moment. Check it and save again.")
+            return _render_exercise_form(request, item, latest, form, variants, previewing=False)
         if created:
             messages.success(request, f"Saved as version {saved.number}. Validate it, then publish it.")
         else:
             messages.info(request, f"Saved. The content is unchanged, so it is still version {saved.number}.")
         return redirect("teach:version", item.slug, saved.number)
-    statement = request.POST.get("statement", "") if request.method == "POST" else (spec.statement if spec else "")
+    return _render_exercise_form(request, item, latest, form, variants, previewing)
+
+
+def _render_exercise_form(request, item, latest, form, variants, previewing):
+    statement = form["statement"].value() or ""
     return render(request, "teach/exercise_form.html", {
         "exercise": item, "latest": latest, "form": form, "variants": variants, "show_errors": not previewing,
         "preview_html": render_markdown(statement) if statement else "",

@@ -233,3 +233,19 @@ def _client_for(user):
     other = Client()
     other.force_login(user)
     return other
+
+
+def test_an_unreachable_broker_ends_the_request_as_failed_instead_of_queued(instructor_client, monkeypatch,
+                                                                            django_capture_on_commit_callbacks):
+    from exercises import teach_tasks
+
+    def refuse(*args):
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr(teach_tasks.validate_exercise_version, "delay", refuse)
+    instructor_client.post("/teach/exercises/new/", form_data())
+    with django_capture_on_commit_callbacks(execute=True):
+        instructor_client.post("/teach/exercises/confirm-once/v1/validate/")
+    version = Exercise.objects.get().latest_version()
+    assert version.validation["status"] == "failed" and "could not be queued" in version.validation["error"]
+    assert "could not be queued" in instructor_client.get("/teach/exercises/confirm-once/v1/").content.decode()
