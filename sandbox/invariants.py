@@ -140,8 +140,9 @@ _ALL = [
               "attempts (visible, alertable) instead of being dropped silently or retried forever, and good "
               "messages are never dead-lettered.", _facts("poison_isolated")),
     Invariant("no_charge_without_shipment", "No charge without a shipment",
-              "A customer's money is only captured once shipping has accepted the order. If shipping cannot "
-              "take it in time, the order is cancelled and any hold on the money is released.",
+              "A customer is never left charged without a scheduled shipment for longer than the allowed "
+              "window: either hold (authorize) the money until shipping accepts, or refund it when shipping "
+              "cannot take the order in time. A cancelled order keeps no money and no hold.",
               _facts("no_charge_without_shipment")),
     Invariant("saga_compensates", "Every failure is compensated",
               "Whichever step of the saga fails, every step that already succeeded is compensated, in reverse "

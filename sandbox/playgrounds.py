@@ -103,7 +103,8 @@ PLAYGROUNDS = {
             _t("authorize_first", "Authorize (hold) until shipping accepts", "pattern", True,
                "On: hold the money, capture only once shipping has accepted, void the hold on a deadline. "
                "Off: capture first, then wait for shipping."),
-            _t("long_outage", "Long outage", "fault", False, "Shipping stays down for most of the window."),
+            _t("long_outage", "Shipping down for most of the window", "fault", True,
+               "Shipping is down for 50 s of the 60 s window (off: a few seconds)."),
         ],
     },
     "poison-message": {

@@ -33,16 +33,21 @@ def provider_book(request, ctx):
 
 
 def provider_cancel(request, ctx):
-    # Cancels the trip's bookings and refunds the fare. The refund is a payment
-    # instruction: sent twice without an idempotency key, it is paid twice.
+    # Cancels the trip's booking and refunds the fare. The refund is a payment
+    # instruction: for a trip that was booked here, every cancel call without an
+    # idempotency key pays it again. Cancelling a trip never booked here is a no-op.
     trip = request.data
     fare = trip["fares"][ctx.service]
     with ctx.db.transaction() as tx:
         saved = _replay(tx, request)
         if saved:
             return saved
-        for key, _ in tx.find("bookings", trip_id=trip["trip_id"], status="BOOKED"):
-            tx.update("bookings", key, status="CANCELLED")
+        bookings = tx.find("bookings", trip_id=trip["trip_id"])
+        if not bookings:
+            return _save(tx, request, {"status": "cancelled", "refunded": 0})
+        for key, booking in bookings:
+            if booking["status"] == "BOOKED":
+                tx.update("bookings", key, status="CANCELLED")
         account = tx.get("accounts", trip["customer"])
         tx.update("accounts", trip["customer"], balance=account["balance"] + fare)
         return _save(tx, request, {"status": "cancelled", "refunded": fare})
