@@ -258,7 +258,7 @@ def export_files(exercise: Exercise, version: ExerciseVersion) -> dict[str, str]
         meta["limits"] = dict(version.limits)
     if version.variants:
         meta["variants"] = {name: v["expected"] for name, v in sorted(version.variants.items())}
-    files = {"exercise.yaml": yaml.safe_dump(meta, sort_keys=False, allow_unicode=True, width=110),
+    files = {"exercise.yaml": _yaml(meta),
              "statement.md": version.statement, "starter.py": version.starter, "solution.py": version.solution}
     files.update({f"variants/{name}.py": v["source"] for name, v in sorted(version.variants.items())})
     return files
@@ -379,5 +379,17 @@ def update_question(question, row: dict):
 
 
 def question_yaml(raw: dict) -> str:
-    return yaml.safe_dump([raw], sort_keys=False, allow_unicode=True, width=100)
+    return _yaml([raw])
+
+
+class _ContentDumper(yaml.SafeDumper):
+    """Multi-line text as literal blocks, the way the content files are written by hand."""
+
+
+_ContentDumper.add_representer(str, lambda dumper, value: dumper.represent_scalar(
+    "tag:yaml.org,2002:str", value, style="|" if "\n" in value else None))
+
+
+def _yaml(data) -> str:
+    return yaml.dump(data, Dumper=_ContentDumper, sort_keys=False, allow_unicode=True, width=100)
 

@@ -80,7 +80,7 @@ class ExerciseForm(forms.Form):
     slug = forms.SlugField(max_length=80, help_text="Part of the learner's URL: /exercises/<slug>/. "
                                                     "It cannot change once the exercise exists.")
     module = forms.TypedChoiceField(choices=sorted(MODULES.items()), coerce=int)
-    order = forms.IntegerField(min_value=0, initial=0, help_text="Position within the module.")
+    order = forms.IntegerField(min_value=0, max_value=32767, initial=0, help_text="Position within the module.")
     summary = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False,
                               help_text="One or two sentences for the catalogue.")
     statement = TextField(rows=16, help_text="Markdown. The preview below shows it as learners will see it.")

@@ -96,3 +96,34 @@ def test_the_instructor_area_offers_the_same_files_as_a_zip(authored, client, bo
     assert response["Content-Disposition"] == 'attachment; filename="confirm-once-v1.zip"'
     zipfile.ZipFile(io.BytesIO(response.content)).extractall(tmp_path)
     assert read_exercise(tmp_path / "confirm-once").content_hash() == version.content_hash
+
+
+@pytest.fixture
+def loaded(db):
+    from exercises.content_loader import CONTENT_DIR
+
+    load_exercises(CONTENT_DIR, LoadReport())
+
+
+def test_it_exports_a_published_exercise_from_the_files_back_to_the_same_content(loaded, tmp_path):
+    call_command("export_exercise", "idempotent-consumer", "--to", str(tmp_path), stdout=io.StringIO())
+    version = Exercise.objects.get(slug="idempotent-consumer").published_version
+    assert read_exercise(tmp_path / "idempotent-consumer").content_hash() == version.content_hash
+    assert (tmp_path / "idempotent-consumer" / "variants" / "no_dedup.py").exists()
+
+
+def test_it_refuses_to_overwrite_without_force(loaded, tmp_path):
+    call_command("export_exercise", "idempotent-consumer", str(tmp_path), stdout=io.StringIO())
+    with pytest.raises(CommandError, match="--force"):
+        call_command("export_exercise", "idempotent-consumer", str(tmp_path), stdout=io.StringIO())
+    call_command("export_exercise", "idempotent-consumer", str(tmp_path), "--force", stdout=io.StringIO())
+
+
+def test_a_dry_run_writes_nothing(loaded, tmp_path):
+    call_command("export_exercise", "idempotent-consumer", str(tmp_path), "--dry-run", stdout=io.StringIO())
+    assert not (tmp_path / "idempotent-consumer").exists()
+
+
+def test_an_unknown_exercise_is_an_error(loaded, tmp_path):
+    with pytest.raises(CommandError, match="no published exercise"):
+        call_command("export_exercise", "nope", str(tmp_path))
