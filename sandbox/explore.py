@@ -45,7 +45,7 @@ class Session:
         self.round_trips += world.round_trips
         facts = self.scenario.facts(world)
         broken = {}
-        for name in self.scenario.invariants:
+        for name in self.scenario.checked:
             problems = INVARIANTS[name].check(world, facts)
             if problems:
                 broken[name] = problems
@@ -112,7 +112,7 @@ def _grade(name, source, runner_factory, seed, random_schedules, limits, schedul
     started = time.perf_counter()
     sc = scenarios.get(name)
     report = {"status": "error", "message": "", "violations": [],
-              "invariants": [{**describe(n), "held": True} for n in sc.invariants],
+              "invariants": [{**describe(n), "held": True} for n in sc.checked],
               "seed": seed, "schedules_explored": 0, "fault_kinds_explored": {}, "counterexample": None,
               "lanes": list(sc.lanes), "output": "", "output_dropped": 0, "duration_ms": 0}
     runner = None
@@ -207,7 +207,7 @@ def _explore(session: Session, report: dict, seed: int, random_schedules: int, s
 def _passed_message(sc, explored: int, replaying: bool) -> str:
     if replaying:
         return "This schedule keeps every invariant."
-    return (f"All {len(sc.invariants)} invariants held across {explored} fault schedules "
+    return (f"All {len(sc.checked)} invariants held across {explored} fault schedules "
             f"(each single fault at every place it can happen, then random combinations).")
 
 

@@ -21,10 +21,10 @@ class Scenario:
     expected: dict[str, str] = {}              # variant file stem -> "pass" | invariant name
     fault_horizon = 3000
 
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        if "settles" not in cls.invariants:          # every world must come to rest
-            cls.invariants = tuple(cls.invariants) + ("settles",)
+    @property
+    def checked(self) -> tuple[str, ...]:
+        """What grading checks: the declared invariants, plus "settles" for every world."""
+        return tuple(self.invariants) + (() if "settles" in self.invariants else ("settles",))
 
     @property
     def directory(self) -> Path:
