@@ -157,7 +157,7 @@ def _variants(directory: Path, meta: dict, meta_path: Path, scenario) -> dict:
         return {name: {"source": source, "expected": expected} for name, (source, expected) in registry.items()}
     if not isinstance(declared, dict):
         raise ContentError(meta_path, _line_of(meta_path, "variants"), "variants must map a name to an invariant")
-    invariants = set(getattr(scenario, "invariants", ()) or ()) | {"pass"}
+    invariants = set(getattr(scenario, "checked", None) or getattr(scenario, "invariants", ()) or ()) | {"pass"}
     out = {}
     for name, expected in declared.items():
         if expected not in invariants:

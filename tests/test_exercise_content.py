@@ -54,7 +54,9 @@ def test_each_statement_names_every_invariant_the_grader_checks(spec):
     from sandbox import scenarios
     from sandbox.invariants import describe
 
-    for name in scenarios.get(spec.scenario).invariants:
+    scenario = scenarios.get(spec.scenario)
+    # "checked" adds the invariants every world is held to ("settles") where the simulator has it.
+    for name in getattr(scenario, "checked", scenario.invariants):
         assert describe(name)["title"].lower() in spec.statement.lower(), name
 
 
