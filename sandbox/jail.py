@@ -61,6 +61,10 @@ STOP_GRACE_SECONDS = 2.0
 # each in total, so protocol overhead never fails an honest solution while a
 # submission that is slow on every call still ends.
 GRADING_TOTAL_FACTOR = 10
+# Callbacks (RPCs to the simulated world) one request may make.  Time spent in
+# the host's callback handler is not charged to the learner, so without a cap
+# a loop of calls could keep the grader busy far past the wall clock.
+MAX_CALLBACKS_PER_REQUEST = 10_000
 
 # Every jail process carries ``TAG_PREFIX + random`` in its command line.
 TAG_PREFIX = "saga-jail-"
@@ -564,6 +568,7 @@ class JailRunner:
         rid = secrets.randbits(52)
         frame = self._encode({"type": "request", "id": rid, "request": request})
         self._budget = float(self.limits.wall_seconds)
+        callbacks = 0
         try:
             self._send(frame)
             while True:
@@ -586,6 +591,10 @@ class JailRunner:
                 payload = frame.get("payload")
                 if not isinstance(payload, dict):
                     raise RunnerError("protocol", "a callback from the sandbox is not a JSON object")
+                callbacks += 1
+                if callbacks > MAX_CALLBACKS_PER_REQUEST:
+                    raise RunnerError("protocol", "your code made more than %d calls from one "
+                                      "function invocation" % MAX_CALLBACKS_PER_REQUEST)
                 self._answer_callback(rid, payload, on_callback)
         except RunnerError as exc:
             if not hasattr(exc, "output"):  # not a survivable "error" frame

@@ -771,3 +771,12 @@ def test_exception_whose_str_raises():
             r.request({"fn": "f"})
         assert err.value.kind == "crashed" and "Nasty" in err.value.message
         assert r.request({"fn": "ok"}) == {"value": "fine"}
+
+
+def test_endless_callbacks_are_capped(monkeypatch):
+    monkeypatch.setattr(jail_mod, "MAX_CALLBACKS_PER_REQUEST", 500)
+    code = "def f(cb):\n    while True:\n        cb({'kind': 'call'})\n"
+    with run(code) as r:
+        with pytest.raises(RunnerError) as err:
+            r.request({"fn": "f", "with_callback": True}, lambda p: {"status": "ok"})
+    assert err.value.kind == "protocol" and "more than 500 calls" in err.value.message
