@@ -4,7 +4,7 @@
   run SCENARIO [--variant V | --file F] [--seed N] [--schedules N] [--json]
                                           grade the reference (or a variant, or a file)
                                           in-process; exit 0 if every invariant holds, 1 if not
-  bench [--schedules N]                   schedules/s and simulated steps/s per scenario,
+  bench [--schedules N] [--jail]          schedules/s and simulated steps/s per scenario,
                                           each beside a plain-dict baseline measured in the same run
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ import time
 from . import scenarios
 from .explore import Session, _plan, grade
 from .rng import schedule_seed
-from .runner import InProcessRunner
+from .runner import InProcessRunner, Limits
 
 
 def _cmd_scenarios(args) -> int:
@@ -80,16 +80,23 @@ def _cmd_bench(args) -> int:
     total_time = 0.0
     _baseline(200_000)                               # warm up the yardstick
     print(f"{'scenario':26} {'schedules/s':>12} {'steps/s':>12} {'dict ops/s':>12}  step cost in dict ops")
+    factory = InProcessRunner
+    if args.jail:
+        from .jail import JailRunner
+        factory = JailRunner
     for name, sc in scenarios.all().items():
         print(f"  running {name} ...", end="\r", file=sys.stderr, flush=True)
-        session = Session(sc, InProcessRunner(sc.reference_source), {})
+        runner = factory(sc.reference_source, Limits())
+        session = Session(sc, runner, {})
         steps = 0
         started = time.perf_counter()
         for i in range(args.schedules):
             seed = schedule_seed(0, i)
             world, _ = session.run(_plan(sc, "random", seed), seed)
             steps += world.sched.steps
+            print(f"  running {name} ... {i + 1}/{args.schedules}", end="\r", file=sys.stderr, flush=True)
         elapsed = time.perf_counter() - started
+        runner.close()
         base = _baseline(steps * 10) / 10            # seconds per `steps` dict ops, measured now
         total_runs += args.schedules
         total_steps += steps
@@ -118,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=_cmd_run)
     p = sub.add_parser("bench", help="measure exploration speed")
     p.add_argument("--schedules", type=int, default=200)
+    p.add_argument("--jail", action="store_true", help="run the reference code in the jail (JailRunner)")
     p.set_defaults(func=_cmd_bench)
     args = parser.parse_args(argv)
     return args.func(args)

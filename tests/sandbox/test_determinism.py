@@ -57,3 +57,23 @@ def test_shrunk_schedule_is_no_longer_than_the_original_and_still_fails():
     assert set(shrunk_broken) & set(broken)
     again, still = session.run(_plan(sc, "replay", seed, shrunk), seed)
     assert set(still) & set(broken)
+
+
+def test_traces_do_not_depend_on_the_process_hash_seed():
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    code = ("import json, sandbox\n"
+            "from sandbox import scenarios\n"
+            "src = scenarios.get('order_outbox').variants['commit_then_publish'][0]\n"
+            "r = sandbox.grade('order_outbox', src, seed=5, random_schedules=50)\n"
+            "print(json.dumps(r['counterexample'], sort_keys=True))\n")
+    outputs = set()
+    for hash_seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed, "PYTHONPATH": str(root)}
+        outputs.add(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                                   check=True, cwd=root).stdout)
+    assert len(outputs) == 1
