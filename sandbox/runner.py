@@ -12,11 +12,17 @@ from __future__ import annotations
 import contextlib
 import io
 import sys
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
 GUEST_DIR = Path(__file__).resolve().parent / "guest"
+
+# redirect_stdout swaps the process-wide sys.stdout: in-process runs (lesson playgrounds
+# in a threaded web server, for instance) take turns, one request at a time. Reentrant,
+# because a trusted runner may be called from inside another runner's callback.
+_STDOUT_LOCK = threading.RLock()
 
 # A callback lets guest code ask the trusted side something mid-call (an RPC
 # to another simulated service, for instance) and wait for the answer.
@@ -95,12 +101,12 @@ class InProcessRunner:
         self._namespace = {"__name__": "solution"}
         if str(GUEST_DIR) not in sys.path:   # so trusted sources can ``import saga_api``
             sys.path.insert(0, str(GUEST_DIR))
-        with contextlib.redirect_stdout(self._out):
+        with _STDOUT_LOCK, contextlib.redirect_stdout(self._out):
             exec(code, self._namespace)
 
     def request(self, request: dict, on_callback: Callback | None = None) -> dict:
         dispatch = _load_guest_dispatch()
-        with contextlib.redirect_stdout(self._out):
+        with _STDOUT_LOCK, contextlib.redirect_stdout(self._out):
             return dispatch.handle(self._namespace, request, on_callback or _no_callback)
 
     def output(self) -> tuple[str, int]:
