@@ -256,3 +256,21 @@ def test_an_unreachable_broker_ends_the_request_as_failed_instead_of_queued(inst
     version = Exercise.objects.get().latest_version()
     assert version.validation["status"] == "failed" and "could not be queued" in version.validation["error"]
     assert "could not be queued" in instructor_client.get("/teach/exercises/confirm-once/v1/").content.decode()
+
+
+def test_saving_a_loaded_exercise_unchanged_keeps_its_version(instructor_client, content):
+    from exercises.teach_forms import ExerciseForm, variant_initial
+
+    exercise = Exercise.objects.get(slug="idempotent-consumer")
+    before = exercise.versions.count()
+    spec = authoring.spec_for(exercise, exercise.latest_version())
+    crlf = lambda value: str(value).replace("\n", "\r\n")  # noqa: E731  (what browsers send)
+    data = {name: crlf(value) for name, value in ExerciseForm.initial_from(spec).items()}
+    variants = variant_initial(spec)
+    data.update({"variants-TOTAL_FORMS": str(len(variants) + 1), "variants-INITIAL_FORMS": str(len(variants)),
+                 "variants-MIN_NUM_FORMS": "0", "variants-MAX_NUM_FORMS": "30", "save": "1"})
+    for n, variant in enumerate(variants):
+        data.update({f"variants-{n}-{key}": crlf(value) for key, value in variant.items()})
+    response = instructor_client.post("/teach/exercises/idempotent-consumer/edit/", data, follow=True)
+    assert "The content is unchanged" in response.content.decode()
+    assert exercise.versions.count() == before
