@@ -39,16 +39,23 @@ class Session:
 
     def run(self, plan: FaultPlan, seed: int):
         world = World(self.scenario, self.runner, self.trusted, plan, seed, self.cache, self.constants)
-        self.scenario.configure(world, self.constants)
-        self.scenario.setup(world)
-        world.run()
-        self.round_trips += world.round_trips
-        facts = self.scenario.facts(world)
-        broken = {}
-        for name in self.scenario.checked:
-            problems = INVARIANTS[name].check(world, facts)
-            if problems:
-                broken[name] = problems
+        try:
+            self.scenario.configure(world, self.constants)
+            self.scenario.setup(world)
+            world.run()
+            self.round_trips += world.round_trips
+            facts = self.scenario.facts(world)
+            broken = {}
+            for name in self.scenario.checked:
+                problems = INVARIANTS[name].check(world, facts)
+                if problems:
+                    broken[name] = problems
+        except (TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:
+            # Learner data of an unexpected shape (an unhashable order id, a row that is not what
+            # the scenario documents) must end as a clear error, never as a crash of the grader.
+            raise effects.GuestProtocolError(
+                f"the simulator could not use what your code produced ({type(exc).__name__}: {exc}); "
+                f"check the shape of the rows and events your code writes") from exc
         self.runs += 1
         return world, broken
 
@@ -129,6 +136,9 @@ def _grade(name, source, runner_factory, seed, random_schedules, limits, schedul
         report.update(status="timeout" if exc.kind in ("timeout", "cpu") else "error", message=exc.message)
     except effects.GuestProtocolError as exc:
         report.update(status="error", message=str(exc))
+    except Exception as exc:  # noqa: BLE001  (a report, never a crashed grading task)
+        report.update(status="error", message=f"The simulator failed unexpectedly ({type(exc).__name__}: {exc}). "
+                                              f"This is a bug in the course, not in your code.")
     finally:
         if runner is not None:
             try:

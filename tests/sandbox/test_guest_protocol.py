@@ -165,3 +165,12 @@ def test_a_solution_that_needs_too_many_calls_times_out(monkeypatch):
                            random_schedules=500)
     assert report["status"] == "timeout"
     assert "Grading stopped" in report["message"]
+
+
+def test_data_of_an_unexpected_shape_is_an_error_not_a_crash():
+    source = ("def place_order(command, ctx):\n"
+              "    ctx.publish('OrderCreated', {'order_id': ['not', 'a', 'key']}, "
+              "correlation_id=command.correlation_id)\n")
+    report = sandbox.grade("order_outbox", source, random_schedules=0)
+    assert report["status"] == "error"
+    assert "could not use what your code produced" in report["message"]
