@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 from exercises import authoring
 from exercises.markdown import render_markdown
 from exercises.models import Exercise, ExerciseVersion
-from exercises.teach_forms import QuestionForm, exercise_forms, forms_valid
+from exercises.teach_forms import QuestionForm, exercise_forms, fill_from_scenario, forms_valid
 from lessons.models import Question
 
 
@@ -175,8 +175,11 @@ def _version(slug, number) -> ExerciseVersion:
 def _exercise_form(request, item: Exercise | None):
     latest = item.latest_version() if item else None
     spec = authoring.spec_for(item, latest) if latest else None
-    form, variants = exercise_forms(request.POST if request.method == "POST" else None, item, spec)
-    previewing = request.method == "POST" and "preview" in request.POST
+    data = request.POST if request.method == "POST" else None
+    previewing = data is not None and ("preview" in data or "from_scenario" in data)
+    if data is not None and "from_scenario" in data:
+        data = fill_from_scenario(data)
+    form, variants = exercise_forms(data, item, spec)
     if request.method == "POST" and not previewing and forms_valid(form, variants):
         try:
             item, saved, created = authoring.save_draft(form.spec(variants.variants()), request.user, item)

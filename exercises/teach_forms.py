@@ -200,6 +200,32 @@ def exercise_forms(data, exercise: Exercise | None, spec: ExerciseSpec | None):
             VariantFormSet(initial=variant_initial(spec) if spec else None, prefix="variants"))
 
 
+def fill_from_scenario(data):
+    """Form data with empty starter/reference filled, and the scenario's known-buggy variants appended."""
+    from sandbox import scenarios
+
+    try:
+        scenario = scenarios.get(data.get("scenario") or "")
+    except KeyError:
+        return data
+    data = data.copy()
+    if not (data.get("starter") or "").strip():
+        data["starter"] = scenario.starter_source
+    if not (data.get("solution") or "").strip():
+        data["solution"] = scenario.reference_source
+    total = int(data.get("variants-TOTAL_FORMS") or 0) if (data.get("variants-TOTAL_FORMS") or "0").isdigit() else 0
+    named = {data.get(f"variants-{n}-name") for n in range(total)}
+    for name, (source, expected) in sorted(scenario.variants.items()):
+        if name in ("reference", "starter") or name in named:
+            continue
+        data.update({f"variants-{total}-name": name, f"variants-{total}-expected": expected,
+                     f"variants-{total}-source": source})
+        total += 1
+    data.update({"variants-TOTAL_FORMS": str(total), "variants-INITIAL_FORMS": data.get("variants-INITIAL_FORMS") or "0",
+                 "variants-MIN_NUM_FORMS": "0", "variants-MAX_NUM_FORMS": "30"})
+    return data
+
+
 def forms_valid(form: ExerciseForm, formset) -> bool:
     """Both valid, and every variant names an invariant its scenario checks."""
     from sandbox import scenarios

@@ -274,3 +274,13 @@ def test_saving_a_loaded_exercise_unchanged_keeps_its_version(instructor_client,
     response = instructor_client.post("/teach/exercises/idempotent-consumer/edit/", data, follow=True)
     assert "The content is unchanged" in response.content.decode()
     assert exercise.versions.count() == before
+
+
+def test_the_scenario_button_fills_empty_code_and_adds_its_variants_without_saving(instructor_client):
+    data = form_data(starter="", solution="# mine\n", save="", from_scenario="1")
+    html = instructor_client.post("/teach/exercises/new/", data).content.decode()
+    assert "# mine" in html and "def on_payment_captured" in html
+    for name in ("dedup_after_effect", "publish_after_commit"):
+        assert f'value="{name}"' in html
+    assert html.count('value="no_dedup"') == 1 and 'name="variants-TOTAL_FORMS" value="4"' in html
+    assert not Exercise.objects.exists()
