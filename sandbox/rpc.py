@@ -98,6 +98,8 @@ class Rpc:
             return {"status": "timeout"}
         if not resp["ok"]:
             return {"status": "error", "message": resp["error"]}
+        if resp["retry_after"] is not None or resp["poison"] is not None:
+            return {"status": "error", "message": "RetryLater and Poison only make sense in message handlers"}
         result = resp["value"] if isinstance(resp["value"], dict) else {"value": resp["value"]}
         if platform:
             self.keys[(service, key)] = {"fingerprint": fingerprint, "result": result,
