@@ -117,7 +117,12 @@ def simulate(scenario: str, source: str, plan: FaultPlan, seed: int = 0, runner_
 
 def _grade(name, source, runner_factory, seed, random_schedules, limits, schedule) -> dict:
     started = time.perf_counter()
-    sc = scenarios.get(name)
+    try:
+        sc = scenarios.get(name)
+    except KeyError as exc:
+        return {"status": "error", "message": str(exc.args[0]), "violations": [], "invariants": [], "seed": seed,
+                "schedules_explored": 0, "fault_kinds_explored": {}, "counterexample": None, "lanes": [],
+                "output": "", "output_dropped": 0, "duration_ms": 0}
     report = {"status": "error", "message": "", "violations": [],
               "invariants": [{**describe(n), "held": True} for n in sc.checked],
               "seed": seed, "schedules_explored": 0, "fault_kinds_explored": {}, "counterexample": None,
