@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 
@@ -128,7 +129,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--jail", action="store_true", help="run the reference code in the jail (JailRunner)")
     p.set_defaults(func=_cmd_bench)
     args = parser.parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except BrokenPipeError:                 # e.g. piped into `head`
+        sys.stdout = open(os.devnull, "w")
+        return 0
 
 
 if __name__ == "__main__":
