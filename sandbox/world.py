@@ -107,11 +107,15 @@ class World:
             answers.append(live(step[1]))
         known = len(answers)
         seen = [0]
+        diverged = []
 
         def scripted(payload: dict) -> dict:
             i = seen[0]
             seen[0] += 1
             if i < known:
+                if self.cache[tape_key(i)][1] != payload:
+                    diverged.append(i)
+                    return {"status": "error", "message": "rejected by the simulator"}
                 return answers[i]                  # already executed live above
             self.cache[tape_key(i)] = ("call", payload)
             answers.append(live(payload))
@@ -119,6 +123,10 @@ class World:
 
         self.round_trips += 1
         answer = runner.request(request, scripted)
+        if diverged:
+            raise effects.GuestProtocolError(
+                f"{fn}() did something different for exactly the same input (call {diverged[0] + 1}): keep "
+                f"state in ctx.db, not in module globals, and do not use randomness or the clock")
         self.cache[tape_key(len(answers))] = ("done", answer)
         return answer
 

@@ -174,3 +174,28 @@ def test_data_of_an_unexpected_shape_is_an_error_not_a_crash():
     report = sandbox.grade("order_outbox", source, random_schedules=0)
     assert report["status"] == "error"
     assert "could not use what your code produced" in report["message"]
+
+
+def test_code_that_behaves_differently_for_the_same_input_is_reported():
+    class Fickle(FakeRunner):
+        runs = 0
+
+        def request(self, request, on_callback=None):
+            if request.get("op") == "describe":
+                return {"functions": ["handle_place_order"], "constants": {}}
+            Fickle.runs += request["event"]["id"] == "cmd-1"
+            op = "reserve" if Fickle.runs % 2 else "release"      # not a function of its input
+            on_callback({"kind": "call", "service": "inventory", "op": op, "data": {"order_id": "o1"},
+                         "idempotency_key": None, "correlation_id": request["event"]["correlation_id"],
+                         "pending": []})
+            return {**GOOD, "effects": [{"kind": "call", "service": "inventory", "op": op}]}
+
+    from sandbox.effects import GuestProtocolError
+    from sandbox.explore import Session, _plan
+
+    sc = scenarios.get("order_saga_orchestration")
+    session = Session(sc, Fickle("", None), {})
+    session.run(_plan(sc, "replay", 0, []), 0)                 # records the answer tape
+    lost = [{"kind": "request_lost", "site": "order.handle_place_order:cmd-1#1>inventory.reserve#1"}]
+    with pytest.raises(GuestProtocolError, match="exactly the same input"):
+        session.run(_plan(sc, "replay", 0, lost), 0)           # same request, new answer: re-run diverges
