@@ -36,7 +36,7 @@ def main() -> int:
 
 
 def print_table(rows: list[dict]) -> None:
-    headers = ["figure", "value", "baseline", "ratio", "p50_ms", "p95_ms", "5xx", "target", "verdict"]
+    headers = ["figure", "value", "baseline", "ratio", "p50_ms", "p95_ms", "notes", "target", "verdict"]
     table = [[_cell(row.get(h)) for h in headers] for row in rows]
     widths = [max(len(h), *(len(r[i]) for r in table)) if table else len(h) for i, h in enumerate(headers)]
     line = " | ".join(h.ljust(w) for h, w in zip(headers, widths))

@@ -68,7 +68,7 @@ def _peak_rss_kib(pid: int) -> int:
 
 def run(quick: bool = False) -> list[dict]:
     per_exercise = 4 if quick else 12
-    learners = 4
+    learners = 2  # one per worker process: latency without queueing behind each other
     with tempfile.TemporaryDirectory(prefix="saga-bench-grading-") as tmp:
         try:
             _fresh_database(DATABASE)
@@ -110,11 +110,11 @@ def run(quick: bool = False) -> list[dict]:
                      "p50_ms": round(median * 1000), "p95_ms": round(p95 * 1000),
                      "target": "<= 5x floor, >= 500 schedules",
                      "verdict": "PASS" if ratio <= 5 and schedules >= 500 else "FAIL",
-                     "5xx": f"{schedules} schedules"})
+                     "notes": f"{schedules} schedules explored"})
     rate = results["gradings"] / results["seconds"]
     rows.append({"figure": "sustained gradings per second", "value": f"{rate:.2f}/s",
                  "baseline": f"{results['gradings']} gradings, 2 worker processes", "target": ">= 2/s",
-                 "verdict": "PASS" if rate >= 2 else "FAIL", "5xx": f"{results['lost']} lost"})
+                 "verdict": "PASS" if rate >= 2 else "FAIL", "notes": f"{results['lost']} lost"})
     rows.append({"figure": "worker peak RSS while grading", "value": f"{peak_kib / 1024:.0f} MiB",
                  "baseline": "max over worker + pool processes"})
     return rows

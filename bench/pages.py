@@ -27,7 +27,7 @@ def run(seconds: float = 8.0, clients: int = 4) -> list[dict]:
             rows.append({
                 "figure": f"{name} throughput", "value": f"{result.throughput:.0f} req/s",
                 "p50_ms": round(result.percentile(50), 1), "p95_ms": round(result.percentile(95), 1),
-                "ratio": ratio, "baseline": "hello-world", "5xx": result.errors_5xx,
+                "ratio": ratio, "baseline": "hello-world", "notes": f"{result.errors_5xx} 5xx",
                 "target": f">= {target:.0%}" if target else "",
                 "verdict": ("PASS" if ratio >= target else "FAIL") if target else "",
             })
