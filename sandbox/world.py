@@ -165,8 +165,9 @@ class World:
                     self.note("correlation", f"{fn}() called {payload.get('service')}.{payload.get('op')} with "
                                              f"correlation id {payload.get('correlation_id')!r}, expected {corr!r}")
                 return self.rpc.from_guest(service, site, payload)
-            except (effects.GuestProtocolError, RunExhausted) as exc:
-                # Raised after the guest answers: learner code must not be able to catch it.
+            except Exception as exc:  # noqa: BLE001
+                # Raised after the guest answers: learner code must not be able to catch it, and
+                # nothing may escape into the runner's exchange (a jail ends on an interrupted one).
                 state["abort"] = state.get("abort") or exc
                 return {"status": "error", "message": "rejected by the simulator"}
 
