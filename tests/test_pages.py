@@ -39,3 +39,11 @@ def test_htmx_is_served_locally_with_csrf_header(client, db):
     assert "/static/django-htmx/htmx.min.js" in html or "htmx" in html
     assert "https://" not in html.split("<body")[0]
     assert "X-CSRFToken" in html
+
+
+def test_only_instructors_see_the_teach_link(client, alice_client, alice, db):
+    assert 'href="/teach/"' not in alice_client.get("/").content.decode()
+    from django.contrib.auth.models import Permission
+
+    alice.user_permissions.add(Permission.objects.get(codename="change_exercise"))
+    assert 'href="/teach/"' in alice_client.get("/").content.decode()
