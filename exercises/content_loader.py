@@ -1,9 +1,9 @@
-"""Exercises from files: exercises/content/<slug>/{exercise.yaml, statement.md, starter.py,
+"""Exercises from files: exercises/content/<slug>/{exercise.yaml, statement.md, [starter.py],
 [solution.py], [variants/<name>.py]}.
 
 - Idempotent: a new ExerciseVersion only when the content hash changes; the
   exercise is (re)published at its newest file version.
-- Missing solution / variants come from the simulator's scenario registry.
+- A missing starter, solution or variants come from the simulator's scenario registry.
 - Bad content raises ContentError(path, line, reason).
 """
 from __future__ import annotations
@@ -124,11 +124,14 @@ def read_exercise(directory: Path) -> ExerciseSpec:
         fail("scenario", "scenario must be a string")
     solution_path = directory / "solution.py"
     solution = _python(solution_path) if solution_path.exists() else scenario.reference_source
+    # Like the solution, the starter defaults to the scenario's own.
+    starter_path = directory / "starter.py"
+    starter = _python(starter_path) if starter_path.exists() else scenario.starter_source
     variants = _variants(directory, meta, meta_path, scenario)
     return ExerciseSpec(
         slug=directory.name, title=meta["title"].strip(), module=meta["module"], order=meta["order"],
         summary=meta["summary"].strip(), scenario=meta["scenario"], statement=_read_text(directory / "statement.md"),
-        starter=_python(directory / "starter.py"), solution=solution, hints=[h.strip() for h in hints],
+        starter=starter, solution=solution, hints=[h.strip() for h in hints],
         reveal_after=reveal_after, random_schedules=random_schedules, limits=limits, variants=variants)
 
 
