@@ -84,7 +84,8 @@ def run(quick: bool = False) -> list[dict]:
         print("  measuring the jail floor ...", file=sys.stderr, flush=True)
         floor = jail_floor()
         worker = subprocess.Popen([sys.executable, "-m", "celery", "-A", "courseapp", "worker", "--loglevel=warning",
-                                   "--concurrency=2", "--prefetch-multiplier=1"], cwd=ROOT, env=env)
+                                   "--concurrency=2", "--prefetch-multiplier=1"], cwd=ROOT, env=env,
+                                  stdout=subprocess.DEVNULL)
         try:
             print(f"  grading {per_exercise} reference submissions per exercise with {learners} learners ...",
                   file=sys.stderr, flush=True)

@@ -63,7 +63,8 @@ def main() -> int:
     with gunicorn(workers=3, DATABASE_URL=DATABASE, CELERY_BROKER_URL=BROKER, SANDBOX_RANDOM_SCHEDULES="100") as (
             base, env):
         worker = subprocess.Popen([sys.executable, "-m", "celery", "-A", "courseapp", "worker", "--loglevel=warning",
-                                   "--concurrency=2", "--prefetch-multiplier=1"], cwd=ROOT, env=env)
+                                   "--concurrency=2", "--prefetch-multiplier=1"], cwd=ROOT, env=env,
+                                  stdout=subprocess.DEVNULL)
         try:
             users = [f"load{n}@example.com" for n in range(args.users)]
             subprocess.run([sys.executable, "manage.py", "shell", "-c",
