@@ -151,6 +151,8 @@ CELERY_TASK_SOFT_TIME_LIMIT = max(1, CELERY_TASK_TIME_LIMIT - min(30, CELERY_TAS
 # A task not acknowledged within this window is delivered again; it must exceed the time limit.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": envint("CELERY_VISIBILITY_TIMEOUT", 900)}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Workers log through LOGGING below, so their lines carry the correlation id too.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Task modules beyond each app's tasks.py.
 CELERY_IMPORTS = ["exercises.teach_tasks"]
 
