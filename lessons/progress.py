@@ -2,6 +2,8 @@
 session), behind one set of functions so views never care which."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -14,8 +16,16 @@ def _session(request) -> dict:
     return request.session.setdefault(SESSION_KEY, {"completed": {}, "visited": {}})
 
 
+# Re-reading the same lesson within this window is not worth a write.
+VISIT_DEBOUNCE = timedelta(minutes=5)
+
+
 def record_visit(request, lesson: Lesson) -> None:
     now = timezone.now()
+    last = request.session.get("last_visit")
+    if last and last[0] == lesson.slug and now - _parse(last[1]) < VISIT_DEBOUNCE:
+        return
+    request.session["last_visit"] = [lesson.slug, now.isoformat()]
     if request.user.is_authenticated:
         LessonProgress.objects.update_or_create(user=request.user, lesson=lesson,
                                                 defaults={"last_visited_at": now})

@@ -29,10 +29,8 @@ def detail(request, slug):
         return render(request, "lessons/_playground_result.html", _playground_state(request, chosen, active=True))
     progress.record_visit(request, lesson)
     return render(request, "lessons/detail.html", {
-        "lesson": lesson, "body": _body(request, lesson, chosen),
+        "lesson": lesson, "body": _body(request, lesson, chosen), "tail": _tail(lesson),
         "completed": lesson.slug in progress.completed_slugs(request),
-        "exercises": _exercises(lesson.exercise_slugs),
-        "topics": [(topic, TOPICS[topic]) for topic in lesson.topics],
     })
 
 
@@ -49,6 +47,18 @@ def _body(request, lesson: Lesson, chosen: str | None) -> str:
     if not chosen:
         cache.set(key, html, 3600)
     return mark_safe(html)  # rendered from our own template
+
+
+def _tail(lesson: Lesson) -> str:
+    """Related exercises and the pager: the same for everyone. Short-lived,
+    since an instructor may publish an exercise at any time."""
+    key = f"lesson-tail:{lesson.slug}:{lesson.updated_at.timestamp()}"
+    if (cached := cache.get(key)) is None:
+        cached = render_to_string("lessons/_tail.html", {
+            "lesson": lesson, "exercises": _exercises(lesson.exercise_slugs),
+            "topics": [(topic, TOPICS[topic]) for topic in lesson.topics]})
+        cache.set(key, cached, 300)
+    return mark_safe(cached)  # rendered from our own template
 
 
 @require_POST
