@@ -180,8 +180,10 @@ def submit(attempt: QuizAttempt, question_key, data) -> QuizAnswer:
         if attempt.current_question() is None:
             attempt.finished_at = timezone.now()
             attempt.save(update_fields=["finished_at"])
+    # Hand the fresh state back to the caller's copy rather than reading it again.
     caller_copy.finished_at = attempt.finished_at
-    caller_copy.forget_answers()
+    caller_copy._questions = attempt.questions()
+    caller_copy._answers = attempt.answers_by_key()
     return answer
 
 def read_answer(question: Question, layout: list[int] | None, data) -> object:
