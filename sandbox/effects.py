@@ -31,6 +31,21 @@ def clean(value, where: str, budget: _Budget | None = None, depth: int = 0):
         _fail(where, "is too large")
     if depth > 24:
         _fail(where, "is nested too deeply")
+    # Fast paths for the exact JSON types (what a decoded frame holds); anything
+    # else (subclasses from in-process trusted code) takes the general checks below.
+    t = type(value)
+    if t is str:
+        if len(value) > MAX_STRING:
+            _fail(where, f"holds a string longer than {MAX_STRING} characters")
+        return value
+    if t is dict:
+        out = {}
+        for k, v in value.items():
+            if type(k) is not str or len(k) > MAX_NAME:
+                if not isinstance(k, str) or len(k) > MAX_NAME:
+                    _fail(where, "has a key that is not a short string")
+            out[k] = clean(v, where, budget, depth + 1)
+        return out
     if value is None or isinstance(value, bool):
         return value
     if isinstance(value, int):

@@ -19,7 +19,7 @@ converge (the consistency window).
 """
 from __future__ import annotations
 
-from .rng import unit
+from .rng import unit, unit_prefix
 
 FAULT_KINDS = {
     "crash": "a service crashes part-way through handling something",
@@ -83,7 +83,9 @@ class FaultPlan:
         elif self.mode == "rules":
             hit = self._rule(kind, site) is not None
         else:
-            hit = kind in self.kinds and unit(self.seed, kind, site) < self._rates[kind]
+            # A rate of 0 never fires (unit() is in [0, 1)): skip the hash.
+            rate = self._rates.get(kind, 0.0)
+            hit = rate > 0.0 and unit(self.seed, kind, site) < rate
         if hit:
             self.fired.append({"kind": kind, "site": site})
         return hit
@@ -97,11 +99,12 @@ class FaultPlan:
         if self.mode == "rules":
             rule = self._rule("crash", site)
             return None if rule is None else int(rule.get("at", 0))
-        if "crash" not in self.kinds:
+        rate = self._rates.get("crash", 0.0)
+        if rate <= 0.0:                 # crash off (or not a kind here): never fires
             return None
-        rate = self._rates["crash"]
+        draw = unit_prefix(self.seed, "crash", site)
         for k in range(MAX_CRASH_AT):
-            if unit(self.seed, "crash", site, k) < rate:
+            if draw(k) < rate:          # == unit(self.seed, "crash", site, k)
                 return k
         return None
 

@@ -17,5 +17,16 @@ def unit(*parts: object) -> float:
     return int.from_bytes(digest, "big") / 2.0**64
 
 
+def unit_prefix(*parts: object):
+    """``draw(last)`` == ``unit(*parts, last)``, hashing the shared prefix once."""
+    base = hashlib.blake2b(("|".join(map(str, parts)) + "|").encode(), digest_size=8)
+
+    def draw(last: object) -> float:
+        h = base.copy()
+        h.update(str(last).encode())
+        return int.from_bytes(h.digest(), "big") / 2.0**64
+    return draw
+
+
 def schedule_seed(seed: int, index: int) -> int:
     return int(unit("schedule", seed, index) * 2**31)

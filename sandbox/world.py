@@ -3,6 +3,7 @@ the fault plan and the trace, and the single place where guest answers are
 validated and applied."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 
@@ -19,6 +20,8 @@ HORIZON = 60_000      # the consistency window, in virtual ms
 MAX_STEPS = 20_000
 MAX_ROWS = 5_000      # per service, outbox included: a store is small in these worlds
 MAX_ROUND_TRIPS = 4_000   # learner requests + callbacks in one run (a reference needs well under 100)
+# == json.dumps(x, sort_keys=True, separators=(",", ":")), without building an encoder per call.
+_canonical = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
 
 
 class RunExhausted(Exception):
@@ -92,11 +95,11 @@ class World:
         if not (cache and self.cache is not None and runner is self.learner):
             self.round_trips += runner is self.learner
             return runner.request(request, live)
-        key = json.dumps(request, sort_keys=True, separators=(",", ":"))
+        key = _canonical(request)
         answers: list[dict] = []
 
         def tape_key(n: int) -> tuple[str, str]:
-            return key, json.dumps(answers[:n], sort_keys=True, separators=(",", ":"))
+            return key, (_canonical(answers[:n]) if n else "[]")
 
         while True:
             step = self.cache.get(tape_key(len(answers)))
@@ -138,7 +141,7 @@ class World:
         crash_at = self.plan.crash_point(site, self.now)
         self.invocations += 1
         req = {"op": "call", "fn": fn, "service": service, "now": self.now,
-               "invocation": hashlib.blake2b(site.encode(), digest_size=4).hexdigest(),
+               "invocation": _invocation_id(site),
                "store": store.snapshot() if snapshot is None else snapshot, "crash_at": crash_at}
         if event is not None:
             req["event"] = event
@@ -215,6 +218,11 @@ class World:
             msg = {"id": f"{service}-p{store._seq}", "type": effect["type"], "data": effect["data"],
                    "correlation_id": effect["correlation_id"], "source": service}
             self.broker.publish(service, msg)
+
+
+@functools.lru_cache(maxsize=4096)
+def _invocation_id(site: str) -> str:
+    return hashlib.blake2b(site.encode(), digest_size=4).hexdigest()
 
 
 def _describe_commit(effect: dict) -> str:
