@@ -39,7 +39,8 @@ class Broker:
     def publish(self, source: str, msg: dict) -> None:
         w = self.world
         self.published.append(msg)
-        w.log("publish", source, f"{msg['type']} {_short(msg['data'])}", msg)
+        if w.tracing:
+            w.log("publish", source, f"{msg['type']} {_short(msg['data'])}", msg)
         for sub in self.subs.get(msg["type"], []):
             delay = LATENCY
             if w.plan.fires("delay", f"{msg['id']}>{sub.name}", w.now):
@@ -78,7 +79,8 @@ class Broker:
                 sub.queue.insert(1, msg)
             else:
                 w.sched.after(LATENCY + w.rng.randint(1, 60), self._deliver, sub, msg, errors)
-        w.log("deliver", sub.service, f"{msg['type']} -> {sub.fn}() (delivery {n})", msg)
+        if w.tracing:
+            w.log("deliver", sub.service, f"{msg['type']} -> {sub.fn}() (delivery {n})", msg)
         w.scenario.observe(w, sub, msg)
         event = {"id": msg["id"], "type": msg["type"], "data": msg["data"],
                  "correlation_id": msg["correlation_id"], "source": msg.get("source"), "attempt": n}

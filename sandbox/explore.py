@@ -37,8 +37,9 @@ class Session:
         self.runs = 0
         self.round_trips = 0
 
-    def run(self, plan: FaultPlan, seed: int):
-        world = World(self.scenario, self.runner, self.trusted, plan, seed, self.cache, self.constants)
+    def run(self, plan: FaultPlan, seed: int, tracing: bool = True):
+        world = World(self.scenario, self.runner, self.trusted, plan, seed, self.cache, self.constants,
+                      tracing=tracing)
         try:
             self.scenario.configure(world, self.constants)
             self.scenario.setup(world)
@@ -162,7 +163,8 @@ def _explore(session: Session, report: dict, seed: int, random_schedules: int, s
 
     def attempt(plan: FaultPlan, run_seed: int):
         nonlocal last_world
-        world, broken = session.run(plan, run_seed)
+        # Searching, no trace is built: a failing schedule is replayed by shrink(), traced.
+        world, broken = session.run(plan, run_seed, tracing=schedule is not None)
         last_world = world
         for fault in plan.fired:
             kinds[fault["kind"]] = kinds.get(fault["kind"], 0) + 1

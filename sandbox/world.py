@@ -30,7 +30,7 @@ class RunExhausted(Exception):
 
 class World:
     def __init__(self, scenario, learner, trusted, plan, seed: int, cache: dict | None = None,
-                 constants: dict | None = None) -> None:
+                 constants: dict | None = None, tracing: bool = True) -> None:
         self.scenario = scenario
         self.learner = learner
         self.trusted = trusted
@@ -41,6 +41,9 @@ class World:
         self.rng = world_rng(seed)
         self.sched = Scheduler()
         self.trace = Trace()
+        # False while searching for a failing schedule: nothing reads the trace during a run, and
+        # a failing schedule is replayed (with its trace) before it is reported.
+        self.tracing = tracing
         self.stores = {name: Store(name) for name in scenario.lanes}
         self.broker = Broker(self)
         self.relay = Relay(self)
@@ -61,6 +64,8 @@ class World:
         self.notes.setdefault(key, []).append(value)
 
     def log(self, kind: str, service: str, detail: str, msg: dict | None = None, to: str | None = None) -> None:
+        if not self.tracing:
+            return
         msg = msg or {}
         self.trace.add(self.now, service, kind, detail, message_id=msg.get("id"),
                        correlation_id=msg.get("correlation_id"), to=to)
@@ -210,7 +215,8 @@ class World:
                 state["conflict"] = problem
                 self.log("conflict", service, f"commit rejected: {problem}", tag)
                 return
-            self.log("commit", service, _describe_commit(effect), tag)
+            if self.tracing:
+                self.log("commit", service, _describe_commit(effect), tag)
             if rows:
                 self.relay.kick(service)
         else:
