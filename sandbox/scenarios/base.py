@@ -36,7 +36,9 @@ class Scenario:
     @cached_property
     def world_source(self) -> str:
         path = self.directory / "world.py"
-        return path.read_text() if path.exists() else ""
+        if not path.exists():
+            return ""
+        return (Path(__file__).resolve().parent / "world_prelude.py").read_text() + "\n\n" + path.read_text()
 
     @cached_property
     def reference_source(self) -> str:

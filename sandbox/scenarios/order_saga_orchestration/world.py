@@ -2,18 +2,7 @@
 # idempotency key (stored result replayed); without a key it is NOT idempotent.
 
 
-def _replay(tx, request):
-    if request.idempotency_key:
-        saved = tx.get("keys", request.idempotency_key)
-        if saved:
-            return saved["result"]
-    return None
-
-
-def _save(tx, request, result):
-    if request.idempotency_key:
-        tx.insert("keys", request.idempotency_key, {"result": result})
-    return result
+# _replay and _save come from world_prelude.py.
 
 
 def inventory_reserve(request, ctx):

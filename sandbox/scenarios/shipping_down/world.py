@@ -2,18 +2,7 @@
 # payments rows: {"order_id", "amount", "status": AUTHORIZED | CAPTURED | VOIDED | REFUNDED}
 
 
-def _replay(tx, request):
-    if request.idempotency_key:
-        saved = tx.get("keys", request.idempotency_key)
-        if saved:
-            return saved["result"]
-    return None
-
-
-def _save(tx, request, result):
-    if request.idempotency_key:
-        tx.insert("keys", request.idempotency_key, {"result": result})
-    return result
+# _replay and _save come from world_prelude.py.
 
 
 def _take(tx, ctx, request, status):
