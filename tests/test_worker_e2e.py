@@ -9,11 +9,9 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 from django.db import connection
@@ -24,20 +22,11 @@ from exercises.content_loader import CONTENT_DIR, load_exercises
 from exercises.models import Exercise, GradingRequest, Submission
 from lessons.content import LoadReport
 from tests.conftest import need
+from tests.workers import database_url, wait_for
 
 pytestmark = pytest.mark.services
 ROOT = Path(__file__).resolve().parent.parent
 WAIT_SECONDS = 120
-
-
-def _database_url() -> str:
-    s = connection.settings_dict
-    auth = quote(s.get("USER") or "", safe="")
-    if s.get("PASSWORD"):
-        auth += ":" + quote(s["PASSWORD"], safe="")
-    host = s.get("HOST") or "127.0.0.1"
-    port = f":{s['PORT']}" if s.get("PORT") else ""
-    return f"postgres://{auth}{'@' if auth else ''}{host}{port}/{quote(s['NAME'], safe='')}"
 
 
 @pytest.fixture
@@ -61,14 +50,14 @@ def pool():
 @pytest.fixture
 def worker(services, pool):
     log = tempfile.NamedTemporaryFile("w+", prefix="celery-e2e-", suffix=".log", delete=False)
-    env = {**os.environ, "DATABASE_URL": _database_url(), "SANDBOX_RANDOM_SCHEDULES": "30",
+    env = {**os.environ, "DATABASE_URL": database_url(), "SANDBOX_RANDOM_SCHEDULES": "30",
            "SANDBOX_ALLOW_UNJAILED": "0", "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "courseapp", "worker", *pool, "--loglevel=INFO",
          "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"e2e-{uuid.uuid4().hex[:8]}@%h"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        _wait_for(lambda: " ready." in Path(log.name).read_text() or proc.poll() is not None, 60)
+        wait_for(lambda: " ready." in Path(log.name).read_text() or proc.poll() is not None, 60)
         if proc.poll() is not None:
             pytest.fail(f"the worker exited at start:\n{Path(log.name).read_text()[-3000:]}")
         yield proc, Path(log.name)
@@ -83,17 +72,8 @@ def worker(services, pool):
         os.unlink(log.name)
 
 
-def _wait_for(condition, seconds):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.3)
-    return False
-
-
 def _graded(submission_id) -> Submission:
-    done = _wait_for(lambda: Submission.objects.get(pk=submission_id).is_done, WAIT_SECONDS)
+    done = wait_for(lambda: Submission.objects.get(pk=submission_id).is_done, WAIT_SECONDS)
     submission = Submission.objects.get(pk=submission_id)
     assert done, f"no verdict after {WAIT_SECONDS} s: {submission.status}"
     return submission
@@ -117,7 +97,7 @@ def test_a_real_worker_grades_a_submission_exactly_once(worker, client, alice):
     from exercises.tasks import grade_submission
 
     grade_submission.delay(str(submission.pk))
-    assert _wait_for(lambda: log.read_text().count("succeeded in") >= 2, 60), log.read_text()[-3000:]
+    assert wait_for(lambda: log.read_text().count("succeeded in") >= 2, 60), log.read_text()[-3000:]
     again = Submission.objects.get(pk=submission.pk)
     assert (again.status, again.result, again.deliveries, again.finished_at) == \
         (submission.status, submission.result, 1, submission.finished_at)
@@ -149,7 +129,7 @@ def test_killing_the_worker_process_mid_grade_still_grades_exactly_once(worker, 
     client.post("/exercises/idempotent-consumer/submit/",
                 {"code": SLOW_PREFIX + exercise.published_version.solution, "client_token": "kill-me"})
     submission = Submission.objects.get(client_token="kill-me")
-    assert _wait_for(lambda: Submission.objects.get(pk=submission.pk).status == "running", 60)
+    assert wait_for(lambda: Submission.objects.get(pk=submission.pk).status == "running", 60)
     child = _only_child(proc.pid)
     os.kill(child, signal.SIGKILL)          # the pool process grading it dies, unacknowledged
 
