@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -130,9 +131,30 @@ def read_exercise(directory: Path) -> ExerciseSpec:
     variants = _variants(directory, meta, meta_path, scenario)
     return ExerciseSpec(
         slug=directory.name, title=meta["title"].strip(), module=meta["module"], order=meta["order"],
-        summary=meta["summary"].strip(), scenario=meta["scenario"], statement=_read_text(directory / "statement.md"),
+        summary=meta["summary"].strip(), scenario=meta["scenario"],
+        statement=render_constants(_read_text(directory / "statement.md"), scenario, directory / "statement.md"),
         starter=starter, solution=solution, hints=[h.strip() for h in hints],
         reveal_after=reveal_after, random_schedules=random_schedules, limits=limits, variants=variants)
+
+
+_CONSTANT = re.compile(r"\{\{\s*([A-Z][A-Z0-9_]*)\s*\}\}")
+
+
+def render_constants(text: str, scenario, path: Path) -> str:
+    """Put the numbers the grader uses into a statement: ``{{ NAME }}`` becomes the scenario's own
+    ``statement_constants()[NAME]``, so a statement can never drift from what is graded."""
+    values = scenario.statement_constants() if hasattr(scenario, "statement_constants") else {}
+
+    def value(match: re.Match) -> str:
+        name = match.group(1)
+        if name not in values:
+            line = text[:match.start()].count("\n") + 1
+            known = ", ".join(sorted(values)) or "none"
+            raise ContentError(path, line, f"{{{{ {name} }}}} is not a constant of scenario "
+                                           f"{getattr(scenario, 'name', '?')!r} (known: {known})")
+        return str(values[name])
+
+    return _CONSTANT.sub(value, text)
 
 
 def _check_limits(limits, path: Path) -> None:

@@ -68,6 +68,16 @@ class Scenario:
     def extra_report(self, world) -> dict:
         return {}
 
+    def statement_constants(self) -> dict:
+        """The numbers an exercise statement may quote as ``{{ NAME }}``: the values the grader uses.
+        By default every UPPER_CASE class attribute that is a plain number, string or tuple of them."""
+        out = {}
+        for name in dir(self):
+            value = getattr(self, name, None)
+            if name.isupper() and isinstance(value, (int, float, str)) and not isinstance(value, bool):
+                out[name] = value
+        return out
+
     def configure(self, world, constants: dict) -> None:
         """Read learner constants (e.g. MAX_ATTEMPTS) before the run."""
 
