@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: install install-dev run worker test migrations-check bench clean
+.PHONY: install install-dev run worker test migrations-check bench mutate clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -39,6 +39,10 @@ migrations-check: install
 
 bench: install-dev
 	$(BIN)/python -m bench
+
+# Mutation testing of every scenario's grader (sandbox/mutate.py); fails while a mutant survives.
+mutate: install
+	$(BIN)/python -m sandbox mutate --all
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles

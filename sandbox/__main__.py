@@ -1,4 +1,4 @@
-"""Command line: ``python -m sandbox scenarios|run|bench``.
+"""Command line: ``python -m sandbox scenarios|run|bench|mutate``.
 
   scenarios [--json]                      list the scenarios
   run SCENARIO [--variant V | --file F] [--seed N] [--schedules N] [--json]
@@ -6,6 +6,9 @@
                                           in-process; exit 0 if every invariant holds, 1 if not
   bench [--schedules N] [--jail]          schedules/s and simulated steps/s per scenario,
                                           each beside a plain-dict baseline measured in the same run
+  mutate SCENARIO... | --all [--json] [--sample N] [--schedules N] [--workers N]
+                                          grade mutants of the references (sandbox/mutate.py);
+                                          exit 0 if every mutant is killed or listed as equivalent
 """
 from __future__ import annotations
 
@@ -110,6 +113,34 @@ def _cmd_bench(args) -> int:
     return 0
 
 
+def _cmd_mutate(args) -> int:
+    from . import mutate
+    if args.all == bool(args.scenario):
+        print("name one or more scenarios, or --all", file=sys.stderr)
+        return 2
+    names = list(scenarios.NAMES) if args.all else args.scenario
+    for name in names:
+        if name not in scenarios.NAMES:
+            print(f"unknown scenario {name!r}; known: {', '.join(scenarios.NAMES)}", file=sys.stderr)
+            return 2
+    started = time.perf_counter()
+    progress = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
+    results = mutate.run(names, schedules=args.schedules, sample_size=args.sample, workers=args.workers,
+                         progress=progress)
+    elapsed = time.perf_counter() - started
+    survivors = [(r.name, row) for r in results for row in r.rows if row["verdict"] == "survived"]
+    if args.json:
+        print(json.dumps({"schedules": args.schedules, "sample": args.sample, "seconds": round(elapsed, 2),
+                          "scenarios": [r.as_dict() for r in results],
+                          "survivors": [{"scenario": name, "id": row["id"], "description": row["description"]}
+                                        for name, row in survivors]}, indent=2))
+    else:
+        mutate.render(results)
+        print(f"\n{sum(len(r.rows) for r in results)} mutants, {len(survivors)} surviving, "
+              f"{elapsed:.0f} s wall time ({args.workers} workers, {args.schedules} random schedules each)")
+    return 1 if survivors else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sandbox", description="The mini saga environment.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -128,6 +159,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--schedules", type=int, default=200)
     p.add_argument("--jail", action="store_true", help="run the reference code in the jail (JailRunner)")
     p.set_defaults(func=_cmd_bench)
+    p = sub.add_parser("mutate", help="mutation testing: does the grader catch mutants of the reference?")
+    p.add_argument("scenario", nargs="*")
+    p.add_argument("--all", action="store_true", help="every scenario")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--sample", type=int, help="grade a fixed sample of N mutants per scenario")
+    p.add_argument("--schedules", type=int, default=500, help="random schedules per mutant (default 500)")
+    p.add_argument("--workers", type=int, default=2, help="grading processes (default 2)")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    p.set_defaults(func=_cmd_mutate)
     args = parser.parse_args(argv)
     try:
         return args.func(args)
