@@ -86,9 +86,17 @@ ACCOUNT_EMAIL_VERIFICATION = os.environ.get("ACCOUNT_EMAIL_VERIFICATION", "none"
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_RATE_LIMITS = {
     "login_failed": "10/m/ip,5/5m/key",
-    "signup": "20/m/ip",
+    # A handful of accounts per address: enough for a family or a classroom's stragglers, far too few
+    # to farm accounts that each hold a grading slot.
+    "signup": os.environ.get("SIGNUP_RATE_LIMIT", "3/10m/ip,10/d/ip"),
     "reset_password": "20/m/ip,5/m/key",
 }
+# Behind N reverse proxies, the client is the Nth address from the right of X-Forwarded-For
+# (used by the rate limits and the per-address grading share). 0: the TCP peer is the client.
+ALLAUTH_TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", 0)
+# Submitting code needs a verified e-mail address (default: when verification is mandatory).
+SUBMIT_REQUIRES_VERIFIED_EMAIL = envbool("SUBMIT_REQUIRES_VERIFIED_EMAIL",
+                                         "1" if ACCOUNT_EMAIL_VERIFICATION == "mandatory" else "0")
 LOGIN_REDIRECT_URL = "/dashboard/"
 LOGIN_URL = "/accounts/login/"
 
@@ -155,6 +163,20 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Task modules beyond each app's tasks.py.
 CELERY_IMPORTS = ["exercises.teach_tasks"]
+# Gradings go to the default queue; short jobs (a replay of one schedule) to their own, so they never
+# wait behind a full grading queue. A worker started without -Q consumes both.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = {"celery": {}, "short": {}}
+CELERY_TASK_ROUTES = {"exercises.tasks.replay_schedule": {"queue": "short"}}
+
+# Fair share of the graders (exercises/fair_share.py).
+GRADING_IN_FLIGHT_PER_ADDRESS = envint("GRADING_IN_FLIGHT_PER_ADDRESS", 3)
+GRADING_SHARE_WINDOW_SECONDS = envint("GRADING_SHARE_WINDOW_SECONDS", 900)
+GRADING_ACCOUNT_SHARE_SECONDS = envint("GRADING_ACCOUNT_SHARE_SECONDS", 60)
+GRADING_ADDRESS_SHARE_SECONDS = envint("GRADING_ADDRESS_SHARE_SECONDS", 180)
+GRADING_LOW_LANE_SLOTS = envint("GRADING_LOW_LANE_SLOTS", 1)
+# Embedded mode (no broker): tasks run on this many background threads, never in the request.
+GRADING_BACKGROUND_THREADS = envint("GRADING_BACKGROUND_THREADS", 2)
 
 # The jail: refuse to grade without bubblewrap unless explicitly allowed.
 SANDBOX_ALLOW_UNJAILED = envbool("SANDBOX_ALLOW_UNJAILED")

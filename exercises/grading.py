@@ -34,6 +34,10 @@ log = logging.getLogger(__name__)
 
 MAX_CODE_BYTES = 64 * 1024
 SUBMISSIONS_PER_MINUTE = 6
+# A submission whose gradings killed the grader this many times is retired, never delivered again.
+MAX_CRASHED_DELIVERIES = 3
+# Sent this many times and never picked up: stop re-sending (the sweeper gives up with an error).
+MAX_DISPATCHES = 12
 STORED_OUTPUT_CHARS = 16 * 1024
 STORED_TRACE_STEPS = 1500
 # An undispatched request younger than this may still be waiting for its on_commit relay.
@@ -77,10 +81,15 @@ def check_code(code: str) -> str:
     return code
 
 
-def submit(user, exercise, code: str, client_token: str, cid: str = "") -> tuple[Submission, bool]:
+def submit(user, exercise, code: str, client_token: str, cid: str = "",
+           client_address: str | None = None) -> tuple[Submission, bool]:
     """Create the submission and its grading request; returns (submission, created).
 
-    The same client token returns the existing submission (a replayed POST)."""
+    The same client token returns the existing submission (a replayed POST). Fair share
+    (exercises/fair_share.py): a verified e-mail where required, a bounded number of gradings in
+    flight per client address, and a heavy recent share queues in the low lane."""
+    from exercises import fair_share
+
     client_token = (client_token or "")[:64]
     if not client_token:
         raise SubmissionRefused("The form was missing its token; reload the page and submit again.")
@@ -88,18 +97,31 @@ def submit(user, exercise, code: str, client_token: str, cid: str = "") -> tuple
     if existing:
         return existing, False
     code = check_code(code)
+    if fair_share.needs_verified_email(user):
+        raise SubmissionRefused("Confirm your e-mail address before submitting code: open the link we e-mailed "
+                                "you (or send it again from your account's e-mail page). Your code is still in "
+                                "the editor.", status=403)
     recent = Submission.objects.filter(user=user, created_at__gte=timezone.now() - timedelta(minutes=1)).count()
     if recent >= SUBMISSIONS_PER_MINUTE:
         raise SubmissionRefused(f"You have submitted {recent} times in the last minute (the limit is "
                                 f"{SUBMISSIONS_PER_MINUTE}). Wait a moment and submit again; your code is "
                                 "still in the editor.", status=429)
+    per_address = settings.GRADING_IN_FLIGHT_PER_ADDRESS
+    if client_address and fair_share.in_flight_from(client_address) >= per_address:
+        raise SubmissionRefused(f"{per_address} submissions from your network are already waiting for a grader "
+                                "(the limit per address keeps the graders fair for everyone). Submit again in a "
+                                "moment; your code is still in the editor.", status=429)
+    lane = fair_share.lane_for(user, client_address)
     version = exercise.published_version
     try:
         with transaction.atomic():
             submission = Submission.objects.create(user=user, exercise=exercise, version=version, code=code,
-                                                   client_token=client_token, correlation_id=cid[:64])
+                                                   client_token=client_token, correlation_id=cid[:64],
+                                                   client_address=client_address or None, lane=lane)
             grading = GradingRequest.objects.create(submission=submission)
-            transaction.on_commit(functools.partial(relay, grading.pk))
+            # The low lane waits in the database until a low-lane slot is free.
+            transaction.on_commit(functools.partial(fair_share.relay_low if lane == fair_share.LOW else relay,
+                                                    grading.pk))
     except IntegrityError:
         existing = Submission.objects.filter(user=user, client_token=client_token).first()
         if existing:
@@ -111,7 +133,7 @@ def submit(user, exercise, code: str, client_token: str, cid: str = "") -> tuple
                 "going; submit this code again once it has a verdict. Your code is still in the editor.",
                 status=409) from None
         raise
-    log.info("submission %s queued for %s", submission.pk, exercise.slug)
+    log.info("submission %s queued for %s (%s lane)", submission.pk, exercise.slug, lane)
     return submission, True
 
 
@@ -147,8 +169,9 @@ def redispatch_after() -> timedelta:
 
 def stuck_submissions():
     now = timezone.now()
+    # A low-lane submission waiting for its slot is not stuck: fair_share.release_low_lane sends it.
     never_sent = Q(status=Submission.QUEUED, grading_request__dispatched_at__isnull=True,
-                   created_at__lt=now - UNDISPATCHED_GRACE)
+                   created_at__lt=now - UNDISPATCHED_GRACE) & ~Q(lane="low")
     sent_long_ago = Q(status=Submission.QUEUED, grading_request__dispatched_at__lt=now - redispatch_after())
     no_request = Q(status=Submission.QUEUED, grading_request__isnull=True, created_at__lt=now - UNDISPATCHED_GRACE)
     overdue = Q(status=Submission.RUNNING, started_at__lt=now - running_deadline())
@@ -156,13 +179,30 @@ def stuck_submissions():
 
 
 def sweep(dry_run: bool = False) -> list[Submission]:
-    stuck = list(stuck_submissions())
+    """Re-relay what is stuck, retire what crashed the grader too often or was never picked up, release
+    the low lane, and re-send lost replays."""
+    from exercises import fair_share, replays
+
+    stuck = list(stuck_submissions().select_related("grading_request"))
     for submission in stuck:
+        poisoned = submission.status == Submission.RUNNING and submission.deliveries >= MAX_CRASHED_DELIVERIES
+        request = getattr(submission, "grading_request", None)
+        undeliverable = request is not None and request.dispatch_count >= MAX_DISPATCHES
+        if poisoned or undeliverable:
+            log.error("sweeper: submission %s %s; retiring it cid=%s", submission.pk,
+                      "crashed the grader" if poisoned else "was never picked up by a grader",
+                      submission.correlation_id or "-")
+            if not dry_run:
+                (retire(submission) if poisoned else retire_undeliverable(submission))
+            continue
         log.warning("sweeper: submission %s is %s since %s; relaying it again", submission.pk, submission.status,
                     submission.started_at or submission.created_at)
         if not dry_run:
             grading, _ = GradingRequest.objects.get_or_create(submission=submission)
-            relay(grading.pk)
+            (fair_share.relay_low if submission.lane == fair_share.LOW else relay)(grading.pk)
+    if not dry_run:
+        fair_share.release_low_lane()
+        replays.sweep_replays()
     return stuck
 
 
@@ -173,24 +213,67 @@ def claimant() -> str:
 
 
 def claim(submission_id) -> int:
-    """Mark the submission running for this delivery; 0 rows means someone else has it, or it is done."""
+    """Mark the submission running for this delivery; 0 rows means someone else has it, or it is done.
+    An overdue claim is taken over only while the submission has crashed fewer than
+    MAX_CRASHED_DELIVERIES deliveries; past that run_grading retires it."""
     now = timezone.now()
-    claimable = Q(status=Submission.QUEUED) | Q(status=Submission.RUNNING, started_at__lt=now - running_deadline())
+    claimable = Q(status=Submission.QUEUED) | Q(status=Submission.RUNNING, started_at__lt=now - running_deadline(),
+                                                deliveries__lt=MAX_CRASHED_DELIVERIES)
     return (Submission.objects.filter(pk=submission_id).filter(claimable)
             .update(status=Submission.RUNNING, deliveries=F("deliveries") + 1, started_at=now, claimed_by=claimant()))
 
 
+def claim_lost(submission) -> bool:
+    """The running claim can no longer finish: its claimant died on this host, or it is past any deadline."""
+    if submission.started_at and submission.started_at < timezone.now() - running_deadline():
+        return True
+    host, _, pid = submission.claimed_by.rpartition(":")
+    return host == socket.gethostname() and pid.isdigit() and not _alive(int(pid))
+
+
 def take_over(submission: Submission) -> int:
     """Claim a running submission whose claimant died on this host (a killed worker process: its task
-    was redelivered). Compare-and-set on the old claim, so only one delivery can win."""
-    host, _, pid = submission.claimed_by.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit() or _alive(int(pid)):
+    was redelivered). Compare-and-set on the old claim, so only one delivery can win. Every delivery
+    that died mid-grading counts; after MAX_CRASHED_DELIVERIES the submission is retired instead
+    (see run_grading), so a poison submission cannot hold a worker for good."""
+    if not claim_lost(submission) or submission.deliveries >= MAX_CRASHED_DELIVERIES:
         return 0
-    log.warning("submission %s was claimed by %s, which is gone; taking it over", submission.pk,
-                submission.claimed_by)
+    log.warning("submission %s was claimed by %s, which is gone; taking it over (delivery %d of at most %d)",
+                submission.pk, submission.claimed_by, submission.deliveries + 1, MAX_CRASHED_DELIVERIES)
     return (Submission.objects.filter(pk=submission.pk, status=Submission.RUNNING,
                                       claimed_by=submission.claimed_by, started_at=submission.started_at)
             .update(deliveries=F("deliveries") + 1, started_at=timezone.now(), claimed_by=claimant()))
+
+
+POISON_MESSAGE = ("Your code was not judged: grading this submission crashed the grader {n} times; it was stopped "
+                  "so that it cannot block the graders for everyone. This usually means the code made the grader "
+                  "use too much memory or time (for example a huge or endless data structure). Look for that, "
+                  "then submit again.")
+
+
+def retire(submission: Submission) -> bool:
+    """End a poison submission (its gradings died MAX_CRASHED_DELIVERIES times) as an error, once.
+    Compare-and-set on the dead claim, so a racing delivery cannot also write."""
+    crashed = submission.deliveries
+    result = {**error_result(POISON_MESSAGE.format(n=crashed)), "retired": True, "crashed_deliveries": crashed}
+    written = (Submission.objects.filter(pk=submission.pk, status=Submission.RUNNING,
+                                         claimed_by=submission.claimed_by, started_at=submission.started_at)
+               .update(status=Submission.ERROR, result=result, finished_at=timezone.now(), retired=True))
+    if written:
+        log.error("submission %s retired: grading it crashed the grader %d times (last claim %s) cid=%s",
+                  submission.pk, crashed, submission.claimed_by or "-", submission.correlation_id or "-")
+    return bool(written)
+
+
+def retire_undeliverable(submission: Submission) -> bool:
+    result = error_result(f"Your code was not judged: it was sent to the graders {MAX_DISPATCHES} times and no "
+                          "grader picked it up. This is our problem, not yours; submit it again later.")
+    written = (Submission.objects.filter(pk=submission.pk, status=Submission.QUEUED)
+               .update(status=Submission.ERROR, result=result, finished_at=timezone.now()))
+    if written:
+        log.error("submission %s was never picked up after %d dispatches; given up cid=%s", submission.pk,
+                  MAX_DISPATCHES, submission.correlation_id or "-")
+    return bool(written)
 
 
 def _alive(pid: int) -> bool:
@@ -226,6 +309,8 @@ def run_grading(submission_id) -> str:
         log.warning("grading: submission %s does not exist", submission_id)
         return "missing"
     if not claimed and submission.status == Submission.RUNNING:
+        if submission.deliveries >= MAX_CRASHED_DELIVERIES and claim_lost(submission):
+            return "retired" if retire(submission) else "done"
         claimed = take_over(submission)
         submission.refresh_from_db()
     if not claimed:

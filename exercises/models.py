@@ -113,6 +113,12 @@ class Submission(models.Model):
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Fair share: where it came from, and the lane it was queued in (a heavy recent share waits in "low").
+    client_address = models.GenericIPAddressField(null=True, blank=True, db_index=True)
+    lane = models.CharField(max_length=8, choices=[("normal", "Normal"), ("low", "Low priority")],
+                            default="normal")
+    # Stopped after its gradings crashed the grader again and again (a poison submission).
+    retired = models.BooleanField(default=False, help_text="Stopped after crashing the grader repeatedly")
 
     objects = SubmissionQuerySet.as_manager()
 
@@ -177,6 +183,45 @@ class GradingRequest(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     dispatched_at = models.DateTimeField(null=True, blank=True)
     dispatch_count = models.PositiveIntegerField(default=0)
+
+
+class Replay(models.Model):
+    """One counterexample schedule replayed by a worker (never in the web process).
+
+    Claimed once and answered once, like a grading."""
+
+    QUEUED, RUNNING, DONE = "queued", "running", "done"
+    STATUSES = [(QUEUED, "Queued"), (RUNNING, "Running"), (DONE, "Done")]
+    IN_FLIGHT = (QUEUED, RUNNING)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="replays")
+    status = models.CharField(max_length=10, choices=STATUSES, default=QUEUED, db_index=True)
+    result = models.JSONField(null=True, blank=True)
+    correlation_id = models.CharField(max_length=64, blank=True)
+    deliveries = models.PositiveIntegerField(default=0)
+    claimed_by = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"replay of {self.submission_id}: {self.status}"
+
+    @property
+    def is_done(self) -> bool:
+        return self.status == self.DONE
+
+    def get_absolute_url(self) -> str:
+        return f"/exercises/replays/{self.pk}/"
+
+    @property
+    def result_data(self) -> dict:
+        return self.result or {}
 
 
 class HintUse(models.Model):

@@ -1,9 +1,26 @@
-"""Celery tasks: grade one submission (idempotent, acked late), sweep stuck ones."""
+"""Celery tasks: grade one submission (idempotent, acked late), replay one schedule, sweep stuck ones.
+
+In the embedded mode (no broker, `task_always_eager`) a task sent with `.delay()`
+never runs in the thread that sent it: `InBackground` hands it to a small,
+bounded pool of background threads once the sending transaction has committed,
+so a web request returns at once and its page polls for the result.
+"""
 from __future__ import annotations
 
-from celery import current_app, shared_task
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
-from exercises import grading
+from celery import Task, current_app, shared_task
+from celery.exceptions import MaxRetriesExceededError
+from celery.result import AsyncResult
+from celery.utils import uuid
+from django.conf import settings
+from django.db import connection, connections
+
+from exercises import fair_share, grading, replays
+
+log = logging.getLogger(__name__)
 
 # Let `celery beat` sweep every minute without touching the project settings.
 current_app.conf.beat_schedule = {
@@ -11,14 +28,79 @@ current_app.conf.beat_schedule = {
     **(current_app.conf.beat_schedule or {}),
 }
 
+# Tasks waiting for a background thread at most (beyond that, sending fails and the sweeper resends).
+BACKGROUND_BACKLOG = 200
 
-@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=3)
+
+class BackgroundFull(RuntimeError):
+    pass
+
+
+class _Background:
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
+        self._slots = threading.BoundedSemaphore(BACKGROUND_BACKLOG)
+
+    def submit(self, task, args, kwargs, task_id) -> None:
+        if not self._slots.acquire(blocking=False):
+            raise BackgroundFull(f"{BACKGROUND_BACKLOG} background tasks are already waiting")
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=max(1, settings.GRADING_BACKGROUND_THREADS),
+                                                thread_name_prefix="saga-task")
+            pool = self._pool
+        try:
+            pool.submit(self._run, task, args, kwargs, task_id)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def _run(self, task, args, kwargs, task_id) -> None:
+        try:
+            task.apply(args, kwargs, task_id=task_id)
+        except Exception:
+            log.exception("background task %s failed", task.name)
+        finally:
+            self._slots.release()
+            connections.close_all()  # this thread's connections only
+
+
+background = _Background()
+
+
+class InBackground(Task):
+    """Run eagerly (embedded mode) on the background pool, not in the caller's thread. Inside an open
+    transaction the rows it needs are not visible to another connection yet, so it runs in place."""
+
+    def apply_async(self, args=None, kwargs=None, task_id=None, **options):
+        if self.app.conf.task_always_eager and not connection.in_atomic_block \
+                and settings.GRADING_BACKGROUND_THREADS > 0:
+            task_id = task_id or uuid()
+            background.submit(self, args, kwargs, task_id)
+            return AsyncResult(task_id, app=self.app)
+        return super().apply_async(args, kwargs, task_id=task_id, **options)
+
+
+@shared_task(bind=True, base=InBackground, acks_late=True, reject_on_worker_lost=True, max_retries=3)
 def grade_submission(self, submission_id: str) -> str:
     outcome = grading.run_grading(submission_id)
     if outcome == "busy" and not self.request.is_eager:
         # Another delivery holds it (or held it and died): look again once that claim must have expired.
-        raise self.retry(countdown=grading.running_deadline().total_seconds())
+        try:
+            raise self.retry(countdown=grading.running_deadline().total_seconds())
+        except MaxRetriesExceededError:
+            log.warning("submission %s still claimed elsewhere after %d retries; the sweeper has it",
+                        submission_id, self.max_retries)
+            return outcome
+    # A grader is free again: let the next low-lane submission in.
+    fair_share.release_low_lane()
     return outcome
+
+
+@shared_task(base=InBackground, acks_late=True, reject_on_worker_lost=True)
+def replay_schedule(replay_id: str) -> str:
+    return replays.run_replay(replay_id)
 
 
 @shared_task(acks_late=True)

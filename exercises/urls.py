@@ -7,6 +7,7 @@ urlpatterns = [
     path("", views.index, name="index"),
     path("submissions/<uuid:pk>/", views.submission, name="submission"),
     path("submissions/<uuid:pk>/replay/", views.replay, name="replay"),
+    path("replays/<uuid:pk>/", views.replay_status, name="replay_status"),
     path("<slug:slug>/", views.detail, name="detail"),
     path("<slug:slug>/submit/", views.submit, name="submit"),
     path("<slug:slug>/hints/", views.hint, name="hint"),

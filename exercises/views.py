@@ -9,8 +9,8 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from exercises import grading
-from exercises.models import Exercise, HintUse, Submission
+from exercises import fair_share, grading, replays
+from exercises.models import Exercise, HintUse, Replay, Submission
 from exercises.timeline import load_svg, timeline_svg
 from lessons.modules import MODULES
 
@@ -49,7 +49,8 @@ def submit(request, slug):
                                                 f"{grading.MAX_CODE_BYTES // 1024} KiB.", status=413)
             code = grading.decode_upload(upload.read())
         submission, created = grading.submit(request.user, exercise, code, request.POST.get("client_token", ""),
-                                             getattr(request, "correlation_id", ""))
+                                             getattr(request, "correlation_id", ""),
+                                             client_address=fair_share.client_address(request))
     except grading.SubmissionRefused as refused:
         latest = Submission.objects.filter(user=request.user, exercise=exercise).first()
         return _detail(request, exercise, code=code, latest=latest, refused=refused.message, status=refused.status)
@@ -83,18 +84,37 @@ def submission(request, pk):
 @login_required
 @require_POST
 def replay(request, pk):
+    """Queue a replay of the counterexample on a worker (never here) and show its page, which polls."""
     item = _owned(request, pk)
-    example = item.counterexample
-    if example is None:
+    if item.counterexample is None:
         raise Http404("This submission has no schedule to replay.")
-    if not _allow_replay(request.user):
-        replayed = grading.error_result(f"You can replay {REPLAYS_PER_MINUTE} schedules a minute; wait a moment.")
-    else:
-        replayed = grading.grade_code(item.version, item.code, schedule=example)
-    context = {"submission": item, "replayed": replayed, "timeline": _timeline(replayed)}
+    in_flight = item.replays.filter(status__in=Replay.IN_FLIGHT).first()
+    if in_flight is None and not _allow_replay(request.user):
+        context = {"submission": item, "replay": None,
+                   "refused": f"You can replay {REPLAYS_PER_MINUTE} schedules a minute; wait a moment."}
+        return render(request, "exercises/_replay.html" if request.htmx else "exercises/replay.html", context,
+                      status=429)
+    queued = in_flight or replays.request_replay(item, getattr(request, "correlation_id", ""))[0]
+    if request.htmx:
+        return render(request, "exercises/_replay.html", _replay_context(queued))
+    return redirect(queued)
+
+
+@login_required
+def replay_status(request, pk):
+    # Someone else's replay is indistinguishable from a missing one.
+    found = get_object_or_404(Replay.objects.select_related("submission__exercise", "submission__version")
+                              .filter(submission__user=request.user), pk=pk)
+    context = _replay_context(found)
     if request.htmx:
         return render(request, "exercises/_replay.html", context)
     return render(request, "exercises/replay.html", context)
+
+
+def _replay_context(item: Replay) -> dict:
+    replayed = item.result_data
+    return {"submission": item.submission, "replay": item, "replayed": replayed,
+            "timeline": _timeline(replayed) if item.is_done else ""}
 
 
 @login_required

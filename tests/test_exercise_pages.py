@@ -169,18 +169,23 @@ def test_history_lists_submissions_with_a_diff_against_the_previous_one(alice_cl
     assert "Your first submission." in html
 
 
-def test_replaying_a_schedule_regrades_exactly_that_schedule_in_the_jail(alice_client, alice, exercise, settings):
+def test_replaying_a_schedule_regrades_exactly_that_schedule_in_the_jail(alice_client, alice, exercise, settings,
+                                                                       django_capture_on_commit_callbacks):
     need(shutil.which("bwrap") is not None, "bubblewrap (bwrap) is not installed")
     settings.SANDBOX_RANDOM_SCHEDULES = 20
     submission = _submission(alice, exercise, status="queued", result={}, code=exercise.published_version.starter)
     grading.run_grading(submission.pk)
     submission.refresh_from_db()
     example = submission.counterexample
-    response = alice_client.post(submission.get_absolute_url() + "replay/", HTTP_HX_REQUEST="true")
-    html = response.content.decode()
-    assert response.status_code == 200 and f"Replay of seed {example['seed']}" in html
+    # The replay is queued for a worker (here: run eagerly once the request's transaction commits).
+    with django_capture_on_commit_callbacks(execute=True):
+        response = alice_client.post(submission.get_absolute_url() + "replay/", HTTP_HX_REQUEST="true")
+    assert response.status_code == 200 and 'hx-trigger="every 1s"' in response.content.decode()
+    replay = submission.replays.get()
+    html = alice_client.get(replay.get_absolute_url(), HTTP_HX_REQUEST="true").content.decode()
+    assert f"Replay of seed {example['seed']}" in html
     assert "badge failed" in html and "<svg" in html
-    page = alice_client.post(submission.get_absolute_url() + "replay/").content.decode()
+    page = alice_client.get(alice_client.post(submission.get_absolute_url() + "replay/").url).content.decode()
     assert "<h1>Replaying one schedule</h1>" in page
 
 
