@@ -150,9 +150,36 @@ _ALL = [
               _facts("saga_compensates")),
 ]
 
+# Payments and consumers (issue 14: invariants as strong as the statements).
+_ALL += [
+    Invariant("charge_is_recorded", "A charged answer is backed by a charge",
+              "Every \"charged\" answer names a charge that really exists: a row in the charges table under that "
+              "charge id, for that order and its amount, with the money taken from that customer's balance. An "
+              "answer copied from another payment, or a charge id invented on a retry, tells the client something "
+              "that is not true.", _facts("charge_is_recorded")),
+    Invariant("decline_is_justified", "Only a short balance is declined",
+              "Every new payment is answered charged or declined, and declined only when the customer's balance is "
+              "below its amount at the moment the service decides; no balance ever goes below zero. Replaying the "
+              "wrong stored answer (one stored under the order or the customer instead of the key) declines a "
+              "payment that should have gone through.", _facts("decline_is_justified")),
+    Invariant("ledger_is_right", "The ledger is right",
+              "Every good event is booked once, under its order id, for its amount converted at the rate the FX "
+              "service gave for its currency. A hard-coded rate or a booking of the wrong order is a wrong ledger "
+              "even if nothing is lost.", _facts("ledger_is_right")),
+]
+
 INVARIANTS: dict[str, Invariant] = {inv.name: inv for inv in _ALL}
 
 
 def describe(name: str) -> dict:
     inv = INVARIANTS[name]
     return {"name": inv.name, "title": inv.title, "explanation": inv.explanation}
+
+
+# -- appended by the order saga scenarios ----------------------------------------------------------
+INVARIANTS["cancelled_for_a_reason"] = Invariant(
+    "cancelled_for_a_reason", "An order is cancelled only for a reason",
+    "An order (or trip) is refused and cancelled only when it really cannot be served: there was not enough "
+    "stock or money when it was checked, or a participant answered with a refusal (out of stock, declined, "
+    "unavailable). A timeout or a 'busy' answer is not a refusal: the step may have happened, or may work "
+    "a moment later, so try it again with the same idempotency key.", _facts("cancelled_for_a_reason"))

@@ -174,9 +174,9 @@ def _travel(t: dict):
 def _charge(t: dict):
     rules = []
     if t["reply_lost"]:
-        rules.append(_rule("reply_lost", "client:o1#1"))
+        rules.append(_rule("reply_lost", "client:pay-1#1"))
     if t["key_reuse"]:
-        rules.append(_rule("key_reuse", "client:o1"))
+        rules.append(_rule("key_reuse", "client:pay-1"))
     return "idempotent_charge", _flags(USE_KEY=t["idempotency_key"]) + _template("idempotent_charge"), rules
 
 

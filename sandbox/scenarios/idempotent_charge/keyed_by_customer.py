@@ -1,0 +1,22 @@
+def charge(request, ctx):
+    # Bug: one stored answer per customer (a "session" key) instead of per idempotency key:
+    # a customer's second order is refused as a reused key.
+    key = request.data["customer"]
+    with ctx.db.transaction() as tx:
+        saved = tx.get("idempotency", key)
+        if saved:
+            if saved["request"] != request.data:
+                return {"error": "idempotency key reused with a different payload"}
+            return saved["response"]
+        customer = request.data["customer"]
+        amount = request.data["amount"]
+        balance = tx.get("accounts", customer)["balance"]
+        if balance < amount:
+            response = {"status": "declined"}
+        else:
+            charge_id = ctx.new_id("ch")
+            tx.update("accounts", customer, balance=balance - amount)
+            tx.insert("charges", charge_id, {"order_id": request.data["order_id"], "amount": amount})
+            response = {"status": "charged", "charge_id": charge_id}
+        tx.insert("idempotency", key, {"request": request.data, "response": response})
+    return response
