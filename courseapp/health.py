@@ -54,17 +54,53 @@ def workers() -> tuple[bool, str]:
 
 
 def queue_depth() -> tuple[bool, str]:
+    """Messages waiting in every task queue (gradings and short jobs such as replays)."""
     if not settings.CELERY_BROKER_URL:
         return True, "0"
     from kombu import Connection
 
+    names = list(getattr(settings, "CELERY_TASK_QUEUES", None) or ["celery"])
+    total = 0
     try:
         with Connection(settings.CELERY_BROKER_URL, connect_timeout=2) as conn:
-            with conn.channel() as channel:
-                _, depth, _ = channel.queue_declare("celery", passive=True)
-        return True, str(depth)
+            for name in names:
+                try:
+                    with conn.channel() as channel:
+                        _, depth, _ = channel.queue_declare(name, passive=True)
+                except Exception as exc:
+                    # A queue that was never declared is simply empty.
+                    if "NOT_FOUND" in str(exc) or "404" in str(exc):
+                        continue
+                    raise
+                total += depth
+        return True, str(total)
     except Exception as exc:
-        # A queue that was never declared is simply empty.
-        if "NOT_FOUND" in str(exc) or "404" in str(exc):
-            return True, "0"
+        return False, f"{type(exc).__name__}: {exc}"[:200]
+
+
+def low_lane() -> tuple[bool, str]:
+    """Submissions of a heavy recent share waiting for a low-priority slot (exercises/fair_share.py)."""
+    try:
+        from exercises.fair_share import parked
+
+        return True, f"{parked().count()} waiting"
+    except Exception as exc:
+        return False, f"{type(exc).__name__}: {exc}"[:200]
+
+
+def retired_submissions() -> tuple[bool, str]:
+    """Poison submissions: stopped after their gradings crashed the grader repeatedly. Informational:
+    each was logged with its correlation id; a rising count means someone is attacking the graders
+    (or the grader has a bug)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    try:
+        from exercises.models import Submission
+
+        retired = Submission.objects.filter(retired=True)
+        recent = retired.filter(finished_at__gte=timezone.now() - timedelta(hours=24)).count()
+        return True, f"{recent} in the last 24 h, {retired.count()} in all"
+    except Exception as exc:
         return False, f"{type(exc).__name__}: {exc}"[:200]

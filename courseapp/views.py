@@ -46,7 +46,8 @@ def account_delete(request):
 
 # Required for the site to work at all; without a worker, grading only waits.
 REQUIRED_CHECKS = (("database", probes.database), ("broker", probes.broker), ("jail", probes.jail))
-INFO_CHECKS = (("workers", probes.workers), ("queue_depth", probes.queue_depth))
+INFO_CHECKS = (("workers", probes.workers), ("queue_depth", probes.queue_depth), ("low_lane", probes.low_lane),
+               ("retired_submissions", probes.retired_submissions))
 
 
 def live(request):

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 
 from exercises import authoring
 from exercises.markdown import render_markdown
-from exercises.models import Exercise, ExerciseVersion
+from exercises.models import Exercise, ExerciseVersion, Submission
 from exercises.teach_forms import QuestionForm, exercise_forms, fill_from_scenario, forms_valid
 from lessons.models import Question
 
@@ -104,7 +104,13 @@ def preview(request):
 @instructor_required
 def stats(request, slug):
     item = get_object_or_404(Exercise, slug=slug)
-    return render(request, "teach/stats.html", {"exercise": item, "stats": authoring.exercise_stats(item)})
+    # Poison submissions: their gradings crashed the grader until they were stopped (logged with their cid).
+    retired = (Submission.objects.filter(exercise=item, retired=True).select_related("user")
+               .order_by("-finished_at")[:20])
+    return render(request, "teach/stats.html", {"exercise": item, "stats": authoring.exercise_stats(item),
+                                                "retired": list(retired),
+                                                "retired_count": Submission.objects.filter(exercise=item,
+                                                                                           retired=True).count()})
 
 
 @instructor_required
