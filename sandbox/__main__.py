@@ -138,7 +138,10 @@ def _cmd_mutate(args) -> int:
         mutate.render(results)
         print(f"\n{sum(len(r.rows) for r in results)} mutants, {len(survivors)} surviving, "
               f"{elapsed:.0f} s wall time ({args.workers} workers, {args.schedules} random schedules each)")
-    return 1 if survivors else 0
+    broken = [r.name for r in results if r.reference != "passed"]
+    if broken:
+        print(f"reference did not pass: {', '.join(broken)}", file=sys.stderr)
+    return 1 if survivors or broken else 0
 
 
 def main(argv: list[str] | None = None) -> int:

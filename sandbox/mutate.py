@@ -54,6 +54,7 @@ OPERATORS = ("drop_kwarg", "tx_own", "tx_after", "tx_split", "outbox_publish", "
              "drop_guard", "skip_check", "new_id", "drop_comp", "reorder_comp", "drop_step", "reorder_step",
              "flip_cmp", "off_by_one", "retry_return", "swallow")
 DEFAULT_SCHEDULES = 500
+REFERENCE = "(reference)"
 EQUIVALENTS_FILE = "equivalent_mutants.txt"
 
 
@@ -540,6 +541,7 @@ def _grade_one(job: tuple[str, str, str, int]) -> dict:
 @dataclass
 class ScenarioResult:
     name: str
+    reference: str = "passed"              # the reference's own grading status
     rows: list[dict] = field(default_factory=list)
     stale_equivalents: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -553,7 +555,7 @@ class ScenarioResult:
         return None if judged == 0 else self.count("killed") / judged
 
     def as_dict(self) -> dict:
-        return {"name": self.name, "mutants": self.rows, "total": len(self.rows), "killed": self.count("killed"),
+        return {"name": self.name, "reference": self.reference, "mutants": self.rows, "total": len(self.rows), "killed": self.count("killed"),
                 "survived": self.count("survived"), "equivalent": self.count("equivalent"),
                 "score": None if self.score is None else round(self.score, 4),
                 "stale_equivalents": self.stale_equivalents, "seconds": round(self.seconds, 2)}
@@ -569,7 +571,9 @@ def run(names: list[str], *, schedules: int = DEFAULT_SCHEDULES, sample_size: in
         if sample_size is not None:
             ms = sample(ms, sample_size)
         plans.append((name, ms, equivalents(name)))
-    jobs = [(name, m.id, m.source, schedules) for name, ms, _ in plans for m in ms]
+    # The reference itself first: if it does not pass, "killed" means nothing.
+    jobs = [(name, REFERENCE, scenarios.get(name).reference_source, schedules) for name, _, _ in plans]
+    jobs += [(name, m.id, m.source, schedules) for name, ms, _ in plans for m in ms]
     done: dict[tuple[str, str], dict] = {}
     total = len(jobs)
 
@@ -590,7 +594,7 @@ def run(names: list[str], *, schedules: int = DEFAULT_SCHEDULES, sample_size: in
 
     results = []
     for name, ms, eq in plans:
-        res = ScenarioResult(name)
+        res = ScenarioResult(name, reference=done[(name, REFERENCE)]["status"])
         ids = {m.id for m in ms}
         res.stale_equivalents = [] if sample_size is not None else sorted(set(eq) - ids)
         for m in ms:
@@ -608,6 +612,8 @@ def run(names: list[str], *, schedules: int = DEFAULT_SCHEDULES, sample_size: in
 def render(results: list[ScenarioResult], out=sys.stdout) -> None:
     for res in results:
         print(f"\n== {res.name}", file=out)
+        if res.reference != "passed":
+            print(f"  the reference itself did not pass ({res.reference}): these verdicts mean nothing", file=out)
         width = max([len(r["id"]) for r in res.rows] + [10])
         for r in res.rows:
             by = f" [{', '.join(r['by']) or r['status']}]" if r["verdict"] == "killed" else ""
