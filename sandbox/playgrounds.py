@@ -204,7 +204,7 @@ def _shipping(t: dict):
 def _poison(t: dict):
     rules = []
     if t["poison"]:
-        rules.append(_rule("malformed", "producer:o2"))
+        rules.append(_rule("malformed", "producer:msg-2"))
     if t["fx_timeout"]:
         rules.append(_rule("request_lost", "cmd-1#1>fx.rate"))
     return "poison_message", _flags(DLQ=t["dlq"]) + _template("poison_message"), rules

@@ -1,6 +1,29 @@
-from ..base import Scenario, send_commands
+"""Correlation ids: the learner writes Order's ``place_order(command, ctx)`` and Inventory's
+``on_order_created(event, ctx)``.
 
-ORDERS = {"o1": {"order_id": "o1", "sku": "sku-1", "qty": 2}, "o2": {"order_id": "o2", "sku": "sku-1", "qty": 1}}
+Data families (drawn per schedule from the world's seeded generator):
+
+* **Unpredictable correlation ids.** Each checkout's correlation id is random (``chk-<hex>``),
+  unrelated to the order id (``ord-<hex>``): an id rebuilt from the order (``corr-<order_id>``)
+  or invented (``ctx.new_id``) is wrong.
+* **Checkouts with several orders.** 3-5 orders; at least one checkout holds two orders that
+  share one correlation id, and the others have one each: an id taken from the wrong order, or a
+  dedup keyed on the correlation id, is caught.
+* **Orders sharing SKUs.** Two SKUs for all orders, so two orders reserve the same SKU: a dedup
+  keyed on the SKU loses a reservation.
+* **Lost requests and late replies** on the audit call (``request_lost``, ``reply_lost``: Audit
+  recorded the step but the caller timed out): the handler fails, the event is redelivered, and
+  the repeated call must carry the same correlation id.
+"""
+from __future__ import annotations
+
+import random
+
+from ..base import Scenario
+
+
+def _hex(rng: random.Random, digits: int) -> str:
+    return f"{rng.getrandbits(4 * digits):0{digits}x}"
 
 
 class CorrelationIds(Scenario):
@@ -13,23 +36,46 @@ class CorrelationIds(Scenario):
     functions = ("place_order", "on_order_created")
     signatures = {"place_order": "place_order(command, ctx)", "on_order_created": "on_order_created(event, ctx)"}
     invariants = ("correlation_ids_present", "no_lost_event")
-    fault_kinds = ("crash", "duplicate", "delay", "relay_crash")
+    fault_kinds = ("crash", "duplicate", "delay", "relay_crash", "request_lost", "reply_lost")
     rpc_ops = {("audit", "record"): lambda world, data: {"recorded": True}}
     expected = {"reference": "pass", "missing_on_event": "correlation_ids_present",
                 "new_correlation_id": "correlation_ids_present", "missing_on_call": "correlation_ids_present",
-                "starter": "correlation_ids_present"}
+                "starter": "correlation_ids_present", "rebuilt_from_order_id": "correlation_ids_present",
+                "inbox_by_sku": "no_lost_event"}
+    SPACING_MS = 5
+    STOCK = 50
+
+    def data(self, world) -> dict:
+        rng = random.Random(world.rng.getrandbits(64))
+        skus = [f"sku-{_hex(rng, 4)}" for _ in range(2)]
+        n = rng.randint(3, 5)
+        orders = [{"order_id": f"ord-{_hex(rng, 6)}", "sku": skus[i % 2] if i < 2 else rng.choice(skus),
+                   "qty": rng.randint(1, 4)} for i in range(n)]
+        rng.shuffle(orders)
+        shared = rng.randrange(n - 1)
+        corr = []
+        for i in range(n):
+            corr.append(corr[i - 1] if i == shared + 1 else f"chk-{_hex(rng, 10)}")
+        return {"skus": skus, "commands": [("PlaceOrder", o, c) for o, c in zip(orders, corr)]}
 
     def setup(self, world):
+        data = self.data(world)
+        world.notes["data"] = [data]
         world.broker.subscribe("PlaceOrder", "order", "place_order")
         world.broker.subscribe("OrderCreated", "inventory", "on_order_created")
         world.broker.subscribe("InventoryReserved", "payment", "on_inventory_reserved")
-        world.stores["inventory"].table("stock")["sku-1"] = {"available": 10}
-        send_commands(world, "client", [("PlaceOrder", dict(o), f"corr-{oid}") for oid, o in ORDERS.items()])
+        stock = world.stores["inventory"].table("stock")
+        for sku in data["skus"]:
+            stock[sku] = {"available": self.STOCK}
+        for i, (type, order, corr) in enumerate(data["commands"], 1):
+            msg = {"id": f"cmd-{i}", "type": type, "data": dict(order), "correlation_id": corr, "source": "client"}
+            world.sched.at((i - 1) * self.SPACING_MS, world.broker.publish, "client", msg)
 
     def facts(self, world):
+        data = world.notes["data"][0]
         seen = {row.get("order_id") for row in world.stores["payment"].rows("received").values()}
-        return {"no_lost_event": [f"InventoryReserved for {oid} never reached payment"
-                                  for oid in ORDERS if oid not in seen]}
+        return {"no_lost_event": [f"InventoryReserved for {order['order_id']} never reached payment"
+                                  for _, order, _ in data["commands"] if order["order_id"] not in seen]}
 
 
 SCENARIO = CorrelationIds()

@@ -1,40 +1,91 @@
+"""Idempotent consumer: the learner writes Order's ``on_payment_captured(event, ctx)``.
+
+Data families (drawn per schedule from the world's seeded generator):
+
+* **Unpredictable ids.** Order ids (``ord-<hex>``), payment ids (``pay-<hex>``), amounts and
+  correlation ids change every schedule.
+* **Checkouts with several orders.** 3-5 orders; at least one checkout holds two orders that
+  share one correlation id, so a dedup keyed on the correlation id drops a paid order.
+* **The same capture announced twice.** In every schedule Payment announces at least one
+  capture a second time, later (50-400 ms), as a *new message* (a new ``event.id``) with the
+  same ``payment_id``. A dedup keyed on ``event.id`` confirms that order twice; the business
+  key (``payment_id``, or the order's status) is what makes a repeat recognisable.
+* Broker faults on top: duplicates (same ``event.id``), delays, crashes, relay crashes.
+"""
+from __future__ import annotations
+
+import random
+
 from ..base import Scenario, commit_outbox
+
+
+def _hex(rng: random.Random, digits: int) -> str:
+    return f"{rng.getrandbits(4 * digits):0{digits}x}"
 
 
 class IdempotentConsumer(Scenario):
     name = "idempotent_consumer"
     title = "Idempotent consumer"
-    summary = ("Payment publishes PaymentCaptured events, at least once. Write the Order service's handler: "
-               "it must confirm each order exactly once and emit OrderConfirmed through the outbox, however "
-               "many times an event arrives.")
+    summary = ("Payment publishes PaymentCaptured events, at least once, and sometimes announces one capture "
+               "twice under two message ids. Write the Order service's handler: it must confirm each order "
+               "exactly once and emit OrderConfirmed through the outbox, however many times a capture arrives.")
     lanes = ("payment", "order", "shipping")
     functions = ("on_payment_captured",)
     signatures = {"on_payment_captured": "on_payment_captured(event, ctx)"}
     invariants = ("confirmed_once", "no_lost_event")
     fault_kinds = ("crash", "duplicate", "delay", "relay_crash")
     expected = {"reference": "pass", "no_dedup": "confirmed_once", "dedup_after_effect": "confirmed_once",
-                "publish_after_commit": "no_lost_event", "starter": "confirmed_once"}
-    ORDERS = {"o1": 40, "o2": 25}
+                "publish_after_commit": "no_lost_event", "starter": "confirmed_once",
+                "dedup_by_event_id": "confirmed_once", "dedup_by_correlation_id": "no_lost_event"}
+    REANNOUNCE_FROM_MS = 50
+    REANNOUNCE_TO_MS = 400
+
+    def data(self, world) -> dict:
+        rng = random.Random(world.rng.getrandbits(64))
+        orders = [{"order_id": f"ord-{_hex(rng, 6)}", "payment_id": f"pay-{_hex(rng, 8)}",
+                   "amount": rng.randint(5, 90)} for _ in range(rng.randint(3, 5))]
+        shared = rng.randrange(len(orders) - 1)           # orders[shared] and the next share a checkout
+        corr = {}
+        for i, o in enumerate(orders):
+            corr[o["order_id"]] = corr[orders[i - 1]["order_id"]] if i == shared + 1 else f"chk-{_hex(rng, 10)}"
+        again = rng.sample(range(len(orders)), rng.randint(1, 2))
+        return {"orders": orders, "corr": corr,
+                "reannounce": [(rng.randint(self.REANNOUNCE_FROM_MS, self.REANNOUNCE_TO_MS), orders[i]["order_id"])
+                               for i in sorted(again)]}
 
     def setup(self, world):
+        data = self.data(world)
+        world.notes["data"] = [data]
         world.broker.subscribe("PaymentCaptured", "order", "on_payment_captured")
         world.broker.subscribe("OrderConfirmed", "shipping", "on_order_confirmed")
         orders = world.stores["order"].table("orders")
-        for oid, amount in self.ORDERS.items():
-            orders[oid] = {"status": "PENDING", "amount": amount}
-        commit_outbox(world, "payment", [("PaymentCaptured", {"order_id": oid, "amount": amount}, f"corr-{oid}")
-                                         for oid, amount in self.ORDERS.items()])
+        for o in data["orders"]:
+            orders[o["order_id"]] = {"status": "PENDING", "amount": o["amount"]}
+        commit_outbox(world, "payment", [("PaymentCaptured", dict(o), data["corr"][o["order_id"]])
+                                         for o in data["orders"]])
+        by_id = {o["order_id"]: o for o in data["orders"]}
+        for t, oid in data["reannounce"]:
+            world.sched.at(t, self._reannounce, world, by_id[oid], data["corr"][oid])
+
+    @staticmethod
+    def _reannounce(world, order, corr):
+        world.log("publish", "payment", f"payment announces the capture of {order['order_id']} again "
+                                        f"(a new message, same payment_id)", {"correlation_id": corr})
+        commit_outbox(world, "payment", [("PaymentCaptured", dict(order), corr)])
 
     def facts(self, world):
+        data = world.notes["data"][0]
         orders = world.stores["order"].rows("orders")
         shipped = {}
         for row in world.stores["shipping"].rows("shipments").values():
             shipped[row["order_id"]] = shipped.get(row["order_id"], 0) + 1
         once, lost = [], []
-        for oid in self.ORDERS:
+        for o in data["orders"]:
+            oid = o["order_id"]
             n = shipped.get(oid, 0)
             if n > 1:
-                once.append(f"order {oid} was confirmed {n} times (shipping received {n} OrderConfirmed events)")
+                once.append(f"order {oid} was confirmed {n} times (shipping received {n} different "
+                            f"OrderConfirmed events)")
             status = (orders.get(oid) or {}).get("status")
             if status != "CONFIRMED":
                 lost.append(f"order {oid} was paid but is {status}")

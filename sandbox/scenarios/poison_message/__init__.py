@@ -1,56 +1,158 @@
-from ..base import Scenario, send_commands
+"""Poison messages: the learner writes Billing's ordered consumer ``on_order_placed(event, ctx)``
+and sets ``MAX_ATTEMPTS``.
 
-ORDERS = {"o1": 40, "o2": 25, "o3": 10, "o4": 55}
+Data families (drawn per schedule from the world's seeded generator):
+
+* **Unpredictable ids and rates.** Order ids (``ord-<hex>``), correlation ids, amounts,
+  currencies (EUR, GBP, CHF, SEK) and FX rates (whole numbers 1-9 per currency) change every
+  schedule: a hard-coded rate books a wrong ledger.
+* **Malformed events (poison) of two shapes** in every schedule: one that fails loudly (an amount
+  like ``"40 EUR"`` and no currency), and one that multiplies without complaint if nobody checks
+  (a fractional amount, an amount that is a numeric string, a negative or zero amount). The
+  ``malformed`` fault turns more events into the first shape.
+* **A permanent refusal**: at least one well-formed event per schedule uses a currency FX does not
+  know; FX answers ``{"error": "unknown_currency"}`` every time, so the event can never succeed.
+* **A transient refusal**: FX is busy for a window of 150-900 ms starting in the first 60 ms and
+  answers ``{"error": "busy"}``; the same call succeeds later. Giving up on it dead-letters a good
+  event.
+* **Timeouts** (``request_lost``): the FX call raises ``Timeout``; a retry succeeds.
+
+Lesson playgrounds (fault plans in ``rules`` mode) get only good events, so their "A malformed
+message" toggle decides whether there is poison.
+"""
+from __future__ import annotations
+
+import random
+
+from ..base import Scenario
+
+CURRENCIES = ("EUR", "GBP", "CHF", "SEK")
+UNKNOWN = ("XTS", "ZZZ", "BTC", "XAU")
+
+
+def _hex(rng: random.Random, digits: int) -> str:
+    return f"{rng.getrandbits(4 * digits):0{digits}x}"
+
+
+def _rate(world, data):
+    book = world.notes["data"][0]
+    start, end = book["busy"]
+    if start <= world.now < end:
+        return {"error": "busy"}
+    rate = book["rates"].get(data.get("currency")) if isinstance(data.get("currency"), str) else None
+    if rate is None:
+        return {"error": "unknown_currency"}
+    return {"currency": data.get("currency"), "rate": rate}
 
 
 class PoisonMessage(Scenario):
     name = "poison_message"
     title = "Poison messages and the dead-letter queue"
     summary = ("The Billing service consumes OrderPlaced events in order, one at a time. Some producers send "
-               "malformed events that can never be processed; the FX service it calls sometimes times out. "
-               "Write the consumer (and set MAX_ATTEMPTS, the retry cap before the dead-letter queue) so that "
-               "poison goes to the DLQ quickly, transient failures are retried, and good events are never lost.")
+               "malformed events that can never be processed, and some orders use a currency the FX service "
+               "does not know; FX is sometimes busy or times out. Write the consumer (and set MAX_ATTEMPTS, the "
+               "retry cap before the dead-letter queue) so that poison goes to the DLQ, transient failures are "
+               "retried, and good events are booked once, at the right rate.")
     lanes = ("producer", "billing", "fx")
     functions = ("on_order_placed",)
     signatures = {"on_order_placed": "on_order_placed(event, ctx)"}
-    invariants = ("poison_isolated", "no_lost_event")
+    invariants = ("poison_isolated", "no_lost_event", "ledger_is_right")
     fault_kinds = ("crash", "duplicate", "request_lost", "malformed")
-    rpc_ops = {("fx", "rate"): lambda world, data: {"currency": data.get("currency"), "rate": 2}}
+    rpc_ops = {("fx", "rate"): _rate}
     expected = {"reference": "pass", "retry_forever": "poison_isolated", "swallow_errors": "poison_isolated",
-                "transient_to_dlq": "poison_isolated", "starter": "poison_isolated"}
+                "transient_to_dlq": "poison_isolated", "starter": "poison_isolated",
+                "busy_is_poison": "poison_isolated", "retry_unknown_currency": "poison_isolated",
+                "hard_coded_rate": "ledger_is_right", "no_validation": "poison_isolated"}
+    DEFAULT_MAX_ATTEMPTS = 5
+    BUSY_MIN_MS = 150
+    BUSY_MAX_MS = 900
+    SPACING_MS = 5
 
     def configure(self, world, constants):
-        cap = constants.get("MAX_ATTEMPTS", 5)
+        cap = constants.get("MAX_ATTEMPTS", self.DEFAULT_MAX_ATTEMPTS)
         world.broker.max_attempts = cap if isinstance(cap, int) and not isinstance(cap, bool) and cap > 0 else None
 
+    def data(self, world) -> dict:
+        rng = random.Random(world.rng.getrandbits(64))
+        rates = {c: rng.randint(1, 9) for c in CURRENCIES}
+        n = rng.randint(5, 6)
+        kinds = ["good"] * n
+        kinds[0], kinds[1], kinds[2] = "malformed", "sneaky", "unknown"
+        rng.shuffle(kinds)
+        events = []
+        for kind in kinds:
+            oid, amount, currency = f"ord-{_hex(rng, 6)}", rng.randint(5, 90), rng.choice(CURRENCIES)
+            data = {"order_id": oid, "amount": amount, "currency": currency}
+            if kind == "unknown":
+                data["currency"] = rng.choice(UNKNOWN)
+            elif kind == "malformed":                   # fails loudly if nobody checks
+                data = {"order_id": oid, "amount": f"{amount} {currency}"}
+            elif kind == "sneaky":                      # multiplies without complaint if nobody checks
+                data["amount"] = rng.choice([amount + 0.5, str(amount), -amount, 0])
+            events.append({"data": data, "kind": "good" if kind == "good" else "malformed" if kind != "unknown"
+                           else "unknown", "correlation_id": f"chk-{_hex(rng, 10)}"})
+        start = rng.randint(0, 60)
+        return {"rates": rates, "events": events, "busy": (start, start + rng.randint(self.BUSY_MIN_MS,
+                                                                                     self.BUSY_MAX_MS))}
+
     def setup(self, world):
+        data = self.data(world)
+        world.notes["data"] = [data]
         world.broker.subscribe("OrderPlaced", "billing", "on_order_placed", ordered=True)
-        commands, poison = [], set()
-        for oid, amount in ORDERS.items():
-            data = {"order_id": oid, "amount": amount, "currency": "EUR"}
-            if world.plan.fires("malformed", f"producer:{oid}", 0):
-                data = {"order_id": oid, "amount": f"{amount} EUR"}       # a producer bug
-                poison.add(oid)
-            commands.append(("OrderPlaced", data, f"corr-{oid}"))
+        poison = []
+        if getattr(world.plan, "mode", None) == "rules":
+            # A lesson playground (faults forced by toggles): poison only where a toggle puts it.
+            data["events"] = [dict(ev, kind="good", data={"order_id": ev["data"]["order_id"],
+                                                          "amount": 10 + i, "currency": CURRENCIES[i % 4]})
+                              for i, ev in enumerate(data["events"])]
+        for i, ev in enumerate(data["events"], 1):
+            payload = dict(ev["data"])
+            oid = payload["order_id"]
+            if ev["kind"] == "good" and world.plan.fires("malformed", f"producer:msg-{i}", 0):
+                payload = {"order_id": oid, "amount": f"{payload['amount']} {payload['currency']}"}   # a producer bug
+                ev = dict(ev, kind="malformed", data=payload)
+            if ev["kind"] != "good":
+                poison.append(oid)
+            msg = {"id": f"cmd-{i}", "type": "OrderPlaced", "data": payload, "correlation_id": ev["correlation_id"],
+                   "source": "producer"}
+            world.sched.at((i - 1) * self.SPACING_MS, world.broker.publish, "producer", msg)
+            world.note("events", ev)
         world.notes["poison"] = sorted(poison)
-        send_commands(world, "producer", commands)
 
     def facts(self, world):
+        rates = world.notes["data"][0]["rates"]
+        events = world.notes.get("events", [])
         poison = set(world.notes.get("poison", []))
-        booked = {row.get("order_id") for row in world.stores["billing"].rows("ledger").values()}
-        dead = {msg["data"].get("order_id"): why for _, msg, why in world.broker.dlq}
-        isolated, lost = [], []
-        for oid in ORDERS:
+        ledger = world.stores["billing"].rows("ledger")
+        booked: dict[str, int] = {}
+        for row in ledger.values():
+            booked[row.get("order_id")] = booked.get(row.get("order_id"), 0) + 1
+        dead = {msg["data"].get("order_id"): why for _, msg, why in world.broker.dlq if isinstance(msg["data"], dict)}
+        isolated, lost, right = [], [], []
+        for ev in events:
+            oid = ev["data"]["order_id"]
             if oid in poison:
-                if oid not in dead:
-                    isolated.append(f"the malformed event for {oid} " + (
+                what = "malformed event" if ev["kind"] == "malformed" else \
+                    f"event in currency {ev['data'].get('currency')!r} (unknown to FX)"
+                if booked.get(oid) or oid in ledger:
+                    isolated.append(f"the {what} for {oid} was booked in the ledger instead of dead-lettered")
+                elif oid not in dead:
+                    isolated.append(f"the {what} for {oid} " + (
                         "was dropped silently (not in the dead-letter queue)" if world.finished else
                         "is still being retried, blocking the events queued behind it"))
             elif oid in dead:
                 isolated.append(f"the good event for {oid} was dead-lettered: {dead[oid]}")
-            elif oid not in booked:
+            elif oid not in ledger:
                 lost.append(f"the event for {oid} was never booked in the ledger")
-        return {"poison_isolated": isolated, "no_lost_event": lost}
+            else:
+                want = ev["data"]["amount"] * rates[ev["data"]["currency"]]
+                row = ledger[oid]
+                if booked.get(oid, 0) > 1:
+                    right.append(f"{oid} is booked {booked[oid]} times")
+                if row.get("order_id") != oid or row.get("usd") != want:
+                    right.append(f"ledger[{oid}] is {row}, expected order_id {oid!r} and usd {want} "
+                                 f"({ev['data']['amount']} x rate {rates[ev['data']['currency']]})")
+        return {"poison_isolated": isolated, "no_lost_event": lost, "ledger_is_right": right}
 
 
 SCENARIO = PoisonMessage()

@@ -6,15 +6,22 @@ MAX_ATTEMPTS = 5 if DLQ else None
 
 def on_order_placed(event, ctx):
     data = event.data
-    if not isinstance(data.get("amount"), int) or not data.get("currency"):
+    amount, currency = data.get("amount"), data.get("currency")
+    if type(amount) is not int or amount <= 0 or not isinstance(currency, str) or not currency:
         if DLQ:
             raise Poison(f"invalid amount/currency: {data!r}")
         raise ValueError(f"invalid amount/currency: {data!r}")     # retried, forever
     try:
-        fx = ctx.call("fx", "rate", {"currency": data["currency"]}, correlation_id=event.correlation_id)
+        fx = ctx.call("fx", "rate", {"currency": currency}, correlation_id=event.correlation_id)
     except Timeout:
         raise RetryLater(200)
+    if fx.get("error") == "busy":
+        raise RetryLater(200)
+    if "error" in fx:
+        if DLQ:
+            raise Poison(f"FX refused {currency}: {fx['error']}")
+        raise ValueError(f"FX refused {currency}: {fx['error']}")  # retried, forever
     with ctx.db.transaction() as tx:
         if tx.get("ledger", data["order_id"]):
             return
-        tx.insert("ledger", data["order_id"], {"order_id": data["order_id"], "usd": data["amount"] * fx["rate"]})
+        tx.insert("ledger", data["order_id"], {"order_id": data["order_id"], "usd": amount * fx["rate"]})

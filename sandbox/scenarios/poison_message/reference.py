@@ -5,13 +5,17 @@ MAX_ATTEMPTS = 5       # failures before the broker dead-letters a message
 
 def on_order_placed(event, ctx):
     data = event.data
-    amount = data.get("amount")
-    if not isinstance(amount, int) or not data.get("currency"):
+    amount, currency = data.get("amount"), data.get("currency")
+    if type(amount) is not int or amount <= 0 or not isinstance(currency, str) or not currency:
         raise Poison(f"invalid amount/currency: {data!r}")     # will never succeed: DLQ now
     try:
-        fx = ctx.call("fx", "rate", {"currency": data["currency"]}, correlation_id=event.correlation_id)
+        fx = ctx.call("fx", "rate", {"currency": currency}, correlation_id=event.correlation_id)
     except Timeout:
         raise RetryLater(200)                                   # transient: try again later
+    if fx.get("error") == "busy":
+        raise RetryLater(200)                                   # transient refusal
+    if "error" in fx:
+        raise Poison(f"FX refused {currency}: {fx['error']}")   # permanent refusal
     with ctx.db.transaction() as tx:
         if tx.get("ledger", data["order_id"]):
             return                                              # duplicate
