@@ -572,7 +572,9 @@ def run(names: list[str], *, schedules: int = DEFAULT_SCHEDULES, sample_size: in
             ms = sample(ms, sample_size)
         plans.append((name, ms, equivalents(name)))
     # The reference itself first: if it does not pass, "killed" means nothing.
-    jobs = [(name, REFERENCE, scenarios.get(name).reference_source, schedules) for name, _, _ in plans]
+    # (as the mutants are: through ast.unparse, so comments and layout cannot matter)
+    jobs = [(name, REFERENCE, ast.unparse(ast.parse(scenarios.get(name).reference_source)) + "\n", schedules)
+            for name, _, _ in plans]
     jobs += [(name, m.id, m.source, schedules) for name, ms, _ in plans for m in ms]
     done: dict[tuple[str, str], dict] = {}
     total = len(jobs)
