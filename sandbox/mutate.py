@@ -15,6 +15,7 @@ Operators (the id of a mutant is ``operator:line:index``, the line of the refere
   drop_kwarg      drop an ``idempotency_key=`` or ``correlation_id=`` argument
   tx_own          an effect (``tx.insert/put/update/delete/outbox``) in its own transaction, in place
   tx_after        a top-level effect moved out of its transaction into a new one after the block
+                  (neither for a block's only write: that would be the same transaction)
   tx_split        the transaction split in two before an effect (both halves write)
   outbox_publish  ``tx.outbox(...)`` published directly, in place (before the commit)
   publish_after   a top-level ``tx.outbox(...)`` as ``ctx.publish(...)`` after the block
@@ -301,7 +302,9 @@ def _ops(nodes, parents):
         if tx_info:
             context_expr, tx = tx_info
             ctx_expr = _ctx_of(context_expr)
-            for stmt, top in _effect_stmts(node, tx):
+            found = _effect_stmts(node, tx)
+            alone = len(found) == 1     # a block's only write: its own transaction is the same transaction
+            for stmt, top in found:
                 sline = stmt.lineno
                 call = stmt.value
                 method = call.func.attr
@@ -314,7 +317,8 @@ def _ops(nodes, parents):
                     stmts[k] = ast.With(items=[ast.withitem(context_expr=copy.deepcopy(context_expr),
                                                             optional_vars=ast.Name(id="_tx2", ctx=ast.Store()))],
                                         body=[inner])
-                yield ("tx_own", sline, f"{_short(call, 50)} in its own transaction", j, own)
+                if not alone:
+                    yield ("tx_own", sline, f"{_short(call, 50)} in its own transaction", j, own)
 
                 if method == "outbox" and ctx_expr is not None:
                     def publish(tree, s, parents, ctx_expr=ctx_expr):
@@ -333,7 +337,9 @@ def _ops(nodes, parents):
                         stmts.insert(k + 1, ast.With(items=[ast.withitem(
                             context_expr=copy.deepcopy(context_expr),
                             optional_vars=ast.Name(id=tx, ctx=ast.Store()))], body=[moved]))
-                    yield ("tx_after", sline, f"{_short(call, 50)} moved to a transaction after the block", w, after)
+                    if not alone:
+                        yield ("tx_after", sline, f"{_short(call, 50)} moved to a transaction after the block", w,
+                               after)
 
                     if method == "outbox" and ctx_expr is not None:
                         def pub_after(tree, wnode, parents, s_index=node.body.index(stmt), ctx_expr=ctx_expr):

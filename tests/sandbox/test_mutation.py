@@ -49,7 +49,7 @@ SNIPPET = textwrap.dedent('''
 # operator -> a piece of text one of its mutants must contain (sources are ast.unparse'd)
 EXPECTED = {
     "drop_kwarg": "ctx.call('inventory', 'release', {}, correlation_id=event.correlation_id)",
-    "tx_own": "with ctx.db.transaction() as _tx2:\n                _tx2.update('orders'",
+    "tx_own": "        with ctx.db.transaction() as _tx2:\n            _tx2.update('orders'",
     "tx_after": "        tx.outbox('Done', {}, correlation_id=event.correlation_id)\n"
                 "    with ctx.db.transaction() as tx:\n        tx.update(",
     "tx_split": "        tx.insert('seen', event.id, {})\n    with ctx.db.transaction() as tx:\n        tx.update(",
@@ -108,6 +108,12 @@ def test_effects_in_helpers_without_ctx_get_no_new_transaction_or_new_id():
     ops = _by_operator(helper)
     assert "tx_own" not in ops and "new_id" not in ops
     assert "drop_guard" in ops and "insert_put" in ops
+
+
+def test_a_block_with_a_single_write_is_not_split_into_the_same_transaction_again():
+    ops = _by_operator("def on_failed" + SNIPPET.split("def saga")[0].split("def on_failed")[1])
+    assert "tx_own" not in ops and "tx_after" not in ops
+    assert "skip_check" in ops
 
 
 def test_the_sample_is_fixed_and_spread_over_operators():
