@@ -6,8 +6,29 @@ Store layout (the learner's code and the trusted participants both use it):
   inventory.reservations[any key]   {"order_id", "sku", "qty", "status": "RESERVED" | "RELEASED"}
   payment.accounts[customer]        {"balance": int}
   payment.payments[any key]         {"order_id", "amount", "status": "CAPTURED" | "REFUNDED"}
+
+Data families (``draw_shop``): every schedule's seed picks one of ``DATA_SETS`` data sets,
+each drawn from that seed, with four orders in these roles, in the order the client sends them:
+
+  P1  customer X, SKU s1, q1, m1   reserved and paid
+  P2  customer X, SKU s1, q1, m1   P1's twin (another order id, nothing else differs): reserved, then
+                                   declined because X's money ran out (P1 took it), so its reservation
+                                   is released while P1's and P3's of the same SKU are kept
+  P3  customer Y, SKU s1, q3, m3   reserved: s1's stock is exactly 2 x q1 + q3 (the last units);
+                                   paid: Y can afford it twice (so a double charge shows as one)
+  P4  half the data sets: customer X, SKU s2, a cheaper order that still fits: X's second capture
+      (sometimes exactly the money left); the other half: customer Y, SKU s1: out of stock, as P1,
+      P2 and P3 took the last units
+
+(in a calm run; delays, crashes and the ``out_of_stock`` / ``declined`` faults reshuffle who gets
+what). Order ids, customer names, SKUs and correlation ids are random and unrelated to each other,
+so code that keys a reservation by SKU, a payment by customer, a dedup record by the order's
+content, or rebuilds a correlation id from the order id is caught. ``design_saga`` still uses the
+two fixed ``ORDERS`` through ``setup_shop``.
 """
 from __future__ import annotations
+
+import random
 
 ORDERS = {
     "o1": {"order_id": "o1", "customer": "alice", "sku": "sku-1", "qty": 2, "amount": 40},
@@ -15,33 +36,95 @@ ORDERS = {
 }
 STOCK = 5
 BALANCE = 100
+DATA_SETS = 16          # distinct data sets per grading; a schedule's seed picks one
+SPACING = 5             # ms between two PlaceOrder commands
+FIRST_NAMES = ("alice", "bob", "chen", "dana", "emeka", "farah", "goran", "hana", "ivan", "jun", "kofi",
+               "lena", "mateo", "nadia", "omar", "priya")
 
 
-def setup_shop(world, orders=ORDERS) -> None:
-    stock = world.stores["inventory"].table("stock")
-    accounts = world.stores["payment"].table("accounts")
-    for oid, o in orders.items():
-        out = world.plan.fires("out_of_stock", f"inventory:{oid}", 0)
-        stock[o["sku"]] = {"available": 0 if out else STOCK}
-        declined = world.plan.fires("declined", f"payment:{oid}", 0)
-        accounts[o["customer"]] = {"balance": 10 if declined else BALANCE}
+def _hex(rng: random.Random, n: int) -> str:
+    return "".join(rng.choice("0123456789abcdef") for _ in range(n))
 
 
-def shop_facts(world, orders=ORDERS, order_service="order") -> dict:
+def data_rng(world, salt: str) -> random.Random:
+    """Deterministic per seed; ``DATA_SETS`` different worlds per grading keep answer caches useful."""
+    return random.Random(f"{salt}|{world.seed % DATA_SETS}")
+
+
+def draw_shop(world) -> dict:
+    """Four orders in the roles described in the module docstring, ids and amounts drawn from the seed."""
+    rng = data_rng(world, "shop")
+    x_name, y_name = rng.sample(FIRST_NAMES, 2)
+    x, y = f"{x_name}-{_hex(rng, 3)}", f"{y_name}-{_hex(rng, 3)}"
+    s1, s2 = (f"sku-{n}" for n in rng.sample(range(100, 1000), 2))
+    q1, q3, q4 = rng.randint(1, 3), rng.randint(1, 3), rng.randint(1, 3)
+    m1, m3 = 5 * rng.randint(4, 18), 5 * rng.randint(2, 18)
+    cheap = rng.random() < 0.5                 # P4: X's cheaper second order, or Y's order that comes too late
+    m4 = 5 * rng.randint(1, 3) if cheap else 5 * rng.randint(2, 18)
+    ids: set = set()
+    while len(ids) < 4:
+        ids.add(f"ord-{_hex(rng, 6)}")
+    roles = [(x, s1, q1, m1), (x, s1, q1, m1), (y, s1, q3, m3), (x, s2, q4, m4) if cheap else (y, s1, q4, m4)]
+    orders = {}
+    for oid, (customer, sku, qty, amount) in zip(rng.sample(sorted(ids), 4), roles):
+        orders[oid] = {"order_id": oid, "customer": customer, "sku": sku, "qty": qty, "amount": amount}
+    corr = {oid: f"c-{_hex(rng, 10)}" for oid in orders}
+    stock = {s1: 2 * q1 + q3, **({s2: q4 + rng.randint(0, 2)} if cheap else {})}
+    # X can pay P1 (and P4 when it is the cheap one) but never P2 as well: spare < m1 - m4.
+    extra = m4 if cheap else 0
+    spare = 5 * rng.randint(0, (m1 - extra) // 5 - 1) if rng.random() < 0.5 else 0
+    balance = {x: m1 + extra + spare, y: 2 * (m3 + m4) + 5 * rng.randint(0, 20)}
+    return {"orders": orders, "corr": corr, "stock": stock, "balance": balance}
+
+
+def setup_shop(world, orders=None, data: dict | None = None) -> dict:
+    """Stock and accounts for these orders (the fixed ``ORDERS``, or a ``draw_shop`` data set). The
+    ``out_of_stock`` fault empties an order's SKU; ``declined`` leaves its customer almost nothing."""
+    if data is None:
+        orders = ORDERS if orders is None else orders
+        data = {"orders": orders, "corr": {oid: f"corr-{oid}" for oid in orders},
+                "stock": {o["sku"]: STOCK for o in orders.values()},
+                "balance": {o["customer"]: BALANCE for o in orders.values()}}
+    stock, balance = dict(data["stock"]), dict(data["balance"])
+    for oid, o in data["orders"].items():
+        if world.plan.fires("out_of_stock", f"inventory:{oid}", 0):
+            stock[o["sku"]] = 0
+        if world.plan.fires("declined", f"payment:{oid}", 0):
+            balance[o["customer"]] = min(balance[o["customer"]], 10)
+    world.stores["inventory"].table("stock").update({sku: {"available": n} for sku, n in stock.items()})
+    world.stores["payment"].table("accounts").update({c: {"balance": n} for c, n in balance.items()})
+    world.notes["shop"] = {**data, "initial_stock": stock, "initial_balance": balance}
+    return world.notes["shop"]
+
+
+def shop(world) -> dict:
+    return world.notes["shop"]
+
+
+def commands(world) -> list[tuple[str, dict, str]]:
+    data = shop(world)
+    return [("PlaceOrder", dict(o), data["corr"][oid]) for oid, o in data["orders"].items()]
+
+
+def shop_facts(world, orders=None, order_service="order", exact: bool = False) -> dict:
+    """``exact``: a confirmed order must hold exactly its quantity and its amount (not twice)."""
+    data = shop(world)
+    orders = data["orders"] if orders is None else orders
     inv, pay = world.stores["inventory"], world.stores["payment"]
-    reserved: dict[str, int] = {}
+    reserved: dict = {}
+    held_units: dict = {}
     for r in inv.rows("reservations").values():
         if r.get("status") == "RESERVED":
             reserved[r.get("order_id")] = reserved.get(r.get("order_id"), 0) + _int(r.get("qty"))
-    captured: dict[str, int] = {}
-    charges: dict[str, int] = {}
+            held_units[r.get("sku")] = held_units.get(r.get("sku"), 0) + _int(r.get("qty"))
+    captured: dict = {}
+    charges: dict = {}
     for p in pay.rows("payments").values():
         oid = p.get("order_id")
         charges[oid] = charges.get(oid, 0) + 1
         if p.get("status") == "CAPTURED":
             captured[oid] = captured.get(oid, 0) + _int(p.get("amount"))
     facts_orders = {}
-    conservation = []
     for oid, o in orders.items():
         row = world.stores[order_service].get("orders", oid) or {}
         missing, held = [], []
@@ -49,30 +132,25 @@ def shop_facts(world, orders=ORDERS, order_service="order") -> dict:
             missing.append("its stock is not reserved")
         if captured.get(oid, 0) < o["amount"]:
             missing.append("its money was not captured")
+        if exact and reserved.get(oid, 0) > o["qty"]:
+            missing.append(f"it holds {reserved[oid]} units of {o['sku']} for an order of {o['qty']}")
+        if exact and captured.get(oid, 0) > o["amount"]:
+            missing.append(f"{captured[oid]} was captured for an order of {o['amount']}")
         if reserved.get(oid):
             held.append(f"{reserved[oid]} unit(s) of {o['sku']} are still reserved")
         if captured.get(oid):
-            held.append(f"{captured[oid]} of the customer's money is still captured")
+            held.append(f"{captured[oid]} of {o['customer']}'s money is still captured")
         facts_orders[oid] = {"status": row.get("status", "never created"), "missing": missing, "held": held}
-        stock_now = _int((inv.get("stock", o["sku"]) or {}).get("available"))
-        start = 0 if _out(world, oid) else STOCK
-        conservation.append((f"units of {o['sku']} (available + reserved)", start,
-                             stock_now + sum(_int(r.get("qty")) for r in inv.rows("reservations").values()
-                                             if r.get("status") == "RESERVED" and r.get("sku") == o["sku"])))
-        balance = _int((pay.get("accounts", o["customer"]) or {}).get("balance"))
-        initial = 10 if _declined(world, oid) else BALANCE
-        conservation.append((f"{o['customer']}'s money (balance + captured)", initial,
-                             balance + captured.get(oid, 0)))
+    conservation = []
+    for sku, start in sorted(data["initial_stock"].items()):
+        now = _int((inv.get("stock", sku) or {}).get("available"))
+        conservation.append((f"units of {sku} (available + reserved)", start, now + held_units.get(sku, 0)))
+    for customer, start in sorted(data["initial_balance"].items()):
+        now = _int((pay.get("accounts", customer) or {}).get("balance"))
+        taken = sum(captured.get(oid, 0) for oid, o in orders.items() if o["customer"] == customer)
+        conservation.append((f"{customer}'s money (balance + captured)", start, now + taken))
     return {"orders": facts_orders, "charges": {f"order {k}": v for k, v in charges.items()},
             "conservation": conservation}
-
-
-def _out(world, oid) -> bool:
-    return any(f["kind"] == "out_of_stock" and f["site"] == f"inventory:{oid}" for f in world.plan.fired)
-
-
-def _declined(world, oid) -> bool:
-    return any(f["kind"] == "declined" and f["site"] == f"payment:{oid}" for f in world.plan.fired)
 
 
 def _int(value) -> int:
@@ -87,14 +165,35 @@ def lost_events(world, expectations) -> list[str]:
             for oid, type, why in expectations if (type, oid) not in published]
 
 
-def choreography_expectations(world, orders=ORDERS) -> list:
+def choreography_expectations(world, orders=None) -> list:
+    orders = shop(world)["orders"] if orders is None else orders
     out = []
     inv, pay = world.stores["inventory"], world.stores["payment"]
+    reserved = {r.get("order_id") for r in inv.rows("reservations").values()}
+    paid = {p.get("order_id") for p in pay.rows("payments").values()}
     for oid in orders:
         if world.stores["order"].get("orders", oid):
             out.append((oid, "OrderCreated", f"order {oid} was committed"))
-        if any(r.get("order_id") == oid for r in inv.rows("reservations").values()):
+        if oid in reserved:
             out.append((oid, "InventoryReserved", f"stock was reserved for {oid}"))
-        if any(p.get("order_id") == oid for p in pay.rows("payments").values()):
+        if oid in paid:
             out.append((oid, "PaymentSucceeded", f"payment was captured for {oid}"))
     return out
+
+
+def late_replies(world, caller: str, delay=(200, 900)) -> None:
+    """Fault ``late_reply``: a call from ``caller`` is slow. The caller times out at once; the request
+    reaches the server ``delay`` ms later, and the server acts then (its reply goes nowhere)."""
+    rpc = world.rpc
+    call = rpc.call
+
+    def slow(who, site, service, op, data, key=None, corr=None):
+        if who == caller and world.plan.fires("late_reply", site, world.now):
+            late = world.rng.randint(*delay)
+            world.log("timeout", who, f"{op} to {service} is slow: timed out; it will arrive in {late} ms",
+                      {"correlation_id": corr})
+            world.sched.after(late, call, who, site + "~late", service, op, data, key, corr)
+            return {"status": "timeout"}
+        return call(who, site, service, op, data, key, corr)
+
+    rpc.call = slow

@@ -1,5 +1,20 @@
+"""Order saga by choreography (worked example A): the learner writes all seven handlers.
+
+Data families (see ``shop.py``): five orders per run, drawn from the schedule's seed (one of
+``shop.DATA_SETS`` data sets per grading): random order ids, customers, SKUs and correlation ids
+(never derived from the order id); two orders share a SKU and both reserve it, one customer places
+three orders (two paid, the third declined because the money ran out), two of those orders are twins
+(same customer, SKU, quantity and amount, different ids), and one order is refused because earlier
+ones took the last units. Stock and money fit exactly, so ``>`` instead of ``>=`` refuses an order that
+could be served. The ``out_of_stock`` and ``declined`` faults empty a SKU or an account at the start.
+Lesson playgrounds (fault plans in ``rules`` mode) use the classic two fixed orders instead.
+
+Refusals are the learner's own: ``cancelled_for_a_reason`` compares each InventoryFailed /
+PaymentFailed with the stock or balance the refusing handler saw (recorded as the message is
+delivered, which is the snapshot the handler reads).
+"""
 from ..base import Scenario, send_commands
-from ..shop import ORDERS, choreography_expectations, lost_events, setup_shop, shop_facts
+from ..shop import ORDERS, SPACING, choreography_expectations, commands, draw_shop, lost_events, setup_shop, shop, shop_facts
 
 SUBSCRIPTIONS = [
     ("PlaceOrder", "order", "place_order"),
@@ -18,25 +33,83 @@ class OrderSagaChoreography(Scenario):
     summary = ("Order, Inventory and Payment react to each other's events (worked example A). Write all "
                "seven handlers so that every order ends CONFIRMED (stock reserved, money captured) or "
                "CANCELLED (stock released, nothing captured), despite duplicates, crashes and a relay that "
-               "crashes.")
+               "crashes, while orders compete for the same stock and the same customer's money.")
     lanes = ("client", "order", "inventory", "payment")
     functions = tuple(fn for _, _, fn in SUBSCRIPTIONS)
     signatures = {fn: f"{fn}({'command' if fn == 'place_order' else 'event'}, ctx)" for fn in functions}
     invariants = ("orders_resolve", "confirmed_is_complete", "cancelled_is_clean", "conservation",
-                  "no_double_charge", "no_lost_event", "correlation_ids_present")
+                  "no_double_charge", "no_lost_event", "correlation_ids_present", "cancelled_for_a_reason")
     fault_kinds = ("crash", "duplicate", "delay", "relay_crash", "out_of_stock", "declined")
     expected = {"reference": "pass", "missing_compensation": "cancelled_is_clean",
-                "no_dedup": "no_double_charge", "no_outbox": "orders_resolve",
-                "non_idempotent_compensation": "conservation", "starter": "no_double_charge"}
+                "no_dedup": "cancelled_is_clean", "no_outbox": "orders_resolve",
+                "non_idempotent_compensation": "conservation", "starter": "cancelled_is_clean",
+                "reservation_by_sku": "conservation", "payment_by_customer": "orders_resolve",
+                "payment_put_by_customer": "confirmed_is_complete",
+                "release_by_sku": "confirmed_is_complete", "dedup_by_content": "orders_resolve",
+                "rebuilt_correlation_id": "correlation_ids_present",
+                "strict_comparison": "cancelled_for_a_reason", "inbox_by_order_id": "cancelled_is_clean"}
+    ORDERS_PER_RUN = 5
 
     def setup(self, world):
         for type, service, fn in SUBSCRIPTIONS:
             world.broker.subscribe(type, service, fn)
-        setup_shop(world)
-        send_commands(world, "client", [("PlaceOrder", dict(o), f"corr-{oid}") for oid, o in ORDERS.items()])
+        if world.plan.mode == "rules":             # a lesson playground: the classic two orders
+            setup_shop(world, ORDERS)
+        else:
+            setup_shop(world, data=draw_shop(world))
+        world.notes["seen_stock"], world.notes["seen_balance"] = {}, {}
+        send_commands(world, "client", commands(world), spacing=SPACING)
+
+    def observe(self, world, subscription, msg):
+        # The handler about to run reads exactly this store: remember what it will see.
+        data = msg.get("data") if isinstance(msg.get("data"), dict) else {}
+        order = shop(world)["orders"].get(data.get("order_id"))
+        if order is None:
+            return
+        if subscription.fn == "on_order_created":
+            row = world.stores["inventory"].get("stock", order["sku"]) or {}
+            world.notes["seen_stock"].setdefault(order["order_id"], []).append(row.get("available"))
+        elif subscription.fn == "on_inventory_reserved":
+            row = world.stores["payment"].get("accounts", order["customer"]) or {}
+            world.notes["seen_balance"].setdefault(order["order_id"], []).append(row.get("balance"))
 
     def facts(self, world):
-        return {**shop_facts(world), "no_lost_event": lost_events(world, choreography_expectations(world))}
+        facts = shop_facts(world)
+        facts["no_lost_event"] = lost_events(world, choreography_expectations(world))
+        facts["cancelled_for_a_reason"] = _refusals(world, facts)
+        return facts
+
+
+def _refusals(world, facts) -> list[str]:
+    orders = shop(world)["orders"]
+    refused: dict[str, set] = {}
+    for m in world.broker.published:
+        data = m.get("data")
+        if m["type"] in ("InventoryFailed", "PaymentFailed") and isinstance(data, dict):
+            if data.get("order_id") in orders:
+                refused.setdefault(data["order_id"], set()).add(m["type"])
+    out = []
+    for oid, types in sorted(refused.items()):
+        o = orders[oid]
+        if "InventoryFailed" in types and not _short(world.notes["seen_stock"].get(oid), o["qty"]):
+            out.append(f"Inventory refused {oid} ({o['qty']} x {o['sku']}) although it saw "
+                       f"{_seen(world.notes['seen_stock'].get(oid))} available")
+        if "PaymentFailed" in types and not _short(world.notes["seen_balance"].get(oid), o["amount"]):
+            out.append(f"Payment refused {oid} ({o['amount']} from {o['customer']}) although it saw a balance "
+                       f"of {_seen(world.notes['seen_balance'].get(oid))}")
+    for oid, o in sorted(facts["orders"].items()):
+        if o["status"] == "CANCELLED" and oid not in refused:
+            out.append(f"{oid} is CANCELLED but neither Inventory nor Payment refused it")
+    return out
+
+
+def _short(seen, need) -> bool:
+    """Some delivery saw less than the order needed (or no number at all); never seen: not short."""
+    return any(not isinstance(v, int) or v < need for v in seen or [])
+
+
+def _seen(seen) -> str:
+    return " then ".join(str(v) for v in dict.fromkeys(seen or [])) or "nothing"
 
 
 SCENARIO = OrderSagaChoreography()

@@ -1,5 +1,18 @@
+"""Order saga by orchestration: the learner writes the orchestrator, Inventory and Payment are trusted.
+
+Data families: the shop's four orders per run (see ``shop.py``: random order ids, customers, SKUs
+and correlation ids; twins that differ only by order id; a SKU two orders share down to the last
+unit; a customer whose money runs out on the second order; an order refused because earlier ones
+took the last units), plus, in every data set, one order that Inventory or Payment answers
+``{"status": "busy"}`` for until ``BUSY_MIN_MS``..``BUSY_MAX_MS`` (transient: nothing done, not stored
+under the key), against the permanent refusals ``out_of_stock`` and ``declined``. The ``late_reply``
+fault makes a call slow: the orchestrator times out at once and the request reaches the participant
+``LATE_MIN_MS``..``LATE_MAX_MS`` later, after the orchestrator has decided what to do about the timeout.
+Lesson playgrounds (fault plans in ``rules`` mode) use the classic two fixed orders instead.
+"""
 from ..base import Scenario, send_commands
-from ..shop import ORDERS, lost_events, setup_shop, shop_facts
+from ..shop import (ORDERS, SPACING, commands, data_rng, draw_shop, late_replies, lost_events, setup_shop, shop,
+                    shop_facts)
 
 OPS = {("inventory", "reserve"): "inventory_reserve", ("inventory", "release"): "inventory_release",
        ("payment", "capture"): "payment_capture", ("payment", "refund"): "payment_refund"}
@@ -10,30 +23,51 @@ class OrderSagaOrchestration(Scenario):
     title = "Order saga by orchestration"
     summary = ("The same order flow, driven by one orchestrator in the Order service that calls Inventory "
                "(reserve/release) and Payment (capture/refund) and keeps the saga's state. Calls time out, "
-               "sometimes after the other side acted; the orchestrator crashes and its command is redelivered.")
+               "sometimes after the other side acted or before a slow request arrives; participants can be "
+               "busy for a moment; the orchestrator crashes and its command is redelivered.")
     lanes = ("client", "order", "inventory", "payment")
     functions = ("handle_place_order",)
     signatures = {"handle_place_order": "handle_place_order(command, ctx)"}
     invariants = ("orders_resolve", "confirmed_is_complete", "cancelled_is_clean", "conservation",
-                  "no_double_charge", "no_lost_event", "correlation_ids_present")
-    fault_kinds = ("crash", "duplicate", "delay", "request_lost", "reply_lost", "out_of_stock", "declined")
+                  "no_double_charge", "no_lost_event", "correlation_ids_present", "cancelled_for_a_reason")
+    fault_kinds = ("crash", "duplicate", "delay", "request_lost", "reply_lost", "late_reply", "out_of_stock",
+                   "declined")
     rpc_ops = OPS
     expected = {"reference": "pass", "missing_compensation": "cancelled_is_clean",
-                "no_idempotency_keys": "no_double_charge", "timeout_means_failure": "cancelled_is_clean",
-                "starter": "orders_resolve"}
+                "no_idempotency_keys": "cancelled_is_clean", "timeout_means_failure": "cancelled_for_a_reason",
+                "starter": "cancelled_is_clean", "key_by_customer": "confirmed_is_complete",
+                "busy_means_refused": "cancelled_for_a_reason", "compensate_on_timeout": "cancelled_for_a_reason",
+                "same_key_for_every_call": "cancelled_is_clean", "rebuilt_correlation_id": "correlation_ids_present"}
+    ORDERS_PER_RUN = 4
+    BUSY_MIN_MS, BUSY_MAX_MS = 200, 1500
+    LATE_MIN_MS, LATE_MAX_MS = 200, 900
 
     def setup(self, world):
         world.broker.subscribe("PlaceOrder", "order", "handle_place_order")
-        setup_shop(world)
-        send_commands(world, "client", [("PlaceOrder", dict(o), f"corr-{oid}") for oid, o in ORDERS.items()])
+        if world.plan.mode == "rules":             # a lesson playground: the classic two orders
+            setup_shop(world, ORDERS)
+        else:
+            setup_shop(world, data=draw_shop(world))
+            rng = data_rng(world, "busy")
+            oid = rng.choice(sorted(shop(world)["orders"]))
+            service = rng.choice(("inventory", "payment"))
+            world.stores[service].table("busy")[oid] = {"until": rng.randint(self.BUSY_MIN_MS, self.BUSY_MAX_MS)}
+        late_replies(world, "order", (self.LATE_MIN_MS, self.LATE_MAX_MS))
+        send_commands(world, "client", commands(world), spacing=SPACING)
 
     def facts(self, world):
-        expect = []
-        for oid in ORDERS:
-            status = (world.stores["order"].get("orders", oid) or {}).get("status")
-            if status in ("CONFIRMED", "CANCELLED"):
-                expect.append((oid, "Order" + status.capitalize(), f"order {oid} is {status}"))
-        return {**shop_facts(world), "no_lost_event": lost_events(world, expect)}
+        facts = shop_facts(world, exact=True)
+        expect, unjustified = [], []
+        refused = set(world.stores["inventory"].rows("refusals")) | set(world.stores["payment"].rows("refusals"))
+        for oid, o in facts["orders"].items():
+            if o["status"] in ("CONFIRMED", "CANCELLED"):
+                expect.append((oid, "Order" + o["status"].capitalize(), f"order {oid} is {o['status']}"))
+            if o["status"] == "CANCELLED" and oid not in refused:
+                unjustified.append(f"{oid} is CANCELLED but neither Inventory (out_of_stock) nor Payment "
+                                   f"(declined) refused it")
+        facts["no_lost_event"] = lost_events(world, expect)
+        facts["cancelled_for_a_reason"] = unjustified
+        return facts
 
 
 SCENARIO = OrderSagaOrchestration()

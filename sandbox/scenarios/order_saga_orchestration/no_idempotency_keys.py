@@ -19,10 +19,14 @@ def handle_place_order(command, ctx):
 
     try:
         reserved = call("inventory", "reserve")
+        if reserved["status"] == "busy":
+            raise RetryLater(300)              # transient: nothing was done, ask again later
         if reserved["status"] != "reserved":
             finish(ctx, oid, "CANCELLED", corr)
             return
         captured = call("payment", "capture")
+        if captured["status"] == "busy":
+            raise RetryLater(300)
         if captured["status"] != "captured":
             call("inventory", "release")       # compensate the reservation
             finish(ctx, oid, "CANCELLED", corr)

@@ -1,5 +1,8 @@
 # Trusted participants for the orchestrated order saga. Each operation honours an
 # idempotency key (stored result replayed); without a key it is NOT idempotent.
+# While an order's row in the "busy" table says so, reserve / capture answer
+# {"status": "busy"} and do nothing; that answer is transient and NOT stored under the
+# key. A refusal (out_of_stock, declined) is recorded in "refusals" for the grader.
 
 
 # _replay and _save come from world_prelude.py.
@@ -11,8 +14,11 @@ def inventory_reserve(request, ctx):
         saved = _replay(tx, request)
         if saved:
             return saved
+        if _busy(tx, d, ctx):
+            return {"status": "busy"}
         stock = tx.get("stock", d["sku"])
         if stock["available"] < d["qty"]:
+            tx.put("refusals", d["order_id"], {"reason": "out_of_stock", "available": stock["available"]})
             return _save(tx, request, {"status": "out_of_stock"})
         tx.update("stock", d["sku"], available=stock["available"] - d["qty"])
         rid = ctx.new_id("res")
@@ -42,8 +48,11 @@ def payment_capture(request, ctx):
         saved = _replay(tx, request)
         if saved:
             return saved
+        if _busy(tx, d, ctx):
+            return {"status": "busy"}
         account = tx.get("accounts", d["customer"])
         if account["balance"] < d["amount"]:
+            tx.put("refusals", d["order_id"], {"reason": "declined", "balance": account["balance"]})
             return _save(tx, request, {"status": "declined"})
         tx.update("accounts", d["customer"], balance=account["balance"] - d["amount"])
         pid = ctx.new_id("pay")
@@ -64,3 +73,8 @@ def payment_refund(request, ctx):
             tx.update("payments", key, status="REFUNDED")
             refunded += p["amount"]
         return _save(tx, request, {"status": "refunded", "amount": refunded})
+
+
+def _busy(tx, order, ctx):
+    row = tx.get("busy", order["order_id"])
+    return bool(row) and ctx.now < row["until"]

@@ -1,4 +1,18 @@
+"""Travel booking by orchestration (worked example B): the learner writes ``book_trip``.
+
+Data families: three trips per run, drawn from the schedule's seed (one of ``shop.DATA_SETS`` data sets
+per grading): random trip ids, customers and correlation ids (never derived from the trip id); the
+first two trips are twins (same customer, same fares, different ids), the third belongs to another
+customer; one partner (hotel or car, drawn) has exactly two places left, so the third trip is refused
+there because the twins took the last ones and must cancel what it booked before. In every data set
+one partner is ``{"status": "busy"}`` for one trip until ``BUSY_MIN_MS``..``BUSY_MAX_MS`` (transient:
+nothing done, not stored under the key) against the permanent ``unavailable``. Faults: ``unavailable``
+takes away a partner's availability for one trip; ``late_reply`` makes a call slow (the orchestrator
+times out at once, the partner acts ``LATE_MIN_MS``..``LATE_MAX_MS`` later). Lesson playgrounds (fault
+plans in ``rules`` mode) use the classic two fixed trips, with room for everyone.
+"""
 from ..base import Scenario, send_commands
+from ..shop import FIRST_NAMES, _hex, data_rng, late_replies
 
 LEGS = ("flight", "hotel", "car")
 TRIPS = {
@@ -13,46 +27,103 @@ class TravelBooking(Scenario):
     title = "Travel booking saga (orchestration)"
     summary = ("Book a flight, a hotel and a car for each trip (worked example B). If any leg fails, cancel "
                "the legs already booked and end the trip CANCELLED; if all succeed, end it CONFIRMED and emit "
-               "BookingConfirmed. Calls time out and the orchestrator crashes.")
+               "BookingConfirmed. Partners run out of places or are busy for a moment, calls time out (some "
+               "arrive late) and the orchestrator crashes.")
     lanes = ("client", "booking", "flight", "hotel", "car")
     functions = ("book_trip",)
     signatures = {"book_trip": "book_trip(command, ctx)"}
     invariants = ("orders_resolve", "confirmed_is_complete", "cancelled_is_clean", "conservation",
-                  "correlation_ids_present")
-    fault_kinds = ("crash", "duplicate", "request_lost", "reply_lost", "unavailable")
+                  "no_lost_event", "correlation_ids_present", "cancelled_for_a_reason")
+    fault_kinds = ("crash", "duplicate", "request_lost", "reply_lost", "late_reply", "unavailable")
     rpc_ops = {(leg, op): f"provider_{op}" for leg in LEGS for op in ("book", "cancel")}
     expected = {"reference": "pass", "missing_compensation": "cancelled_is_clean",
-                "non_idempotent_compensation": "conservation", "starter": "cancelled_is_clean"}
+                "non_idempotent_compensation": "conservation", "starter": "cancelled_is_clean",
+                "key_by_customer": "confirmed_is_complete", "cancel_with_the_book_key": "cancelled_is_clean",
+                "busy_means_unavailable": "cancelled_for_a_reason", "compensate_on_timeout": "cancelled_for_a_reason",
+                "rebuilt_correlation_id": "correlation_ids_present"}
+    TRIPS_PER_RUN = 3
+    BALANCE = BALANCE
+    BUSY_MIN_MS, BUSY_MAX_MS = 200, 1500
+    LATE_MIN_MS, LATE_MAX_MS = 200, 900
 
     def setup(self, world):
         world.broker.subscribe("BookTrip", "booking", "book_trip")
+        data = _classic() if world.plan.mode == "rules" else self._draw(world)
+        world.notes["travel"] = data
         for leg in LEGS:
-            accounts = world.stores[leg].table("accounts")
-            full = world.stores[leg].table("availability")
-            for tid, trip in TRIPS.items():
+            store = world.stores[leg]
+            store.table("capacity")["places"] = {"left": data["capacity"][leg]}
+            accounts, full = store.table("accounts"), store.table("availability")
+            for tid, trip in data["trips"].items():
                 accounts[trip["customer"]] = {"balance": BALANCE}
                 full[tid] = {"available": not world.plan.fires("unavailable", f"{leg}:{tid}", 0)}
-        send_commands(world, "client", [("BookTrip", dict(t), f"corr-{tid}") for tid, t in TRIPS.items()])
+        for (leg, tid), until in data["busy"].items():
+            world.stores[leg].table("busy")[tid] = {"until": until}
+        late_replies(world, "booking", (self.LATE_MIN_MS, self.LATE_MAX_MS))
+        send_commands(world, "client", [("BookTrip", dict(t), data["corr"][tid]) for tid, t in data["trips"].items()])
+
+    def _draw(self, world) -> dict:
+        rng = data_rng(world, "travel")
+        x_name, y_name = rng.sample(FIRST_NAMES, 2)
+        x, y = f"{x_name}-{_hex(rng, 3)}", f"{y_name}-{_hex(rng, 3)}"
+        ids: set = set()
+        while len(ids) < 3:
+            ids.add(f"trip-{_hex(rng, 6)}")
+        ids = rng.sample(sorted(ids), 3)
+        twin = {"flight": 10 * rng.randint(10, 40), "hotel": 10 * rng.randint(5, 30), "car": 10 * rng.randint(3, 12)}
+        other = {"flight": 10 * rng.randint(10, 40), "hotel": 10 * rng.randint(5, 30), "car": 10 * rng.randint(3, 12)}
+        trips = {tid: {"trip_id": tid, "customer": c, "fares": dict(f)}
+                 for tid, (c, f) in zip(ids, [(x, twin), (x, twin), (y, other)])}
+        scarce = rng.choice(("hotel", "car"))
+        busy_leg = rng.choice(LEGS)
+        busy = {(busy_leg, rng.choice(ids)): rng.randint(self.BUSY_MIN_MS, self.BUSY_MAX_MS)}
+        return {"trips": trips, "corr": {tid: f"c-{_hex(rng, 10)}" for tid in ids},
+                "capacity": {leg: 2 if leg == scarce else 3 for leg in LEGS}, "busy": busy}
 
     def facts(self, world):
-        orders, conservation = {}, []
-        for tid, trip in TRIPS.items():
-            booked = []
-            for leg in LEGS:
-                rows = [r for r in world.stores[leg].rows("bookings").values()
-                        if r.get("trip_id") == tid and r.get("status") == "BOOKED"]
-                if rows:
-                    booked.append(leg)
-                balance = (world.stores[leg].get("accounts", trip["customer"]) or {}).get("balance", 0)
-                paid = sum(r.get("fare", 0) for r in rows)
-                conservation.append((f"{trip['customer']}'s money at {leg} (balance + booked fares)",
-                                     BALANCE, balance + paid))
+        data = world.notes["travel"]
+        orders, conservation, expect, unjustified = {}, [], [], []
+        refused = set()
+        for leg in LEGS:
+            store = world.stores[leg]
+            refused |= set(store.rows("refusals"))
+            booked = [r for r in store.rows("bookings").values() if r.get("status") == "BOOKED"]
+            left = _int((store.get("capacity", "places") or {}).get("left"))
+            conservation.append((f"places at the {leg} (left + booked)", data["capacity"][leg], left + len(booked)))
+            for customer in sorted({t["customer"] for t in data["trips"].values()}):
+                balance = _int((store.get("accounts", customer) or {}).get("balance"))
+                paid = sum(_int(r.get("fare")) for r in booked
+                           if data["trips"].get(r.get("trip_id"), {}).get("customer") == customer)
+                conservation.append((f"{customer}'s money at the {leg} (balance + booked fares)", BALANCE,
+                                     balance + paid))
+        for tid in data["trips"]:
+            count = {leg: sum(1 for r in world.stores[leg].rows("bookings").values()
+                              if r.get("trip_id") == tid and r.get("status") == "BOOKED") for leg in LEGS}
             row = world.stores["booking"].get("trips", tid) or {}
-            orders[f"trip {tid}"] = {
-                "status": row.get("status", "never created"),
-                "missing": [f"the {leg} is not booked" for leg in LEGS if leg not in booked],
-                "held": [f"the {leg} is still booked" for leg in booked]}
-        return {"orders": orders, "conservation": conservation}
+            status = row.get("status", "never created")
+            missing = [f"the {leg} is not booked" for leg in LEGS if not count[leg]]
+            missing += [f"the {leg} is booked {n} times" for leg, n in count.items() if n > 1]
+            orders[f"trip {tid}"] = {"status": status, "missing": missing,
+                                     "held": [f"the {leg} is still booked" for leg in LEGS if count[leg]]}
+            if status == "CONFIRMED":
+                expect.append((tid, "BookingConfirmed", f"trip {tid} is CONFIRMED"))
+            if status == "CANCELLED" and tid not in refused:
+                unjustified.append(f"trip {tid} is CANCELLED but no partner answered unavailable for it")
+        published = {(m["type"], m["data"].get("trip_id")) for m in world.broker.published
+                     if isinstance(m.get("data"), dict)}
+        lost = [f"{why} but BookingConfirmed for it was never published"
+                for tid, type, why in expect if (type, tid) not in published]
+        return {"orders": orders, "conservation": conservation, "no_lost_event": lost,
+                "cancelled_for_a_reason": unjustified}
+
+
+def _classic() -> dict:
+    return {"trips": TRIPS, "corr": {tid: f"corr-{tid}" for tid in TRIPS},
+            "capacity": {leg: len(TRIPS) for leg in LEGS}, "busy": {}}
+
+
+def _int(value) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 SCENARIO = TravelBooking()

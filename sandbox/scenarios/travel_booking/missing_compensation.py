@@ -21,7 +21,10 @@ def book_trip(command, ctx):
     try:
         booked = []
         for leg in LEGS:
-            if call(leg, "book")["status"] != "booked":
+            status = call(leg, "book")["status"]
+            if status == "busy":
+                raise RetryLater(300)               # transient: nothing was booked, ask again later
+            if status != "booked":
                 # Bug: the legs already booked are never cancelled.
                 finish(ctx, tid, "CANCELLED", corr)
                 return

@@ -21,7 +21,10 @@ def book_trip(command, ctx):
     try:
         booked = []
         for leg in LEGS:
-            if call(leg, "book")["status"] != "booked":
+            status = call(leg, "book")["status"]
+            if status == "busy":
+                raise RetryLater(300)               # transient: nothing was booked, ask again later
+            if status != "booked":
                 for done in reversed(booked):
                     # Bug: the compensation has no idempotency key. If it is sent again
                     # (after a crash or a timeout), the partner refunds again.

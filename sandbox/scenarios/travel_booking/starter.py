@@ -17,6 +17,8 @@ def book_trip(command, ctx):
     try:
         for leg in LEGS:
             result = ctx.call(leg, "book", trip, idempotency_key=f"book-{leg}-{tid}", correlation_id=corr)
+            if result["status"] == "busy":
+                raise RetryLater(300)               # nothing was booked: ask again later
             if result["status"] != "booked":
                 # TODO: what about the legs booked before this one?
                 finish(ctx, tid, "CANCELLED", corr)

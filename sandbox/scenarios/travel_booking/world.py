@@ -1,5 +1,9 @@
 # Trusted booking partners (flight, hotel, car share this code; ctx.service says which).
 # Operations honour idempotency keys; without a key, every call acts again.
+# A partner has a limited number of places ("capacity"), may have none for a given trip
+# ("availability"), and may be "busy" for a trip for a moment: it then answers
+# {"status": "busy"}, does nothing and does NOT store that answer under the key.
+# Refusals ("unavailable") are recorded in "refusals" for the grader.
 
 
 # _replay and _save come from world_prelude.py.
@@ -12,12 +16,19 @@ def provider_book(request, ctx):
         saved = _replay(tx, request)
         if saved:
             return saved
-        if not tx.get("availability", trip["trip_id"])["available"]:
+        busy = tx.get("busy", trip["trip_id"])
+        if busy and ctx.now < busy["until"]:
+            return {"status": "busy"}
+        left = tx.get("capacity", "places")["left"]
+        if not tx.get("availability", trip["trip_id"])["available"] or left < 1:
+            tx.put("refusals", trip["trip_id"], {"reason": "unavailable", "left": left})
             return _save(tx, request, {"status": "unavailable"})
+        tx.update("capacity", "places", left=left - 1)
         account = tx.get("accounts", trip["customer"])
         tx.update("accounts", trip["customer"], balance=account["balance"] - fare)
         booking_id = ctx.new_id(ctx.service)
-        tx.insert("bookings", booking_id, {"trip_id": trip["trip_id"], "fare": fare, "status": "BOOKED"})
+        tx.insert("bookings", booking_id, {"trip_id": trip["trip_id"], "customer": trip["customer"], "fare": fare,
+                                           "status": "BOOKED"})
         return _save(tx, request, {"status": "booked", "booking_id": booking_id})
 
 
@@ -37,6 +48,8 @@ def provider_cancel(request, ctx):
         for key, booking in bookings:
             if booking["status"] == "BOOKED":
                 tx.update("bookings", key, status="CANCELLED")
+                left = tx.get("capacity", "places")["left"]
+                tx.update("capacity", "places", left=left + 1)
         account = tx.get("accounts", trip["customer"])
         tx.update("accounts", trip["customer"], balance=account["balance"] + fare)
         return _save(tx, request, {"status": "cancelled", "refunded": fare})
