@@ -1,90 +1,213 @@
-from ..base import Scenario, send_commands
+"""Shipping is down (mini challenge): checkout with Payment and a Shipping service that is
+down when the orders arrive.
 
-ORDERS = {
-    "o1": {"order_id": "o1", "customer": "alice", "amount": 40},
-    "o2": {"order_id": "o2", "customer": "bob", "amount": 25},
-}
-BALANCE = 100
-LONG_OUTAGE_END = 50_000
-SAMPLE_MS = 250
-CHARGED_WITHOUT_SHIPMENT_SLA = 10_000   # a customer may be charged this long before shipping accepts
+The one money rule: a customer may have money *captured* (taken) for an order without a
+scheduled shipment for at most ``CHARGED_WITHOUT_SHIPMENT_MS`` ms in total, measured
+exactly from the times Payment and Shipping record (captured_at / refunded_at,
+scheduled_at / cancelled_at), and never at the end of the run. A hold (authorization) is
+not a charge. Every order must also be CONFIRMED or CANCELLED within ``ORDER_DEADLINE_MS``
+of its PlaceOrder command being sent, which is shorter than the long outage: waiting for
+shipping for ever is not an answer.
+
+Data families (drawn from ``world.rng``; the same seed gives the same world):
+
+* ``ORDERS_MIN`` to ``ORDERS_MAX`` orders with unpredictable ids (``o-<hex>``) and
+  correlation ids (``c-<hex>``, not derived from the order id), amounts from
+  ``AMOUNT_MIN`` to ``AMOUNT_MAX``;
+* customers drawn from a small pool, so orders share customers; balances from
+  ``BALANCE_MIN`` to ``BALANCE_MAX``, so a customer's money can run out mid-run (the
+  second order's authorization is declined while the first holds the money); fault
+  ``declined`` at ``payment:<customer>`` leaves that customer ``DECLINED_BALANCE``;
+* a permanent refusal: about ``REFUSED_PERCENT``% of orders go to an address Shipping
+  does not serve (``schedule`` answers ``refused`` for ever), next to the transient one
+  (``Timeout`` while Shipping is down);
+* outage lengths: short (``SHORT_OUTAGE_MIN_MS`` to ``SHORT_OUTAGE_MAX_MS``), ending
+  around the deadlines (``MID_OUTAGE_MIN_MS`` to ``MID_OUTAGE_MAX_MS``), or (fault
+  ``outage`` at ``shipping:long``) until ``LONG_OUTAGE_END_MS``;
+* late processing after a timeout: for about ``LATE_PERCENT``% of orders, a schedule
+  request that timed out while Shipping was down sits in Shipping's queue and is
+  processed when Shipping comes back (a shipment the caller never heard about), and
+  faults ``request_lost`` / ``reply_lost`` hit any call (a lost reply: the service acted).
+"""
+from ...world import HORIZON
+from ..base import Scenario, send_commands
 
 
 class ShippingDown(Scenario):
     name = "shipping_down"
     title = "Shipping is down (mini challenge)"
-    summary = ("Shipping is down when orders arrive, for a few seconds or (sometimes) for most of the "
-               "consistency window. Write the checkout orchestrator so that no customer is ever left charged "
-               "without a guaranteed shipment: every order ends CONFIRMED (money captured, shipment scheduled) "
-               "or CANCELLED (nothing captured, any hold released).")
+    summary = ("Shipping is down when orders arrive, for a few seconds or for most of the consistency window. "
+               "Write the checkout orchestrator so that no customer is left charged without a scheduled shipment "
+               "for longer than the allowed window, and every order ends in time CONFIRMED (money captured, "
+               "shipment scheduled) or CANCELLED (nothing captured, any hold released, no shipment).")
     lanes = ("client", "order", "payment", "shipping")
     functions = ("checkout",)
     signatures = {"checkout": "checkout(command, ctx)"}
     invariants = ("no_charge_without_shipment", "orders_resolve", "confirmed_is_complete", "cancelled_is_clean",
                   "no_double_charge", "conservation")
-    fault_kinds = ("crash", "duplicate", "declined", "outage")
+    fault_kinds = ("crash", "duplicate", "declined", "outage", "request_lost", "reply_lost")
     rpc_ops = {("payment", op): f"payment_{op}" for op in ("authorize", "capture", "void", "charge", "refund")}
     rpc_ops.update({("shipping", "schedule"): "shipping_schedule"})
     expected = {"reference": "pass", "capture_first": "no_charge_without_shipment",
-                "starter": "no_charge_without_shipment"}
+                "no_deadline": "orders_resolve", "no_cancel_shipment": "cancelled_is_clean",
+                "refund_too_late": "no_charge_without_shipment", "keys_by_customer": "confirmed_is_complete",
+                "refused_means_scheduled": "confirmed_is_complete", "no_idempotency_keys": "cancelled_is_clean",
+                "forgets_void": "cancelled_is_clean", "starter": "no_charge_without_shipment"}
+
+    ORDERS_MIN = 2
+    ORDERS_MAX = 4
+    AMOUNT_MIN = 10
+    AMOUNT_MAX = 60
+    BALANCE_MIN = 40
+    BALANCE_MAX = 140
+    DECLINED_BALANCE = 5
+    REFUSED_PERCENT = 15
+    LATE_PERCENT = 50
+    COMMAND_SPACING_MS = 150
+    CHARGED_WITHOUT_SHIPMENT_MS = 10_000   # longest a customer may be charged before shipping accepts
+    ORDER_DEADLINE_MS = 20_000             # every order CONFIRMED or CANCELLED this long after it was placed
+    SHORT_OUTAGE_MIN_MS = 1_000
+    SHORT_OUTAGE_MAX_MS = 8_000
+    MID_OUTAGE_MIN_MS = 8_000
+    MID_OUTAGE_MAX_MS = 22_000
+    LONG_OUTAGE_END_MS = 50_000
+    REDELIVERY_MS = 300                    # the broker's visibility timeout after a crash
+    CUSTOMERS = ("alice", "bob", "carol")
+
+    def statement_constants(self) -> dict:
+        out = super().statement_constants()
+        out["CONSISTENCY_WINDOW_MS"] = HORIZON
+        return out
+
+    # -- the world ----------------------------------------------------------------
+    def draw(self, world) -> dict:
+        """This schedule's data: every draw happens whatever the faults are."""
+        rng = world.rng
+        n = rng.randint(self.ORDERS_MIN, self.ORDERS_MAX)
+        customers = list(self.CUSTOMERS[:rng.randint(1, 2)])       # one or two customers share the orders
+        orders = {}
+        for _ in range(n):
+            oid = f"o-{rng.getrandbits(24):06x}"
+            orders[oid] = {"order_id": oid, "customer": rng.choice(customers),
+                           "amount": rng.randint(self.AMOUNT_MIN, self.AMOUNT_MAX),
+                           "corr": f"c-{rng.getrandbits(32):08x}", "refused": rng.random() * 100 < self.REFUSED_PERCENT,
+                           "late": rng.random() * 100 < self.LATE_PERCENT}
+        balances = {c: rng.randint(self.BALANCE_MIN, self.BALANCE_MAX) for c in customers}
+        mid = rng.random() < 0.35
+        short_end = rng.randint(self.SHORT_OUTAGE_MIN_MS, self.SHORT_OUTAGE_MAX_MS)
+        mid_end = rng.randint(self.MID_OUTAGE_MIN_MS, self.MID_OUTAGE_MAX_MS)
+        return {"orders": orders, "balances": balances, "end": mid_end if mid else short_end}
 
     def setup(self, world):
+        data = self.draw(world)
+        orders = data["orders"]
+        world.notes["orders"] = [orders]
         world.broker.subscribe("PlaceOrder", "order", "checkout")
         world.broker.subscribe("CancelShipment", "shipping", "on_cancel_shipment")
         accounts = world.stores["payment"].table("accounts")
-        for oid, o in ORDERS.items():
-            declined = world.plan.fires("declined", f"payment:{oid}", 0)
-            accounts[o["customer"]] = {"balance": 10 if declined else BALANCE, "initial": 10 if declined else BALANCE}
-        long = world.plan.fires("outage", "shipping:long", 0)
-        end = LONG_OUTAGE_END if long else world.rng.choice((1500, 3000, 4500, 6000))
+        for customer, balance in data["balances"].items():
+            if world.plan.fires("declined", f"payment:{customer}", 0):
+                balance = self.DECLINED_BALANCE
+            accounts[customer] = {"balance": balance, "initial": balance}
+        unserved = world.stores["shipping"].table("unserved")
+        for oid, o in orders.items():
+            if o["refused"]:
+                unserved[oid] = {}
+        end = self.LONG_OUTAGE_END_MS if world.plan.fires("outage", "shipping:long", 0) else data["end"]
         world.outages["shipping"] = [(0, end)]
+        world.notes["shipping_back"] = [end]
         world.log("blocked", "shipping", f"shipping is down until t={end}")
-        send_commands(world, "client", [("PlaceOrder", dict(o), f"corr-{oid}") for oid, o in ORDERS.items()])
-        world.sched.at(SAMPLE_MS, self._sample, world)
+        commands = [("PlaceOrder", {k: o[k] for k in ("order_id", "customer", "amount")}, o["corr"])
+                    for o in orders.values()]
+        send_commands(world, "client", commands, spacing=self.COMMAND_SPACING_MS)
+        for i, oid in enumerate(orders):
+            world.sched.at(i * self.COMMAND_SPACING_MS + self.ORDER_DEADLINE_MS, self._deadline, world, oid)
+        world.sched.at(end, self._drain_queue, world, end)
 
-    def _sample(self, world):
-        # Measures, in virtual time, how long each customer has been charged without a
-        # scheduled shipment (the end state alone would hide a long wait).
+    def _deadline(self, world, oid):
+        status = (world.stores["order"].get("orders", oid) or {}).get("status", "never created")
+        if status not in ("CONFIRMED", "CANCELLED"):
+            world.note("late_orders", f"{oid} was still {status} {self.ORDER_DEADLINE_MS} ms after it was placed "
+                                      f"(every order must be CONFIRMED or CANCELLED by then)")
+
+    def _drain_queue(self, world, end):
+        """Shipping is back: schedule requests that reached its queue while it was down are processed now,
+        although their callers timed out long ago."""
+        orders = world.notes["orders"][0]
+        for oid, o in orders.items():
+            if not o["late"]:
+                continue
+            calls = [c for c in world.rpc.calls if c["service"] == "shipping" and c["op"] == "schedule"
+                     and c["t"] < end and c["caller"] == "order" and isinstance(c["data"], dict)
+                     and c["data"].get("order_id") == oid]
+            if calls:
+                c = calls[0]
+                world.log("deliver", "shipping", f"a schedule request for {oid} queued while shipping was down is "
+                                                 f"processed now", {"correlation_id": c["correlation_id"]})
+                world.rpc.call("shipping", f"shipping:queue:{oid}", "shipping", "schedule", c["data"],
+                               c["idempotency_key"], c["correlation_id"])
+
+    # -- what is measured -----------------------------------------------------------
+    def charged_without_shipment_ms(self, world, oid) -> int:
+        end = world.now
         pay, ship = world.stores["payment"], world.stores["shipping"]
-        open_orders = 0
-        for oid in ORDERS:
-            if (world.stores["order"].get("orders", oid) or {}).get("status") not in ("CONFIRMED", "CANCELLED"):
-                open_orders += 1
-            captured = any(p.get("order_id") == oid and p.get("status") == "CAPTURED"
-                           for p in pay.rows("payments").values())
-            if captured and (ship.get("shipments", oid) or {}).get("status") != "SCHEDULED":
-                world.notes.setdefault("charged_ms", {}).setdefault(oid, 0)
-                world.notes["charged_ms"][oid] += SAMPLE_MS
-        if open_orders:
-            world.sched.after(SAMPLE_MS, self._sample, world)
+        spans = sorted((p["captured_at"], p.get("refunded_at", end)) for p in pay.rows("payments").values()
+                       if p.get("order_id") == oid and isinstance(p.get("captured_at"), int))
+        shipment = ship.get("shipments", oid) or {}
+        ok_from = shipment.get("scheduled_at")
+        ok_to = shipment.get("cancelled_at", end) if ok_from is not None else None
+        merged: list[list[int]] = []
+        for start, stop in spans:                      # the union of the capture intervals ...
+            if stop <= start:
+                continue
+            if merged and start <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], stop)
+            else:
+                merged.append([start, stop])
+        total = sum(stop - start for start, stop in merged)
+        if ok_from is not None:                        # ... minus the time a shipment was scheduled
+            total -= sum(max(0, min(stop, ok_to) - max(start, ok_from)) for start, stop in merged)
+        return total
 
     def facts(self, world):
+        orders = world.notes["orders"][0]
         pay, ship = world.stores["payment"], world.stores["shipping"]
-        orders, charges, conservation, unshipped = {}, {}, [], []
-        for oid, o in ORDERS.items():
+        out, charges, unshipped = {}, {}, []
+        by_customer: dict = {}
+        for oid, o in orders.items():
             rows = [p for p in pay.rows("payments").values() if p.get("order_id") == oid]
-            captured = sum(p.get("amount", 0) for p in rows if p.get("status") == "CAPTURED")
-            held = sum(p.get("amount", 0) for p in rows if p.get("status") == "AUTHORIZED")
+            captured = sum(_int(p.get("amount")) for p in rows if p.get("status") == "CAPTURED")
+            held = sum(_int(p.get("amount")) for p in rows if p.get("status") == "AUTHORIZED")
             charges[f"order {oid}"] = sum(1 for p in rows if p.get("status") in ("CAPTURED", "REFUNDED"))
             shipment = (ship.get("shipments", oid) or {}).get("status")
             row = world.stores["order"].get("orders", oid) or {}
-            waited = world.notes.get("charged_ms", {}).get(oid, 0)
+            waited = self.charged_without_shipment_ms(world, oid)
             if captured and shipment != "SCHEDULED":
-                unshipped.append(f"{o['customer']} was charged {captured} for {oid} but no shipment is scheduled")
-            elif waited > CHARGED_WITHOUT_SHIPMENT_SLA:
-                unshipped.append(f"{o['customer']} was charged for {oid} for {waited / 1000:.1f} s before "
-                                 f"shipping accepted it (allowed: {CHARGED_WITHOUT_SHIPMENT_SLA / 1000:.0f} s)")
+                unshipped.append(f"{o['customer']} is left charged {captured} for {oid} with no shipment scheduled")
+            elif waited > self.CHARGED_WITHOUT_SHIPMENT_MS:
+                unshipped.append(f"{o['customer']} was charged for {oid} for {waited} ms without a scheduled "
+                                 f"shipment (allowed: {self.CHARGED_WITHOUT_SHIPMENT_MS} ms)")
             missing = ([] if captured >= o["amount"] else ["its money was not captured"]) + \
                       ([] if shipment == "SCHEDULED" else ["no shipment is scheduled"])
             held_list = ([f"{captured} was captured"] if captured else []) + \
                         ([f"{held} is still held by an authorization"] if held else []) + \
                         (["a shipment is still scheduled"] if shipment == "SCHEDULED" else [])
-            orders[oid] = {"status": row.get("status", "never created"), "missing": missing, "held": held_list}
-            account = pay.get("accounts", o["customer"]) or {}
-            conservation.append((f"{o['customer']}'s money (balance + held + captured)", account.get("initial"),
-                                 account.get("balance", 0) + captured + held))
-        return {"orders": orders, "charges": charges, "conservation": conservation,
-                "no_charge_without_shipment": unshipped}
+            out[oid] = {"status": row.get("status", "never created") if isinstance(row, dict) else "never created",
+                        "missing": missing, "held": held_list}
+            acc = by_customer.setdefault(o["customer"], [0, 0])
+            acc[0] += captured
+            acc[1] += held
+        conservation = []
+        for customer, (captured, held) in sorted(by_customer.items()):
+            account = pay.get("accounts", customer) or {}
+            conservation.append((f"{customer}'s money (balance + held + captured)", account.get("initial"),
+                                 _int(account.get("balance")) + captured + held))
+        return {"orders": out, "charges": charges, "conservation": conservation,
+                "no_charge_without_shipment": unshipped, "orders_resolve": world.notes.get("late_orders", [])}
+
+
+def _int(value) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 SCENARIO = ShippingDown()

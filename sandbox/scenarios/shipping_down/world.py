@@ -1,5 +1,8 @@
 # Trusted Payment and Shipping services for the shipping_down challenge.
-# payments rows: {"order_id", "amount", "status": AUTHORIZED | CAPTURED | VOIDED | REFUNDED}
+# payments rows: {"order_id", "amount", "status": AUTHORIZED | CAPTURED | VOIDED | REFUNDED,
+#                 "captured_at", "refunded_at"}   (times the grader measures the money rule with)
+# shipments rows: {"status": SCHEDULED | CANCELLED, "scheduled_at", "cancelled_at"}
+# unserved[order_id]: set up by the scenario: Shipping refuses that order for ever.
 
 
 # _replay and _save come from world_prelude.py.
@@ -16,7 +19,10 @@ def _take(tx, ctx, request, status):
     tx.update("accounts", d["customer"], balance=account["balance"] - d["amount"])
     # One payment row per request key: without a key, every call takes money again.
     row_key = d["order_id"] + "-" + (request.idempotency_key or ctx.new_id("pay"))
-    tx.insert("payments", row_key, {"order_id": d["order_id"], "amount": d["amount"], "status": status})
+    row = {"order_id": d["order_id"], "amount": d["amount"], "status": status}
+    if status == "CAPTURED":
+        row["captured_at"] = ctx.now
+    tx.insert("payments", row_key, row)
     return _save(tx, request, {"status": status.lower()})
 
 
@@ -38,7 +44,8 @@ def _move(request, ctx, src, dst, refund):
             return saved
         moved = 0
         for key, p in tx.find("payments", order_id=d["order_id"], status=src):
-            tx.update("payments", key, status=dst)
+            stamp = {"CAPTURED": "captured_at", "REFUNDED": "refunded_at"}.get(dst)
+            tx.update("payments", key, status=dst, **({stamp: ctx.now} if stamp else {}))
             moved += p["amount"]
             if refund:
                 account = tx.get("accounts", d["customer"])
@@ -62,17 +69,18 @@ def shipping_schedule(request, ctx):
     oid = request.data["order_id"]
     with ctx.db.transaction() as tx:
         shipment = tx.get("shipments", oid)
-        if shipment and shipment["status"] == "CANCELLED":
+        if tx.get("unserved", oid) or (shipment and shipment["status"] == "CANCELLED"):
             return {"status": "refused"}
         if not shipment:
-            tx.insert("shipments", oid, {"status": "SCHEDULED"})
+            tx.insert("shipments", oid, {"status": "SCHEDULED", "scheduled_at": ctx.now})
     return {"status": "scheduled"}
 
 
 def on_cancel_shipment(event, ctx):
     oid = event.data["order_id"]
     with ctx.db.transaction() as tx:
-        if tx.get("shipments", oid):
-            tx.update("shipments", oid, status="CANCELLED")
-        else:
+        shipment = tx.get("shipments", oid)
+        if shipment and shipment["status"] == "SCHEDULED":
+            tx.update("shipments", oid, status="CANCELLED", cancelled_at=ctx.now)
+        elif not shipment:
             tx.insert("shipments", oid, {"status": "CANCELLED"})   # a late schedule request is refused

@@ -1,0 +1,50 @@
+# Takes the money at once (payment.charge) and refunds it if shipping has not accepted within a deadline kept below the allowed window.
+from saga_api import DuplicateKey, Timeout, RetryLater
+
+REFUND_AFTER_MS = 6_000
+
+
+def checkout(command, ctx):
+    order = command.data
+    oid = order["order_id"]
+    corr = command.correlation_id
+    try:
+        with ctx.db.transaction() as tx:
+            tx.insert("orders", oid, {"status": "PENDING", "step": "charge"})
+    except DuplicateKey:
+        pass
+    row = ctx.db.get("orders", oid)
+    if row["status"] != "PENDING":
+        return
+
+    def call(service, op):
+        return ctx.call(service, op, order, idempotency_key=f"{oid}:{op}", correlation_id=corr)
+
+    try:
+        if row["step"] == "charge":
+            if call("payment", "charge")["status"] != "captured":
+                close(ctx, oid, "CANCELLED", corr)
+                return
+            with ctx.db.transaction() as tx:
+                tx.update("orders", oid, step="ship", charged_at=ctx.now)
+            row = ctx.db.get("orders", oid)
+        try:
+            answer = call("shipping", "schedule")["status"]
+        except Timeout:
+            if ctx.now - row["charged_at"] < REFUND_AFTER_MS:
+                raise RetryLater(500)
+            answer = "gave up"
+        if answer != "scheduled":
+            call("payment", "refund")
+            close(ctx, oid, "CANCELLED", corr, cancel_shipment=True)
+            return
+    except Timeout:
+        raise RetryLater(200)
+    close(ctx, oid, "CONFIRMED", corr)
+
+
+def close(ctx, oid, status, corr, cancel_shipment=False):
+    with ctx.db.transaction() as tx:
+        tx.update("orders", oid, status=status)
+        if cancel_shipment:
+            tx.outbox("CancelShipment", {"order_id": oid}, correlation_id=corr)
