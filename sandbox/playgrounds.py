@@ -92,7 +92,10 @@ PLAYGROUNDS = {
             _t("backoff", "Exponential backoff", "pattern", True, "Each retry waits twice as long as the last."),
             _t("jitter", "Jitter", "pattern", True, "Each client waits a random part of the backoff, so "
                                                       "clients that failed together do not retry together."),
-            _t("cap", "Retry cap", "pattern", True, "Give up after 10 attempts (and alert / dead-letter)."),
+            _t("cap", "Retry cap", "pattern", True,
+               "Give up after a bounded number of attempts (then alert / dead-letter): 10 with backoff. "
+               "Without backoff 10 attempts are gone in a second, so here the cap allows 50 quick ones: a "
+               "budget of a few seconds of retrying instead of a count."),
             _t("long_outage", "Long outage", "fault", False, "Inventory stays down for the whole window."),
         ],
     },

@@ -1,6 +1,6 @@
 # Playground version of the retry policy. Toggles: BACKOFF, JITTER, CAP.
-# The cap is a retry budget of roughly ten seconds: with backoff that is 10 attempts;
-# without backoff the same budget buys 50 quick attempts, and the crowd keeps hammering.
+# The cap: 10 attempts with backoff. Without backoff 10 attempts are gone in a second, so the
+# cap allows 50 quick ones (a few seconds of retrying), and the crowd keeps hammering.
 
 
 def retry_delay(attempt, rand):
