@@ -77,8 +77,19 @@ def submission(request, pk):
     item = _owned(request, pk)
     context = _submission_context(item)
     if request.htmx:
+        if item.is_done and _on_page(request, item.exercise.get_absolute_url()):
+            # The verdict may unlock the reference solution further down the exercise page: swap it too.
+            context.update(exercise=item.exercise, version=item.exercise.published_version or item.version,
+                           solution_unlocked=item.exercise.solution_unlocked_for(request.user), oob=True)
+            return render(request, "exercises/_submission_update.html", context)
         return render(request, "exercises/_submission.html", context)
     return render(request, "exercises/submission.html", context)
+
+
+def _on_page(request, path: str) -> bool:
+    from urllib.parse import urlsplit
+
+    return urlsplit(request.htmx.current_url or "").path == path
 
 
 @login_required
