@@ -1,0 +1,74 @@
+# Dedup by inserting the event id first and catching DuplicateKey around the whole transaction; reservations and payments get generated ids and are found again by order id.
+from saga_api import DuplicateKey
+
+
+def once(ctx, event, work):
+    """Run work(tx) in one transaction with the event recorded; a repeat raises DuplicateKey at once."""
+    try:
+        with ctx.db.transaction() as tx:
+            tx.insert("processed", event.id, {"type": event.type})
+            work(tx)
+    except DuplicateKey:
+        pass
+
+
+def place_order(command, ctx):
+    order = command.data
+
+    def work(tx):
+        tx.insert("orders", order["order_id"], {**order, "status": "PENDING"})
+        tx.outbox("OrderCreated", order, correlation_id=command.correlation_id)
+    once(ctx, command, work)
+
+
+def on_inventory_failed(event, ctx):
+    once(ctx, event, lambda tx: tx.update("orders", event.data["order_id"], status="CANCELLED"))
+
+
+def on_payment_succeeded(event, ctx):
+    once(ctx, event, lambda tx: tx.update("orders", event.data["order_id"], status="CONFIRMED"))
+
+
+def on_payment_failed(event, ctx):
+    def work(tx):
+        tx.update("orders", event.data["order_id"], status="CANCELLED")
+        tx.outbox("ReleaseStock", event.data, correlation_id=event.correlation_id)
+    once(ctx, event, work)
+
+
+def on_order_created(event, ctx):
+    order = event.data
+
+    def work(tx):
+        stock = tx.get("stock", order["sku"])
+        if stock["available"] >= order["qty"]:
+            tx.update("stock", order["sku"], available=stock["available"] - order["qty"])
+            tx.insert("reservations", ctx.new_id("res"), {"order_id": order["order_id"], "sku": order["sku"],
+                                                          "qty": order["qty"], "status": "RESERVED"})
+            tx.outbox("InventoryReserved", order, correlation_id=event.correlation_id)
+        else:
+            tx.outbox("InventoryFailed", order, correlation_id=event.correlation_id)
+    once(ctx, event, work)
+
+
+def on_release_stock(event, ctx):
+    def work(tx):
+        for key, r in tx.find("reservations", order_id=event.data["order_id"], status="RESERVED"):
+            tx.update("reservations", key, status="RELEASED")
+            tx.update("stock", r["sku"], available=tx.get("stock", r["sku"])["available"] + r["qty"])
+    once(ctx, event, work)
+
+
+def on_inventory_reserved(event, ctx):
+    order = event.data
+
+    def work(tx):
+        account = tx.get("accounts", order["customer"])
+        if account["balance"] >= order["amount"]:
+            tx.update("accounts", order["customer"], balance=account["balance"] - order["amount"])
+            tx.insert("payments", ctx.new_id("pay"),
+                      {"order_id": order["order_id"], "amount": order["amount"], "status": "CAPTURED"})
+            tx.outbox("PaymentSucceeded", order, correlation_id=event.correlation_id)
+        else:
+            tx.outbox("PaymentFailed", order, correlation_id=event.correlation_id)
+    once(ctx, event, work)

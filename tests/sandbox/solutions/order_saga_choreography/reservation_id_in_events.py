@@ -1,0 +1,81 @@
+# Compensation by reservation id: Inventory names the reservation after the OrderCreated event and passes that id along in the events, so ReleaseStock releases exactly that row; one inbox table keyed by handler and event id.
+from saga_api import DuplicateKey
+
+
+def seen(tx, handler, event):
+    key = f"{handler}/{event.id}"
+    if tx.get("inbox", key):
+        return True
+    tx.insert("inbox", key, {"at": event.attempt})
+    return False
+
+
+def place_order(command, ctx):
+    order = command.data
+    with ctx.db.transaction() as tx:
+        if seen(tx, "place_order", command) or tx.get("orders", order["order_id"]):
+            return
+        tx.insert("orders", order["order_id"], {**order, "status": "PENDING"})
+        tx.outbox("OrderCreated", order, correlation_id=command.correlation_id)
+
+
+def on_inventory_failed(event, ctx):
+    with ctx.db.transaction() as tx:
+        if not seen(tx, "on_inventory_failed", event):
+            tx.update("orders", event.data["order_id"], status="CANCELLED")
+
+
+def on_payment_succeeded(event, ctx):
+    with ctx.db.transaction() as tx:
+        if not seen(tx, "on_payment_succeeded", event):
+            tx.update("orders", event.data["order_id"], status="CONFIRMED")
+
+
+def on_payment_failed(event, ctx):
+    with ctx.db.transaction() as tx:
+        if seen(tx, "on_payment_failed", event):
+            return
+        tx.update("orders", event.data["order_id"], status="CANCELLED")
+        tx.outbox("ReleaseStock", {"order_id": event.data["order_id"],
+                                   "reservation_id": event.data["reservation_id"]},
+                  correlation_id=event.correlation_id)
+
+
+def on_order_created(event, ctx):
+    order = event.data
+    with ctx.db.transaction() as tx:
+        if seen(tx, "on_order_created", event):
+            return
+        stock = tx.get("stock", order["sku"])
+        if stock["available"] < order["qty"]:
+            tx.outbox("InventoryFailed", order, correlation_id=event.correlation_id)
+            return
+        rid = "res-" + event.id                    # stable: the same on every redelivery
+        tx.update("stock", order["sku"], available=stock["available"] - order["qty"])
+        tx.insert("reservations", rid, {"order_id": order["order_id"], "sku": order["sku"], "qty": order["qty"],
+                                        "status": "RESERVED"})
+        tx.outbox("InventoryReserved", {**order, "reservation_id": rid}, correlation_id=event.correlation_id)
+
+
+def on_release_stock(event, ctx):
+    rid = event.data["reservation_id"]
+    with ctx.db.transaction() as tx:
+        row = tx.get("reservations", rid)
+        if row and row["status"] == "RESERVED":
+            tx.update("reservations", rid, status="RELEASED")
+            tx.update("stock", row["sku"], available=tx.get("stock", row["sku"])["available"] + row["qty"])
+
+
+def on_inventory_reserved(event, ctx):
+    order = event.data
+    with ctx.db.transaction() as tx:
+        if seen(tx, "on_inventory_reserved", event):
+            return
+        account = tx.get("accounts", order["customer"])
+        if account["balance"] < order["amount"]:
+            tx.outbox("PaymentFailed", order, correlation_id=event.correlation_id)
+            return
+        tx.update("accounts", order["customer"], balance=account["balance"] - order["amount"])
+        tx.insert("payments", "pay-" + order["order_id"],
+                  {"order_id": order["order_id"], "amount": order["amount"], "status": "CAPTURED"})
+        tx.outbox("PaymentSucceeded", order, correlation_id=event.correlation_id)

@@ -1,0 +1,77 @@
+# No inbox table: every handler guards on the state it is about to change (order status, an existing reservation, payment or refusal row), keyed by order id.
+from saga_api import DuplicateKey
+
+
+def place_order(command, ctx):
+    order = command.data
+    if ctx.db.get("orders", order["order_id"]):
+        return                                    # already saved: the outbox row went with it
+    with ctx.db.transaction() as tx:
+        tx.insert("orders", order["order_id"], {**order, "status": "PENDING"})
+        tx.outbox("OrderCreated", order, correlation_id=command.correlation_id)
+
+
+def _settle(event, ctx, status, release=False):
+    oid = event.data["order_id"]
+    with ctx.db.transaction() as tx:
+        if tx.get("orders", oid)["status"] != "PENDING":
+            return                                # a repeat: the order was settled already
+        tx.update("orders", oid, status=status)
+        if release:
+            tx.outbox("ReleaseStock", {"order_id": oid, "sku": event.data["sku"]},
+                      correlation_id=event.correlation_id)
+
+
+def on_inventory_failed(event, ctx):
+    _settle(event, ctx, "CANCELLED")
+
+
+def on_payment_succeeded(event, ctx):
+    _settle(event, ctx, "CONFIRMED")
+
+
+def on_payment_failed(event, ctx):
+    _settle(event, ctx, "CANCELLED", release=True)
+
+
+def on_order_created(event, ctx):
+    order = event.data
+    oid = order["order_id"]
+    with ctx.db.transaction() as tx:
+        if tx.get("reservations", oid) or tx.get("refused", oid):
+            return
+        available = tx.get("stock", order["sku"])["available"]
+        if available < order["qty"]:
+            tx.insert("refused", oid, {"available": available})
+            tx.outbox("InventoryFailed", order, correlation_id=event.correlation_id)
+            return
+        tx.update("stock", order["sku"], available=available - order["qty"])
+        tx.insert("reservations", oid, {"order_id": oid, "sku": order["sku"], "qty": order["qty"],
+                                        "status": "RESERVED"})
+        tx.outbox("InventoryReserved", order, correlation_id=event.correlation_id)
+
+
+def on_release_stock(event, ctx):
+    oid = event.data["order_id"]
+    with ctx.db.transaction() as tx:
+        row = tx.get("reservations", oid)
+        if not row or row["status"] != "RESERVED":
+            return
+        tx.update("reservations", oid, status="RELEASED")
+        tx.update("stock", row["sku"], available=tx.get("stock", row["sku"])["available"] + row["qty"])
+
+
+def on_inventory_reserved(event, ctx):
+    order = event.data
+    oid = order["order_id"]
+    with ctx.db.transaction() as tx:
+        if tx.get("payments", oid) or tx.get("declines", oid):
+            return
+        balance = tx.get("accounts", order["customer"])["balance"]
+        if balance < order["amount"]:
+            tx.insert("declines", oid, {"balance": balance})
+            tx.outbox("PaymentFailed", order, correlation_id=event.correlation_id)
+            return
+        tx.update("accounts", order["customer"], balance=balance - order["amount"])
+        tx.insert("payments", oid, {"order_id": oid, "amount": order["amount"], "status": "CAPTURED"})
+        tx.outbox("PaymentSucceeded", order, correlation_id=event.correlation_id)
