@@ -62,8 +62,6 @@ class IdempotentCharge(Scenario):
                 "balance_before_key": "retry_gets_same_answer", "forgets_refusal": "retry_gets_same_answer",
                 "keyed_by_order": "decline_is_justified", "keyed_by_customer": "decline_is_justified",
                 "new_charge_id_on_replay": "retry_gets_same_answer"}
-    MIN_PAYMENTS = 5
-    MAX_PAYMENTS = 7
     TOPUP_FROM_MS = 40
     TOPUP_TO_MS = 90
     RETRIES = len(RETRY_DELAYS)
