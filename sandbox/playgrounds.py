@@ -188,7 +188,7 @@ def _twopc(t: dict):
     if t["coordinator_crash"]:
         rules += [_rule("crash", "coordinator.transfer:cmd-1#1", at=2), _rule("coordinator_down", "coordinator")]
     if t["vote_no"]:
-        rules.append(_rule("vote_no", "bank_b:x1"))
+        rules.append(_rule("vote_no", "bank_b:"))        # the first transfer
     return "two_phase_commit", scenarios.get("two_phase_commit").reference_source, rules
 
 

@@ -1,22 +1,43 @@
+"""Two-phase commit: the learner writes the coordinator of money transfers between two banks.
+
+Participants (trusted, ``world.py``) keep ``txns[transfer_id] {state: PREPARED | COMMITTED |
+ABORTED, account, delta}`` and ``accounts[name] {balance, locked_by}``. ``prepare`` locks the
+account and votes yes, or records ABORTED and votes no with a reason; ``commit`` applies the
+delta and unlocks; ``abort`` unlocks (or, for a transfer it never saw, records ABORTED so a
+late prepare votes no). All three are idempotent and answer from the recorded state.
+
+Data families (drawn from ``world.rng``; the same seed gives the same world):
+
+* ``TRANSFERS_MIN`` to ``TRANSFERS_MAX`` transfers with unpredictable ids (``t-<hex>``) and
+  correlation ids (``c-<hex>``, not derived from the transfer id), amounts from
+  ``AMOUNT_MIN`` to ``AMOUNT_MAX`` in either direction;
+* transfers share accounts (two accounts per bank), so one transfer's lock makes another's
+  prepare vote no (``reason: "locked"``, transient: the account is busy, not broken);
+* balances from ``BALANCE_MIN`` to ``BALANCE_MAX``, so a debit can be refused for lack of
+  money (``reason: "insufficient_funds"``, permanent); fault ``vote_no`` makes a bank refuse
+  a transfer outright (``reason: "refused"``, permanent);
+* late requests: for about ``LATE_PREPARE_PERCENT``% of worlds, a copy of one of the
+  coordinator's prepare requests reaches its bank late (``LATE_PREPARE_MIN_MS`` to
+  ``LATE_PREPARE_MAX_MS``), possibly after the coordinator gave up on it; faults
+  ``request_lost`` / ``reply_lost`` (a lost reply: the bank acted) and coordinator crashes
+  with redelivery of its command.
+
+Graded: ``twopc_agreement`` (per transfer, all banks COMMITTED or none; none left PREPARED
+holding its lock at the end), ``conservation`` (money across both banks), correlation ids on
+every call, and ``settles``.
+"""
 from ..base import Scenario, send_commands
 
 BANKS = ("bank_a", "bank_b")
-TRANSFERS = {
-    "x1": {"transfer_id": "x1", "changes": {"bank_a": {"account": "alice", "delta": -30},
-                                            "bank_b": {"account": "bob", "delta": 30}}},
-    "x2": {"transfer_id": "x2", "changes": {"bank_a": {"account": "alice", "delta": 20},
-                                            "bank_b": {"account": "bob", "delta": -20}}},
-}
-BALANCE = 100
 
 
 class TwoPhaseCommit(Scenario):
     name = "two_phase_commit"
     title = "Two-phase commit coordinator"
-    summary = ("Write the coordinator of a money transfer between two banks with two-phase commit: ask "
-               "both to prepare, decide, make the decision durable, then tell both. The coordinator crashes "
-               "and its command is redelivered; messages are lost. Participants must all commit or all abort "
-               "and none may be left blocked in PREPARED, holding its lock.")
+    summary = ("Write the coordinator of money transfers between two banks with two-phase commit: ask both to "
+               "prepare, decide, make the decision durable, then tell both. The coordinator crashes and its command "
+               "is redelivered; requests and replies are lost; transfers compete for the same accounts. Participants "
+               "must all commit or all abort and none may be left blocked in PREPARED, holding its lock.")
     lanes = ("client", "coordinator", "bank_a", "bank_b")
     functions = ("transfer",)
     signatures = {"transfer": "transfer(command, ctx)"}
@@ -24,39 +45,99 @@ class TwoPhaseCommit(Scenario):
     fault_kinds = ("crash", "duplicate", "request_lost", "reply_lost", "vote_no")
     rpc_ops = {(bank, op): f"participant_{op}" for bank in BANKS for op in ("prepare", "commit", "abort")}
     expected = {"reference": "pass", "no_decision_log": "twopc_agreement", "coordinator_crash": "twopc_agreement",
-                "starter": "twopc_agreement"}
+                "abort_only_yes_voters": "twopc_agreement", "any_yes_commits": "twopc_agreement",
+                "log_after_send": "twopc_agreement", "timeout_counts_as_yes": "twopc_agreement",
+                "phase_two_not_retried": "twopc_agreement", "starter": "twopc_agreement"}
     trace_kinds = {"prepare": "prepare", "commit": "decide", "abort": "decide"}
 
+    TRANSFERS_MIN = 2
+    TRANSFERS_MAX = 4
+    AMOUNT_MIN = 10
+    AMOUNT_MAX = 80
+    BALANCE_MIN = 30
+    BALANCE_MAX = 120
+    COMMAND_SPACING_MS = 20
+    LATE_PREPARE_PERCENT = 40
+    LATE_PREPARE_MIN_MS = 200
+    LATE_PREPARE_MAX_MS = 2_500
+    REDELIVERY_MS = 300
+    ACCOUNTS = {"bank_a": ("alice", "carol"), "bank_b": ("bob", "dave")}
+
+    def draw(self, world) -> dict:
+        """This schedule's data: every draw happens whatever the faults are."""
+        rng = world.rng
+        balances = {bank: {name: rng.randint(self.BALANCE_MIN, self.BALANCE_MAX) for name in self.ACCOUNTS[bank]}
+                    for bank in BANKS}
+        transfers = {}
+        for _ in range(rng.randint(self.TRANSFERS_MIN, self.TRANSFERS_MAX)):
+            xid = f"t-{rng.getrandbits(24):06x}"
+            amount = rng.randint(self.AMOUNT_MIN, self.AMOUNT_MAX) * rng.choice((-1, 1))
+            transfers[xid] = {"transfer_id": xid, "changes": {
+                "bank_a": {"account": rng.choice(self.ACCOUNTS["bank_a"]), "delta": amount},
+                "bank_b": {"account": rng.choice(self.ACCOUNTS["bank_b"]), "delta": -amount}},
+                "corr": f"c-{rng.getrandbits(32):08x}"}
+        late = None
+        if rng.random() * 100 < self.LATE_PREPARE_PERCENT:
+            late = (rng.choice(sorted(transfers)), rng.choice(BANKS),
+                    rng.randint(self.LATE_PREPARE_MIN_MS, self.LATE_PREPARE_MAX_MS))
+        return {"balances": balances, "transfers": transfers, "late": late}
+
     def setup(self, world):
+        data = self.draw(world)
+        transfers = data["transfers"]
+        world.notes["transfers"] = [transfers]
         world.broker.subscribe("Transfer", "coordinator", "transfer")
-        world.stores["bank_a"].table("accounts")["alice"] = {"balance": BALANCE, "locked_by": None}
-        world.stores["bank_b"].table("accounts")["bob"] = {"balance": BALANCE, "locked_by": None}
+        total = 0
         for bank in BANKS:
+            accounts = world.stores[bank].table("accounts")
+            for name, balance in data["balances"][bank].items():
+                accounts[name] = {"balance": balance, "locked_by": None}
+                total += balance
             refuse = world.stores[bank].table("refuse")
-            for xid in TRANSFERS:
+            for xid in transfers:
                 if world.plan.fires("vote_no", f"{bank}:{xid}", 0):
                     refuse[xid] = {}
+        world.notes["total"] = [total]
         if world.plan.fires("coordinator_down", "coordinator", 0):
             # The coordinator dies shortly after starting and does not come back in time.
             world.outages["coordinator"] = [(25, 10 ** 9)]
-        send_commands(world, "client", [("Transfer", dict(x), f"corr-{xid}") for xid, x in TRANSFERS.items()])
+        commands = [("Transfer", {k: x[k] for k in ("transfer_id", "changes")}, x["corr"])
+                    for x in transfers.values()]
+        send_commands(world, "client", commands, spacing=self.COMMAND_SPACING_MS)
+        if data["late"]:
+            xid, bank, at = data["late"]
+            world.sched.at(at, self._late_prepare, world, xid, bank)
+
+    def _late_prepare(self, world, xid, bank):
+        """A copy of the coordinator's prepare request for ``xid`` reaches ``bank`` only now."""
+        for c in world.rpc.calls:
+            if (c["service"] == bank and c["op"] == "prepare" and c["caller"] == "coordinator"
+                    and isinstance(c["data"], dict) and c["data"].get("transfer_id") == xid):
+                world.log("delay", bank, f"a copy of the prepare request for {xid} arrives late",
+                          {"correlation_id": c["correlation_id"]})
+                world.rpc.call("coordinator", f"late:{xid}", bank, "prepare", c["data"], c["idempotency_key"],
+                               c["correlation_id"])
+                return
 
     def facts(self, world):
+        transfers = world.notes["transfers"][0]
         problems = []
-        for xid in TRANSFERS:
-            states = {bank: (world.stores[bank].get("txns", xid) or {}).get("state", "never prepared")
-                      for bank in BANKS}
+        for xid, x in transfers.items():
+            states = {}
+            for bank in BANKS:
+                row = world.stores[bank].get("txns", xid)
+                states[bank] = row.get("state", "never prepared") if isinstance(row, dict) else "never prepared"
             for bank, state in states.items():
                 if state == "PREPARED":
                     problems.append(f"{bank} is blocked: still PREPARED for {xid}, holding its lock")
                     world.log("blocked", bank, f"still PREPARED for {xid}: holding the lock, waiting for a decision",
-                              {"correlation_id": f"corr-{xid}"})
+                              {"correlation_id": x["corr"]})
             if "COMMITTED" in states.values() and set(states.values()) != {"COMMITTED"}:
                 problems.append(f"participants disagree on {xid}: " +
                                 ", ".join(f"{b} {s}" for b, s in states.items()))
         total = sum(r.get("balance", 0) for bank in BANKS for r in world.stores[bank].rows("accounts").values())
         return {"twopc_agreement": problems,
-                "conservation": [("money across both banks", 2 * BALANCE, total)]}
+                "conservation": [("money across both banks", world.notes["total"][0], total)]}
 
 
 SCENARIO = TwoPhaseCommit()

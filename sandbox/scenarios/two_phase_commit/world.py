@@ -1,5 +1,9 @@
 # Trusted 2PC participants (bank_a and bank_b share this code). Each keeps a
 # txns table: PREPARED (holding a lock on the account), COMMITTED or ABORTED.
+# prepare: new transfer -> lock + PREPARED + {"vote": "yes"}, or ABORTED + {"vote": "no", "reason"};
+#          known transfer -> {"vote": "yes" if PREPARED else "no", "state"} and nothing changes.
+# commit:  PREPARED -> apply the delta, unlock, COMMITTED; otherwise answer the state, change nothing.
+# abort:   PREPARED -> unlock, ABORTED; unknown -> record ABORTED; COMMITTED stays COMMITTED.
 
 
 def participant_prepare(request, ctx):
@@ -10,9 +14,17 @@ def participant_prepare(request, ctx):
         if known:
             return {"vote": "yes" if known["state"] == "PREPARED" else "no", "state": known["state"]}
         account = tx.get("accounts", change["account"])
-        if tx.get("refuse", xid) or account["locked_by"] or account["balance"] + change["delta"] < 0:
+        if tx.get("refuse", xid):
+            reason = "refused"                      # permanent: this bank will not take part
+        elif account["locked_by"]:
+            reason = "locked"                       # transient: another transfer holds the account
+        elif account["balance"] + change["delta"] < 0:
+            reason = "insufficient_funds"           # permanent for this transfer
+        else:
+            reason = None
+        if reason:
             tx.insert("txns", xid, {"state": "ABORTED", **change})
-            return {"vote": "no"}
+            return {"vote": "no", "reason": reason}
         tx.update("accounts", change["account"], locked_by=xid)
         tx.insert("txns", xid, {"state": "PREPARED", **change})
         return {"vote": "yes"}
