@@ -38,8 +38,18 @@ STOCK = 5
 BALANCE = 100
 DATA_SETS = 16          # distinct data sets per grading; a schedule's seed picks one
 SPACING = 5             # ms between two PlaceOrder commands
+ORDERS_PER_RUN = 4      # the roles P1..P4 below
 FIRST_NAMES = ("alice", "bob", "chen", "dana", "emeka", "farah", "goran", "hana", "ivan", "jun", "kofi",
                "lena", "mateo", "nadia", "omar", "priya")
+
+
+def saga_constants(scenario) -> dict:
+    """Numbers the saga statements quote besides the scenario's own: the consistency window, when
+    faults stop, and the dead-letter cap of a handler that keeps raising."""
+    from ..broker import DEFAULT_MAX_ATTEMPTS
+    from ..world import HORIZON
+    return {"WINDOW_S": HORIZON // 1000, "FAULTS_STOP_S": scenario.fault_horizon // 1000,
+            "MAX_ATTEMPTS": DEFAULT_MAX_ATTEMPTS}
 
 
 def _hex(rng: random.Random, n: int) -> str:
@@ -62,11 +72,11 @@ def draw_shop(world) -> dict:
     cheap = rng.random() < 0.5                 # P4: X's cheaper second order, or Y's order that comes too late
     m4 = 5 * rng.randint(1, 3) if cheap else 5 * rng.randint(2, 18)
     ids: set = set()
-    while len(ids) < 4:
+    while len(ids) < ORDERS_PER_RUN:
         ids.add(f"ord-{_hex(rng, 6)}")
     roles = [(x, s1, q1, m1), (x, s1, q1, m1), (y, s1, q3, m3), (x, s2, q4, m4) if cheap else (y, s1, q4, m4)]
     orders = {}
-    for oid, (customer, sku, qty, amount) in zip(rng.sample(sorted(ids), 4), roles):
+    for oid, (customer, sku, qty, amount) in zip(rng.sample(sorted(ids), ORDERS_PER_RUN), roles):
         orders[oid] = {"order_id": oid, "customer": customer, "sku": sku, "qty": qty, "amount": amount}
     corr = {oid: f"c-{_hex(rng, 10)}" for oid in orders}
     stock = {s1: 2 * q1 + q3, **({s2: q4 + rng.randint(0, 2)} if cheap else {})}

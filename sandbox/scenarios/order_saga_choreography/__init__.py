@@ -13,8 +13,9 @@ Refusals are the learner's own: ``cancelled_for_a_reason`` compares each Invento
 PaymentFailed with the stock or balance the refusing handler saw (recorded as the message is
 delivered, which is the snapshot the handler reads).
 """
+from .. import shop as shop_module
 from ..base import Scenario, send_commands
-from ..shop import ORDERS, SPACING, choreography_expectations, commands, draw_shop, lost_events, setup_shop, shop, shop_facts
+from ..shop import ORDERS, SPACING, choreography_expectations, saga_constants, commands, draw_shop, lost_events, setup_shop, shop, shop_facts
 
 SUBSCRIPTIONS = [
     ("PlaceOrder", "order", "place_order"),
@@ -48,7 +49,10 @@ class OrderSagaChoreography(Scenario):
                 "release_by_sku": "confirmed_is_complete", "dedup_by_content": "orders_resolve",
                 "rebuilt_correlation_id": "correlation_ids_present",
                 "strict_comparison": "cancelled_for_a_reason", "inbox_by_order_id": "cancelled_is_clean"}
-    ORDERS_PER_RUN = 5
+    ORDERS_PER_RUN = shop_module.ORDERS_PER_RUN
+
+    def statement_constants(self):
+        return {**super().statement_constants(), **saga_constants(self)}
 
     def setup(self, world):
         for type, service, fn in SUBSCRIPTIONS:
@@ -74,7 +78,7 @@ class OrderSagaChoreography(Scenario):
             world.notes["seen_balance"].setdefault(order["order_id"], []).append(row.get("balance"))
 
     def facts(self, world):
-        facts = shop_facts(world)
+        facts = shop_facts(world, exact=True)
         facts["no_lost_event"] = lost_events(world, choreography_expectations(world))
         facts["cancelled_for_a_reason"] = _refusals(world, facts)
         return facts

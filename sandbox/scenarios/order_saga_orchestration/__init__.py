@@ -10,9 +10,10 @@ fault makes a call slow: the orchestrator times out at once and the request reac
 ``LATE_MIN_MS``..``LATE_MAX_MS`` later, after the orchestrator has decided what to do about the timeout.
 Lesson playgrounds (fault plans in ``rules`` mode) use the classic two fixed orders instead.
 """
+from .. import shop as shop_module
 from ..base import Scenario, send_commands
-from ..shop import (ORDERS, SPACING, commands, data_rng, draw_shop, late_replies, lost_events, setup_shop, shop,
-                    shop_facts)
+from ..shop import (ORDERS, SPACING, commands, data_rng, draw_shop, late_replies, lost_events, saga_constants,
+                    setup_shop, shop, shop_facts)
 
 OPS = {("inventory", "reserve"): "inventory_reserve", ("inventory", "release"): "inventory_release",
        ("payment", "capture"): "payment_capture", ("payment", "refund"): "payment_refund"}
@@ -38,9 +39,12 @@ class OrderSagaOrchestration(Scenario):
                 "starter": "cancelled_is_clean", "key_by_customer": "confirmed_is_complete",
                 "busy_means_refused": "cancelled_for_a_reason", "compensate_on_timeout": "cancelled_for_a_reason",
                 "same_key_for_every_call": "cancelled_is_clean", "rebuilt_correlation_id": "correlation_ids_present"}
-    ORDERS_PER_RUN = 4
+    ORDERS_PER_RUN = shop_module.ORDERS_PER_RUN
     BUSY_MIN_MS, BUSY_MAX_MS = 200, 1500
     LATE_MIN_MS, LATE_MAX_MS = 200, 900
+
+    def statement_constants(self):
+        return {**super().statement_constants(), **saga_constants(self)}
 
     def setup(self, world):
         world.broker.subscribe("PlaceOrder", "order", "handle_place_order")

@@ -12,7 +12,7 @@ times out at once, the partner acts ``LATE_MIN_MS``..``LATE_MAX_MS`` later). Les
 plans in ``rules`` mode) use the classic two fixed trips, with room for everyone.
 """
 from ..base import Scenario, send_commands
-from ..shop import FIRST_NAMES, _hex, data_rng, late_replies
+from ..shop import FIRST_NAMES, _hex, data_rng, late_replies, saga_constants
 
 LEGS = ("flight", "hotel", "car")
 TRIPS = {
@@ -45,6 +45,9 @@ class TravelBooking(Scenario):
     BALANCE = BALANCE
     BUSY_MIN_MS, BUSY_MAX_MS = 200, 1500
     LATE_MIN_MS, LATE_MAX_MS = 200, 900
+
+    def statement_constants(self):
+        return {**super().statement_constants(), **saga_constants(self)}
 
     def setup(self, world):
         world.broker.subscribe("BookTrip", "booking", "book_trip")
