@@ -1,6 +1,15 @@
+"""Design a saga: the learner declares the steps; the trusted side runs them for every order.
+
+Data families: the shop's (``shop.draw_shop``, drawn from the seed): four orders with
+unpredictable ids and correlation ids, sharing SKUs and customers, so stock and money run out
+mid-run (a twin order of the same customer is declined once the first took the money; the last
+order may find its SKU sold out), next to the ``out_of_stock`` / ``declined`` faults. Requests
+and replies are lost (``request_lost`` / ``reply_lost``: the runner retries with idempotency
+keys, so a lost reply means the service acted) and services crash mid-step.
+"""
 from ... import effects
 from ..base import Scenario
-from ..shop import ORDERS, setup_shop, shop_facts
+from ..shop import draw_shop, setup_shop, shop, shop_facts
 
 # service.op -> (can it fail for business reasons?, what it does)
 CATALOGUE = {
@@ -32,24 +41,30 @@ class DesignSaga(Scenario):
     rpc_ops = {tuple(name.split(".")): name.replace(".", "_") for name in CATALOGUE}
     expected = {"reference": "pass", "missing_compensation": "cancelled_is_clean",
                 "wrong_compensation": "cancelled_is_clean", "confirm_too_early": "saga_compensates",
+                "swapped_compensations": "cancelled_is_clean", "order_never_cancelled": "orders_resolve",
+                "no_payment_step": "confirmed_is_complete", "release_compensates_payment": "cancelled_is_clean",
                 "starter": "orders_resolve"}
 
+    MAX_STEPS = MAX_STEPS
+    INLINE_RETRIES = INLINE_RETRIES
+
     def setup(self, world):
-        setup_shop(world)
+        setup_shop(world, data=draw_shop(world))
         answer = effects.pure_response(world.guest("saga", {"op": "pure", "fn": "saga", "args": []}))
         steps, problems = _validate(answer)
         world.notes["design_problems"] = problems
         if problems:
             return
         world.notes["steps"] = steps
-        for i, oid in enumerate(ORDERS):
+        for i, oid in enumerate(shop(world)["orders"]):
             world.sched.at(i * 5, self._run, world, oid, steps)
 
     def _call(self, world, oid, action, label):
         service, op = action.split(".")
+        data = shop(world)
         for attempt in range(1, INLINE_RETRIES + 1):
-            answer = world.rpc.call("saga", f"saga:{oid}:{label}#{attempt}", service, op, dict(ORDERS[oid]),
-                                    f"{action}-{oid}", f"corr-{oid}")
+            answer = world.rpc.call("saga", f"saga:{oid}:{label}#{attempt}", service, op, dict(data["orders"][oid]),
+                                    f"{action}-{oid}", data["corr"][oid])
             if answer["status"] != "timeout":
                 return answer
         return answer
@@ -64,7 +79,8 @@ class DesignSaga(Scenario):
                 continue
             why = result.get("status") or answer.get("message") or answer["status"]
             world.log("compensate", "saga", f"step {step['name']} failed ({why}): compensating "
-                      f"{', '.join(s['name'] for s in reversed(done)) or 'nothing'}", {"correlation_id": f"corr-{oid}"})
+                      f"{', '.join(s['name'] for s in reversed(done)) or 'nothing'}",
+                      {"correlation_id": shop(world)["corr"][oid]})
             if any(s["action"] == "order.confirm" for s in done):
                 world.note("saga", f"{oid} was CONFIRMED before step {step['name']} failed")
             for prev in reversed(done):
