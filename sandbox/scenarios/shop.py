@@ -191,19 +191,31 @@ def choreography_expectations(world, orders=None) -> list:
     return out
 
 
-def late_replies(world, caller: str, delay=(200, 900)) -> None:
-    """Fault ``late_reply``: a call from ``caller`` is slow. The caller times out at once; the request
-    reaches the server ``delay`` ms later, and the server acts then (its reply goes nowhere)."""
+def tap_calls(world, caller: str, delay=(200, 900), refusals=()) -> None:
+    """Wrap the world's RPC for the learner's ``caller`` lane (trusted side, per run):
+
+    * fault ``late_reply``: a call is slow. The caller times out at once; the request reaches the
+      server ``delay`` ms later and the server acts then (its reply goes nowhere);
+    * answers the caller actually receives whose status is in ``refusals`` are noted in
+      ``world.notes["refused"]`` (the ids of the orders or trips refused), so an invariant can tell
+      a cancellation after a refusal from one after a timeout or a "busy"."""
     rpc = world.rpc
     call = rpc.call
+    refused = world.notes.setdefault("refused", set())
 
-    def slow(who, site, service, op, data, key=None, corr=None):
-        if who == caller and world.plan.fires("late_reply", site, world.now):
+    def tapped(who, site, service, op, data, key=None, corr=None):
+        if who != caller:
+            return call(who, site, service, op, data, key, corr)
+        if world.plan.fires("late_reply", site, world.now):
             late = world.rng.randint(*delay)
             world.log("timeout", who, f"{op} to {service} is slow: timed out; it will arrive in {late} ms",
                       {"correlation_id": corr})
             world.sched.after(late, call, who, site + "~late", service, op, data, key, corr)
             return {"status": "timeout"}
-        return call(who, site, service, op, data, key, corr)
+        answer = call(who, site, service, op, data, key, corr)
+        status = (answer.get("result") or {}).get("status") if answer.get("status") == "ok" else None
+        if status in refusals and isinstance(data, dict):
+            refused.add(str(data.get("order_id", data.get("trip_id"))))
+        return answer
 
-    rpc.call = slow
+    rpc.call = tapped

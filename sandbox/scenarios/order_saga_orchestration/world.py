@@ -2,7 +2,7 @@
 # idempotency key (stored result replayed); without a key it is NOT idempotent.
 # While an order's row in the "busy" table says so, reserve / capture answer
 # {"status": "busy"} and do nothing; that answer is transient and NOT stored under the
-# key. A refusal (out_of_stock, declined) is recorded in "refusals" for the grader.
+# key; out_of_stock and declined are final (and stored).
 
 
 # _replay and _save come from world_prelude.py.
@@ -18,7 +18,6 @@ def inventory_reserve(request, ctx):
             return {"status": "busy"}
         stock = tx.get("stock", d["sku"])
         if stock["available"] < d["qty"]:
-            tx.put("refusals", d["order_id"], {"reason": "out_of_stock", "available": stock["available"]})
             return _save(tx, request, {"status": "out_of_stock"})
         tx.update("stock", d["sku"], available=stock["available"] - d["qty"])
         rid = ctx.new_id("res")
@@ -52,7 +51,6 @@ def payment_capture(request, ctx):
             return {"status": "busy"}
         account = tx.get("accounts", d["customer"])
         if account["balance"] < d["amount"]:
-            tx.put("refusals", d["order_id"], {"reason": "declined", "balance": account["balance"]})
             return _save(tx, request, {"status": "declined"})
         tx.update("accounts", d["customer"], balance=account["balance"] - d["amount"])
         pid = ctx.new_id("pay")

@@ -12,7 +12,7 @@ times out at once, the partner acts ``LATE_MIN_MS``..``LATE_MAX_MS`` later). Les
 plans in ``rules`` mode) use the classic two fixed trips, with room for everyone.
 """
 from ..base import Scenario, send_commands
-from ..shop import FIRST_NAMES, _hex, data_rng, late_replies, saga_constants
+from ..shop import FIRST_NAMES, _hex, data_rng, saga_constants, tap_calls
 
 LEGS = ("flight", "hotel", "car")
 TRIPS = {
@@ -62,7 +62,7 @@ class TravelBooking(Scenario):
                 full[tid] = {"available": not world.plan.fires("unavailable", f"{leg}:{tid}", 0)}
         for (leg, tid), until in data["busy"].items():
             world.stores[leg].table("busy")[tid] = {"until": until}
-        late_replies(world, "booking", (self.LATE_MIN_MS, self.LATE_MAX_MS))
+        tap_calls(world, "booking", (self.LATE_MIN_MS, self.LATE_MAX_MS), refusals=("unavailable",))
         send_commands(world, "client", [("BookTrip", dict(t), data["corr"][tid]) for tid, t in data["trips"].items()])
 
     def _draw(self, world) -> dict:
@@ -86,10 +86,8 @@ class TravelBooking(Scenario):
     def facts(self, world):
         data = world.notes["travel"]
         orders, conservation, expect, unjustified = {}, [], [], []
-        refused = set()
         for leg in LEGS:
             store = world.stores[leg]
-            refused |= set(store.rows("refusals"))
             booked = [r for r in store.rows("bookings").values() if r.get("status") == "BOOKED"]
             left = _int((store.get("capacity", "places") or {}).get("left"))
             conservation.append((f"places at the {leg} (left + booked)", data["capacity"][leg], left + len(booked)))
@@ -110,8 +108,9 @@ class TravelBooking(Scenario):
                                      "held": [f"the {leg} is still booked" for leg in LEGS if count[leg]]}
             if status == "CONFIRMED":
                 expect.append((tid, "BookingConfirmed", f"trip {tid} is CONFIRMED"))
-            if status == "CANCELLED" and tid not in refused:
-                unjustified.append(f"trip {tid} is CANCELLED but no partner answered unavailable for it")
+            if status == "CANCELLED" and tid not in world.notes["refused"]:
+                unjustified.append(f"trip {tid} is CANCELLED but the orchestrator never got unavailable from a "
+                                   f"partner for it")
         published = {(m["type"], m["data"].get("trip_id")) for m in world.broker.published
                      if isinstance(m.get("data"), dict)}
         lost = [f"{why} but BookingConfirmed for it was never published"

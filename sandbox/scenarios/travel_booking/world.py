@@ -3,7 +3,7 @@
 # A partner has a limited number of places ("capacity"), may have none for a given trip
 # ("availability"), and may be "busy" for a trip for a moment: it then answers
 # {"status": "busy"}, does nothing and does NOT store that answer under the key.
-# Refusals ("unavailable") are recorded in "refusals" for the grader.
+# "unavailable" is final (and stored under the key).
 
 
 # _replay and _save come from world_prelude.py.
@@ -21,7 +21,6 @@ def provider_book(request, ctx):
             return {"status": "busy"}
         left = tx.get("capacity", "places")["left"]
         if not tx.get("availability", trip["trip_id"])["available"] or left < 1:
-            tx.put("refusals", trip["trip_id"], {"reason": "unavailable", "left": left})
             return _save(tx, request, {"status": "unavailable"})
         tx.update("capacity", "places", left=left - 1)
         account = tx.get("accounts", trip["customer"])
