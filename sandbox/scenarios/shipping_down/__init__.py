@@ -71,12 +71,12 @@ class ShippingDown(Scenario):
     MID_OUTAGE_MIN_MS = 8_000
     MID_OUTAGE_MAX_MS = 22_000
     LONG_OUTAGE_END_MS = 50_000
-    REDELIVERY_MS = 300                    # the broker's visibility timeout after a crash
     CUSTOMERS = ("alice", "bob", "carol")
 
     def statement_constants(self) -> dict:
+        from ...broker import VISIBILITY_TIMEOUT
         out = super().statement_constants()
-        out["CONSISTENCY_WINDOW_MS"] = HORIZON
+        out.update(CONSISTENCY_WINDOW_MS=HORIZON, REDELIVERY_MS=VISIBILITY_TIMEOUT)
         return out
 
     # -- the world ----------------------------------------------------------------

@@ -60,8 +60,13 @@ class TwoPhaseCommit(Scenario):
     LATE_PREPARE_PERCENT = 40
     LATE_PREPARE_MIN_MS = 200
     LATE_PREPARE_MAX_MS = 2_500
-    REDELIVERY_MS = 300
     ACCOUNTS = {"bank_a": ("alice", "carol"), "bank_b": ("bob", "dave")}
+
+    def statement_constants(self) -> dict:
+        from ...broker import DEFAULT_MAX_ATTEMPTS, VISIBILITY_TIMEOUT
+        out = super().statement_constants()
+        out.update(MAX_DELIVERIES=DEFAULT_MAX_ATTEMPTS, REDELIVERY_MS=VISIBILITY_TIMEOUT)
+        return out
 
     def draw(self, world) -> dict:
         """This schedule's data: every draw happens whatever the faults are."""

@@ -1,0 +1,268 @@
+"""A hint or statement snippet with code passes or fails exactly as its text says.
+
+``SNIPPETS`` lists, for each exercise below, every Python block of its statement and every hint:
+a phrase that must appear in that text (so the entry follows the text it describes), and what the
+text promises. ``PROSE`` is a hint without code; ``ILLUSTRATION`` is an API or signature example
+that is not a solution (it must only be valid Python); otherwise each pair is the complete learner
+module the text describes and its verdict: ``"pass"`` or the invariant it says breaks. The convention
+is described in exercises/content/README.md.
+"""
+from __future__ import annotations
+
+import re
+import textwrap
+
+import pytest
+
+import sandbox
+from exercises.content_loader import CONTENT_DIR, read_exercise
+
+PROSE = "prose"
+ILLUSTRATION = "illustration"
+SCHEDULES = 200
+
+# -- retry-backoff-jitter ---------------------------------------------------------------------------
+RETRY_FULL_JITTER_NO_CAP = """
+def retry_delay(attempt, rand):
+    ceiling = min(3000, 100 * 2 ** attempt)
+    return rand * ceiling
+"""
+RETRY_FULL_JITTER = """
+MAX_ATTEMPTS = 10
+
+
+def retry_delay(attempt, rand):
+    if attempt >= MAX_ATTEMPTS:
+        return None
+    ceiling = min(3000, 100 * 2 ** attempt)
+    return rand * ceiling
+"""
+
+# -- shipping-down-challenge ------------------------------------------------------------------------
+SHIPPING_HOLD_NO_DEADLINE = """
+from saga_api import DuplicateKey, Timeout, RetryLater
+
+
+def checkout(command, ctx):
+    order = command.data
+    oid = order["order_id"]
+    corr = command.correlation_id
+    try:
+        with ctx.db.transaction() as tx:
+            tx.insert("orders", oid, {"status": "PENDING"})
+    except DuplicateKey:
+        pass
+    if ctx.db.get("orders", oid)["status"] != "PENDING":
+        return
+    key = lambda op: op + ":" + oid
+    try:
+        if ctx.call("payment", "authorize", order, idempotency_key=key("authorize"),
+                    correlation_id=corr)["status"] != "authorized":
+            status = "CANCELLED"
+        elif ctx.call("shipping", "schedule", order, idempotency_key=key("schedule"),
+                      correlation_id=corr)["status"] == "scheduled":
+            ctx.call("payment", "capture", order, idempotency_key=key("capture"), correlation_id=corr)
+            status = "CONFIRMED"
+        else:                                       # refused
+            ctx.call("payment", "void", order, idempotency_key=key("void"), correlation_id=corr)
+            status = "CANCELLED"
+    except Timeout:
+        raise RetryLater(1000)
+    with ctx.db.transaction() as tx:
+        tx.update("orders", oid, status=status)
+"""
+SHIPPING_WITH_DEADLINE = """
+from saga_api import DuplicateKey, Timeout, RetryLater
+
+
+def checkout(command, ctx):
+    order = command.data
+    oid = order["order_id"]
+    corr = command.correlation_id
+    try:
+        with ctx.db.transaction() as tx:
+            tx.insert("orders", oid, {"status": "PENDING", "since": ctx.now})
+    except DuplicateKey:
+        pass
+    row = ctx.db.get("orders", oid)
+    if row["status"] != "PENDING":
+        return
+    key = lambda op: op + ":" + oid
+    try:
+        if ctx.call("payment", "authorize", order, idempotency_key=key("authorize"),
+                    correlation_id=corr)["status"] != "authorized":
+            return finish(ctx, oid, "CANCELLED", corr)
+        try:
+            scheduled = ctx.call("shipping", "schedule", order, idempotency_key=key("schedule"),
+                                 correlation_id=corr)["status"] == "scheduled"
+        except Timeout:
+            if ctx.now - row["since"] < 8000:
+                raise RetryLater(1000)
+            scheduled = False
+        if not scheduled:
+            ctx.call("payment", "void", order, idempotency_key=key("void"), correlation_id=corr)
+            return finish(ctx, oid, "CANCELLED", corr)
+        ctx.call("payment", "capture", order, idempotency_key=key("capture"), correlation_id=corr)
+    except Timeout:
+        raise RetryLater(300)
+    finish(ctx, oid, "CONFIRMED", corr)
+
+
+def finish(ctx, oid, status, corr):
+    with ctx.db.transaction() as tx:
+        tx.update("orders", oid, status=status)
+        if status == "CANCELLED":
+            tx.outbox('CancelShipment', {'order_id': oid}, correlation_id=corr)
+"""
+
+# -- design-a-saga ----------------------------------------------------------------------------------
+SAGA_WITH_COMPENSATIONS = """
+from saga_api import Step
+
+
+def saga():
+    return [
+        Step("create", "order.create", compensation="order.cancel"),
+        Step("reserve", "inventory.reserve", compensation="inventory.release"),
+        Step("capture", "payment.capture", compensation="payment.refund"),
+        Step("confirm", "order.confirm"),
+    ]
+"""
+SAGA_CONFIRMS_FIRST = """
+from saga_api import Step
+
+
+def saga():
+    return [
+        Step("create", "order.create", compensation="order.cancel"),
+        Step("confirm", "order.confirm", compensation="order.cancel"),
+        Step("reserve", "inventory.reserve", compensation="inventory.release"),
+        Step("capture", "payment.capture", compensation="payment.refund"),
+    ]
+"""
+
+# -- two-phase-commit -------------------------------------------------------------------------------
+TWOPC_LOGGED_STARTER = """
+PARTICIPANTS = ["bank_a", "bank_b"]
+
+
+def transfer(command, ctx):
+    xid = command.data["transfer_id"]
+    corr = command.correlation_id
+    logged = ctx.db.get('decisions', xid)
+    if logged:
+        decision = logged["decision"]
+    else:
+        votes = [ctx.call(p, "prepare", command.data, correlation_id=corr)["vote"] for p in PARTICIPANTS]
+        decision = "commit" if all(v == "yes" for v in votes) else "abort"
+        with ctx.db.transaction() as tx:
+            tx.insert('decisions', xid, {'decision': decision})
+    for p in PARTICIPANTS:
+        ctx.call(p, decision, command.data, correlation_id=corr)
+"""
+TWOPC_PHASE_TWO = """
+from saga_api import Timeout, RetryLater
+
+PARTICIPANTS = ["bank_a", "bank_b"]
+
+
+def transfer(command, ctx):
+    xid = command.data["transfer_id"]
+    corr = command.correlation_id
+    logged = ctx.db.get("decisions", xid)
+    if logged:
+        decision = logged["decision"]
+    else:
+        votes = []
+        for p in PARTICIPANTS:
+            try:
+                votes.append(ctx.call(p, "prepare", command.data, correlation_id=corr)["vote"])
+            except Timeout:
+                votes.append("no")
+        decision = "commit" if all(v == "yes" for v in votes) else "abort"
+        with ctx.db.transaction() as tx:
+            tx.insert("decisions", xid, {"decision": decision})
+    for p in PARTICIPANTS:
+        try:
+            ctx.call(p, decision, command.data, correlation_id=corr)
+        except Timeout:
+            %s
+"""
+
+SNIPPETS = {
+    "retry-backoff-jitter": {
+        "statement:0": ("def retry_delay(attempt, rand):", ILLUSTRATION),
+        "statement:1": ("return 300 * attempt", [("SNIPPET", "retries_bounded_and_spread")]),
+        "hint:0": ("Two things need fixing", PROSE),
+        "hint:1": ("return rand * ceiling", [(RETRY_FULL_JITTER_NO_CAP, "retries_bounded_and_spread")]),
+        "hint:2": ("if attempt >= MAX_ATTEMPTS: return None, with MAX_ATTEMPTS = 10", [(RETRY_FULL_JITTER, "pass")]),
+    },
+    "shipping-down-challenge": {
+        "statement:0": ("def checkout(command, ctx):", ILLUSTRATION),
+        "statement:1": ('ctx.call("payment", "authorize", order', ILLUSTRATION),
+        "hint:0": ("make sure of the money without taking it yet", PROSE),
+        "hint:1": ("on its own it still fails", [(SHIPPING_HOLD_NO_DEADLINE, "orders_resolve")]),
+        "hint:2": ("if ctx.now - row['since'] < 8000: raise RetryLater(1000)", [(SHIPPING_WITH_DEADLINE, "pass")]),
+    },
+    "design-a-saga": {
+        "statement:0": ('Step("create order", "order.create", compensation="order.cancel")', ILLUSTRATION),
+        "hint:0": ("Walk through a declined card", PROSE),
+        "hint:1": ("inventory.reserve by inventory.release", [(SAGA_WITH_COMPENSATIONS, "pass")]),
+        "hint:2": ("A saga that confirms first", [(SAGA_CONFIRMS_FIRST, "saga_compensates")]),
+    },
+    "two-phase-commit": {
+        "statement:0": ("def transfer(command, ctx):", ILLUSTRATION),
+        "statement:1": ('"transfer_id": "t-2c91e4"', ILLUSTRATION),
+        "statement:2": ('tx.insert("decisions"', ILLUSTRATION),
+        "hint:0": ("Walk through a crash", PROSE),
+        "hint:1": ("The starter with just this change passes", [(TWOPC_LOGGED_STARTER, "pass")]),
+        "hint:2": ("raise RetryLater(300) instead", [(TWOPC_PHASE_TWO % "pass", "twopc_agreement"),
+                                                     (TWOPC_PHASE_TWO % "raise RetryLater(300)", "pass")]),
+    },
+}
+
+_BLOCK = re.compile(r"```python\n(.*?)```", re.S)
+
+
+def _texts(spec) -> dict[str, str]:
+    texts = {f"statement:{i}": block for i, block in enumerate(_BLOCK.findall(spec.statement))}
+    texts.update({f"hint:{i}": hint for i, hint in enumerate(spec.hints)})
+    return texts
+
+
+SPECS = {slug: read_exercise(CONTENT_DIR / slug) for slug in SNIPPETS}
+GRADED = [(slug, where, n, program, expected)
+          for slug, entries in SNIPPETS.items() for where, (_, promise) in entries.items()
+          if isinstance(promise, list) for n, (program, expected) in enumerate(promise)]
+
+
+@pytest.mark.parametrize("slug", sorted(SNIPPETS))
+def test_every_snippet_and_hint_is_declared_with_what_it_promises(slug):
+    texts = _texts(SPECS[slug])
+    assert set(texts) == set(SNIPPETS[slug]), "declare every statement block and hint in SNIPPETS"
+    for where, (phrase, _) in SNIPPETS[slug].items():
+        assert phrase in texts[where], (where, phrase)
+
+
+@pytest.mark.parametrize("slug", sorted(SNIPPETS))
+def test_illustrations_and_statement_snippets_are_valid_python(slug):
+    for where, text in _texts(SPECS[slug]).items():
+        if where.startswith("statement:"):
+            try:
+                compile(text, where, "exec")
+            except SyntaxError:      # a fragment of a function body: valid inside one
+                compile("def _():\n" + textwrap.indent(text, "    "), where, "exec")
+
+
+@pytest.mark.parametrize("slug,where,n,program,expected", GRADED,
+                         ids=[f"{g[0]}-{g[1]}-{g[2]}" for g in GRADED])
+def test_snippet_gets_the_verdict_its_text_promises(slug, where, n, program, expected):
+    spec = SPECS[slug]
+    source = _texts(spec)[where] if program == "SNIPPET" else textwrap.dedent(program)
+    report = sandbox.grade(spec.scenario, source, seed=0, random_schedules=SCHEDULES)
+    broken = [v["name"] for v in report["violations"]]
+    if expected == "pass":
+        assert report["status"] == "passed", report["message"]
+    else:
+        assert report["status"] == "failed", report["message"]
+        assert expected in broken, (broken, report["message"])
