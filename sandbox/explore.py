@@ -18,10 +18,13 @@ from .faults import FaultPlan
 from .invariants import INVARIANTS, describe
 from .rng import schedule_seed
 from .runner import InProcessRunner, Limits, RunnerError
-from .world import World
+from .world import Cache, WorkBudgetExceeded, World
 
 MAX_SHRINK_RUNS = 150
 MAX_GRADE_ROUND_TRIPS = 200_000     # across a whole grading; references need a few thousand
+# CPU this process may spend simulating on the learner's behalf in one grading (the guest's own
+# CPU is limited inside the jail). References need well under 2 s for 500 schedules.
+HOST_CPU_SECONDS = 45.0
 _TRUSTED: dict[str, InProcessRunner] = {}
 
 
@@ -33,13 +36,17 @@ class Session:
         self.runner = runner
         self.trusted = _trusted(scenario)
         self.constants = constants
-        self.cache: dict = {}
+        self.cache = Cache()
         self.runs = 0
         self.round_trips = 0
+        # thread_time: the CPU of this grading alone, whatever else the process or the machine
+        # is doing (a busy host slows a grading down but never makes it "too much work").
+        self.cpu_deadline = time.thread_time() + HOST_CPU_SECONDS
 
     def run(self, plan: FaultPlan, seed: int, tracing: bool = True):
         world = World(self.scenario, self.runner, self.trusted, plan, seed, self.cache, self.constants,
                       tracing=tracing)
+        world.cpu_deadline = self.cpu_deadline
         try:
             self.scenario.configure(world, self.constants)
             self.scenario.setup(world)
@@ -63,7 +70,7 @@ class Session:
 
 def _trusted(scenario) -> InProcessRunner:
     if scenario.name not in _TRUSTED:
-        _TRUSTED[scenario.name] = InProcessRunner(scenario.world_source or "")
+        _TRUSTED[scenario.name] = InProcessRunner(scenario.world_source or "", fresh=False)
     return _TRUSTED[scenario.name]
 
 
@@ -125,7 +132,8 @@ def _grade(name, source, runner_factory, seed, random_schedules, limits, schedul
                 "schedules_explored": 0, "fault_kinds_explored": {}, "counterexample": None, "lanes": [],
                 "output": "", "output_dropped": 0, "duration_ms": 0}
     report = {"status": "error", "message": "", "violations": [],
-              "invariants": [{**describe(n), "held": True} for n in sc.checked],
+              # None reads "not checked": only a finished exploration says an invariant held.
+              "invariants": [{**describe(n), "held": None} for n in sc.checked],
               "seed": seed, "schedules_explored": 0, "fault_kinds_explored": {}, "counterexample": None,
               "lanes": list(sc.lanes), "output": "", "output_dropped": 0, "duration_ms": 0}
     runner = None
@@ -140,6 +148,8 @@ def _grade(name, source, runner_factory, seed, random_schedules, limits, schedul
             _explore(session, report, seed, random_schedules, schedule)
     except RunnerError as exc:
         report.update(status="timeout" if exc.kind in ("timeout", "cpu") else "error", message=exc.message)
+    except WorkBudgetExceeded as exc:
+        report.update(status="timeout", message=str(exc))
     except effects.GuestProtocolError as exc:
         report.update(status="error", message=str(exc))
     except Exception as exc:  # noqa: BLE001  (a report, never a crashed grading task)
@@ -203,6 +213,8 @@ def _explore(session: Session, report: dict, seed: int, random_schedules: int, s
     report.update(sc.extra_report(last_world))
     if failure is None:
         report["schedules_explored"] = explored
+        for inv in report["invariants"]:
+            inv["held"] = True
         report.update(status="passed", message=_passed_message(sc, explored, schedule is not None))
         if schedule is not None:
             report["counterexample"] = {"seed": seed, "schedule": schedule, "trace": last_world.trace.steps}

@@ -452,6 +452,8 @@ class JailRunner:
             "limits": {name: getattr(self.limits, name) for name in Limits.__dataclass_fields__},
             "cpu_total_seconds": self.limits.cpu_seconds * GRADING_TOTAL_FACTOR,
             "tag": self.tag,
+            # Only inside a PID namespace may the guest sweep away every process it can signal.
+            "pid_namespace": self.jailed,
         }
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
         extra_fds: list[int] = []
@@ -522,6 +524,10 @@ class JailRunner:
                                % (self.limits.memory_mb, when, where))
         if frame.get("kind") == "protocol":
             return RunnerError("protocol", message)
+        if frame.get("kind") == "cpu":
+            return RunnerError("cpu", message)
+        if frame.get("kind") == "died":
+            return RunnerError("crashed", message)
         text = "your code raised %s %s%s" % (exc_type, when, where)
         if message:
             text += ": " + message

@@ -90,24 +90,33 @@ class InProcessRunner:
 
     source: str
     limits: Limits = field(default_factory=Limits)
+    # False only for the scenario worlds' own participants (stateless trusted code, many calls).
+    fresh: bool = True
+    _code: Any = field(init=False, default=None)
     _namespace: dict = field(init=False, default_factory=dict)
     _out: io.StringIO = field(init=False, default_factory=io.StringIO)
 
     def __post_init__(self) -> None:
         try:
-            code = compile(self.source, "<solution>", "exec")
+            self._code = compile(self.source, "<solution>", "exec")
         except SyntaxError as exc:
             raise RunnerError("syntax", f"line {exc.lineno}: {exc.msg}") from None
-        self._namespace = {"__name__": "solution"}
         if str(GUEST_DIR) not in sys.path:   # so trusted sources can ``import saga_api``
             sys.path.insert(0, str(GUEST_DIR))
+        self._namespace = self._fresh()
+
+    def _fresh(self) -> dict:
+        # Like the jail: every request sees a freshly loaded module (globals are not durable).
+        namespace = {"__name__": "solution"}
         with _STDOUT_LOCK, contextlib.redirect_stdout(self._out):
-            exec(code, self._namespace)
+            exec(self._code, namespace)
+        return namespace
 
     def request(self, request: dict, on_callback: Callback | None = None) -> dict:
         dispatch = _load_guest_dispatch()
+        namespace = self._fresh() if self.fresh else self._namespace
         with _STDOUT_LOCK, contextlib.redirect_stdout(self._out):
-            return dispatch.handle(self._namespace, request, on_callback or _no_callback)
+            return dispatch.handle(namespace, request, on_callback or _no_callback)
 
     def output(self) -> tuple[str, int]:
         text = self._out.getvalue()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import time
 
 from . import effects
 from .broker import Broker
@@ -24,12 +25,59 @@ MAX_ROUND_TRIPS = 4_000   # learner requests + callbacks in one run (a reference
 _canonical = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
 
 
+MAX_CALLS_PER_INVOCATION = 64   # RPCs one learner invocation may make (the longest saga step needs 6)
+CACHE_BYTES = 64 * 1024 * 1024  # answer tapes kept per grading; past it the cache starts over
+
+
 class RunExhausted(Exception):
     """The run used up its budget of guest round trips (e.g. a RetryLater(0) loop)."""
 
 
+class WorkBudgetExceeded(effects.GuestProtocolError):
+    """The learner's code made the simulator do more work than any solution needs: the grading
+    ends with a verdict that says so."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"Your code made the simulator do too much work: {what}. No solution needs "
+                         f"that much; look for loops that call, retry or write far more than the "
+                         f"scenario asks.")
+
+
+class Cache:
+    """The answer tapes of one grading, bounded in bytes: keys are 16-byte digests (a hash chain
+    over the request and the answers so far) and values are charged by their encoded size. When
+    full it starts over, which only costs round trips (every entry can be recomputed)."""
+
+    def __init__(self, limit: int = CACHE_BYTES) -> None:
+        self.limit = limit
+        self.size = 0
+        self.entries: dict[bytes, tuple] = {}
+
+    @staticmethod
+    def key(request: dict) -> bytes:
+        return hashlib.blake2b(_canonical(request).encode(), digest_size=16).digest()
+
+    @staticmethod
+    def chain(previous: bytes, answer) -> bytes:
+        return hashlib.blake2b(previous + _canonical(answer).encode(), digest_size=16).digest()
+
+    def get(self, key: bytes):
+        return self.entries.get(key)
+
+    def put(self, key: bytes, value: tuple) -> None:
+        try:
+            cost = 64 + len(_canonical(value[1]))
+        except (TypeError, ValueError):
+            return        # not JSON (only trusted in-process code can say that): validation will refuse it
+        if self.size + cost > self.limit:
+            self.entries.clear()
+            self.size = 0
+        self.entries[key] = value
+        self.size += cost
+
+
 class World:
-    def __init__(self, scenario, learner, trusted, plan, seed: int, cache: dict | None = None,
+    def __init__(self, scenario, learner, trusted, plan, seed: int, cache: Cache | None = None,
                  constants: dict | None = None, tracing: bool = True) -> None:
         self.scenario = scenario
         self.learner = learner
@@ -55,6 +103,7 @@ class World:
         self.round_trips = 0
         self.finished = False
         self.exhausted = False
+        self.cpu_deadline: float | None = None     # time.thread_time() past which the grading stops
 
     @property
     def now(self) -> int:
@@ -91,28 +140,31 @@ class World:
         answers its callbacks got so far, what the guest did next (another callback, or its final
         answer). A cached run replays the callbacks live against this world and only goes back to
         the guest when an answer differs from every recorded one; the guest then re-runs with the
-        answers it already got scripted (learner code is a deterministic function of its inputs;
-        module globals are not durable)."""
+        answers it already got scripted. Sound because every guest request runs in a freshly
+        loaded module (the jail forks a pristine child per request): what learner code does is a
+        function of the request and the answers it gets, nothing else.
+
+        Tape keys are a hash chain (request, answer 1, answer 2, ...), so a key costs the same
+        whatever the number of callbacks, and the cache as a whole is bounded (``Cache``)."""
         runner = self.learner if fn in self.scenario.functions else self.trusted
         if runner is self.learner and self.round_trips >= MAX_ROUND_TRIPS:
             raise RunExhausted()
+        self.charge_cpu()
         live = on_callback or (lambda payload: {"status": "error", "message": "no calls here"})
         if not (cache and self.cache is not None and runner is self.learner):
             self.round_trips += runner is self.learner
             return runner.request(request, live)
-        key = _canonical(request)
+        tape = self.cache
+        keys = [tape.key(request)]
         answers: list[dict] = []
-
-        def tape_key(n: int) -> tuple[str, str]:
-            return key, (_canonical(answers[:n]) if n else "[]")
-
         while True:
-            step = self.cache.get(tape_key(len(answers)))
+            step = tape.get(keys[-1])
             if step is None:
                 break
             if step[0] == "done":
                 return step[1]
             answers.append(live(step[1]))
+            keys.append(tape.chain(keys[-1], answers[-1]))
         known = len(answers)
         seen = [0]
         diverged = []
@@ -121,12 +173,13 @@ class World:
             i = seen[0]
             seen[0] += 1
             if i < known:
-                if self.cache[tape_key(i)][1] != payload:
+                if tape.get(keys[i])[1] != payload:
                     diverged.append(i)
                     return {"status": "error", "message": "rejected by the simulator"}
                 return answers[i]                  # already executed live above
-            self.cache[tape_key(i)] = ("call", payload)
+            tape.put(keys[i], ("call", payload))
             answers.append(live(payload))
+            keys.append(tape.chain(keys[i], answers[-1]))
             return answers[-1]
 
         self.round_trips += 1
@@ -135,63 +188,97 @@ class World:
             raise effects.GuestProtocolError(
                 f"{fn}() did something different for exactly the same input (call {diverged[0] + 1}): keep "
                 f"state in ctx.db, not in module globals, and do not use randomness or the clock")
-        self.cache[tape_key(len(answers))] = ("done", answer)
+        tape.put(keys[len(answers)], ("done", answer))
         return answer
+
+    def charge_cpu(self) -> None:
+        if self.cpu_deadline is not None and time.thread_time() > self.cpu_deadline:
+            raise WorkBudgetExceeded("simulating what it did took more of the grader's CPU time than a "
+                                     "grading may use")
 
     def invoke(self, service: str, fn: str, site: str, *, event: dict | None = None,
                request: dict | None = None, snapshot: dict | None = None) -> dict:
         """Run a guest function in ``service`` and apply what it did. Returns the checked answer
-        plus ``conflict`` (a commit the store rejected)."""
+        plus ``conflict`` (a commit the store rejected).
+
+        Faults are this side's alone: the guest is never told whether or where it will crash. It
+        runs to the end; effects arrive here in order (with each call, then the rest with the
+        answer), and this side counts them: an effect at or past the crash point is never applied,
+        a call past it is refused (answered "crash", nothing done), and a crash after the last
+        effect still happens, whatever the guest reports."""
         store = self.stores[service]
         crash_at = self.plan.crash_point(site, self.now)
         self.invocations += 1
         req = {"op": "call", "fn": fn, "service": service, "now": self.now,
                "invocation": _invocation_id(site),
-               "store": store.snapshot() if snapshot is None else snapshot, "crash_at": crash_at}
+               "store": store.snapshot() if snapshot is None else snapshot}
         if event is not None:
             req["event"] = event
         else:
             req["request"] = request
         tag = event or {"correlation_id": (request or {}).get("correlation_id")}
         corr = tag.get("correlation_id")
-        state = {"applied": 0, "conflict": None}
+        learner = fn in self.scenario.functions
+        state = {"received": 0, "crashed": False, "conflict": None, "calls": 0, "abort": None}
 
-        def apply(batch: list[dict]) -> None:
+        def take(batch: list[dict]) -> None:
             for effect in batch:
-                state["applied"] += 1
-                if effect["kind"] == "call" or state["conflict"]:
-                    continue
-                self._apply(service, fn, effect, corr, tag, state)
+                if state["crashed"] or (crash_at is not None and state["received"] >= crash_at):
+                    state["crashed"] = True        # the process died before this effect
+                    return
+                state["received"] += 1
+                if effect["kind"] != "call" and not state["conflict"]:
+                    self._apply(service, fn, effect, corr, tag, state)
 
         def on_call(payload: dict) -> dict:
             try:
-                self.round_trips += fn in self.scenario.functions
-                if isinstance(payload, dict):
-                    apply(effects.effect_list(payload.get("pending", []), "call.pending"))
-                    state["applied"] += 1                    # the call itself
-                if corr and isinstance(payload, dict) and payload.get("correlation_id") != corr:
+                state["calls"] += 1
+                if learner:
+                    self.round_trips += 1
+                    self.charge_cpu()
+                    if state["calls"] > MAX_CALLS_PER_INVOCATION:
+                        raise WorkBudgetExceeded(f"{fn}() made more than {MAX_CALLS_PER_INVOCATION} calls in one "
+                                                 f"invocation")
+                    if self.round_trips > MAX_ROUND_TRIPS:
+                        raise RunExhausted()
+                if state["crashed"]:
+                    return {"status": "crash"}     # refused: this process is already dead
+                if not isinstance(payload, dict):
+                    raise effects.GuestProtocolError("invalid callback from the sandbox: not a dict")
+                take(effects.effect_list(payload.get("pending", []), "call.pending"))
+                if state["crashed"] or (crash_at is not None and state["received"] >= crash_at):
+                    state["crashed"] = True
+                    return {"status": "crash"}
+                state["received"] += 1                       # the call itself
+                if corr and payload.get("correlation_id") != corr:
                     self.note("correlation", f"{fn}() called {payload.get('service')}.{payload.get('op')} with "
                                              f"correlation id {payload.get('correlation_id')!r}, expected {corr!r}")
                 return self.rpc.from_guest(service, site, payload)
             except Exception as exc:  # noqa: BLE001
                 # Raised after the guest answers: learner code must not be able to catch it, and
                 # nothing may escape into the runner's exchange (a jail ends on an interrupted one).
-                state["abort"] = state.get("abort") or exc
+                state["abort"] = state["abort"] or exc
                 return {"status": "error", "message": "rejected by the simulator"}
 
         raw = self.guest(fn, req, on_call)
-        if state.get("abort"):
+        if state["abort"]:
             raise state["abort"]
         resp = effects.call_response(raw)
-        if resp["crashed"] and crash_at is not None:
-            del resp["effects"][crash_at:]
-        self.plan.crash_sites(site, len(resp["effects"]), self.now)
-        apply(resp["effects"][state["applied"]:])
+        made = resp["effects"]
+        if not state["crashed"]:
+            take(made[state["received"]:])
+        self.plan.crash_sites(site, max(len(made), state["received"]), self.now)
+        if crash_at is not None and state["received"] >= crash_at:
+            state["crashed"] = True                # after the last effect, before the ack or reply
+        resp["crashed"] = state["crashed"]
         resp["conflict"] = state["conflict"]
-        if resp["crashed"]:
-            if crash_at is not None:
-                self.plan.crashed(site, crash_at)
-            where = f"after {len(resp['effects'])} effect(s)" if resp["effects"] else "before doing anything"
+        if state["crashed"]:
+            # Nothing the guest reported after its crash point counts: no answer, no error.
+            resp.update(ok=True, error=None, traceback="", value=None, retry_after=None, poison=None,
+                        effects=made[:crash_at])
+            self.plan.crashed(site, crash_at)
+            n = crash_at
+            where = f"after {n} effect(s)" if n else "before doing anything"
             self.log("crash", service, f"{service} crashed in {fn}() {where}", tag)
         elif not resp["ok"]:
             text = resp["error"] + (("\n" + resp["traceback"]) if resp["traceback"] else "")

@@ -28,6 +28,7 @@ import os
 import sys
 
 MAX_IN_FRAME = 16 * 1024 * 1024
+MAX_OUT_FRAME = 1024 * 1024 + 4     # the host refuses larger frames anyway
 
 
 def _exit_fatal(wfd, message):
@@ -37,15 +38,22 @@ def _exit_fatal(wfd, message):
         os._exit(70)
 
 
-def _write_frame(wfd, obj):
+def _encode_frame(obj):
     import json
     data = json.dumps(obj, separators=(",", ":"), ensure_ascii=True,
                       allow_nan=False).encode("ascii")
-    buf = len(data).to_bytes(4, "big") + data
+    return len(data).to_bytes(4, "big") + data
+
+
+def _write_all(wfd, buf):
     view = memoryview(buf)
     while view:
         n = os.write(wfd, view)
         view = view[n:]
+
+
+def _write_frame(wfd, obj):
+    _write_all(wfd, _encode_frame(obj))
 
 
 def _read_exact(rfd, n):
@@ -124,32 +132,19 @@ def _set_limits(limits, cpu_total):
                 value = min(value, hard)
             resource.setrlimit(res, (value, value))
 
-    # Soft: this phase's CPU (re-armed before every request by _arm_cpu);
-    # hard: the whole grading's.
+    # The zygote's own work (frames, forks) over a whole grading; every child then gets
+    # its call's share (see _Zygote.run_child) and the zygote sums what children used.
     cpu = int(limits["cpu_seconds"])
     total = max(int(cpu_total), cpu + 1)
     try:
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu, total))
+        resource.setrlimit(resource.RLIMIT_CPU, (total, total + 1))
     except (ValueError, OSError):
-        setlim(resource.RLIMIT_CPU, cpu)
+        setlim(resource.RLIMIT_CPU, total)
     setlim(resource.RLIMIT_AS, int(limits["memory_mb"]) * mib)
     setlim(resource.RLIMIT_FSIZE, int(limits["file_size_mb"]) * mib)
     setlim(resource.RLIMIT_NOFILE, int(limits["open_files"]))
     setlim(resource.RLIMIT_CORE, 0)
     setlim(resource.RLIMIT_NPROC, int(limits["processes"]))
-
-
-def _arm_cpu(resource, per_call):
-    """Allow this request ``per_call`` more CPU seconds (up to the hard limit)."""
-    try:
-        usage = resource.getrusage(resource.RUSAGE_SELF)
-        hard = resource.getrlimit(resource.RLIMIT_CPU)[1]
-        soft = int(usage.ru_utime + usage.ru_stime) + 1 + per_call
-        if hard != resource.RLIM_INFINITY:
-            soft = min(soft, hard)
-        resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
-    except (ValueError, OSError):
-        pass
 
 
 def _drop_privileges(uid):
@@ -222,8 +217,9 @@ def main():
         _exit_fatal(wfd, "could not load the grader's dispatch module: %s: %s"
                     % (type(exc).__name__, exc))
 
-    import builtins
     per_call_cpu = int(config["limits"]["cpu_seconds"])
+    cpu_total = max(float(config.get("cpu_total_seconds", 0)), per_call_cpu)
+    pid_namespace = bool(config.get("pid_namespace"))
     del config
 
     # Set up and ready for the source.  From here on, "fatal" is never sent:
@@ -253,38 +249,60 @@ def main():
         os._exit(0)
     del source
 
-    namespace = {"__name__": "solution", "__builtins__": builtins}
-    try:
-        exec(code, namespace)
-    except BaseException as exc:  # noqa: BLE001 - SystemExit, KeyboardInterrupt too
-        _flush_output()
-        try:
-            name = type(exc).__name__
-            _write_frame(wfd, {"type": "load_error", "exc_type": name[:100],
-                               "message": _describe(exc), "lineno": _learner_lineno(exc)})
-        finally:
-            os._exit(0)
-    del code
-
-    _flush_output()
-    _write_frame(wfd, {"type": "ready"})
-    _serve(rfd, wfd, handle, namespace, per_call_cpu)
+    zygote = _Zygote(rfd, wfd, handle, code, per_call_cpu, cpu_total, pid_namespace)
+    # Loading is checked in a child too: learner code never runs in this process, so nothing
+    # it does can outlive the call it was made for.
+    data, failed = zygote.run_child(zygote.load_body)
+    if failed is not None:
+        kind, message = failed
+        _write_frame(wfd, {"type": "load_error", "kind": kind, "exc_type": "", "message": message,
+                           "lineno": None})
+        os._exit(0)
+    _write_all(wfd, data)
+    zygote.serve()
 
 
 class CallbackError(RuntimeError):
     """The trusted side could not answer a callback."""
 
 
-def _serve(rfd, wfd, handle, namespace, per_call_cpu):
-    import resource
-    while True:
-        frame = _read_frame(rfd)
-        _arm_cpu(resource, per_call_cpu)
-        if frame.get("type") != "request":
-            os._exit(71)
-        rid = frame.get("id")
-        request = frame.get("request")
-        del frame
+class _Zygote:
+    """Never runs learner code. For every request it forks a child that loads the learner's
+    module afresh and answers that one request: module globals, patched modules and anything
+    else learner code changes die with the child. The world says module state is not durable;
+    this makes it so, whatever the code does (a simulated crash, a new schedule, a concurrent
+    copy of a request: each is another child)."""
+
+    def __init__(self, rfd, wfd, handle, code, per_call_cpu, cpu_total, pid_namespace):
+        self.rfd, self.wfd, self.handle, self.code = rfd, wfd, handle, code
+        self.per_call_cpu = per_call_cpu
+        self.cpu_total = cpu_total
+        self.cpu_used = 0.0
+        self.pid_namespace = pid_namespace
+        import random  # noqa: F401  (imported once here, so children do not pay for it)
+
+    # -- in the child ---------------------------------------------------------
+
+    def _fresh_namespace(self):
+        import builtins
+        import random
+        random.seed(0)          # the same input gives the same answer, in every child
+        namespace = {"__name__": "solution", "__builtins__": builtins}
+        exec(self.code, namespace)
+        return namespace
+
+    def load_body(self):
+        try:
+            with _quiet_if(False):
+                self._fresh_namespace()
+        except BaseException as exc:  # noqa: BLE001 - SystemExit, KeyboardInterrupt too
+            _flush_output()
+            return {"type": "load_error", "exc_type": type(exc).__name__[:100],
+                    "message": _describe(exc), "lineno": _learner_lineno(exc)}
+        return {"type": "ready"}
+
+    def request_body(self, rid, request):
+        wfd, rfd = self.wfd, self.rfd
 
         def callback(payload, _rid=rid):
             _flush_output()
@@ -297,22 +315,178 @@ def _serve(rfd, wfd, handle, namespace, per_call_cpu):
             return reply.get("result")
 
         try:
-            response = handle(namespace, request, callback)
+            # The module's top-level output was shown when it first loaded; do not repeat it.
+            with _quiet_if(True):
+                namespace = self._fresh_namespace()
+            response = self.handle(namespace, request, callback)
         except BaseException as exc:  # noqa: BLE001
             _flush_output()
             kind = "memory" if isinstance(exc, MemoryError) else "crashed"
-            _write_frame(wfd, {"type": "error", "id": rid, "kind": kind,
-                               "exc_type": type(exc).__name__[:100],
-                               "message": _describe(exc)})
-            continue
-        _flush_output()
+            return {"type": "error", "id": rid, "kind": kind, "exc_type": type(exc).__name__[:100],
+                    "message": _describe(exc)}
+        return {"type": "response", "id": rid, "response": response}
+
+    # -- in the zygote --------------------------------------------------------
+
+    def run_child(self, body, *args):
+        """Run ``body`` in a fresh child. Returns (frame bytes, None) when it answered, or
+        (None, (kind, message)) when it did not. The child hands its answer to this process,
+        which passes it on only once the child has exited: a child that kills this process
+        (or dies) never gets an answer through."""
+        import resource
+        result_r, result_w = os.pipe()
+        cpu = max(1, min(self.per_call_cpu, int(self.cpu_total - self.cpu_used) + 1))
+        pid = os.fork()
+        if pid == 0:
+            os.close(result_r)
+            try:
+                os.setpgid(0, 0)
+            except OSError:
+                pass
+            try:
+                resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+            except (ValueError, OSError):
+                pass
+            try:
+                frame = body(*args)
+                try:
+                    data = _encode_frame(frame)
+                except (TypeError, ValueError, RecursionError) as exc:   # not JSON-shaped
+                    data = _encode_frame({"type": "error", "id": frame.get("id"), "kind": "protocol",
+                                          "exc_type": type(exc).__name__[:100],
+                                          "message": "the answer could not be encoded as JSON: "
+                                                     + _describe(exc)})
+                _flush_output()
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(result_w, view):]
+            except BaseException:  # noqa: BLE001
+                os._exit(70)
+            os._exit(0)
+        os.close(result_w)
+        buf, too_big = self._collect(pid, result_r)
+        os.close(result_r)
+        _, status, usage = os.wait4(pid, 0)
+        used = usage.ru_utime + usage.ru_stime
+        self.cpu_used += used
+        self._sweep(pid)
+        if too_big:
+            return None, ("protocol", "the answer of your code is larger than %d MiB"
+                          % (MAX_OUT_FRAME >> 20))
+        complete = len(buf) >= 4 and int.from_bytes(buf[:4], "big") == len(buf) - 4
+        if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0 and complete:
+            return bytes(buf), None
+        if os.WIFSIGNALED(status):
+            sig = os.WTERMSIG(status)
+            if sig in (24, 9) and used >= cpu - 0.5:            # SIGXCPU, or SIGKILL at the hard limit
+                return None, ("cpu", "your code used more than %d s of CPU time" % cpu)
+            return None, ("died", "your process died (signal %d, %s)" % (sig, _SIGNALS.get(sig, "killed")))
+        if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 70:
+            return None, ("died", "your code broke the sandbox's answer (it could not be sent)")
+        return None, ("died", "your process exited (exit code %d) before answering"
+                      % (os.WEXITSTATUS(status) if os.WIFEXITED(status) else -1))
+
+    def _collect(self, pid, result_r):
+        """Read the child's answer until the child exits (not until EOF: processes it forked
+        may hold the pipe open forever)."""
+        import select
+        buf = bytearray()
+        os.set_blocking(result_r, False)
         try:
-            _write_frame(wfd, {"type": "response", "id": rid, "response": response})
-        except BaseException as exc:  # noqa: BLE001 - not JSON-shaped
-            _write_frame(wfd, {"type": "error", "id": rid, "kind": "protocol",
-                               "exc_type": type(exc).__name__[:100],
-                               "message": "the answer could not be encoded as JSON: "
-                                          + _describe(exc)})
+            pidfd = os.pidfd_open(pid)
+        except (AttributeError, OSError):
+            pidfd = None
+        poller = select.poll()
+        poller.register(result_r, select.POLLIN)
+        if pidfd is not None:
+            poller.register(pidfd, select.POLLIN)
+        exited = False
+        try:
+            while True:
+                ready = dict(poller.poll(None if pidfd is not None else 20))
+                if pidfd is not None and pidfd in ready:
+                    exited = True
+                elif pidfd is None and os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT):
+                    exited = True
+                while True:
+                    try:
+                        chunk = os.read(result_r, 1 << 16)
+                    except BlockingIOError:
+                        break
+                    if not chunk:
+                        break
+                    if len(buf) + len(chunk) > MAX_OUT_FRAME:
+                        self._sweep(pid)
+                        return buf, True
+                    buf += chunk
+                    continue
+                if exited or (result_r in ready and ready[result_r] & select.POLLHUP and not ready.get(pidfd)):
+                    if exited:
+                        return buf, False
+                    # The pipe's last writer is gone; the child is about to exit.
+                    poller.unregister(result_r)
+        finally:
+            if pidfd is not None:
+                os.close(pidfd)
+
+    def _sweep(self, pid):
+        """Kill whatever the child left behind (processes it forked)."""
+        import signal
+        if self.pid_namespace and os.getpid() < 100:
+            # In the jail's own PID namespace: every other process we can signal is learner debris.
+            # Orphans are reparented to the namespace's init, which reaps them; our own child
+            # is reaped by run_child.
+            try:
+                os.kill(-1, signal.SIGKILL)
+            except OSError:
+                pass
+        else:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+    def serve(self):
+        while True:
+            frame = _read_frame(self.rfd)
+            if frame.get("type") != "request":
+                os._exit(71)
+            rid = frame.get("id")
+            request = frame.get("request")
+            del frame
+            if self.cpu_used >= self.cpu_total:
+                _write_frame(self.wfd, {"type": "error", "id": rid, "kind": "cpu", "exc_type": "",
+                                        "message": "your code used more than %d s of CPU time in total, "
+                                                   "over all the calls of this grading" % self.cpu_total})
+                continue
+            data, failed = self.run_child(self.request_body, rid, request)
+            if failed is None:
+                _write_all(self.wfd, data)
+            else:
+                kind, message = failed
+                _write_frame(self.wfd, {"type": "error", "id": rid, "kind": kind, "exc_type": "",
+                                        "message": message})
+
+
+_SIGNALS = {11: "segmentation fault", 7: "bus error", 4: "illegal instruction", 8: "floating point exception",
+            6: "aborted", 9: "killed", 15: "terminated", 25: "file size limit exceeded", 13: "broken pipe"}
+
+
+class _quiet_if:
+    """Silence Python-level prints while a module is loaded again for another call."""
+
+    def __init__(self, quiet):
+        self.quiet = quiet
+
+    def __enter__(self):
+        if self.quiet:
+            import io
+            self.saved = sys.stdout, sys.stderr
+            sys.stdout = sys.stderr = io.StringIO()
+
+    def __exit__(self, *exc):
+        if self.quiet:
+            sys.stdout, sys.stderr = self.saved
 
 
 if __name__ == "__main__":

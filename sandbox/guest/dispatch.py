@@ -6,7 +6,7 @@ code). Flat and stdlib-only: it imports nothing from the ``sandbox`` package.
 Requests (all JSON):
   {"op": "describe"}
       -> {"functions": [names of top-level callables], "constants": {UPPER_CASE: value}}
-  {"op": "call", "fn", "service", "now", "invocation", "store", "crash_at",
+  {"op": "call", "fn", "service", "now", "invocation", "store",
    "event": {...} | "request": {...}}
       -> {"ok", "error", "traceback", "crashed", "effects", "value", "retry_after", "poison"}
   {"op": "pure", "fn", "args": [...]}           (a plain function of JSON values)
@@ -91,7 +91,7 @@ def _pure(namespace, request):
 
 
 def _call(namespace, request, callback):
-    recorder = saga_api._Recorder(request.get("crash_at"))
+    recorder = saga_api._Recorder()
     ctx = saga_api.Context(request.get("service"), request.get("now", 0), request.get("store") or {},
                            recorder, callback, request.get("invocation", "0"))
     if "event" in request:
@@ -106,9 +106,7 @@ def _call(namespace, request, callback):
            "value": None, "retry_after": None, "poison": None}
     try:
         fn = _lookup(namespace, request.get("fn"))
-        value = fn(arg, ctx)
-        recorder.check()                      # a crash after the last effect, before the ack
-        out["value"] = _jsonable(value)
+        out["value"] = _jsonable(fn(arg, ctx))
     except saga_api._Crash:
         out["crashed"] = True
     except saga_api.RetryLater as exc:

@@ -26,10 +26,14 @@ def test_round_trips_reuse_one_process(jail):
     assert_no_processes(tag)
 
 
-def test_module_state_persists_between_requests(jail):
-    src = "n = 0\ndef bump():\n    global n\n    n += 1\n    return n\n"
+def test_module_state_does_not_survive_between_requests(jail):
+    # Every request runs in a freshly loaded module, in a fresh process: globals, patched
+    # modules and builtins all start over (the world says only ctx.db is durable).
+    src = ("import builtins, json\nn = 0\ndef bump():\n    global n\n    n += 1\n"
+           "    builtins.stash = getattr(builtins, 'stash', 0) + 1\n    json.stash = getattr(json, 'stash', 0) + 1\n"
+           "    return [n, builtins.stash, json.stash]\n")
     with run(src) as r:
-        assert [r.request({"fn": "bump"})["value"] for _ in range(3)] == [1, 2, 3]
+        assert [r.request({"fn": "bump"})["value"] for _ in range(3)] == [[1, 1, 1]] * 3
 
 
 def test_callback_round_trip(jail):
@@ -156,16 +160,15 @@ def test_rlimits_and_identity_inside_the_jail(jail):
         p = r.request({"fn": "probe"})["value"]
     mib = 1024 * 1024
     assert p["uid"] != 0 and p["euid"] != 0
-    assert p["pid"] <= 3  # its own PID namespace
+    assert p["pid"] <= 8  # its own PID namespace
     assert set(p["env"]) <= {"PATH", "HOME", "LANG", "PYTHONDONTWRITEBYTECODE", "LC_CTYPE", "PWD"}
     assert set(p["root"]) <= {"tmp", "dev", "proc", "usr", "lib", "lib64", "etc", "root",
                               "guest", "jail", "opt", "bin"}
     assert p["cwd"] == "/tmp"
     assert p["host"] == "saga-jail"
     assert p["ifaces"] == ["lo"]
-    # soft: this call's CPU (re-armed per request); hard: the whole grading's
-    assert SMALL.cpu_seconds <= p["cpu"][0] <= SMALL.cpu_seconds + 2
-    assert p["cpu"][1] == SMALL.cpu_seconds * jail_mod.GRADING_TOTAL_FACTOR
+    # this call's CPU (each request runs in its own child; the zygote sums what children used)
+    assert p["cpu"] == [SMALL.cpu_seconds, SMALL.cpu_seconds + 1]
     assert p["as"] == [SMALL.memory_mb * mib] * 2
     assert p["nproc"] == [SMALL.processes] * 2
     assert p["nofile"] == [SMALL.open_files] * 2

@@ -8,11 +8,11 @@ import dispatch  # noqa: E402
 import saga_api  # noqa: E402
 
 
-def _call(source, fn, store=None, crash_at=None, callback=None, **arg):
+def _call(source, fn, store=None, callback=None, **arg):
     namespace = {"__name__": "solution"}
     exec(compile(source, "<solution>", "exec"), namespace)
     request = {"op": "call", "fn": fn, "service": "order", "now": 5, "invocation": "i1",
-               "store": store or {}, "crash_at": crash_at}
+               "store": store or {}}
     request.update(arg or {"event": {"id": "m1", "type": "T", "data": {"order_id": "o1"},
                                      "correlation_id": "c1"}})
     return dispatch.handle(namespace, request, callback or (lambda p: {"status": "ok", "result": {}}))
@@ -69,34 +69,6 @@ def handle(event, ctx):
         return "exists"
 '''
     assert _call(source, "handle", STORE)["value"] == "exists"
-
-
-def test_crash_point_applies_only_earlier_effects():
-    source = '''
-def handle(event, ctx):
-    with ctx.db.transaction() as tx:
-        tx.put("a", "1", {})
-    ctx.publish("X", {}, correlation_id=event.correlation_id)
-    with ctx.db.transaction() as tx:
-        tx.put("b", "1", {})
-'''
-    out = _call(source, "handle", crash_at=1)
-    assert out["crashed"] and [e["kind"] for e in out["effects"]] == ["commit"]
-    after_all = _call(source, "handle", crash_at=3)
-    assert after_all["crashed"] and len(after_all["effects"]) == 3
-
-
-def test_crash_is_not_catchable_by_except_exception():
-    source = '''
-def handle(event, ctx):
-    try:
-        with ctx.db.transaction() as tx:
-            tx.put("a", "1", {})
-    except Exception:
-        return "swallowed"
-'''
-    out = _call(source, "handle", crash_at=0)
-    assert out["crashed"] and out["effects"] == []
 
 
 def test_call_sends_earlier_effects_and_maps_timeouts():
