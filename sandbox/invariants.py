@@ -113,12 +113,14 @@ _ALL = [
               "to, copied from the message that caused it. Without it you cannot follow one order end to end "
               "through the logs.", _correlation),
     Invariant("retries_bounded_and_spread", "Retries are bounded and spread out",
-              "A client gives up after a bounded number of attempts, and its retries back off exponentially "
-              "with random jitter, so that a service recovering from an outage is not flattened by every "
-              "client retrying at the same moment (a retry storm).", _facts("retries_bounded_and_spread")),
+              "A client gives up after a bounded number of attempts, waits only sensible amounts of time, "
+              "and uses randomness (jitter) so that clients that failed together do not retry together: once "
+              "the service is back, no short window sees more retries than it can take. Synchronised retries "
+              "flatten a recovering service again (a retry storm).", _facts("retries_bounded_and_spread")),
     Invariant("requests_complete", "Clients get through",
-              "When a dependency is down only briefly, (nearly) every client's request eventually succeeds once "
-              "it is back. Giving up after a handful of quick retries turns a short outage into failed requests.",
+              "When a dependency is down only briefly, most clients' requests succeed once it is back: a client "
+              "keeps trying for longer than a short outage lasts. Giving up after a handful of quick retries "
+              "turns a short outage into failed requests.",
               _facts("requests_complete")),
     Invariant("twopc_agreement", "2PC participants agree and are not left blocked",
               "All participants of a two-phase commit reach the same decision (all commit or all abort), and "
@@ -140,9 +142,9 @@ _ALL = [
               "attempts (visible, alertable) instead of being dropped silently or retried forever, and good "
               "messages are never dead-lettered.", _facts("poison_isolated")),
     Invariant("no_charge_without_shipment", "No charge without a shipment",
-              "A customer is never left charged without a scheduled shipment for longer than the allowed "
-              "window: either hold (authorize) the money until shipping accepts, or refund it when shipping "
-              "cannot take the order in time. A cancelled order keeps no money and no hold.",
+              "A customer is never charged (money captured, not just held) without a scheduled shipment for "
+              "longer than the allowed window in total, and never left charged without one at the end: either "
+              "hold (authorize) the money until shipping accepts, or refund it before the window runs out.",
               _facts("no_charge_without_shipment")),
     Invariant("saga_compensates", "Every failure is compensated",
               "Whichever step of the saga fails, every step that already succeeded is compensated, in reverse "
