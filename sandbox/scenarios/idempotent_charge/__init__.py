@@ -6,19 +6,20 @@ seed sees the same data and every schedule of a grading sees different data):
 * **Unpredictable ids.** Order ids (``ord-<hex>``), customer ids (``cus-<hex>``),
   idempotency keys (hex, unrelated to the order) and correlation ids change every schedule:
   nothing can be rebuilt from another field.
-* **Customers with several orders.** Three customers place 5-7 payments between them; every customer but one has at least two, so a key made of the
-  customer (or the payload) replays the wrong payment.
-* **Money that runs out.** One customer ("short") can pay for all but their last order: the
-  balance left after the others is below every amount they charged, so a charge whose reply
-  was lost is *under-funded when retried* (checking the balance before the key lookup
-  declines a payment that was already taken).
+* **Customers with several orders.** Three customers place 5-7 payments between them; every
+  customer but one has at least two, so a key made of the customer (or the payload) replays the
+  wrong payment.
+* **Money that runs out.** One customer ("short") can pay for all but their last order, to the
+  last unit (a balance exactly equal to an amount must be charged), and nothing is left after:
+  a charge whose reply was lost is *under-funded when retried* (checking the balance before the
+  key lookup declines a payment that was already taken).
 * **A top-up and a second payment with a new key.** Another customer can afford only their
-  first order; between 40 and 90 ms (before any retry) money arrives. A declined payment is then tried again by the shop with a *new* idempotency key
-  (same payload): a key made of the order id (or the payload) replays the old decline, and a
-  decline that was not remembered under its key turns into a charge when a lost reply is
-  retried.
-* **A customer with plenty.** The third customer could pay for everything twice; their first order is
-  always the first payment sent (the lesson playground loses its reply).
+  first order; between 40 and 90 ms (before any retry) money arrives. A declined payment is
+  then tried again by the shop with a *new* idempotency key (same payload): a key made of the
+  order id (or the payload) replays the old decline, and a decline that was not remembered
+  under its key turns into a charge when a lost reply is retried after the top-up.
+* **A customer with plenty.** The third customer could pay for everything twice; their first
+  order is always the first payment sent (the lesson playground loses its reply).
 * **Key reuse** (a fault): after an answer, the buggy client sends the same key again with a
   different amount (higher or lower).
 
@@ -82,7 +83,7 @@ class IdempotentCharge(Scenario):
         plenty_orders = [order(plenty) for _ in range(rng.randint(1, 2))]
         charged = short_orders[:-1]
         # What is left after the affordable ones is below every amount charged and the last one.
-        slack = rng.randint(0, min(o["amount"] for o in short_orders) - 1)
+        slack = 0            # the last affordable payment takes the balance to exactly zero
         balances = {short: sum(o["amount"] for o in charged) + slack}
         slack2 = rng.randint(0, min(o["amount"] for o in topup_orders) - 1)
         balances[topup] = topup_orders[0]["amount"] + slack2
