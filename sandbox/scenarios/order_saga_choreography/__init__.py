@@ -1,12 +1,14 @@
 """Order saga by choreography (worked example A): the learner writes all seven handlers.
 
-Data families (see ``shop.py``): five orders per run, drawn from the schedule's seed (one of
-``shop.DATA_SETS`` data sets per grading): random order ids, customers, SKUs and correlation ids
-(never derived from the order id); two orders share a SKU and both reserve it, one customer places
-three orders (two paid, the third declined because the money ran out), two of those orders are twins
-(same customer, SKU, quantity and amount, different ids), and one order is refused because earlier
-ones took the last units. Stock and money fit exactly, so ``>`` instead of ``>=`` refuses an order that
-could be served. The ``out_of_stock`` and ``declined`` faults empty a SKU or an account at the start.
+Data families (see ``shop.py``): ``ORDERS_PER_RUN`` orders per run, drawn from the schedule's seed
+(one of ``shop.DATA_SETS`` data sets per grading): random order ids, customers, SKUs and correlation
+ids (never derived from the order id); three orders of two customers reserve the last units of one
+SKU; twin orders (same customer, SKU, quantity and amount, different ids) of which the second is
+declined because the first took the customer's money, so its reservation is released while its
+twin's is kept; in half the data sets the same customer's cheaper order is paid (a second capture
+for one customer), in the other half a late order is refused out of stock. The last units always,
+and the last money sometimes, fit exactly, so ``>`` instead of ``>=`` refuses an order that could be
+served. The ``out_of_stock`` and ``declined`` faults empty a SKU or an account at the start.
 Lesson playgrounds (fault plans in ``rules`` mode) use the classic two fixed orders instead.
 
 Refusals are the learner's own: ``cancelled_for_a_reason`` compares each InventoryFailed /
@@ -15,7 +17,8 @@ delivered, which is the snapshot the handler reads).
 """
 from .. import shop as shop_module
 from ..base import Scenario, send_commands
-from ..shop import ORDERS, SPACING, choreography_expectations, saga_constants, commands, draw_shop, lost_events, setup_shop, shop, shop_facts
+from ..shop import (ORDERS, SPACING, choreography_expectations, commands, draw_shop, lost_events, saga_constants,
+                    setup_shop, shop, shop_facts)
 
 SUBSCRIPTIONS = [
     ("PlaceOrder", "order", "place_order"),

@@ -1,13 +1,15 @@
 """Order saga by orchestration: the learner writes the orchestrator, Inventory and Payment are trusted.
 
-Data families: the shop's four orders per run (see ``shop.py``: random order ids, customers, SKUs
-and correlation ids; twins that differ only by order id; a SKU two orders share down to the last
-unit; a customer whose money runs out on the second order; an order refused because earlier ones
-took the last units), plus, in every data set, one order that Inventory or Payment answers
-``{"status": "busy"}`` for until ``BUSY_MIN_MS``..``BUSY_MAX_MS`` (transient: nothing done, not stored
-under the key), against the permanent refusals ``out_of_stock`` and ``declined``. The ``late_reply``
-fault makes a call slow: the orchestrator times out at once and the request reaches the participant
-``LATE_MIN_MS``..``LATE_MAX_MS`` later, after the orchestrator has decided what to do about the timeout.
+Data families: the shop's ``ORDERS_PER_RUN`` orders per run (see ``shop.py``: random order ids,
+customers, SKUs and correlation ids; three orders of two customers reserving the last units of one SKU;
+twins that differ only by order id, the second declined because the first took the money; a customer's
+second capture or an order refused out of stock, half the data sets each), plus, in every data set, one
+order that Inventory or Payment answers ``{"status": "busy"}`` until ``BUSY_MIN_MS``..``BUSY_MAX_MS``
+(transient: nothing done, not stored under the key), against the final refusals ``out_of_stock`` and
+``declined``. The ``late_reply`` fault makes a call slow: the orchestrator times out at once and the
+request reaches the participant ``LATE_MIN_MS``..``LATE_MAX_MS`` later, after the orchestrator has
+decided what to do about the timeout. ``cancelled_for_a_reason`` counts only refusals the orchestrator
+actually received (``shop.tap_calls``), so a late refusal does not excuse a cancellation on timeout.
 Lesson playgrounds (fault plans in ``rules`` mode) use the classic two fixed orders instead.
 """
 from .. import shop as shop_module
