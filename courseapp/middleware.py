@@ -1,4 +1,5 @@
-"""Site-wide middleware: a correlation id per request, and a strict CSP."""
+"""Site-wide middleware: a correlation id per request, a clear 503 page when a
+service is down (see courseapp/errors.py), and a strict CSP."""
 from __future__ import annotations
 
 import contextvars
@@ -37,6 +38,11 @@ class CorrelationIdMiddleware:
 
     def __init__(self, get_response):
         self.get_response = get_response
+        # Outermost of our middleware: a 500 caused by an unreachable database, cache or broker
+        # becomes the 503 page here (errors.py connects the signal that notices the outage).
+        from courseapp import errors
+
+        self.replace_if_outage = errors.replace_if_outage
 
     def __call__(self, request):
         incoming = request.headers.get("X-Request-ID", "")
@@ -44,7 +50,7 @@ class CorrelationIdMiddleware:
         request.correlation_id = cid
         token = correlation_id.set(cid)
         try:
-            response = self.get_response(request)
+            response = self.replace_if_outage(request, self.get_response(request))
         finally:
             correlation_id.reset(token)
         response["X-Request-ID"] = cid
