@@ -50,7 +50,8 @@ class ShippingDown(Scenario):
     rpc_ops.update({("shipping", "schedule"): "shipping_schedule"})
     expected = {"reference": "pass", "capture_first": "no_charge_without_shipment",
                 "no_deadline": "orders_resolve", "no_cancel_shipment": "cancelled_is_clean",
-                "refund_too_late": "no_charge_without_shipment", "keys_by_customer": "confirmed_is_complete",
+                "refund_too_late": "no_charge_without_shipment",
+                "refund_clock_starts_late": "no_charge_without_shipment", "keys_by_customer": "confirmed_is_complete",
                 "refused_means_scheduled": "confirmed_is_complete", "no_idempotency_keys": "cancelled_is_clean",
                 "forgets_void": "cancelled_is_clean", "starter": "no_charge_without_shipment"}
 
@@ -75,8 +76,10 @@ class ShippingDown(Scenario):
 
     def statement_constants(self) -> dict:
         from ...broker import VISIBILITY_TIMEOUT
+        from ...world import MAX_ROUND_TRIPS
         out = super().statement_constants()
-        out.update(CONSISTENCY_WINDOW_MS=HORIZON, REDELIVERY_MS=VISIBILITY_TIMEOUT)
+        out.update(CONSISTENCY_WINDOW_MS=HORIZON, REDELIVERY_MS=VISIBILITY_TIMEOUT, MAX_CALLS_PER_RUN=MAX_ROUND_TRIPS,
+                   FAULTS_STOP_MS=self.fault_horizon)
         return out
 
     # -- the world ----------------------------------------------------------------

@@ -1,6 +1,6 @@
 from saga_api import DuplicateKey, Timeout, RetryLater
 
-REFUND_AFTER_MS = 15_000        # Bug: longer than the customer may be charged without a shipment
+REFUND_AFTER_MS = 15_000        # Bug: longer than a customer may be charged without a shipment
 
 
 def checkout(command, ctx):
