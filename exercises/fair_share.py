@@ -3,9 +3,12 @@
 - One account holds at most one grading in flight (queued or running; the
   database enforces it), one client address at most
   settings.GRADING_IN_FLIGHT_PER_ADDRESS.
-- A submission whose account, or whose address, used a heavy share of grading
-  time recently (settings.GRADING_*_SHARE_SECONDS within
-  GRADING_SHARE_WINDOW_SECONDS) goes to the *low* lane. Low-lane submissions
+- A submission goes to the *low* lane when its account, or its address, used
+  a heavy share of grading time recently (settings.GRADING_*_SHARE_SECONDS
+  within GRADING_SHARE_WINDOW_SECONDS), when its address already has a
+  grading in flight, or when the account is new
+  (settings.GRADING_NEW_ACCOUNT_MINUTES): a burst of fresh accounts never
+  reaches the normal lane. Low-lane submissions
   wait in the database (their outbox row stays unsent) and at most
   settings.GRADING_LOW_LANE_SLOTS of them are handed to the workers at a time,
   least-heavy account first; every other worker slot stays free for everyone
@@ -84,6 +87,12 @@ def recent_share(*, user=None, address: str | None = None) -> float:
 
 
 def lane_for(user, address: str | None) -> str:
+    new_for = settings.GRADING_NEW_ACCOUNT_MINUTES
+    joined = getattr(user, "date_joined", None)
+    if new_for and joined and joined > timezone.now() - timedelta(minutes=new_for):
+        return LOW
+    if address and in_flight_from(address):
+        return LOW
     if recent_share(user=user) > settings.GRADING_ACCOUNT_SHARE_SECONDS:
         return LOW
     if address and recent_share(address=address) > settings.GRADING_ADDRESS_SHARE_SECONDS:

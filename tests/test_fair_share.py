@@ -25,6 +25,7 @@ def exercise(db, settings):
     settings.GRADING_LOW_LANE_SLOTS = 1
     settings.GRADING_ACCOUNT_SHARE_SECONDS = 60
     settings.GRADING_ADDRESS_SHARE_SECONDS = 180
+    settings.GRADING_NEW_ACCOUNT_MINUTES = 0
     load_exercises(CONTENT_DIR, LoadReport())
     return Exercise.objects.get(slug="idempotent-consumer")
 
@@ -117,6 +118,25 @@ def test_grading_time_outside_the_window_is_forgotten(client, exercise, alice, s
         seconds=settings.GRADING_SHARE_WINDOW_SECONDS + 60))
     _post(client, alice)
     assert Submission.objects.in_flight().get().lane == "normal"
+
+
+def test_a_new_account_goes_to_the_low_lane_until_it_is_established(client, exercise, alice, settings):
+    settings.GRADING_NEW_ACCOUNT_MINUTES = 30
+    _post(client, alice, address="198.51.100.20")
+    assert Submission.objects.in_flight().get().lane == "low"
+    Submission.objects.update(status="failed")
+    type(alice).objects.filter(pk=alice.pk).update(date_joined=timezone.now() - timedelta(minutes=31))
+    alice.refresh_from_db()
+    _post(client, alice, address="198.51.100.20")
+    assert Submission.objects.in_flight().get().lane == "normal"
+
+
+def test_a_second_grading_from_one_address_waits_in_the_low_lane(client, exercise, django_user_model):
+    first, second = _learner(django_user_model, "sib1"), _learner(django_user_model, "sib2")
+    _post(client, first, address="198.51.100.30")
+    _post(client, second, address="198.51.100.30")
+    assert Submission.objects.get(user=first).lane == "normal"
+    assert Submission.objects.get(user=second).lane == "low"
 
 
 def test_fresh_accounts_on_a_heavy_address_go_to_the_low_lane(client, exercise, django_user_model):
