@@ -7,19 +7,19 @@ Store layout (the learner's code and the trusted participants both use it):
   payment.accounts[customer]        {"balance": int}
   payment.payments[any key]         {"order_id", "amount", "status": "CAPTURED" | "REFUNDED"}
 
-Data families (``draw_shop``): every schedule's seed picks one of ``DATA_SETS`` data sets,
-each drawn from that seed, with four orders in these roles, in the order the client sends them:
+Data families (``draw_shop``): a schedule's seed picks one of ``DATA_SETS`` data sets (few, so the
+answer cache still serves repeated requests), each drawn once, with three orders in these roles, in the
+order the client sends them:
 
-  P1  customer X, SKU s1, q1, m1   reserved and paid
-  P2  customer X, SKU s1, q1, m1   P1's twin (another order id, nothing else differs): reserved, then
-                                   declined because X's money ran out (P1 took it), so its reservation
-                                   is released while P1's and P3's of the same SKU are kept
-  P3  customer Y, SKU s1, q3, m3   reserved: s1's stock is exactly 2 x q1 + q3 (the last units);
-                                   paid: Y can afford it twice (so a double charge shows as one)
-  P4  half the data sets: customer X, SKU s2, a cheaper order that still fits: X's second capture
-      (sometimes exactly the money left); the other half: customer Y, SKU s1: out of stock, as P1,
-      P2 and P3 took the last units
+  P1  customer X, SKU s1, q1, m1   reserved (s1's stock is exactly 2 x q1) and paid
+  P2  customer X, SKU s1, q1, m1   P1's twin (another order id, nothing else differs): reserved, taking
+                                   exactly the last units, then declined because P1 took X's money,
+                                   so its reservation is released while its twin's is kept
+  P3  even data sets: customer X, SKU s2, a cheaper order that still fits (X's second capture);
+      odd data sets: customer Y, SKU s1, refused out of stock (P1 and P2 took the last units)
 
+X's balance is exactly what X's paid orders cost in data sets 0 and 1 (the last money fits exactly),
+with 5 to m1 - 5 to spare in the others.
 (in a calm run; delays, crashes and the ``out_of_stock`` / ``declined`` faults reshuffle who gets
 what). Order ids, customer names, SKUs and correlation ids are random and unrelated to each other,
 so code that keys a reservation by SKU, a payment by customer, a dedup record by the order's
@@ -36,9 +36,9 @@ ORDERS = {
 }
 STOCK = 5
 BALANCE = 100
-DATA_SETS = 16          # distinct data sets per grading; a schedule's seed picks one
+DATA_SETS = 4           # distinct data sets per grading; a schedule's seed picks one
 SPACING = 5             # ms between two PlaceOrder commands
-ORDERS_PER_RUN = 4      # the roles P1..P4 below
+ORDERS_PER_RUN = 3      # the roles P1..P3 below
 FIRST_NAMES = ("alice", "bob", "chen", "dana", "emeka", "farah", "goran", "hana", "ivan", "jun", "kofi",
                "lena", "mateo", "nadia", "omar", "priya")
 
@@ -61,29 +61,43 @@ def data_rng(world, salt: str) -> random.Random:
     return random.Random(f"{salt}|{world.seed % DATA_SETS}")
 
 
+def data_index(world) -> int:
+    return world.seed % DATA_SETS
+
+
 def draw_shop(world) -> dict:
-    """Four orders in the roles described in the module docstring, ids and amounts drawn from the seed."""
-    rng = data_rng(world, "shop")
+    """The orders of one data set, in the roles described in the module docstring (read-only: shared
+    by every run that draws the same data set)."""
+    index = world.seed % DATA_SETS
+    if index not in _DRAWN:
+        _DRAWN[index] = _draw_shop(random.Random(f"shop|{index}"), cheap=index % 2 == 0,
+                                   exact=index // 2 % 2 == 0)
+    return _DRAWN[index]
+
+
+_DRAWN: dict[int, dict] = {}
+
+
+def _draw_shop(rng: random.Random, cheap: bool, exact: bool) -> dict:
     x_name, y_name = rng.sample(FIRST_NAMES, 2)
     x, y = f"{x_name}-{_hex(rng, 3)}", f"{y_name}-{_hex(rng, 3)}"
     s1, s2 = (f"sku-{n}" for n in rng.sample(range(100, 1000), 2))
-    q1, q3, q4 = rng.randint(1, 3), rng.randint(1, 3), rng.randint(1, 3)
-    m1, m3 = 5 * rng.randint(4, 18), 5 * rng.randint(2, 18)
-    cheap = rng.random() < 0.5                 # P4: X's cheaper second order, or Y's order that comes too late
-    m4 = 5 * rng.randint(1, 3) if cheap else 5 * rng.randint(2, 18)
+    q1, q3 = rng.randint(1, 3), rng.randint(1, 3)
+    m1 = 5 * rng.randint(6, 18)
+    m3 = 5 * rng.randint(1, 3) if cheap else 5 * rng.randint(2, 18)
     ids: set = set()
     while len(ids) < ORDERS_PER_RUN:
         ids.add(f"ord-{_hex(rng, 6)}")
-    roles = [(x, s1, q1, m1), (x, s1, q1, m1), (y, s1, q3, m3), (x, s2, q4, m4) if cheap else (y, s1, q4, m4)]
+    roles = [(x, s1, q1, m1), (x, s1, q1, m1), (x, s2, q3, m3) if cheap else (y, s1, q3, m3)]
     orders = {}
     for oid, (customer, sku, qty, amount) in zip(rng.sample(sorted(ids), ORDERS_PER_RUN), roles):
         orders[oid] = {"order_id": oid, "customer": customer, "sku": sku, "qty": qty, "amount": amount}
     corr = {oid: f"c-{_hex(rng, 10)}" for oid in orders}
-    stock = {s1: 2 * q1 + q3, **({s2: q4 + rng.randint(0, 2)} if cheap else {})}
-    # X can pay P1 (and P4 when it is the cheap one) but never P2 as well: spare < m1 - m4.
-    extra = m4 if cheap else 0
-    spare = 5 * rng.randint(0, (m1 - extra) // 5 - 1) if rng.random() < 0.5 else 0
-    balance = {x: m1 + extra + spare, y: 2 * (m3 + m4) + 5 * rng.randint(0, 20)}
+    stock = {s1: 2 * q1, **({s2: q3 + rng.randint(0, 2)} if cheap else {})}
+    # X can pay P1 (and P3 when it is the cheap one) but never P2 as well: spare < m1 - m3.
+    extra = m3 if cheap else 0
+    spare = 0 if exact else 5 * rng.randint(1, max(1, (m1 - extra) // 5 - 1))
+    balance = {x: m1 + extra + spare, **({} if cheap else {y: 2 * m3 + 5 * rng.randint(0, 20)})}
     return {"orders": orders, "corr": corr, "stock": stock, "balance": balance}
 
 
@@ -191,11 +205,11 @@ def choreography_expectations(world, orders=None) -> list:
     return out
 
 
-def tap_calls(world, caller: str, delay=(200, 900), refusals=()) -> None:
+def tap_calls(world, caller: str, delay=(200, 900), refusals=(), slow_ops=()) -> None:
     """Wrap the world's RPC for the learner's ``caller`` lane (trusted side, per run):
 
-    * fault ``late_reply``: a call is slow. The caller times out at once; the request reaches the
-      server ``delay`` ms later and the server acts then (its reply goes nowhere);
+    * fault ``late_reply`` (on the operations in ``slow_ops``): a call is slow. The caller times out
+      at once; the request reaches the server ``delay`` ms later and acts then (its reply goes nowhere);
     * answers the caller actually receives whose status is in ``refusals`` are noted in
       ``world.notes["refused"]`` (the ids of the orders or trips refused), so an invariant can tell
       a cancellation after a refusal from one after a timeout or a "busy"."""
@@ -206,7 +220,7 @@ def tap_calls(world, caller: str, delay=(200, 900), refusals=()) -> None:
     def tapped(who, site, service, op, data, key=None, corr=None):
         if who != caller:
             return call(who, site, service, op, data, key, corr)
-        if world.plan.fires("late_reply", site, world.now):
+        if op in slow_ops and world.plan.fires("late_reply", site, world.now):
             late = world.rng.randint(*delay)
             world.log("timeout", who, f"{op} to {service} is slow: timed out; it will arrive in {late} ms",
                       {"correlation_id": corr})

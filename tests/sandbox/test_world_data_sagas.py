@@ -53,7 +53,7 @@ def test_every_shop_data_set_shares_a_sku_and_a_customer_and_has_twins():
         orders = list(_data("order_saga_choreography", seed)["orders"].values())
         skus = [o["sku"] for o in orders]
         customers = [o["customer"] for o in orders]
-        assert max(skus.count(s) for s in skus) >= 3, seed
+        assert max(skus.count(s) for s in skus) >= 2, seed
         assert max(customers.count(c) for c in customers) >= 2, seed
         content = [(o["customer"], o["sku"], o["qty"], o["amount"]) for o in orders]
         assert len(set(content)) < len(content), f"data set {seed} has no twin orders"
@@ -81,8 +81,8 @@ def test_the_last_units_always_and_the_last_money_sometimes_fit_exactly():
     for seed in SEEDS:
         world, _ = _calm_world("order_saga_choreography", seed)
         data = world.notes["shop"]
-        first_three = list(data["orders"].values())[:3]
-        assert data["stock"][first_three[0]["sku"]] == sum(o["qty"] for o in first_three)
+        twins = list(data["orders"].values())[:2]
+        assert data["stock"][twins[0]["sku"]] == sum(o["qty"] for o in twins)
         money_exact += any(row["balance"] == 0 for row in world.stores["payment"].rows("accounts").values())
     assert money_exact > 0
 
@@ -165,9 +165,8 @@ def test_travel_data_sets_have_twin_trips_and_a_partner_that_runs_out():
     for seed in SEEDS:
         data = _data("travel_booking", seed)
         trips = list(data["trips"].values())
-        content = [(t["customer"], sorted(t["fares"].items())) for t in trips]
-        assert content[0] == content[1] and content[2] != content[0]
-        assert sorted(data["capacity"].values()) == [2, 3, 3]
+        assert len({(t["customer"], tuple(sorted(t["fares"].items()))) for t in trips}) == 1, "twins"
+        assert sorted(data["capacity"].values()) == [len(trips) - 1, len(trips), len(trips)]
         world, broken = _calm_world("travel_booking", seed)
         assert not broken
         assert len(world.notes["refused"]) == 1, "one trip finds no place left (the last one to ask)"
