@@ -504,13 +504,16 @@ def mutants(source: str) -> list[Mutant]:
     return out
 
 
-def sample(items: list[Mutant], n: int) -> list[Mutant]:
+def sample(items: list[Mutant], n: int, salt: str = "") -> list[Mutant]:
     """A fixed, spread-out choice of ``n`` mutants: one per operator in turn, each operator's
-    mutants in the order of a hash of their ids (stable while the reference does not move)."""
+    mutants in the order of a hash of their ids (stable while the reference does not move).
+    ``salt`` (the scenario's name) varies which operators come first from one scenario to the next."""
+    def h(text):
+        return hashlib.sha256((salt + ":" + text).encode()).hexdigest()
     by_op: dict[str, list[Mutant]] = {}
-    for m in sorted(items, key=lambda m: hashlib.sha256(m.id.encode()).hexdigest()):
+    for m in sorted(items, key=lambda m: h(m.id)):
         by_op.setdefault(m.operator, []).append(m)
-    order = sorted(by_op, key=lambda op: hashlib.sha256(op.encode()).hexdigest())
+    order = sorted(by_op, key=h)
     chosen: list[Mutant] = []
     while len(chosen) < n and any(by_op.values()):
         for op in order:
@@ -575,7 +578,7 @@ def run(names: list[str], *, schedules: int = DEFAULT_SCHEDULES, sample_size: in
     for name in names:
         ms = mutants(scenarios.get(name).reference_source)
         if sample_size is not None:
-            ms = sample(ms, sample_size)
+            ms = sample(ms, sample_size, salt=name)
         plans.append((name, ms, equivalents(name)))
     # The reference itself first: if it does not pass, "killed" means nothing.
     # (as the mutants are: through ast.unparse, so comments and layout cannot matter)
