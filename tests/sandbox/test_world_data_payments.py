@@ -42,7 +42,7 @@ def _variant(name, stem):
 @pytest.mark.parametrize("name", sorted(EXERCISES.values()))
 def test_data_is_the_same_for_one_seed_and_differs_between_seeds(name):
     assert _data(name, 7) == _data(name, 7)
-    assert len({repr(_data(name, seed)) for seed in range(20)}) == 20
+    assert len({repr(_data(name, seed)) for seed in SEEDS}) == scenarios.get(name).DATA_WORLDS
 
 
 def test_payment_ids_keys_and_correlation_ids_cannot_be_rebuilt_from_each_other():
@@ -115,7 +115,7 @@ def test_every_poison_world_has_loud_and_sneaky_poison_a_permanent_and_a_transie
         start, end = data["busy"]
         assert sc.BUSY_MIN_MS <= end - start <= sc.BUSY_MAX_MS and start <= 60
         rates.add(tuple(sorted(data["rates"].items())))
-    assert len(rates) > 10
+    assert len(rates) == sc.DATA_WORLDS
 
 
 def test_every_correlation_world_has_random_ids_a_shared_checkout_and_a_shared_sku():
@@ -181,6 +181,33 @@ def test_a_reused_key_must_get_exactly_the_error_the_statement_defines(answer, p
         assert "key_reuse_rejected" in _broken(report)
 
 
+def test_a_decline_not_stored_under_its_key_turns_into_a_charge_after_a_top_up():
+    data = _data("idempotent_charge", 0)
+    topup = data["customers"]["topup"]
+    label = [p["label"] for p in data["payments"] if p["data"]["customer"] == topup][1]
+    lost = [{"kind": "reply_lost", "site": f"client:{label}#1>payment.charge"}]
+    assert sandbox.replay("idempotent_charge", REFERENCE_CHARGE, 0, lost)["status"] == "passed"
+    report = sandbox.replay("idempotent_charge", _variant("idempotent_charge", "forgets_refusal"), 0, lost)
+    assert _broken(report) == ["retry_gets_same_answer"]
+    assert "a refusal must be replayed too" in report["message"]
+
+
+def test_a_balance_checked_before_the_key_declines_a_retry_of_a_payment_already_taken():
+    data = _data("idempotent_charge", 0)
+    short = data["customers"]["short"]
+    label = [p["label"] for p in data["payments"] if p["data"]["customer"] == short][0]
+    lost = [{"kind": "reply_lost", "site": f"client:{label}#1>payment.charge"}]
+    assert sandbox.replay("idempotent_charge", REFERENCE_CHARGE, 0, lost)["status"] == "passed"
+    report = sandbox.replay("idempotent_charge", _variant("idempotent_charge", "balance_before_key"), 0, lost)
+    assert _broken(report) == ["retry_gets_same_answer"]
+
+
+def test_a_key_made_of_the_order_id_replays_the_old_decline_to_the_new_payment():
+    report = _grade("idempotent_charge", _variant("idempotent_charge", "keyed_by_order"), schedules=0)
+    assert _broken(report) == ["decline_is_justified"], "it breaks without any fault"
+    assert not report["counterexample"]["schedule"]
+
+
 def test_a_hard_coded_fx_rate_breaks_the_ledger():
     assert _broken(_grade("poison_message", _variant("poison_message", "hard_coded_rate"))) == ["ledger_is_right"]
 
@@ -228,7 +255,7 @@ def test_statement_numbers_are_the_scenarios_own_constants(slug):
 # on the invariant the statement promises.
 HINTS = [
     ("idempotent-payment-api", 1, "before the balance", [("balance_before_key", "retry_gets_same_answer")]),
-    ("idempotent-payment-api", 1, "a decline too", [("forgets_refusal", "retry_gets_same_answer")]),
+    ("idempotent-payment-api", 1, "a decline too", [("forgets_refusal", "key_reuse_rejected")]),
     ("idempotent-payment-api", 1, "same ctx.db.transaction()", [("key_saved_separately", "no_double_charge")]),
     ("idempotent-payment-api", 2, "compare it", [("ignores_payload", "key_reuse_rejected")]),
     ("idempotent-payment-api", 2, "tx.insert (not tx.put)", [("check_then_put", "no_double_charge")]),

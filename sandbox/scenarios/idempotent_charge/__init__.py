@@ -1,7 +1,8 @@
 """Idempotent payment API: the learner writes Payment's ``charge(request, ctx)``.
 
-Data families (drawn per schedule from the world's seeded generator, so every run of one
-seed sees the same data and every schedule of a grading sees different data):
+Data families. Each schedule draws one of ``DATA_WORLDS`` data sets with the world's seeded
+generator (the same seed always gives the same set; the schedules of one grading spread over
+all of them), and every set holds every family below; only the details differ:
 
 * **Unpredictable ids.** Order ids (``ord-<hex>``), customer ids (``cus-<hex>``),
   idempotency keys (hex, unrelated to the order) and correlation ids change every schedule:
@@ -60,9 +61,10 @@ class IdempotentCharge(Scenario):
     expected = {"reference": "pass", "no_idempotency": "no_double_charge",
                 "key_saved_separately": "no_double_charge", "ignores_payload": "key_reuse_rejected",
                 "check_then_put": "no_double_charge", "starter": "no_double_charge",
-                "balance_before_key": "retry_gets_same_answer", "forgets_refusal": "retry_gets_same_answer",
+                "balance_before_key": "retry_gets_same_answer", "forgets_refusal": "key_reuse_rejected",
                 "keyed_by_order": "decline_is_justified", "keyed_by_customer": "decline_is_justified",
                 "new_charge_id_on_replay": "retry_gets_same_answer"}
+    DATA_WORLDS = 8       # data sets the schedules draw from; each has every family (see the docstring)
     TOPUP_FROM_MS = 40
     TOPUP_TO_MS = 90
     RETRIES = len(RETRY_DELAYS)
@@ -72,7 +74,8 @@ class IdempotentCharge(Scenario):
     # -- data -----------------------------------------------------------------------------------
     def data(self, world) -> dict:
         """This schedule's customers, balances, payments and top-up (see the module docstring)."""
-        rng = random.Random(world.rng.getrandbits(64))
+        index = world.rng.getrandbits(64) % self.DATA_WORLDS      # which of this scenario's data sets
+        rng = random.Random(f"{self.name}|{index}")
         short, topup, plenty = (f"cus-{_hex(rng, 6)}" for _ in range(3))
 
         def order(customer):

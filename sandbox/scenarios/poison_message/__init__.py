@@ -1,7 +1,9 @@
 """Poison messages: the learner writes Billing's ordered consumer ``on_order_placed(event, ctx)``
 and sets ``MAX_ATTEMPTS``.
 
-Data families (drawn per schedule from the world's seeded generator):
+Data families. Each schedule draws one of ``DATA_WORLDS`` data sets with the world's seeded
+generator (the same seed always gives the same set; the schedules of one grading spread over
+all of them), and every set holds every family below; only the details differ:
 
 * **Unpredictable ids and rates.** Order ids (``ord-<hex>``), correlation ids, amounts,
   currencies (EUR, GBP, CHF, SEK) and FX rates (whole numbers 1-9 per currency) change every
@@ -63,6 +65,7 @@ class PoisonMessage(Scenario):
                 "transient_to_dlq": "poison_isolated", "starter": "poison_isolated",
                 "busy_is_poison": "poison_isolated", "retry_unknown_currency": "poison_isolated",
                 "hard_coded_rate": "ledger_is_right", "no_validation": "poison_isolated"}
+    DATA_WORLDS = 8       # data sets the schedules draw from; each has every family (see the docstring)
     DEFAULT_MAX_ATTEMPTS = 5
     BUSY_MIN_MS = 150
     BUSY_MAX_MS = 900
@@ -73,7 +76,8 @@ class PoisonMessage(Scenario):
         world.broker.max_attempts = cap if isinstance(cap, int) and not isinstance(cap, bool) and cap > 0 else None
 
     def data(self, world) -> dict:
-        rng = random.Random(world.rng.getrandbits(64))
+        index = world.rng.getrandbits(64) % self.DATA_WORLDS      # which of this scenario's data sets
+        rng = random.Random(f"{self.name}|{index}")
         rates = {c: rng.randint(1, 9) for c in CURRENCIES}
         n = rng.randint(5, 6)
         kinds = ["good"] * n
@@ -88,7 +92,7 @@ class PoisonMessage(Scenario):
             elif kind == "malformed":                   # fails loudly if nobody checks
                 data = {"order_id": oid, "amount": f"{amount} {currency}"}
             elif kind == "sneaky":                      # multiplies without complaint if nobody checks
-                data["amount"] = rng.choice([amount + 0.5, str(amount), -amount, 0])
+                data["amount"] = [amount + 0.5, str(amount), -amount, 0][index % 4]     # each shape in 2 sets
             events.append({"data": data, "kind": "good" if kind == "good" else "malformed" if kind != "unknown"
                            else "unknown", "correlation_id": f"chk-{_hex(rng, 10)}"})
         start = rng.randint(0, 60)
