@@ -132,7 +132,9 @@ def submit(user, exercise, code: str, client_token: str, cid: str = "",
                 f"Your previous submission (to “{in_flight.exercise.title}”) is still being graded. It keeps "
                 "going; submit this code again once it has a verdict. Your code is still in the editor.",
                 status=409) from None
-        raise
+        # The one in flight got its verdict between our insert and this look: a race, not a bug.
+        raise SubmissionRefused("Your previous submission got its verdict at this very moment; submit this code "
+                                "again. It is still in the editor.", status=409) from None
     log.info("submission %s queued for %s (%s lane)", submission.pk, exercise.slug, lane)
     return submission, True
 
@@ -355,27 +357,10 @@ def limits_for(overrides: dict | None):
     return clamp_limits(Limits(**{k: v for k, v in (overrides or {}).items() if k in fields}))
 
 
-def runner_factory():
-    from sandbox.jail import JailRunner
-
-    return functools.partial(JailRunner, allow_unjailed=settings.SANDBOX_ALLOW_UNJAILED)
-
-
 def jail_status() -> tuple[bool, str]:
     from sandbox.jail import jail_available
 
     return jail_available()
-
-
-def _sandbox_function(name: str):
-    import sandbox
-
-    found = getattr(sandbox, name, None)
-    if found is None:
-        from sandbox import explore
-
-        found = getattr(explore, name, None)
-    return found
 
 
 def grade_code(version, source: str, *, schedule: dict | None = None) -> dict:
@@ -388,14 +373,16 @@ def grade_code(version, source: str, *, schedule: dict | None = None) -> dict:
                             "kept and can be submitted again later.", jailed=False)
     if not jailed:
         log.warning("GRADING UNJAILED (SANDBOX_ALLOW_UNJAILED is on): %s", reason)
+    from sandbox.isolated import grade_isolated
+
     options = grading_options(version)
-    if schedule is None:
-        grade = _sandbox_function("grade")
-        result = grade(version.scenario, source, runner_factory=runner_factory(), **options)
-    else:
-        replay = _sandbox_function("replay")
-        result = replay(version.scenario, source, int(schedule["seed"]), list(schedule.get("schedule") or []),
-                        runner_factory=runner_factory())
+    if schedule is not None:
+        options.update(seed=int(schedule["seed"]), schedule=list(schedule.get("schedule") or []))
+    # In a bounded child process (memory, CPU), in every mode: a submission can end its own grading,
+    # never the worker or the web server that asked for it.
+    result = grade_isolated(version.scenario, source, allow_unjailed=settings.SANDBOX_ALLOW_UNJAILED,
+                            jail_known_good=jailed,
+                            wall_seconds=max(30, settings.CELERY_TASK_SOFT_TIME_LIMIT - 20), **options)
     return clean_result(result, jailed=jailed, jail_reason="" if jailed else reason)
 
 

@@ -129,17 +129,19 @@ def _effect(effect, where: str, budget: _Budget) -> dict:
     _fail(where + ".kind", f"{kind!r} is not a known effect kind")
 
 
-def effect_list(raw, where: str) -> list[dict]:
+def effect_list(raw, where: str, budget: _Budget | None = None) -> list[dict]:
     if not isinstance(raw, list) or len(raw) > MAX_EFFECTS:
         _fail(where, f"must be a list of at most {MAX_EFFECTS} effects")
-    budget = _Budget()
+    budget = budget or _Budget()
     return [_effect(e, f"{where}[{i}]", budget) for i, e in enumerate(raw)]
 
 
-def call_response(resp) -> dict:
+def call_response(resp, budget: _Budget | None = None) -> dict:
+    """``budget`` is shared by everything one invocation sends (its calls and its answer), so what the
+    simulator checks and copies for one invocation is bounded, however it is split up."""
     if not isinstance(resp, dict):
         _fail("response", "must be a dict")
-    budget = _Budget()
+    budget = budget or _Budget()
     effects = resp.get("effects")
     if not isinstance(effects, list):
         _fail("response.effects", "must be a list")

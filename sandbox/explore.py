@@ -147,9 +147,13 @@ def _grade(name, source, runner_factory, seed, random_schedules, limits, schedul
             session = Session(sc, runner, constants)
             _explore(session, report, seed, random_schedules, schedule)
     except RunnerError as exc:
-        report.update(status="timeout" if exc.kind in ("timeout", "cpu") else "error", message=exc.message)
+        report.update(status="timeout" if exc.kind in ("timeout", "cpu") else "error", message=exc.message,
+                      limit=exc.kind if exc.kind in ("timeout", "cpu") else None)
     except WorkBudgetExceeded as exc:
-        report.update(status="timeout", message=str(exc))
+        report.update(status="timeout", message=str(exc), limit="work")
+    except MemoryError:
+        report.update(status="timeout", limit="work", message=str(WorkBudgetExceeded(
+            "simulating what it did needed more memory than a grading may use")))
     except effects.GuestProtocolError as exc:
         report.update(status="error", message=str(exc))
     except Exception as exc:  # noqa: BLE001  (a report, never a crashed grading task)
@@ -199,8 +203,9 @@ def _explore(session: Session, report: dict, seed: int, random_schedules: int, s
         for i in range(random_schedules if failure is None else 0):
             if session.round_trips > MAX_GRADE_ROUND_TRIPS:
                 report["fault_kinds_explored"] = dict(sorted(kinds.items()))
-                report.update(status="timeout", schedules_explored=session.runs, message=(
-                    f"Grading stopped after {session.runs} schedules: your code was called "
+                report.update(status="timeout", schedules_explored=session.runs, limit="work", message=(
+                    f"Your code made the simulator do too much work: grading stopped after {session.runs} "
+                    f"schedules, your code was called "
                     f"{session.round_trips} times, far more than this scenario needs. Look for loops that "
                     f"retry very often (a short RetryLater, or many calls per message)."))
                 return

@@ -29,7 +29,7 @@ class Rpc:
         self.load: dict[str, dict[int, int]] = {}
         self.calls: list[dict] = []
 
-    def from_guest(self, caller: str, caller_site: str, payload) -> dict:
+    def from_guest(self, caller: str, caller_site: str, payload, budget=None) -> dict:
         if not isinstance(payload, dict) or payload.get("kind") != "call":
             raise effects.GuestProtocolError("invalid callback from the sandbox: not a call")
         service = effects._name(payload.get("service"), "call.service")
@@ -37,7 +37,7 @@ class Rpc:
         data = payload.get("data")
         if not isinstance(data, dict):
             raise effects.GuestProtocolError("invalid callback from the sandbox: call.data must be a dict")
-        data = effects.clean(data, "call.data")
+        data = effects.clean(data, "call.data", budget)
         key = effects._opt_str(payload.get("idempotency_key"), "call.idempotency_key")
         corr = effects._opt_str(payload.get("correlation_id"), "call.correlation_id")
         n = self.counts[caller_site] = self.counts.get(caller_site, 0) + 1

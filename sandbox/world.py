@@ -14,6 +14,7 @@ from .clock import Scheduler
 from .outbox import Relay
 from .rng import world_rng
 from .rpc import Rpc
+from .runner import RunnerError
 from .store import Store
 from .trace import Trace
 
@@ -220,6 +221,7 @@ class World:
         corr = tag.get("correlation_id")
         learner = fn in self.scenario.functions
         state = {"received": 0, "crashed": False, "conflict": None, "calls": 0, "abort": None}
+        budget = effects._Budget()        # what this invocation may send in all, calls and answer together
 
         def take(batch: list[dict]) -> None:
             for effect in batch:
@@ -245,7 +247,7 @@ class World:
                     return {"status": "crash"}     # refused: this process is already dead
                 if not isinstance(payload, dict):
                     raise effects.GuestProtocolError("invalid callback from the sandbox: not a dict")
-                take(effects.effect_list(payload.get("pending", []), "call.pending"))
+                take(effects.effect_list(payload.get("pending", []), "call.pending", budget))
                 if state["crashed"] or (crash_at is not None and state["received"] >= crash_at):
                     state["crashed"] = True
                     return {"status": "crash"}
@@ -253,17 +255,22 @@ class World:
                 if corr and payload.get("correlation_id") != corr:
                     self.note("correlation", f"{fn}() called {payload.get('service')}.{payload.get('op')} with "
                                              f"correlation id {payload.get('correlation_id')!r}, expected {corr!r}")
-                return self.rpc.from_guest(service, site, payload)
+                return self.rpc.from_guest(service, site, payload, budget)
             except Exception as exc:  # noqa: BLE001
                 # Raised after the guest answers: learner code must not be able to catch it, and
                 # nothing may escape into the runner's exchange (a jail ends on an interrupted one).
                 state["abort"] = state["abort"] or exc
                 return {"status": "error", "message": "rejected by the simulator"}
 
-        raw = self.guest(fn, req, on_call)
+        try:
+            raw = self.guest(fn, req, on_call)
+        except RunnerError:
+            if state["abort"]:            # the runner gave up on code we had already stopped serving
+                raise state["abort"] from None
+            raise
         if state["abort"]:
             raise state["abort"]
-        resp = effects.call_response(raw)
+        resp = effects.call_response(raw, budget)
         made = resp["effects"]
         if not state["crashed"]:
             take(made[state["received"]:])

@@ -135,7 +135,6 @@ def test_an_allowed_unjailed_run_is_marked_and_shown_with_a_warning(alice, alice
                                                                     monkeypatch):
     settings.SANDBOX_ALLOW_UNJAILED = True
     monkeypatch.setattr(grading, "jail_status", lambda: (False, "bubblewrap is not installed"))
-    monkeypatch.setattr(grading, "runner_factory", lambda: __import__("sandbox.runner").runner.InProcessRunner)
     submission = _submission(alice, exercise, code=exercise.published_version.solution)
     assert grading.run_grading(submission.pk) == "passed"
     submission.refresh_from_db()

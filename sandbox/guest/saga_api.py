@@ -129,6 +129,7 @@ class Step:
 
 
 _MISSING = object()
+MAX_EFFECTS = 200          # what the simulator accepts from one invocation
 
 
 class Row(dict):
@@ -165,6 +166,8 @@ class _Recorder:
         self.sent = 0              # effects already sent to the simulator with a call
 
     def record(self, effect):
+        if len(self.effects) >= MAX_EFFECTS:
+            raise SagaError(f"more than {MAX_EFFECTS} writes, messages and calls in one invocation")
         self.effects.append(effect)
 
 
@@ -309,6 +312,8 @@ class Context:
                   "idempotency_key": idempotency_key, "correlation_id": correlation_id}
         # Effects recorded so far travel with the call, so the simulator applies them first
         # (a commit made before a call really happens before it).
+        if len(self._recorder.effects) >= MAX_EFFECTS:
+            raise SagaError(f"more than {MAX_EFFECTS} writes, messages and calls in one invocation")
         pending = self._recorder.effects[self._recorder.sent:]
         self._recorder.sent = len(self._recorder.effects) + 1
         answer = self._callback({"kind": "call", "index": len(self._recorder.effects), "pending": pending,
