@@ -66,6 +66,10 @@ GRADING_TOTAL_FACTOR = 10
 # a loop of calls could keep the grader busy far past the wall clock.
 MAX_CALLBACKS_PER_REQUEST = 256
 
+# Not -I: it implies -E, which would ignore PYTHONHASHSEED. The environment is ours alone
+# (bwrap --clearenv, or an explicit env when unjailed), so -s -S -B -P keep the isolation.
+GUEST_FLAGS = ("-s", "-S", "-B", "-P")
+
 # Every jail process carries ``TAG_PREFIX + random`` in its command line.
 TAG_PREFIX = "saga-jail-"
 
@@ -129,7 +133,10 @@ def _bwrap_argv(*, bwrap: str, guest_dir: str, bootstrap_config: dict,
             "--setenv", "PATH", "/usr/bin:/bin",
             "--setenv", "HOME", "/tmp",
             "--setenv", "LANG", "C.UTF-8",
-            "--setenv", "PYTHONDONTWRITEBYTECODE", "1"]
+            "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
+            # A fixed hash seed: set order is part of what learner code does, and the same
+            # (code, seed) must give the same trace in every grading and every replay.
+            "--setenv", "PYTHONHASHSEED", "0"]
     if root_mode:
         # No user namespace: a uid mapped to host root would bypass
         # RLIMIT_NPROC.  Keep only what the bootstrap needs to drop to an
@@ -172,7 +179,7 @@ def _bwrap_argv(*, bwrap: str, guest_dir: str, bootstrap_config: dict,
     argv += ["--proc", "/proc", "--dev", "/dev",
              "--perms", "1777", "--size", str(TMPFS_BYTES), "--tmpfs", "/tmp",
              "--chdir", "/tmp",
-             "--", exe, "-I", "-S", "-B", JAIL_BOOTSTRAP, json.dumps(bootstrap_config)]
+             "--", exe, *GUEST_FLAGS, JAIL_BOOTSTRAP, json.dumps(bootstrap_config)]
     return argv
 
 
@@ -478,9 +485,9 @@ class JailRunner:
             config["guest_dir"] = guest
             config["workdir"] = self._workdir
             config["drop_uid"] = None
-            argv = [exe, "-I", "-S", "-B", str(BOOTSTRAP), json.dumps(config)]
+            argv = [exe, *GUEST_FLAGS, str(BOOTSTRAP), json.dumps(config)]
             env.update({"HOME": self._workdir, "LANG": "C.UTF-8",
-                        "PYTHONDONTWRITEBYTECODE": "1"})
+                        "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"})
             cwd = self._workdir
         try:
             self._proc = subprocess.Popen(

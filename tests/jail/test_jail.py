@@ -161,10 +161,12 @@ def test_rlimits_and_identity_inside_the_jail(jail):
     mib = 1024 * 1024
     assert p["uid"] != 0 and p["euid"] != 0
     assert p["pid"] <= 8  # its own PID namespace
-    assert set(p["env"]) <= {"PATH", "HOME", "LANG", "PYTHONDONTWRITEBYTECODE", "LC_CTYPE", "PWD"}
+    assert set(p["env"]) <= {"PATH", "HOME", "LANG", "PYTHONDONTWRITEBYTECODE", "PYTHONHASHSEED",
+                                "LC_CTYPE", "PWD"}
     assert set(p["root"]) <= {"tmp", "dev", "proc", "usr", "lib", "lib64", "etc", "root",
                               "guest", "jail", "opt", "bin"}
     assert p["cwd"] == "/tmp"
+    assert p["env"]["PYTHONHASHSEED"] == "0"
     assert p["host"] == "saga-jail"
     assert p["ifaces"] == ["lo"]
     # this call's CPU (each request runs in its own child; the zygote sums what children used)
@@ -384,3 +386,14 @@ def test_failed_probe_is_retried_later(monkeypatch):
     monkeypatch.setattr(jail_mod, "PROBE_RETRY_SECONDS", 0.0)
     assert jail_mod.jail_available() == (True, "ok")
     assert jail_mod.jail_available() == (True, "ok")  # success is cached for good
+
+
+def test_set_order_is_the_same_in_every_jail(jail):
+    # The same (code, seed) must give the same trace in every grading and every replay, even for
+    # code whose behaviour depends on the iteration order of a set of strings.
+    src = "def order():\n    return list({'order-%d' % i for i in range(50)})\n"
+    answers = []
+    for _ in range(2):
+        with run(src) as r:
+            answers.append(r.request({"fn": "order"})["value"])
+    assert answers[0] == answers[1]
