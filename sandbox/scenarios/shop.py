@@ -233,3 +233,53 @@ def tap_calls(world, caller: str, delay=(200, 900), refusals=(), slow_ops=()) ->
         return answer
 
     rpc.call = tapped
+
+
+def tap_publishes(world, announces: dict) -> None:
+    """Ghost events, checked as each message is published (trusted side): ``announces`` maps an event
+    type to ``check(world, data) -> str | None``, what is not committed yet although the event says it
+    is. A problem is noted under ``world.notes["ghost"]`` (read by ``no_ghost_event``)."""
+    broker = world.broker
+    publish = broker.publish
+
+    def tapped(source, msg):
+        check = announces.get(msg.get("type"))
+        data = msg.get("data")
+        if check is not None and isinstance(data, dict):
+            problem = check(world, data)
+            if problem:
+                text = f"{msg['type']} ({msg.get('id')}) was published while {problem}"
+                if text not in world.notes.get("ghost", ()):
+                    world.note("ghost", text)
+        publish(source, msg)
+
+    broker.publish = tapped
+
+
+def order_row(world, oid, service="order") -> dict:
+    return world.stores[service].get("orders", oid) if isinstance(oid, str) else None
+
+
+def has_row(world, service, table, oid) -> bool:
+    return any(r.get("order_id") == oid for r in world.stores[service].rows(table).values())
+
+
+CHOREOGRAPHY_ANNOUNCES = {
+    "OrderCreated": lambda w, d: None if order_row(w, d.get("order_id")) else
+    f"order {d.get('order_id')} was not saved",
+    "InventoryReserved": lambda w, d: None if has_row(w, "inventory", "reservations", d.get("order_id")) else
+    f"no reservation of {d.get('order_id')} was committed",
+    "PaymentSucceeded": lambda w, d: None if has_row(w, "payment", "payments", d.get("order_id")) else
+    f"no payment of {d.get('order_id')} was committed",
+}
+
+
+def status_announces(events: dict, table: str, key: str, service: str) -> dict:
+    """``events``: event type -> the status the row must already have when it is published."""
+    def check(status):
+        def run(w, d):
+            row = w.stores[service].get(table, d.get(key)) if isinstance(d.get(key), str) else None
+            got = (row or {}).get("status", "not saved")
+            return None if got == status else f"{d.get(key)} is {got}, not {status}"
+        return run
+    return {event: check(status) for event, status in events.items()}

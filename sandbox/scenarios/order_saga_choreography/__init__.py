@@ -17,8 +17,8 @@ delivered, which is the snapshot the handler reads).
 """
 from .. import shop as shop_module
 from ..base import Scenario, send_commands
-from ..shop import (ORDERS, SPACING, choreography_expectations, commands, draw_shop, lost_events, saga_constants,
-                    setup_shop, shop, shop_facts)
+from ..shop import (CHOREOGRAPHY_ANNOUNCES, ORDERS, SPACING, choreography_expectations, commands, draw_shop,
+                    lost_events, saga_constants, setup_shop, shop, shop_facts, tap_publishes)
 
 SUBSCRIPTIONS = [
     ("PlaceOrder", "order", "place_order"),
@@ -42,7 +42,8 @@ class OrderSagaChoreography(Scenario):
     functions = tuple(fn for _, _, fn in SUBSCRIPTIONS)
     signatures = {fn: f"{fn}({'command' if fn == 'place_order' else 'event'}, ctx)" for fn in functions}
     invariants = ("orders_resolve", "confirmed_is_complete", "cancelled_is_clean", "conservation",
-                  "no_double_charge", "no_lost_event", "correlation_ids_present", "cancelled_for_a_reason")
+                  "no_double_charge", "no_lost_event", "no_ghost_event", "correlation_ids_present",
+                  "cancelled_for_a_reason")
     fault_kinds = ("crash", "duplicate", "delay", "relay_crash", "out_of_stock", "declined")
     expected = {"reference": "pass", "missing_compensation": "cancelled_is_clean",
                 "no_dedup": "cancelled_is_clean", "no_outbox": "orders_resolve",
@@ -65,6 +66,7 @@ class OrderSagaChoreography(Scenario):
         else:
             setup_shop(world, data=draw_shop(world))
         world.notes["seen_stock"], world.notes["seen_balance"] = {}, {}
+        tap_publishes(world, CHOREOGRAPHY_ANNOUNCES)
         send_commands(world, "client", commands(world), spacing=SPACING)
 
     def observe(self, world, subscription, msg):

@@ -14,7 +14,7 @@ Lesson playgrounds (fault plans in ``rules`` mode) use the classic two fixed ord
 """
 from .. import shop as shop_module
 from ..base import Scenario, send_commands
-from ..shop import (ORDERS, SPACING, commands, data_rng, draw_shop, lost_events, tap_calls, saga_constants,
+from ..shop import (ORDERS, status_announces, tap_publishes, SPACING, commands, data_rng, draw_shop, lost_events, tap_calls, saga_constants,
                     setup_shop, shop, shop_facts)
 
 OPS = {("inventory", "reserve"): "inventory_reserve", ("inventory", "release"): "inventory_release",
@@ -32,7 +32,8 @@ class OrderSagaOrchestration(Scenario):
     functions = ("handle_place_order",)
     signatures = {"handle_place_order": "handle_place_order(command, ctx)"}
     invariants = ("orders_resolve", "confirmed_is_complete", "cancelled_is_clean", "conservation",
-                  "no_double_charge", "no_lost_event", "correlation_ids_present", "cancelled_for_a_reason")
+                  "no_double_charge", "no_lost_event", "no_ghost_event", "correlation_ids_present",
+                  "cancelled_for_a_reason")
     fault_kinds = ("crash", "duplicate", "delay", "request_lost", "reply_lost", "late_reply", "out_of_stock",
                    "declined")
     rpc_ops = OPS
@@ -60,6 +61,8 @@ class OrderSagaOrchestration(Scenario):
             world.stores[service].table("busy")[oid] = {"until": rng.randint(self.BUSY_MIN_MS, self.BUSY_MAX_MS)}
         tap_calls(world, "order", (self.LATE_MIN_MS, self.LATE_MAX_MS), refusals=("out_of_stock", "declined"),
                   slow_ops=("reserve", "capture"))
+        tap_publishes(world, status_announces({"OrderConfirmed": "CONFIRMED", "OrderCancelled": "CANCELLED"},
+                                              "orders", "order_id", "order"))
         send_commands(world, "client", commands(world), spacing=SPACING)
 
     def facts(self, world):

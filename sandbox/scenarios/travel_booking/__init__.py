@@ -16,7 +16,7 @@ import functools
 import random
 
 from ..base import Scenario, send_commands
-from ..shop import FIRST_NAMES, _hex, data_index, saga_constants, tap_calls
+from ..shop import FIRST_NAMES, _hex, data_index, saga_constants, status_announces, tap_calls, tap_publishes
 
 LEGS = ("flight", "hotel", "car")
 TRIPS = {
@@ -37,7 +37,7 @@ class TravelBooking(Scenario):
     functions = ("book_trip",)
     signatures = {"book_trip": "book_trip(command, ctx)"}
     invariants = ("orders_resolve", "confirmed_is_complete", "cancelled_is_clean", "conservation",
-                  "no_lost_event", "correlation_ids_present", "cancelled_for_a_reason")
+                  "no_lost_event", "no_ghost_event", "correlation_ids_present", "cancelled_for_a_reason")
     fault_kinds = ("crash", "duplicate", "request_lost", "reply_lost", "late_reply", "unavailable")
     rpc_ops = {(leg, op): f"provider_{op}" for leg in LEGS for op in ("book", "cancel")}
     expected = {"reference": "pass", "missing_compensation": "cancelled_is_clean",
@@ -68,6 +68,7 @@ class TravelBooking(Scenario):
             world.stores[leg].table("busy")[tid] = {"until": until}
         tap_calls(world, "booking", (self.LATE_MIN_MS, self.LATE_MAX_MS), refusals=("unavailable",),
                   slow_ops=("book",))
+        tap_publishes(world, status_announces({"BookingConfirmed": "CONFIRMED"}, "trips", "trip_id", "booking"))
         send_commands(world, "client", [("BookTrip", dict(t), data["corr"][tid]) for tid, t in data["trips"].items()])
 
     @functools.lru_cache(maxsize=None)                 # DATA_SETS entries; read-only data
