@@ -179,3 +179,37 @@ def test_lesson_playgrounds_keep_the_classic_two_orders_and_two_trips():
     assert {s["correlation_id"] for s in steps if s["kind"] == "deliver"} == {"corr-o1", "corr-o2"}
     steps = playgrounds.run("travel-booking", {})["trace"]
     assert {s["correlation_id"] for s in steps if s["kind"] == "deliver"} == {"corr-t1", "corr-t2"}
+
+
+def _swap(name, old, new):
+    source = scenarios.get(name).reference_source
+    assert old in source
+    return source.replace(old, new)
+
+
+def test_an_outcome_event_published_before_its_status_is_committed_is_a_ghost():
+    source = _swap("order_saga_orchestration", '''    with ctx.db.transaction() as tx:
+        tx.update("orders", oid, status=status)
+        tx.outbox("Order" + status.capitalize(), {"order_id": oid}, correlation_id=corr)''', '''    ctx.publish("Order" + status.capitalize(), {"order_id": oid}, correlation_id=corr)
+    with ctx.db.transaction() as tx:
+        tx.update("orders", oid, status=status)''')
+    report = sandbox.replay("order_saga_orchestration", source, 0, [])
+    assert _names(report) == ["no_ghost_event"]
+
+
+def test_a_payment_announced_before_it_is_committed_is_a_ghost():
+    source = _swap("order_saga_choreography", '''            tx.outbox("PaymentSucceeded", order, correlation_id=event.correlation_id)''',
+                   '''            ctx.publish("PaymentSucceeded", order, correlation_id=event.correlation_id)''')
+    report = sandbox.replay("order_saga_choreography", source, 0, [])
+    assert "no_ghost_event" in _names(report)
+    assert sandbox.replay("order_saga_choreography", scenarios.get("order_saga_choreography").reference_source,
+                          0, [])["status"] == "passed"
+
+
+def test_a_refusal_that_arrives_after_the_cancellation_does_not_justify_it():
+    sc = scenarios.get("order_saga_orchestration")
+    source = sc.variants["compensate_on_timeout"][0]
+    for n in (1, 2, 3):
+        late = [{"kind": "late_reply", "site": f"order.handle_place_order:cmd-{n}#1>inventory.reserve#1"}]
+        report = sandbox.replay("order_saga_orchestration", source, 0, late)
+        assert "cancelled_for_a_reason" in _names(report), n
