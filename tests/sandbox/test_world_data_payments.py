@@ -77,7 +77,9 @@ def test_every_payment_world_has_shared_customers_money_that_runs_out_and_a_top_
         lead = data["payments"][0]["data"]
         assert lead["customer"] == roles["plenty"] and balances[roles["plenty"]] >= 2 * sum(
             o["amount"] for o in by[roles["plenty"]])
-        assert all(p["reuse_amount"] != p["data"]["amount"] for p in data["payments"])
+        assert all(p["reuse_data"] != p["data"] for p in data["payments"])
+        assert any(p["reuse_data"]["order_id"] != p["data"]["order_id"] for p in data["payments"])
+        assert any(p["reuse_data"]["order_id"] == p["data"]["order_id"] for p in data["payments"])
 
 
 def test_every_consumer_world_has_a_shared_checkout_and_a_re_announced_capture():
@@ -100,6 +102,7 @@ def test_every_outbox_world_has_shared_skus_and_a_re_sent_order():
         assert len(set(skus)) == 2 and len(skus) >= 3
         assert data["resend"] and all(sc.RESEND_FROM_MS <= t <= sc.RESEND_TO_MS for t, _ in data["resend"])
         assert all(o["order_id"] not in corr for _, o, corr in data["commands"])
+        assert len({corr for _, _, corr in data["commands"]}) == len(data["commands"]) - 1
 
 
 def test_every_poison_world_has_loud_and_sneaky_poison_a_permanent_and_a_transient_refusal():

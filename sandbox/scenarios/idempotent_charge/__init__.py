@@ -22,7 +22,8 @@ all of them), and every set holds every family below; only the details differ:
 * **A customer with plenty.** The third customer could pay for everything twice; their first
   order is always the first payment sent (the lesson playground loses its reply).
 * **Key reuse** (a fault): after an answer, the buggy client sends the same key again with a
-  different amount (higher or lower).
+  different payload: the same order with a higher or lower amount (odd payments), or another
+  customer's order for the same amount (even payments).
 
 Every client attempt is recorded with the balance before it, the charge rows it created and
 whether its reply was lost, so the invariants can compare every answer with what the server
@@ -101,9 +102,13 @@ class IdempotentCharge(Scenario):
         sequence = [plenty_orders[0]] + [next(by_customer[o["customer"]]) for o in rest]
         payments = []
         for i, o in enumerate(sequence, 1):
+            # A reused key carries either this order with another amount, or another order (of another
+            # customer, for the same amount): no single field tells a reuse apart.
+            other = next(p for p in sequence[i:] + sequence if p["customer"] != o["customer"])
+            reuse = ({**o, "amount": max(1, o["amount"] + rng.choice([-7, -3, 5, 11]))} if i % 2 else
+                     {**other, "amount": o["amount"]})
             payments.append({"label": f"pay-{i}", "data": o, "key": _hex(rng, 16), "again_key": _hex(rng, 16),
-                             "reuse_amount": max(1, o["amount"] + rng.choice([-7, -3, 5, 11])),
-                             "correlation_id": f"c{_hex(rng, 10)}"})
+                             "reuse_data": reuse, "correlation_id": f"c{_hex(rng, 10)}"})
         return {"balances": balances, "payments": payments, "topups": topups,
                 "customers": {"short": short, "topup": topup, "plenty": plenty}}
 
@@ -159,8 +164,9 @@ class IdempotentCharge(Scenario):
             return
         if answer["status"] == "ok" and world.plan.fires("key_reuse", f"client:{pay['label']}", world.now):
             # A client bug: the same key sent again with a different amount.
-            wrong = {**data, "amount": pay["reuse_amount"]}
-            world.log("call", "client", f"bug: reusing key {pay['key']} with amount {wrong['amount']}", tag)
+            wrong = pay["reuse_data"]
+            world.log("call", "client", f"bug: reusing key {pay['key']} for {wrong['order_id']}, amount "
+                                        f"{wrong['amount']}", tag)
             world.sched.after(50, self._attempt, world, dict(pay, data=wrong, kind="reuse"), 1)
         topups = [t for t, c, _ in world.notes["data"][0]["topups"] if c == data["customer"]]
         if answer["status"] == "ok" and result.get("status") == "declined" and topups:
@@ -272,7 +278,7 @@ class IdempotentCharge(Scenario):
                          f"the service answered {result} instead of an error")
         made = [c for a in atts for c in a["created"]]
         if made:
-            reuse.append(f"key {final['key']} was reused with a different amount and the service charged again "
+            reuse.append(f"key {final['key']} was reused with a different payload and the service charged again "
                          f"({', '.join(made)})")
 
     def statement_constants(self) -> dict:

@@ -6,8 +6,9 @@ all of them), and every set holds every family below; only the details differ:
 
 * **Unpredictable ids.** Order ids (``ord-<hex>``), amounts, quantities and correlation ids
   change every schedule.
-* **Orders sharing SKUs.** 3-5 orders over two SKUs, so at least two orders share one: an order
-  table keyed by SKU overwrites or drops an order.
+* **Orders sharing SKUs and checkouts.** 3-5 orders over two SKUs, so at least two orders share
+  one: an order table keyed by SKU overwrites or drops an order. The first two orders sent
+  belong to one checkout and share a correlation id.
 * **The client sends an order again.** In every schedule the client re-sends one or two
   PlaceOrder commands later (100-500 ms) as *new messages* (a new command id) with the same
   order: a dedup keyed on the command id announces that order twice; the order id is what is
@@ -51,7 +52,9 @@ class OrderOutbox(Scenario):
         orders = [{"order_id": f"ord-{_hex(rng, 6)}", "sku": skus[i % 2] if i < 2 else rng.choice(skus),
                    "qty": rng.randint(1, 4), "amount": rng.randint(5, 90)} for i in range(rng.randint(3, 5))]
         rng.shuffle(orders)
-        commands = [("PlaceOrder", o, f"chk-{_hex(rng, 10)}") for o in orders]
+        corr = [f"chk-{_hex(rng, 10)}" for _ in orders]
+        corr[1] = corr[0]                               # one checkout, two orders
+        commands = [("PlaceOrder", o, c) for o, c in zip(orders, corr)]
         again = rng.sample(range(len(orders)), rng.randint(1, 2))
         resend = [(rng.randint(self.RESEND_FROM_MS, self.RESEND_TO_MS), i) for i in sorted(again)]
         return {"orders": orders, "commands": commands, "resend": resend}
