@@ -24,6 +24,8 @@ all of them), and every set holds every family below; only the details differ:
 * **Key reuse** (a fault): after an answer, the buggy client sends the same key again with a
   different payload: the same order with a higher or lower amount (odd payments), or another
   customer's order for the same amount (even payments).
+* **Late replies and copies in flight** (faults): a reply lost after the service acted, and a
+  second copy of a request arriving while the first is still being handled (``concurrent``).
 
 Every client attempt is recorded with the balance before it, the charge rows it created and
 whether its reply was lost, so the invariants can compare every answer with what the server
