@@ -185,3 +185,9 @@ INVARIANTS["cancelled_for_a_reason"] = Invariant(
     "stock or money when it was checked, or a participant answered with a refusal (out of stock, declined, "
     "unavailable). A timeout or a 'busy' answer is not a refusal: the step may have happened, or may work "
     "a moment later, so try it again with the same idempotency key.", _facts("cancelled_for_a_reason"))
+INVARIANTS["nothing_dead_lettered"] = Invariant(
+    "nothing_dead_lettered", "No message is dead-lettered",
+    "Every message of the scenario can be handled, so none may end in the dead-letter queue. A handler "
+    "that raises on a duplicate (an insert that hits DuplicateKey and is not caught, for instance) is "
+    "retried until the retry cap and then dead-lettered: someone gets paged for a message that was "
+    "already handled. Recognise the repeat and return instead.", _facts("nothing_dead_lettered"))

@@ -235,6 +235,10 @@ def tap_calls(world, caller: str, delay=(200, 900), refusals=(), slow_ops=()) ->
     rpc.call = tapped
 
 
+def dead_letters(world) -> list[str]:
+    return [f"{msg['type']} ({msg['id']}) to {sub}() was dead-lettered: {why}" for sub, msg, why in world.broker.dlq]
+
+
 def tap_publishes(world, announces: dict) -> None:
     """Ghost events, checked as each message is published (trusted side): ``announces`` maps an event
     type to ``check(world, data) -> str | None``, what is not committed yet although the event says it

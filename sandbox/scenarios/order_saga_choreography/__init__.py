@@ -17,7 +17,7 @@ delivered, which is the snapshot the handler reads).
 """
 from .. import shop as shop_module
 from ..base import Scenario, send_commands
-from ..shop import (CHOREOGRAPHY_ANNOUNCES, ORDERS, SPACING, choreography_expectations, commands, draw_shop,
+from ..shop import (CHOREOGRAPHY_ANNOUNCES, ORDERS, SPACING, choreography_expectations, commands, dead_letters, draw_shop,
                     lost_events, saga_constants, setup_shop, shop, shop_facts, tap_publishes)
 
 SUBSCRIPTIONS = [
@@ -43,7 +43,7 @@ class OrderSagaChoreography(Scenario):
     signatures = {fn: f"{fn}({'command' if fn == 'place_order' else 'event'}, ctx)" for fn in functions}
     invariants = ("orders_resolve", "confirmed_is_complete", "cancelled_is_clean", "conservation",
                   "no_double_charge", "no_lost_event", "no_ghost_event", "correlation_ids_present",
-                  "cancelled_for_a_reason")
+                  "cancelled_for_a_reason", "nothing_dead_lettered")
     fault_kinds = ("crash", "duplicate", "delay", "relay_crash", "out_of_stock", "declined")
     expected = {"reference": "pass", "missing_compensation": "cancelled_is_clean",
                 "no_dedup": "cancelled_is_clean", "no_outbox": "orders_resolve",
@@ -52,7 +52,8 @@ class OrderSagaChoreography(Scenario):
                 "payment_put_by_customer": "confirmed_is_complete",
                 "release_by_sku": "confirmed_is_complete", "dedup_by_content": "orders_resolve",
                 "rebuilt_correlation_id": "correlation_ids_present",
-                "strict_comparison": "cancelled_for_a_reason", "inbox_by_order_id": "cancelled_is_clean"}
+                "strict_comparison": "cancelled_for_a_reason", "inbox_by_order_id": "cancelled_is_clean",
+                "uncaught_duplicate_key": "nothing_dead_lettered"}
     ORDERS_PER_RUN = shop_module.ORDERS_PER_RUN
 
     def statement_constants(self):
@@ -86,6 +87,7 @@ class OrderSagaChoreography(Scenario):
         facts = shop_facts(world, exact=True)
         facts["no_lost_event"] = lost_events(world, choreography_expectations(world))
         facts["cancelled_for_a_reason"] = _refusals(world, facts)
+        facts["nothing_dead_lettered"] = dead_letters(world)
         return facts
 
 

@@ -14,7 +14,7 @@ Lesson playgrounds (fault plans in ``rules`` mode) use the classic two fixed ord
 """
 from .. import shop as shop_module
 from ..base import Scenario, send_commands
-from ..shop import (ORDERS, status_announces, tap_publishes, SPACING, commands, data_rng, draw_shop, lost_events, tap_calls, saga_constants,
+from ..shop import (ORDERS, dead_letters, status_announces, tap_publishes, SPACING, commands, data_rng, draw_shop, lost_events, tap_calls, saga_constants,
                     setup_shop, shop, shop_facts)
 
 OPS = {("inventory", "reserve"): "inventory_reserve", ("inventory", "release"): "inventory_release",
@@ -33,7 +33,7 @@ class OrderSagaOrchestration(Scenario):
     signatures = {"handle_place_order": "handle_place_order(command, ctx)"}
     invariants = ("orders_resolve", "confirmed_is_complete", "cancelled_is_clean", "conservation",
                   "no_double_charge", "no_lost_event", "no_ghost_event", "correlation_ids_present",
-                  "cancelled_for_a_reason")
+                  "cancelled_for_a_reason", "nothing_dead_lettered")
     fault_kinds = ("crash", "duplicate", "delay", "request_lost", "reply_lost", "late_reply", "out_of_stock",
                    "declined")
     rpc_ops = OPS
@@ -77,6 +77,7 @@ class OrderSagaOrchestration(Scenario):
                                    f"Inventory or declined from Payment for it")
         facts["no_lost_event"] = lost_events(world, expect)
         facts["cancelled_for_a_reason"] = unjustified
+        facts["nothing_dead_lettered"] = dead_letters(world)
         return facts
 
 

@@ -16,7 +16,7 @@ import functools
 import random
 
 from ..base import Scenario, send_commands
-from ..shop import FIRST_NAMES, _hex, data_index, saga_constants, status_announces, tap_calls, tap_publishes
+from ..shop import FIRST_NAMES, _hex, data_index, dead_letters, saga_constants, status_announces, tap_calls, tap_publishes
 
 LEGS = ("flight", "hotel", "car")
 TRIPS = {
@@ -37,7 +37,8 @@ class TravelBooking(Scenario):
     functions = ("book_trip",)
     signatures = {"book_trip": "book_trip(command, ctx)"}
     invariants = ("orders_resolve", "confirmed_is_complete", "cancelled_is_clean", "conservation",
-                  "no_lost_event", "no_ghost_event", "correlation_ids_present", "cancelled_for_a_reason")
+                  "no_lost_event", "no_ghost_event", "correlation_ids_present", "cancelled_for_a_reason",
+                  "nothing_dead_lettered")
     fault_kinds = ("crash", "duplicate", "request_lost", "reply_lost", "late_reply", "unavailable")
     rpc_ops = {(leg, op): f"provider_{op}" for leg in LEGS for op in ("book", "cancel")}
     expected = {"reference": "pass", "missing_compensation": "cancelled_is_clean",
@@ -119,7 +120,7 @@ class TravelBooking(Scenario):
         lost = [f"{why} but BookingConfirmed for it was never published"
                 for tid, type, why in expect if (type, tid) not in published]
         return {"orders": orders, "conservation": conservation, "no_lost_event": lost,
-                "cancelled_for_a_reason": unjustified}
+                "cancelled_for_a_reason": unjustified, "nothing_dead_lettered": dead_letters(world)}
 
 
 def _classic() -> dict:
