@@ -5,8 +5,8 @@ workers on loopback, for a bounded time. Then the queue must drain.
 Pass criteria, printed, never asserted: zero 5xx, zero lost submissions,
 queue drained. Run: python -m bench.loadtest [--seconds 30] [--users 8]
 
-Abuse (fair share): `--abusers 20` runs the same learners twice on fresh sites,
-alone and then beside 20 abusive accounts (five per client address) that
+Abuse (fair share): `--abusers 20` runs the same learners (established
+accounts) twice on fresh sites, alone and then beside 20 new abusive accounts (five per client address) that
 resubmit the worst code allowed (it burns CPU in every call, up to the limits,
 padded to the size limit) as fast as the site takes it, and prints the p95
 time from submit to verdict of the normal learners in both runs.
@@ -119,7 +119,7 @@ def _run_as(args) -> load.Result:
 def _rows(env: dict, query: str) -> list:
     out = subprocess.run([sys.executable, "manage.py", "shell", "-c",
                           "import json; from django.db import connection as c; cur=c.cursor(); "
-                          f"cur.execute({query!r}); print(json.dumps([list(r) for r in cur.fetchall()]))"],
+                          f"cur.execute({query!r}); print(json.dumps([list(r) for r in cur.fetchall()], default=str))"],
                          cwd=ROOT, env=env, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -201,9 +201,6 @@ def _hammer_as(base: str, users: list[str], seconds: float) -> load.Result:
     return total
 
 
-if __name__ == "__main__":
-    sys.exit(main())
-
 
 # -- the abuse comparison ---------------------------------------------------------------------
 
@@ -222,9 +219,13 @@ def _phase(args, abusers: int, label: str, **extra_env: str) -> dict:
             subprocess.run([sys.executable, "manage.py", "shell", "-c",
                             "from django.contrib.auth import get_user_model as g\n"
                             "from allauth.account.models import EmailAddress as E\n"
+                            "from django.utils import timezone as t\n"
+                            "from datetime import timedelta as d\n"
                             f"for e in {learners + bad!r}:\n"
                             f"    u = g().objects.create_user(e.split('@')[0], e, {PASSWORD!r})\n"
-                            "    E.objects.create(user=u, email=e, primary=True, verified=True)"],
+                            "    E.objects.create(user=u, email=e, primary=True, verified=True)\n"
+                            "    if e.startswith('load'):\n"
+                            "        g().objects.filter(pk=u.pk).update(date_joined=t.now() - d(days=30))"],
                            cwd=ROOT, env=env, check=True)
             jobs = [(base, mixed_user, args.seconds, email, f"198.51.100.{n + 1}") for n, email in enumerate(learners)]
             jobs += [(base, abuser, args.seconds, email, f"203.0.113.{n % ABUSIVE_ADDRESSES + 1}")
@@ -244,13 +245,14 @@ def _phase(args, abusers: int, label: str, **extra_env: str) -> dict:
                     break
                 time.sleep(3)
             rows = _rows(env, "select u.email, s.status, s.lane, "
-                              "extract(epoch from s.finished_at - s.created_at) "
+                              "extract(epoch from s.finished_at - s.created_at)::float8 "
                               "from exercises_submission s join auth_user u on u.id = s.user_id")
         finally:
             worker.terminate()
             worker.wait(timeout=60)
     normal = [float(r[3]) for r in rows if r[0].startswith("load") and r[3] is not None]
     abusive = [r for r in rows if r[0].startswith("abuser")]
+    abusive_times = [float(r[3]) for r in abusive if r[3] is not None]
     learner_parts = parts[:len(learners)]
     return {"phase": label, "learner_submissions": len(normal),
             "p50_time_to_verdict_s": round(_percentile(normal, 50), 2),
@@ -258,6 +260,7 @@ def _phase(args, abusers: int, label: str, **extra_env: str) -> dict:
             "max_time_to_verdict_s": round(max(normal, default=0), 2),
             "abusive_submissions_accepted": len(abusive),
             "abusive_in_low_lane": sum(1 for r in abusive if r[2] == "low"),
+            "abusive_p50_time_to_verdict_s": round(_percentile(abusive_times, 50), 2),
             "learner_request_p95_ms": round(_percentile([x for p in learner_parts for x in p.latencies], 95) * 1000, 1),
             "5xx": sum(p.errors_5xx for p in parts), "connection_errors": sum(p.other_errors for p in parts),
             "lost": sum(1 for r in rows if r[1] in ("queued", "running"))}
@@ -276,3 +279,7 @@ def abuse(args) -> int:
     ok = all(p["5xx"] == 0 and p["lost"] == 0 for p in phases)
     print("PASS" if ok else "FAIL", "(zero 5xx, zero lost submissions, queue drained)")
     return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
