@@ -1,6 +1,6 @@
 """Design a saga: the learner declares the steps; the trusted side runs them for every order.
 
-Data families: the shop's (``shop.draw_shop``, drawn from the seed): four orders with
+Data families: the shop's (``shop.draw_shop``, drawn from the seed): orders with
 unpredictable ids and correlation ids, sharing SKUs and customers, so stock and money run out
 mid-run (a twin order of the same customer is declined once the first took the money; the last
 order may find its SKU sold out), next to the ``out_of_stock`` / ``declined`` faults. Requests
