@@ -43,7 +43,7 @@ class OrderSagaOrchestration(Scenario):
                 "busy_means_refused": "cancelled_for_a_reason", "compensate_on_timeout": "cancelled_for_a_reason",
                 "same_key_for_every_call": "cancelled_is_clean", "rebuilt_correlation_id": "correlation_ids_present"}
     ORDERS_PER_RUN = shop_module.ORDERS_PER_RUN
-    BUSY_MIN_MS, BUSY_MAX_MS = 100, 700
+    BUSY_MIN_MS, BUSY_MAX_MS = 50, 350
     LATE_MIN_MS, LATE_MAX_MS = 200, 900
 
     def statement_constants(self):

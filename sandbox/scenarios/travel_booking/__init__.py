@@ -48,7 +48,7 @@ class TravelBooking(Scenario):
                 "rebuilt_correlation_id": "correlation_ids_present"}
     TRIPS_PER_RUN = 2
     BALANCE = BALANCE
-    BUSY_MIN_MS, BUSY_MAX_MS = 100, 700
+    BUSY_MIN_MS, BUSY_MAX_MS = 50, 350
     LATE_MIN_MS, LATE_MAX_MS = 200, 900
 
     def statement_constants(self):
