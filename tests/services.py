@@ -35,6 +35,8 @@ from tests.workers import Worker, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 EXERCISE = "idempotent-consumer"
+# The parts a drill can break, in the order the tests and the benchmark run them.
+BATCH_FAULTS = ("redis", "postgres", "web", "worker")
 
 
 def free_port() -> int:
@@ -190,15 +192,17 @@ class WebServer:
         self.log_path.unlink(missing_ok=True)
 
 
-def http_get(url: str, headers: dict | None = None, timeout: float = 30) -> tuple[int, str, dict]:
-    return http_request("GET", url, headers=headers, timeout=timeout)
+def http_get(url: str, headers: dict | None = None, timeout: float = 30, source: str = "") -> tuple[int, str, dict]:
+    return http_request("GET", url, headers=headers, timeout=timeout, source=source)
 
 
 def http_request(method: str, url: str, body: bytes | None = None, headers: dict | None = None,
-                 timeout: float = 30) -> tuple[int, str, dict]:
-    """(status, body, headers); status 0 when nothing answered (refused, reset, timed out). No redirects."""
+                 timeout: float = 30, source: str = "") -> tuple[int, str, dict]:
+    """(status, body, headers); status 0 when nothing answered (refused, reset, timed out). No redirects.
+    `source` picks the client's loopback address (any of 127.0.0.0/8), so learners are different people."""
     parts = urllib.parse.urlsplit(url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout,
+                                      source_address=(source, 0) if source else None)
     try:
         conn.request(method, parts.path + (f"?{parts.query}" if parts.query else ""), body=body,
                      headers=headers or {})
@@ -217,9 +221,6 @@ WORKER_ENV = {
     "CELERY_TASK_TIME_LIMIT": "10",
     "CELERY_VISIBILITY_TIMEOUT": "15",  # a killed worker's unacknowledged task comes back after this
 }
-# Every drill learner comes from 127.0.0.1 but stands for a different person: the per-address
-# fair-share limits (exercises/fair_share.py) would otherwise refuse or park most of a batch.
-FAIR_SHARE_ENV = {"GRADING_IN_FLIGHT_PER_ADDRESS": "100000", "GRADING_ADDRESS_SHARE_SECONDS": "1000000000"}
 # The sweeper's waits, shortened from production's (30 s grace for a request never sent,
 # 10 min before a sent-but-still-queued one is presumed lost) so a drill need not wait minutes.
 SWEEP_GRACE_SECONDS = 5
@@ -246,7 +247,7 @@ class Stack:
         env.update(DEBUG="0", SECRET_KEY="fault-drill-secret-key-" + "x" * 40, ALLOWED_HOSTS="127.0.0.1",
                    SECURE_SSL_REDIRECT="0", SECURE_COOKIES="0", SECURE_HSTS_SECONDS="0", LOG_LEVEL="INFO",
                    DATABASE_URL=self.pg.url(), CELERY_BROKER_URL=self.redis.url(0), CACHE_URL=self.redis.url(1),
-                   SANDBOX_ALLOW_UNJAILED="0", PYTHONUNBUFFERED="1", **WORKER_ENV, **FAIR_SHARE_ENV)
+                   SANDBOX_ALLOW_UNJAILED="0", PYTHONUNBUFFERED="1", **WORKER_ENV)
         env.update(extra)
         return env
 
@@ -281,11 +282,15 @@ class Stack:
         """Accounts with signed-in sessions (as if each had logged in), and the exercise's two codes."""
         script = f"""
 import json
+from datetime import timedelta
+from django.utils import timezone
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
 from django.contrib.sessions.backends.db import SessionStore
 from exercises.models import Exercise
 User = get_user_model()
-users = User.objects.bulk_create([User(username=f"drill{{n}}", email=f"drill{{n}}@example.com")
+# Learners who joined a while ago (a fresh account's submissions wait in the fair-share low lane).
+joined = timezone.now() - timedelta(days=7)
+users = User.objects.bulk_create([User(username=f"drill{{n}}", email=f"drill{{n}}@example.com", date_joined=joined)
                                   for n in range({self.learners_wanted})])
 keys = []
 for user in User.objects.filter(username__startswith="drill").order_by("id"):
@@ -316,6 +321,8 @@ print(json.dumps({{"sessions": keys, "solution": version.solution, "starter": ve
         return int(done.stdout.strip().splitlines()[-1])
 
     def close(self) -> None:
+        if self.worker is not None:
+            self.worker.kill()   # nothing left to finish gracefully: the drills are over
         for part in (self.worker, self.web, self.redis, self.pg):
             if part is not None:
                 try:
@@ -355,8 +362,10 @@ class DrillReport:
     duplicates: int = 0
     answers: list[Answer] = field(default_factory=list)
     accepted_while_down: int = 0                          # submissions the site accepted while the part was down
+    slowest_post: float = 0.0                             # seconds, the slowest answer to a submission
     pages_while_down: dict = field(default_factory=dict)  # a reader's page loads while it was down: status -> count
     sweeps: list[int] = field(default_factory=list)
+    exits: dict = field(default_factory=dict)   # processes that died on their own and were restarted
     seconds: float = 0.0
     drained: bool = False
 
@@ -370,16 +379,19 @@ class DrillReport:
                 f"deliveries {dict(sorted(self.deliveries.items()))}, verdict writes per submission "
                 f"{dict(sorted(self.verdict_writes.items()))}, wrong verdicts {len(self.wrong_verdicts)}, "
                 f"unfinished {self.unfinished}; refusals {self.answer_counts} ({unclear} unclear), "
-                f"{self.accepted_while_down} accepted while down, pages while down {self.pages_while_down}; "
-                f"sweeps re-relayed {self.sweeps}; {self.seconds:.0f} s")
+                f"{self.accepted_while_down} accepted while down, pages while down {self.pages_while_down}, "
+                f"slowest answer to a submission {self.slowest_post:.1f} s; "
+                f"sweeps re-relayed {self.sweeps}; restarted after exiting on their own {self.exits}; "
+                f"{self.seconds:.0f} s")
 
 
 class Learner:
     """One signed-in learner submitting one piece of code through the form, and retrying as a person would."""
 
     def __init__(self, stack: Stack, session: str, code: str, report: DrillReport, lock: threading.Lock,
-                 down: threading.Event):
+                 down: threading.Event, number: int):
         self.stack, self.code, self.report, self.lock, self.down = stack, code, report, lock, down
+        self.address = f"127.1.{number // 250}.{number % 250 + 1}"   # each learner from its own address
         self.csrf = "drill" + os.urandom(16).hex()[:27]   # a 32-character CSRF secret, as the cookie holds
         self.cookies = f"sessionid={session}; csrftoken={self.csrf}"
         self.token = ""
@@ -402,7 +414,7 @@ class Learner:
         """Load the exercise page (its form carries the submission's idempotency token)."""
         page = self.page
         while time.monotonic() < deadline and not self.token:
-            status, body, _ = http_get(page, {"Cookie": self.cookies})
+            status, body, _ = http_get(page, {"Cookie": self.cookies}, source=self.address)
             if status == 200:
                 found = re.search(r'name="client_token" value="([^"]+)"', body)
                 self.token = found.group(1) if found else ""
@@ -417,7 +429,10 @@ class Learner:
         headers = {"Cookie": self.cookies, "X-CSRFToken": self.csrf, "Referer": page,
                    "Content-Type": "application/x-www-form-urlencoded"}
         while time.monotonic() < deadline:
-            status, body, _ = http_request("POST", page + "submit/", form, headers)
+            sent = time.monotonic()
+            status, body, _ = http_request("POST", page + "submit/", form, headers, source=self.address)
+            with self.lock:
+                self.report.slowest_post = max(self.report.slowest_post, time.monotonic() - sent)
             if status == 302:
                 if self.down.is_set():
                     with self.lock:
@@ -441,6 +456,7 @@ class FaultDrill:
         self.report = DrillReport(fault=fault, submissions=len(sessions))
         self.expected: dict[str, str] = {}
         self.down = threading.Event()   # set while the part is broken
+        self.breaking = threading.Event()
 
     # Each fault breaks one part, keeps it broken while learners go on, then brings it back.
     def _break(self) -> None:
@@ -463,6 +479,19 @@ class FaultDrill:
             stack.worker.start()
         else:
             raise ValueError(self.fault)
+
+    def _supervise(self, stop: threading.Event) -> None:
+        """What systemd or a Procfile runner does: start a process again when it exits on its own."""
+        while not stop.wait(0.5):
+            if self.breaking.is_set():
+                continue
+            for name, part in (("worker", self.stack.worker), ("web", self.stack.web)):
+                if part.proc is not None and part.proc.poll() is not None:
+                    self.report.exits[name] = self.report.exits.get(name, 0) + 1
+                    try:
+                        part.start()
+                    except RuntimeError:
+                        pass  # tried again on the next round
 
     def _down_for(self, seconds: float) -> None:
         """Keep the part down while learners go on, and a reader loads pages that need it."""
@@ -503,9 +532,12 @@ class FaultDrill:
         learners = []
         for n, session in enumerate(self.sessions):
             outcome = "passed" if n % 2 == 0 else "failed"
-            learners.append((Learner(self.stack, session, self.stack.code[outcome], self.report, lock, self.down),
-                             outcome))
+            learners.append((Learner(self.stack, session, self.stack.code[outcome], self.report, lock, self.down,
+                                     n), outcome))
         queue = list(learners)
+        stop_supervising = threading.Event()
+        supervisor = threading.Thread(target=self._supervise, args=(stop_supervising,), daemon=True)
+        supervisor.start()
         posted = []
         deadline = time.monotonic() + self.drain_seconds
 
@@ -535,7 +567,11 @@ class FaultDrill:
         wait_for(lambda: len(posted) >= threshold, self.drain_seconds, 0.05)
         if self.fault == "worker":
             wait_for(lambda: self._running([l.token for l, _ in learners if l.token]) > 0, 30, 0.05)
-        self._break()
+        self.breaking.set()
+        try:
+            self._break()
+        finally:
+            self.breaking.clear()
         for thread in threads:
             thread.join(max(1.0, deadline - time.monotonic()))
         tokens = {learner.token for learner, _ in learners if learner.token}
@@ -550,6 +586,8 @@ class FaultDrill:
                 last_sweep = time.monotonic()
             time.sleep(0.5)
         self.report.seconds = time.monotonic() - began
+        stop_supervising.set()
+        supervisor.join()
         self._count(tokens)
         return self.report
 
