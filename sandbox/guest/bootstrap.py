@@ -67,15 +67,36 @@ def _read_exact(rfd, n):
     return b"".join(chunks)
 
 
-def _read_frame(rfd):
-    import json
+def _read_raw_frame(rfd):
     size = int.from_bytes(_read_exact(rfd, 4), "big")
     if size > MAX_IN_FRAME:
         os._exit(71)
-    obj = json.loads(_read_exact(rfd, size).decode("utf-8"))
+    return _read_exact(rfd, size)
+
+
+def _parse_frame(raw):
+    import json
+    obj = json.loads(raw.decode("utf-8"))
     if not isinstance(obj, dict):
         os._exit(71)
     return obj
+
+
+def _read_frame(rfd):
+    return _parse_frame(_read_raw_frame(rfd))
+
+
+def _complete(buf):
+    return len(buf) >= 4 and int.from_bytes(buf[:4], "big") == len(buf) - 4
+
+
+def _read_all(fd):
+    chunks = []
+    while True:
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
 
 
 def _hide_fd(fd):
@@ -252,13 +273,14 @@ def main():
     zygote = _Zygote(rfd, wfd, handle, code, per_call_cpu, cpu_total, pid_namespace)
     # Loading is checked in a child too: learner code never runs in this process, so nothing
     # it does can outlive the call it was made for.
-    data, failed = zygote.run_child(zygote.load_body)
+    data, failed = zygote.run_child(b"load")
     if failed is not None:
         kind, message = failed
         _write_frame(wfd, {"type": "load_error", "kind": kind, "exc_type": "", "message": message,
                            "lineno": None})
         os._exit(0)
     _write_all(wfd, data)
+    zygote.finish()
     zygote.serve()
 
 
@@ -280,6 +302,12 @@ class _Zygote:
         self.cpu_used = 0.0
         self.pid_namespace = pid_namespace
         import random  # noqa: F401  (imported once here, so children do not pay for it)
+        # Writable places learner code could leave state in for a later call.
+        self.scratch = [d for d in (os.getcwd(), "/dev/shm") if os.path.isdir(d) and os.access(d, os.W_OK)]
+        self.pending = None
+        import gc
+        gc.freeze()     # children share these pages instead of copying them when a collection runs
+        self.spare = self._spawn()
 
     # -- in the child ---------------------------------------------------------
 
@@ -328,16 +356,16 @@ class _Zygote:
 
     # -- in the zygote --------------------------------------------------------
 
-    def run_child(self, body, *args):
-        """Run ``body`` in a fresh child. Returns (frame bytes, None) when it answered, or
-        (None, (kind, message)) when it did not. The child hands its answer to this process,
-        which passes it on only once the child has exited: a child that kills this process
-        (or dies) never gets an answer through."""
+    def _spawn(self):
+        """A pristine child, forked ahead of need: it waits (running nothing of the learner's)
+        until it is handed one job, so the fork costs no time on the grading's critical path."""
         import resource
+        job_r, job_w = os.pipe()
         result_r, result_w = os.pipe()
         cpu = max(1, min(self.per_call_cpu, int(self.cpu_total - self.cpu_used) + 1))
         pid = os.fork()
         if pid == 0:
+            os.close(job_w)
             os.close(result_r)
             try:
                 os.setpgid(0, 0)
@@ -348,7 +376,15 @@ class _Zygote:
             except (ValueError, OSError):
                 pass
             try:
-                frame = body(*args)
+                job = _read_all(job_r)
+                if not job:
+                    os._exit(0)                       # retired unused
+                if job == b"load":
+                    frame = self.load_body()
+                else:
+                    import json
+                    request = json.loads(job.decode("utf-8"))
+                    frame = self.request_body(request.get("id"), request.get("request"))
                 try:
                     data = _encode_frame(frame)
                 except (TypeError, ValueError, RecursionError) as exc:   # not JSON-shaped
@@ -357,25 +393,41 @@ class _Zygote:
                                           "message": "the answer could not be encoded as JSON: "
                                                      + _describe(exc)})
                 _flush_output()
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(result_w, view):]
+                _write_all(result_w, data)
             except BaseException:  # noqa: BLE001
                 os._exit(70)
             os._exit(0)
+        os.close(job_r)
         os.close(result_w)
+        return pid, job_w, result_r, cpu
+
+    def run_child(self, job):
+        """Hand ``job`` (b"load", or a request frame's bytes) to the waiting child. Returns
+        (frame bytes, None) once it answered, or (None, (kind, message)) if it died first. The
+        child hands its answer to this process, which passes it on: a child that kills this
+        process never gets an answer through, and once its answer is in the child is killed
+        (``finish``), so it cannot go on running beside the next call."""
+        pid, job_w, result_r, cpu = self.spare
+        self.spare = None
+        try:
+            _write_all(job_w, job)
+        except OSError:
+            pass
+        os.close(job_w)
         buf, too_big = self._collect(pid, result_r)
         os.close(result_r)
-        _, status, usage = os.wait4(pid, 0)
-        used = usage.ru_utime + usage.ru_stime
-        self.cpu_used += used
-        self._sweep(pid)
+        if not too_big and _complete(buf):
+            # Killed before its answer goes out: it cannot stay around to read the next request.
+            try:
+                os.kill(pid, 9)
+            except OSError:
+                pass
+            self.pending = pid
+            return bytes(buf), None
+        status, used = self._reap(pid)
         if too_big:
             return None, ("protocol", "the answer of your code is larger than %d MiB"
                           % (MAX_OUT_FRAME >> 20))
-        complete = len(buf) >= 4 and int.from_bytes(buf[:4], "big") == len(buf) - 4
-        if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0 and complete:
-            return bytes(buf), None
         if os.WIFSIGNALED(status):
             sig = os.WTERMSIG(status)
             if sig in (24, 9) and used >= cpu - 0.5:            # SIGXCPU, or SIGKILL at the hard limit
@@ -386,9 +438,29 @@ class _Zygote:
         return None, ("died", "your process exited (exit code %d) before answering"
                       % (os.WEXITSTATUS(status) if os.WIFEXITED(status) else -1))
 
+    def finish(self):
+        """After an answer went out (while the host works on it): end the child that gave it,
+        clean up after it, and fork the next pristine child."""
+        if self.pending is not None:
+            pid, self.pending = self.pending, None
+            self._reap(pid)
+
+    def _reap(self, pid):
+        import signal
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+        _, status, usage = os.wait4(pid, 0)
+        used = usage.ru_utime + usage.ru_stime
+        self.cpu_used += used
+        self._sweep(pid)
+        self.spare = self._spawn()
+        return status, used
+
     def _collect(self, pid, result_r):
-        """Read the child's answer until the child exits (not until EOF: processes it forked
-        may hold the pipe open forever)."""
+        """Read the child's answer until it is complete or the child exits (not until EOF:
+        processes it forked may hold the pipe open forever). Returns (bytes, too_big)."""
         import select
         buf = bytearray()
         os.set_blocking(result_r, False)
@@ -400,55 +472,71 @@ class _Zygote:
         poller.register(result_r, select.POLLIN)
         if pidfd is not None:
             poller.register(pidfd, select.POLLIN)
-        exited = False
+        open_pipe = True
         try:
             while True:
                 ready = dict(poller.poll(None if pidfd is not None else 20))
-                if pidfd is not None and pidfd in ready:
-                    exited = True
-                elif pidfd is None and os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT):
-                    exited = True
-                while True:
+                if pidfd is not None:
+                    exited = pidfd in ready
+                else:
+                    exited = bool(os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT))
+                while open_pipe:
                     try:
                         chunk = os.read(result_r, 1 << 16)
                     except BlockingIOError:
                         break
                     if not chunk:
+                        open_pipe = False
+                        poller.unregister(result_r)
                         break
                     if len(buf) + len(chunk) > MAX_OUT_FRAME:
-                        self._sweep(pid)
                         return buf, True
                     buf += chunk
-                    continue
-                if exited or (result_r in ready and ready[result_r] & select.POLLHUP and not ready.get(pidfd)):
-                    if exited:
-                        return buf, False
-                    # The pipe's last writer is gone; the child is about to exit.
-                    poller.unregister(result_r)
+                if exited or _complete(buf):
+                    return buf, False
         finally:
             if pidfd is not None:
                 os.close(pidfd)
 
     def _sweep(self, pid):
-        """Kill whatever the child left behind (processes it forked)."""
+        """Kill whatever the child left behind (processes it forked) and wipe the files it wrote:
+        nothing of one call may reach the next but what the simulator carries (ctx.db)."""
         import signal
         if self.pid_namespace and os.getpid() < 100:
-            # In the jail's own PID namespace: every other process we can signal is learner debris.
-            # Orphans are reparented to the namespace's init, which reaps them; our own child
-            # is reaped by run_child.
-            try:
-                os.kill(-1, signal.SIGKILL)
-            except OSError:
-                pass
+            # The jail's own PID namespace: every process but init, this one and the pristine
+            # spare is learner debris. Orphans are reparented to init, which reaps them.
+            keep = {1, os.getpid()} | ({self.spare[0]} if self.spare else set())
+            for entry in os.listdir("/proc"):
+                if entry.isdigit() and int(entry) not in keep:
+                    try:
+                        os.kill(int(entry), signal.SIGKILL)
+                    except OSError:
+                        pass
         else:
             try:
                 os.killpg(pid, signal.SIGKILL)
             except OSError:
                 pass
+        for scratch in self.scratch:
+            try:
+                entries = os.listdir(scratch)
+            except OSError:
+                continue
+            for name in entries:
+                path = os.path.join(scratch, name)
+                try:
+                    if os.path.isdir(path) and not os.path.islink(path):
+                        import shutil
+                        shutil.rmtree(path, ignore_errors=True)
+                    else:
+                        os.unlink(path)
+                except OSError:
+                    pass
 
     def serve(self):
         while True:
-            frame = _read_frame(self.rfd)
+            raw = _read_raw_frame(self.rfd)
+            frame = _parse_frame(raw)
             if frame.get("type") != "request":
                 os._exit(71)
             rid = frame.get("id")
@@ -459,9 +547,10 @@ class _Zygote:
                                         "message": "your code used more than %d s of CPU time in total, "
                                                    "over all the calls of this grading" % self.cpu_total})
                 continue
-            data, failed = self.run_child(self.request_body, rid, request)
+            data, failed = self.run_child(raw)
             if failed is None:
                 _write_all(self.wfd, data)
+                self.finish()
             else:
                 kind, message = failed
                 _write_frame(self.wfd, {"type": "error", "id": rid, "kind": kind, "exc_type": "",
