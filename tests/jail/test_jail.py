@@ -397,3 +397,22 @@ def test_set_order_is_the_same_in_every_jail(jail):
         with run(src) as r:
             answers.append(r.request({"fn": "order"})["value"])
     assert answers[0] == answers[1]
+
+
+def test_files_and_processes_left_by_a_call_are_gone_by_the_next(jail):
+    # State kept in a scratch file or in a process that outlives the call would be memory the
+    # world says does not exist: both are swept after every call.
+    src = ("import os, time\n"
+           "def stash():\n"
+           "    seen = os.path.exists('/tmp/state') or os.path.exists(os.path.join(os.getcwd(), 'state'))\n"
+           "    open('state', 'w').write('x')\n"
+           "    if os.fork() == 0:\n"
+           "        time.sleep(30)\n"
+           "        os._exit(0)\n"
+           "    return [seen, sorted(p for p in os.listdir('/proc') if p.isdigit())]\n")
+    with run(src) as r:
+        first = r.request({"fn": "stash"})["value"]
+        second = r.request({"fn": "stash"})["value"]
+    assert first[0] is False and second[0] is False
+    # init, the zygote and this call's process (its sleeper from the first call is gone)
+    assert len(second[1]) <= 4
