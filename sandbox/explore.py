@@ -256,7 +256,9 @@ def _failed_message(broken: dict, fired: list[dict], world) -> str:
     else:
         text += " It breaks even without any fault."
     if world.errors:
-        text += f" Your code raised an exception: {world.errors[0].splitlines()[0]}"
+        lines = world.errors[0].splitlines()
+        where = [ln.strip() for ln in lines[1:] if ln.strip().startswith("line ")]
+        text += f" Your code raised an exception: {lines[0]}" + (f" ({where[-1]})" if where else "")
     return text
 
 

@@ -87,7 +87,8 @@ class Command(BaseCommand):
         if result.get("jailed") is False:
             write(f"WARNING: graded without the jail ({result.get('jail_reason')})")
         for inv in result.get("invariants") or []:
-            write(f"  [{'held' if inv['held'] else 'BROKEN'}] {inv['name']}: {inv['title']}")
+            mark = "not checked" if inv["held"] is None else ("held" if inv["held"] else "BROKEN")
+            write(f"  [{mark}] {inv['name']}: {inv['title']}")
         write(f"  {result['schedules_explored']} schedules, faults {result.get('fault_kinds_explored') or {}}, "
               f"{result['duration_ms']} ms")
         example = result.get("counterexample")

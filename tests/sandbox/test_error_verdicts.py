@@ -1,0 +1,28 @@
+"""An error verdict never looks like success: invariants that were not checked say so, and the
+message points at the learner's line."""
+import sandbox
+
+
+def test_a_syntax_error_reads_not_checked_and_names_the_line():
+    report = sandbox.grade("idempotent_consumer", "def on_payment_captured(event, ctx)\n    pass\n",
+                           random_schedules=10)
+    assert report["status"] == "error"
+    assert "line 1" in report["message"]
+    assert report["schedules_explored"] == 0
+    assert report["invariants"] and all(inv["held"] is None for inv in report["invariants"])
+
+
+def test_a_runtime_error_points_at_the_learners_line():
+    source = ("def on_payment_captured(event, ctx):\n"
+              "    order = event.data['order_id']\n"
+              "    return event.data['no_such_field']\n")
+    report = sandbox.grade("idempotent_consumer", source, random_schedules=10)
+    assert report["status"] == "failed"
+    assert "KeyError" in report["message"] and "line 3" in report["message"]
+
+
+def test_a_pass_says_every_invariant_held():
+    source = sandbox.scenarios.get("idempotent_consumer").reference_source
+    report = sandbox.grade("idempotent_consumer", source, random_schedules=20)
+    assert report["status"] == "passed"
+    assert all(inv["held"] is True for inv in report["invariants"])
