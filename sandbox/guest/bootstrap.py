@@ -303,7 +303,9 @@ class _Zygote:
         self.pid_namespace = pid_namespace
         import random  # noqa: F401  (imported once here, so children do not pay for it)
         # Writable places learner code could leave state in for a later call.
-        self.scratch = [d for d in (os.getcwd(), "/dev/shm") if os.path.isdir(d) and os.access(d, os.W_OK)]
+        # Only inside the jail: unjailed, /dev/shm is the host's own (other programs' shared memory).
+        places = (os.getcwd(), "/dev/shm") if pid_namespace and os.getpid() < 100 else (os.getcwd(),)
+        self.scratch = [d for d in places if os.path.isdir(d) and os.access(d, os.W_OK)]
         self.pending = None
         import gc
         gc.freeze()     # children share these pages instead of copying them when a collection runs
