@@ -272,7 +272,8 @@ def _fault_text(fault: dict) -> str:
         texts = {"crash": f"{service} crashed while handling {op}" + _position(fault),
                  "request_lost": f"the request {op} to {service} was lost",
                  "reply_lost": f"{service} handled {op} but its reply was lost",
-                 "concurrent": f"a second copy of {op} reached {service} at the same time"}
+                 "concurrent": f"a second copy of {op} reached {service} at the same time",
+                 "late_reply": f"{op} to {service} was slow: the caller timed out and {service} acted later"}
         return texts.get(kind, f"{kind} at {site}")
     if ":" in site and "#" in site and "." in site.split(":")[0]:     # a delivery: service.fn:msg#n
         handler, _, rest = site.partition(":")

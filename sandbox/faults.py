@@ -29,6 +29,7 @@ FAULT_KINDS = {
     "request_lost": "an RPC request is lost: the server never sees it, the caller times out",
     "reply_lost": "an RPC reply is lost: the server acted, but the caller times out",
     "concurrent": "a second copy of a request arrives while the first is still being handled",
+    "late_reply": "a request is slow: the caller times out, and the server acts on it later",
     "key_reuse": "a client reuses an idempotency key with a different payload",
     "declined": "the customer's card is declined",
     "out_of_stock": "there is not enough stock",
