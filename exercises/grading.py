@@ -186,6 +186,11 @@ def sweep(dry_run: bool = False) -> list[Submission]:
     from exercises import fair_share, replays
 
     stuck = list(stuck_submissions().select_related("grading_request"))
+    # Running on this host for a process that is gone (a restarted server or a killed worker): no need to
+    # wait for the deadline.
+    here = (Submission.objects.filter(status=Submission.RUNNING, claimed_by__startswith=f"{socket.gethostname()}:")
+            .exclude(pk__in=[s.pk for s in stuck]).select_related("grading_request")[:200])
+    stuck += [submission for submission in here if claim_lost(submission)]
     for submission in stuck:
         poisoned = submission.status == Submission.RUNNING and submission.deliveries >= MAX_CRASHED_DELIVERIES
         request = getattr(submission, "grading_request", None)

@@ -9,7 +9,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from exercises import fair_share, grading, replays
+from exercises import fair_share, grading, replays, tasks
 from exercises.models import Exercise, HintUse, Replay, Submission
 from exercises.timeline import load_svg, timeline_svg
 from lessons.modules import MODULES
@@ -75,6 +75,8 @@ def hint(request, slug):
 @login_required
 def submission(request, pk):
     item = _owned(request, pk)
+    if not item.is_done:
+        tasks.maybe_sweep()
     context = _submission_context(item)
     if request.htmx:
         if item.is_done and _on_page(request, item.exercise.get_absolute_url()):

@@ -117,6 +117,18 @@ def test_the_sweeper_retires_an_overdue_poison_submission_instead_of_relaying_it
     assert poison.status == "error" and poison.retired
 
 
+def test_the_sweeper_retires_a_poison_submission_whose_worker_died_here_without_waiting(alice, exercise,
+                                                                                        monkeypatch):
+    sent = []
+    monkeypatch.setattr(grade_submission, "delay", sent.append)
+    poison = _crashed(alice, exercise, deliveries=3)
+    crashed_once = _crashed(alice.__class__.objects.create_user("eve", "eve@example.com"), exercise, deliveries=1)
+    grading.sweep()
+    poison.refresh_from_db()
+    assert poison.retired and poison.status == "error"
+    assert sent == [str(crashed_once.pk)]
+
+
 def test_the_sweeper_gives_up_on_a_submission_no_grader_ever_picks_up(alice, exercise, monkeypatch):
     monkeypatch.setattr(grade_submission, "delay", lambda *a: None)
     lost = Submission.objects.create(user=alice, exercise=exercise, version=exercise.published_version,

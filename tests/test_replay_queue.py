@@ -187,6 +187,29 @@ def test_in_the_embedded_mode_a_submission_is_graded_on_a_background_thread(
     assert threading.current_thread().name not in graders
 
 
+def test_in_the_embedded_mode_a_grading_left_by_a_restarted_server_is_taken_over_when_polled(
+        transactional_db, client, django_user_model, embedded, jail, settings, monkeypatch):
+    from exercises import tasks
+
+    settings.SANDBOX_RANDOM_SCHEDULES = 20
+    monkeypatch.setattr(tasks, "_last_sweep", [0.0])
+    load_exercises(CONTENT_DIR, LoadReport())
+    exercise = Exercise.objects.get(slug="idempotent-consumer")
+    user = django_user_model.objects.create_user("rs", "rs@example.com", "a-long-secret-phrase-1")
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    submission = Submission.objects.create(user=user, exercise=exercise, version=exercise.published_version,
+                                           code=exercise.published_version.starter, client_token="rs",
+                                           status="running", deliveries=1, started_at=timezone.now(),
+                                           claimed_by=f"{socket.gethostname()}:{gone.pid}")
+    GradingRequest.objects.create(submission=submission, dispatched_at=timezone.now(), dispatch_count=1)
+    client.force_login(user)
+    client.get(submission.get_absolute_url(), HTTP_HX_REQUEST="true")
+    assert wait_for(lambda: Submission.objects.get(pk=submission.pk).is_done, 120)
+    submission.refresh_from_db()
+    assert submission.status == "failed" and submission.deliveries == 2
+
+
 def test_the_background_pool_is_bounded(embedded, monkeypatch):
     from exercises import tasks
 
