@@ -56,7 +56,7 @@ class ShippingDown(Scenario):
                 "forgets_void": "cancelled_is_clean", "starter": "no_charge_without_shipment"}
 
     ORDERS_MIN = 2
-    ORDERS_MAX = 4
+    ORDERS_MAX = 3
     AMOUNT_MIN = 10
     AMOUNT_MAX = 60
     BALANCE_MIN = 40
