@@ -367,6 +367,8 @@ class _Zygote:
         cpu = max(1, min(self.per_call_cpu, int(self.cpu_total - self.cpu_used) + 1))
         pid = os.fork()
         if pid == 0:
+            import gc
+            gc.disable()        # a short-lived process: collections would only copy shared pages
             os.close(job_w)
             os.close(result_r)
             try:
