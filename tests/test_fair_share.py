@@ -160,6 +160,7 @@ def test_the_low_lane_hands_out_one_grader_and_parks_the_rest(client, exercise, 
     assert [s.lane for s in (first, second, third)] == ["low", "low", "low"]
     assert sent == [str(first.pk)]
     assert set(fair_share.parked()) == {second, third}
+    assert client.get("/health/").json()["low_lane"]["detail"] == "2 waiting"
 
     # A normal learner is sent at once, whatever waits in the low lane.
     light = _learner(django_user_model, "light")
