@@ -21,9 +21,10 @@ Data families (drawn from ``world.rng``; the same seed gives the same world):
 * a permanent refusal: about ``REFUSED_PERCENT``% of orders go to an address Shipping
   does not serve (``schedule`` answers ``refused`` for ever), next to the transient one
   (``Timeout`` while Shipping is down);
-* outage lengths: short (``SHORT_OUTAGE_MIN_MS`` to ``SHORT_OUTAGE_MAX_MS``), ending
-  around the deadlines (``MID_OUTAGE_MIN_MS`` to ``MID_OUTAGE_MAX_MS``), or (fault
-  ``outage`` at ``shipping:long``) until ``LONG_OUTAGE_END_MS``;
+* outage lengths: short (``SHORT_OUTAGE_MIN_MS`` to ``SHORT_OUTAGE_MAX_MS``), or ending
+  around the deadlines (``MID_OUTAGE_MIN_MS`` to ``MID_OUTAGE_MAX_MS``) when the seed is a
+  multiple of 3 (seed 0, the one single faults are tried with, included), or (fault ``outage``
+  at ``shipping:long``) until ``LONG_OUTAGE_END_MS``;
 * late processing after a timeout: for about ``LATE_PERCENT``% of orders, a schedule
   request that timed out while Shipping was down sits in Shipping's queue and is
   processed when Shipping comes back (a shipment the caller never heard about), and
@@ -51,7 +52,7 @@ class ShippingDown(Scenario):
     expected = {"reference": "pass", "capture_first": "no_charge_without_shipment",
                 "no_deadline": "orders_resolve", "no_cancel_shipment": "cancelled_is_clean",
                 "refund_too_late": "no_charge_without_shipment",
-                "refund_clock_starts_late": "no_charge_without_shipment", "keys_by_customer": "confirmed_is_complete",
+                "refund_clock_starts_late": "no_charge_without_shipment", "keys_by_customer": "cancelled_is_clean",
                 "refused_means_scheduled": "confirmed_is_complete", "no_idempotency_keys": "cancelled_is_clean",
                 "forgets_void": "cancelled_is_clean", "starter": "no_charge_without_shipment"}
 
@@ -96,7 +97,9 @@ class ShippingDown(Scenario):
                            "corr": f"c-{rng.getrandbits(32):08x}", "refused": rng.random() * 100 < self.REFUSED_PERCENT,
                            "late": rng.random() * 100 < self.LATE_PERCENT}
         balances = {c: rng.randint(self.BALANCE_MIN, self.BALANCE_MAX) for c in customers}
-        mid = rng.random() < 0.35
+        # The seed picks the outage family (a third of the seeds, the grading's own seed 0 among them, end
+        # around the deadlines, so every single-fault schedule also exercises the give-up path).
+        mid = world.seed % 3 == 0
         short_end = rng.randint(self.SHORT_OUTAGE_MIN_MS, self.SHORT_OUTAGE_MAX_MS)
         mid_end = rng.randint(self.MID_OUTAGE_MIN_MS, self.MID_OUTAGE_MAX_MS)
         return {"orders": orders, "balances": balances, "end": mid_end if mid else short_end}

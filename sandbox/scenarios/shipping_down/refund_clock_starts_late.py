@@ -1,6 +1,6 @@
 from saga_api import DuplicateKey, Timeout, RetryLater
 
-REFUND_AFTER_MS = 9_000
+REFUND_AFTER_MS = 9_800
 
 
 def checkout(command, ctx):
