@@ -19,6 +19,7 @@ from __future__ import annotations
 import random
 
 from ..base import Scenario, commit_outbox
+from ..shop import dead_letters
 
 
 def _hex(rng: random.Random, digits: int) -> str:
@@ -34,11 +35,12 @@ class IdempotentConsumer(Scenario):
     lanes = ("payment", "order", "shipping")
     functions = ("on_payment_captured",)
     signatures = {"on_payment_captured": "on_payment_captured(event, ctx)"}
-    invariants = ("confirmed_once", "no_lost_event")
+    invariants = ("confirmed_once", "no_lost_event", "nothing_dead_lettered", "correlation_ids_present")
     fault_kinds = ("crash", "duplicate", "delay", "relay_crash")
     expected = {"reference": "pass", "no_dedup": "confirmed_once", "dedup_after_effect": "confirmed_once",
                 "publish_after_commit": "no_lost_event", "starter": "confirmed_once",
-                "dedup_by_event_id": "confirmed_once", "dedup_by_correlation_id": "no_lost_event"}
+                "dedup_by_event_id": "confirmed_once", "dedup_by_correlation_id": "no_lost_event",
+                "uncaught_duplicate_key": "nothing_dead_lettered", "no_correlation_id": "correlation_ids_present"}
     DATA_WORLDS = 8       # data sets the schedules draw from; each has every family (see the docstring)
     REANNOUNCE_FROM_MS = 50
     REANNOUNCE_TO_MS = 400
@@ -95,7 +97,7 @@ class IdempotentConsumer(Scenario):
                 lost.append(f"order {oid} was paid but is {status}")
             elif n == 0:
                 lost.append(f"order {oid} is CONFIRMED but no OrderConfirmed event ever reached shipping")
-        return {"confirmed_once": once, "no_lost_event": lost}
+        return {"confirmed_once": once, "no_lost_event": lost, "nothing_dead_lettered": dead_letters(world)}
 
 
 SCENARIO = IdempotentConsumer()
