@@ -20,6 +20,7 @@ from __future__ import annotations
 import random
 
 from ..base import Scenario
+from ..shop import dead_letters
 
 
 def _hex(rng: random.Random, digits: int) -> str:
@@ -35,11 +36,12 @@ class OrderOutbox(Scenario):
     lanes = ("client", "order", "fulfilment")
     functions = ("place_order",)
     signatures = {"place_order": "place_order(command, ctx)"}
-    invariants = ("no_lost_event", "no_ghost_event")
+    invariants = ("no_lost_event", "no_ghost_event", "nothing_dead_lettered", "correlation_ids_present")
     fault_kinds = ("crash", "duplicate", "delay", "relay_crash")
     expected = {"reference": "pass", "publish_then_commit": "no_ghost_event",
                 "commit_then_publish": "no_lost_event", "starter": "no_ghost_event",
-                "inbox_by_command_id": "no_ghost_event", "keyed_by_sku": "no_lost_event"}
+                "inbox_by_command_id": "no_ghost_event", "keyed_by_sku": "no_lost_event",
+                "uncaught_duplicate_key": "nothing_dead_lettered", "correlation_id_per_order": "correlation_ids_present"}
     DATA_WORLDS = 8       # data sets the schedules draw from; each has every family (see the docstring)
     SPACING_MS = 5
     RESEND_FROM_MS = 100
@@ -94,7 +96,7 @@ class OrderOutbox(Scenario):
         for oid, ids in sorted(received.items()):
             if len(ids) > 1:
                 invented.append(f"fulfilment received {len(ids)} different OrderCreated events for {oid}")
-        return {"no_lost_event": lost, "no_ghost_event": invented}
+        return {"no_lost_event": lost, "no_ghost_event": invented, "nothing_dead_lettered": dead_letters(world)}
 
 
 SCENARIO = OrderOutbox()
