@@ -12,6 +12,9 @@ all of them), and every set holds every family below; only the details differ:
   like ``"40 EUR"`` and no currency), and one that multiplies without complaint if nobody checks
   (a fractional amount, an amount that is a numeric string, a negative or zero amount). The
   ``malformed`` fault turns more events into the first shape.
+* **The smallest good amount**: the first good event of every schedule is for an amount of
+  ``SMALLEST_AMOUNT`` (1, a whole number greater than zero): a check that treats it as poison
+  (``amount <= 1``, ``amount < 2``) dead-letters a good event.
 * **A permanent refusal**: at least one well-formed event per schedule uses a currency FX does not
   know; FX answers ``{"error": "unknown_currency"}`` every time, so the event can never succeed.
 * **A transient refusal**: FX is busy for a window of 150-900 ms starting in the first 60 ms and
@@ -58,18 +61,20 @@ class PoisonMessage(Scenario):
     lanes = ("producer", "billing", "fx")
     functions = ("on_order_placed",)
     signatures = {"on_order_placed": "on_order_placed(event, ctx)"}
-    invariants = ("poison_isolated", "no_lost_event", "ledger_is_right")
+    invariants = ("poison_isolated", "no_lost_event", "ledger_is_right", "correlation_ids_present")
     fault_kinds = ("crash", "duplicate", "request_lost", "malformed")
     rpc_ops = {("fx", "rate"): _rate}
     expected = {"reference": "pass", "retry_forever": "poison_isolated", "swallow_errors": "poison_isolated",
                 "transient_to_dlq": "poison_isolated", "starter": "poison_isolated",
                 "busy_is_poison": "poison_isolated", "retry_unknown_currency": "poison_isolated",
-                "hard_coded_rate": "ledger_is_right", "no_validation": "poison_isolated"}
+                "hard_coded_rate": "ledger_is_right", "no_validation": "poison_isolated",
+                "rejects_amount_one": "poison_isolated", "fx_call_without_correlation_id": "correlation_ids_present"}
     DATA_WORLDS = 8       # data sets the schedules draw from; each has every family (see the docstring)
     DEFAULT_MAX_ATTEMPTS = 5
     BUSY_MIN_MS = 150
     BUSY_MAX_MS = 900
     SPACING_MS = 5
+    SMALLEST_AMOUNT = 1   # the amount of the first good event in every schedule (the boundary of "good")
 
     def configure(self, world, constants):
         cap = constants.get("MAX_ATTEMPTS", self.DEFAULT_MAX_ATTEMPTS)
@@ -95,6 +100,7 @@ class PoisonMessage(Scenario):
                 data["amount"] = [amount + 0.5, str(amount), -amount, 0][index % 4]     # each shape in 2 sets
             events.append({"data": data, "kind": "good" if kind == "good" else "malformed" if kind != "unknown"
                            else "unknown", "correlation_id": f"chk-{_hex(rng, 10)}"})
+        next(e for e in events if e["kind"] == "good")["data"]["amount"] = self.SMALLEST_AMOUNT
         start = rng.randint(0, 60)
         return {"rates": rates, "events": events, "busy": (start, start + rng.randint(self.BUSY_MIN_MS,
                                                                                      self.BUSY_MAX_MS))}
