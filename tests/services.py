@@ -85,7 +85,9 @@ class PrivatePostgres:
 
     def start(self) -> None:
         options = (f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=100")
+                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=100 "
+                   # Shared memory in the data directory: a cleanup of /dev/shm elsewhere cannot break it.
+                   "-c dynamic_shared_memory_type=mmap")
         self._ctl("-l", str(self.dir / "server.log"), "-w", "-t", "60", "-o", options, "start")
 
     def stop(self, mode: str = "fast") -> None:
