@@ -141,6 +141,10 @@ def outage_response(request, part: str) -> HttpResponse:
 
     response["Content-Security-Policy"] = CSP
     response["X-Frame-Options"] = "DENY"
+    if posted and request.headers.get("HX-Request") == "true":
+        # htmx swaps nothing on a 5xx, so the click would seem to do nothing: reload the page instead,
+        # which shows this page while the part is still down. (A failed poll just polls again.)
+        response["HX-Refresh"] = "true"
     return response
 
 

@@ -87,6 +87,7 @@ def test_killing_the_web_server_mid_batch_loses_no_submission_and_doubles_none(s
     report = drill(stack, "web")
     assert_every_submission_has_exactly_one_verdict(report)
     assert_every_refusal_was_clear(report)
+    assert any(a.status == 0 for a in report.answers), "no learner was submitting while the web server was down"
 
 
 @pytest.mark.services
@@ -145,3 +146,12 @@ def test_a_database_outage_on_submit_hands_the_code_and_its_token_back(alice, co
     assert 'name="client_token" value="tok-123"' in page
     assert "never echoed" not in page
     assert "Try again" in page and 'action="/exercises/idempotent-consumer/submit/"' in page
+
+
+def test_an_htmx_post_during_an_outage_reloads_the_page_to_show_the_503(alice, content, cut_database):
+    client = Client(raise_request_exception=False)
+    client.force_login(alice)
+    cut_database()
+    response = client.post("/exercises/idempotent-consumer/hints/", headers={"HX-Request": "true"})
+    assert response.status_code == 503
+    assert response["HX-Refresh"] == "true"
