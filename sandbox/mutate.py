@@ -48,7 +48,8 @@ KEY_KWARGS = ("idempotency_key", "correlation_id")
 KEY_ATTRS = ("id", "idempotency_key", "correlation_id")
 COMPENSATION_OPS = ("release", "refund", "cancel", "void")
 COMPENSATION_EVENTS = ("Release", "Refund", "Cancel", "Void")
-CHECK_NAMES = ("get", "find", "first_time", "seen", "processed", "already", "dup")
+CHECK_CALLS = ("get", "find")                                  # a read that a duplicate check is made of
+CHECK_WORDS = ("first_time", "seen", "processed", "already", "dup")   # or a helper named for one
 FLIPS = {ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt, ast.Eq: ast.NotEq, ast.NotEq: ast.Eq}
 CMP_TEXT = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}
 OPERATORS = ("drop_kwarg", "tx_own", "tx_after", "tx_split", "outbox_publish", "publish_after", "insert_put",
@@ -218,7 +219,7 @@ def _is_check(test) -> bool:
     for n in ast.walk(test):
         if isinstance(n, ast.Call):
             name = _func_name(n).lower()
-            if name in ("get", "find") or any(w in name for w in CHECK_NAMES[2:]):
+            if name in CHECK_CALLS or any(w in name for w in CHECK_WORDS):
                 return True
     return False
 
@@ -232,7 +233,7 @@ def _ops(nodes, parents):
     for i, node in enumerate(nodes):
         line = getattr(node, "lineno", 0)
 
-        # drop_kwarg / new_id on keyword values
+        # keyword arguments, insert, saga steps
         if isinstance(node, ast.Call):
             for k, kw in enumerate(node.keywords):
                 if kw.arg in KEY_KWARGS:
@@ -260,7 +261,6 @@ def _ops(nodes, parents):
                     yield ("drop_comp", line, f"drop compensation {_short(node.args[2])} from "
                                               f"Step({_short(node.args[0])})", i, drop_p)
 
-            # raise RetryLater(...) is handled at the Raise node.
 
         # new_id: store keys, key kwargs, id attributes
         if _has_ctx(parents, node):
