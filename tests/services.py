@@ -348,6 +348,7 @@ class Answer:
     status: int
     clear: bool          # a 503 in the site's layout that says what is wrong and that nothing was lost
     kept_code: bool      # a refused submission handed the learner's code and token back
+    while_down: bool     # asked while the part was down (else: after it was back)
     excerpt: str
 
 
@@ -375,12 +376,18 @@ class DrillReport:
     def answer_counts(self) -> dict:
         return dict(collections.Counter(a.status for a in self.answers))
 
+    @property
+    def refused_after_recovery(self) -> int:
+        """Refusals once the part was back (a stale connection, a process still starting)."""
+        return sum(1 for a in self.answers if not a.while_down)
+
     def summary(self) -> str:
         unclear = sum(1 for a in self.answers if a.status and not a.clear)
         return (f"{self.fault}: {self.submissions} submissions, {self.rows} rows, statuses {self.statuses}, "
                 f"deliveries {dict(sorted(self.deliveries.items()))}, verdict writes per submission "
                 f"{dict(sorted(self.verdict_writes.items()))}, wrong verdicts {len(self.wrong_verdicts)}, "
-                f"unfinished {self.unfinished}; refusals {self.answer_counts} ({unclear} unclear), "
+                f"unfinished {self.unfinished}; refusals {self.answer_counts} ({unclear} unclear, "
+                f"{self.refused_after_recovery} after the part was back), "
                 f"{self.accepted_while_down} accepted while down, pages while down {self.pages_while_down}, "
                 f"slowest answer to a submission {self.slowest_post:.1f} s; "
                 f"sweeps re-relayed {self.sweeps}; restarted after exiting on their own {self.exits}; "
@@ -398,7 +405,7 @@ class Learner:
         self.cookies = f"sessionid={session}; csrftoken={self.csrf}"
         self.token = ""
 
-    def _note(self, method: str, status: int, body: str) -> None:
+    def _note(self, method: str, status: int, body: str, asked_while_down: bool) -> None:
         clear = status == 503 and all(m in body for m in OUTAGE_PAGE_MARKERS) and not any(
             bad in body for bad in NEVER_ON_A_PAGE)
         kept = False
@@ -406,7 +413,8 @@ class Learner:
             kept = (html.escape(self.code, quote=False) in body or html.escape(self.code) in body) \
                 and self.token in body
         with self.lock:
-            self.report.answers.append(Answer(method, status, clear, kept, re.sub(r"\s+", " ", body)[:300]))
+            self.report.answers.append(Answer(method, status, clear, kept, asked_while_down,
+                                              re.sub(r"\s+", " ", body)[:300]))
 
     @property
     def page(self) -> str:
@@ -416,12 +424,13 @@ class Learner:
         """Load the exercise page (its form carries the submission's idempotency token)."""
         page = self.page
         while time.monotonic() < deadline and not self.token:
+            asked_while_down = self.down.is_set()
             status, body, _ = http_get(page, {"Cookie": self.cookies}, source=self.address)
             if status == 200:
                 found = re.search(r'name="client_token" value="([^"]+)"', body)
                 self.token = found.group(1) if found else ""
             else:
-                self._note("GET", status, body)
+                self._note("GET", status, body, asked_while_down)
                 time.sleep(0.3)
 
     def submit(self, deadline: float) -> bool:
@@ -431,7 +440,7 @@ class Learner:
         headers = {"Cookie": self.cookies, "X-CSRFToken": self.csrf, "Referer": page,
                    "Content-Type": "application/x-www-form-urlencoded"}
         while time.monotonic() < deadline:
-            sent = time.monotonic()
+            sent, asked_while_down = time.monotonic(), self.down.is_set()
             status, body, _ = http_request("POST", page + "submit/", form, headers, source=self.address)
             with self.lock:
                 self.report.slowest_post = max(self.report.slowest_post, time.monotonic() - sent)
@@ -442,7 +451,7 @@ class Learner:
                 return True
             # Refused, reset or nothing listening: the learner presses "Try again" (the same token,
             # so a submission that was in fact saved is not made twice).
-            self._note("POST", status, body)
+            self._note("POST", status, body, asked_while_down)
             time.sleep(0.3)
         return False
 
@@ -496,7 +505,8 @@ class FaultDrill:
                         pass  # tried again on the next round
 
     def _down_for(self, seconds: float) -> None:
-        """Keep the part down while learners go on, and a reader loads pages that need it."""
+        """Keep the part down while learners go on, and a reader loads pages that need it.
+        `down` stays set until the part has been started again (see run)."""
         self.down.set()
         reads: collections.Counter = collections.Counter()
         until = time.monotonic() + seconds
@@ -511,7 +521,6 @@ class FaultDrill:
                     break
                 time.sleep(0.2)
         finally:
-            self.down.clear()
             self.report.pages_while_down = dict(reads)
 
     def _in_flight(self, ids: set[str]) -> int:
@@ -573,6 +582,7 @@ class FaultDrill:
         try:
             self._break()
         finally:
+            self.down.clear()   # only now: the part is back up
             self.breaking.clear()
         for thread in threads:
             thread.join(max(1.0, deadline - time.monotonic()))
