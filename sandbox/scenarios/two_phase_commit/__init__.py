@@ -23,8 +23,10 @@ Data families (drawn from ``world.rng``; the same seed gives the same world):
   with redelivery of its command.
 
 Graded: ``twopc_agreement`` (per transfer, all banks COMMITTED or none; none left PREPARED
-holding its lock at the end), ``conservation`` (money across both banks), correlation ids on
-every call, and ``settles``.
+holding its lock at the end, also under ids the client never sent; no lock left behind),
+``twopc_commits`` (a transfer commits unless a bank voted no, a fault hid a vote (a lost
+prepare request or reply, a bank crash while preparing) or the coordinator crashed handling it), ``conservation`` (money across both
+banks), correlation ids on every call, and ``settles``.
 """
 from ..base import Scenario, send_commands
 
@@ -41,13 +43,14 @@ class TwoPhaseCommit(Scenario):
     lanes = ("client", "coordinator", "bank_a", "bank_b")
     functions = ("transfer",)
     signatures = {"transfer": "transfer(command, ctx)"}
-    invariants = ("twopc_agreement", "conservation", "correlation_ids_present")
+    invariants = ("twopc_agreement", "twopc_commits", "conservation", "correlation_ids_present")
     fault_kinds = ("crash", "duplicate", "request_lost", "reply_lost", "vote_no")
     rpc_ops = {(bank, op): f"participant_{op}" for bank in BANKS for op in ("prepare", "commit", "abort")}
     expected = {"reference": "pass", "no_decision_log": "twopc_agreement", "coordinator_crash": "twopc_agreement",
                 "abort_only_yes_voters": "twopc_agreement", "any_yes_commits": "twopc_agreement",
                 "log_after_send": "twopc_agreement", "timeout_counts_as_yes": "twopc_agreement",
-                "phase_two_not_retried": "twopc_agreement", "starter": "twopc_agreement"}
+                "phase_two_not_retried": "twopc_agreement", "votes_compared_wrongly": "twopc_commits",
+                "starter": "twopc_agreement"}
     trace_kinds = {"prepare": "prepare", "commit": "decide", "abort": "decide"}
 
     TRANSFERS_MIN = 2
@@ -109,6 +112,7 @@ class TwoPhaseCommit(Scenario):
         commands = [("Transfer", {k: x[k] for k in ("transfer_id", "changes")}, x["corr"])
                     for x in transfers.values()]
         send_commands(world, "client", commands, spacing=self.COMMAND_SPACING_MS)
+        world.notes["commands"] = [{xid: f"cmd-{i + 1}" for i, xid in enumerate(transfers)}]   # send_commands' ids
         if data["late"]:
             xid, bank, at = data["late"]
             world.sched.at(at, self._late_prepare, world, xid, bank)
@@ -124,10 +128,28 @@ class TwoPhaseCommit(Scenario):
                                c["correlation_id"])
                 return
 
+    def _abort_excused(self, world, xid) -> bool:
+        """May this transfer be aborted although no bank voted no? Yes if a fault hid a vote from the
+        coordinator (a lost prepare request or reply, a bank that crashed while preparing) or the coordinator
+        itself crashed while handling it (it may presume abort for an undecided transfer)."""
+        handler = f"coordinator.transfer:{world.notes['commands'][0][xid]}#"
+        for f in world.plan.fired:
+            site = f["site"]
+            if f["kind"] == "crash" and site.startswith(handler) and ">" not in site:
+                return True
+            if (f["kind"] in ("request_lost", "reply_lost", "crash") and ".prepare#" in site
+                    and site.startswith((handler, f"late:{xid}>"))):
+                return True
+        return False
+
     def facts(self, world):
         transfers = world.notes["transfers"][0]
         problems = []
-        for xid, x in transfers.items():
+        # Every transaction a bank knows, also one under an id the client never sent (a coordinator that
+        # invents its own ids must still finish what it started).
+        known = [xid for bank in BANKS for xid in world.stores[bank].rows("txns") if xid not in transfers]
+        everything = dict(transfers, **{xid: {"corr": None} for xid in sorted(set(known))})
+        for xid, x in everything.items():
             states = {}
             for bank in BANKS:
                 row = world.stores[bank].get("txns", xid)
@@ -140,8 +162,23 @@ class TwoPhaseCommit(Scenario):
             if "COMMITTED" in states.values() and set(states.values()) != {"COMMITTED"}:
                 problems.append(f"participants disagree on {xid}: " +
                                 ", ".join(f"{b} {s}" for b, s in states.items()))
+        commits = []
+        for xid in transfers:
+            rows = {bank: world.stores[bank].get("txns", xid) or {} for bank in BANKS}
+            if all(r.get("state") == "COMMITTED" for r in rows.values()):
+                continue
+            if any(r.get("voted") == "no" for r in rows.values()) or self._abort_excused(world, xid):
+                continue
+            states = ", ".join(f"{b} {r.get('state', 'never prepared')}" for b, r in rows.items())
+            commits.append(f"{xid} did not commit ({states}) although no bank voted no, every vote could be "
+                           f"heard and the coordinator did not crash")
+        for bank in BANKS:
+            for name, account in sorted(world.stores[bank].rows("accounts").items()):
+                holder = account.get("locked_by")
+                if holder and (world.stores[bank].get("txns", holder) or {}).get("state") != "PREPARED":
+                    problems.append(f"{bank} still locks {name}'s account for {holder}")
         total = sum(r.get("balance", 0) for bank in BANKS for r in world.stores[bank].rows("accounts").values())
-        return {"twopc_agreement": problems,
+        return {"twopc_agreement": problems, "twopc_commits": commits,
                 "conservation": [("money across both banks", world.notes["total"][0], total)]}
 
 

@@ -23,10 +23,10 @@ def participant_prepare(request, ctx):
         else:
             reason = None
         if reason:
-            tx.insert("txns", xid, {"state": "ABORTED", **change})
+            tx.insert("txns", xid, {"state": "ABORTED", "voted": "no", **change})
             return {"vote": "no", "reason": reason}
         tx.update("accounts", change["account"], locked_by=xid)
-        tx.insert("txns", xid, {"state": "PREPARED", **change})
+        tx.insert("txns", xid, {"state": "PREPARED", "voted": "yes", **change})
         return {"vote": "yes"}
 
 
