@@ -25,6 +25,8 @@ Data families (drawn from ``world.rng``; the same seed gives the same world):
   around the deadlines (``MID_OUTAGE_MIN_MS`` to ``MID_OUTAGE_MAX_MS``) when the seed is a
   multiple of 3 (seed 0, the one single faults are tried with, included), or (fault ``outage``
   at ``shipping:long``) until ``LONG_OUTAGE_END_MS``;
+* an order may be cancelled only for a reason (``cancelled_for_a_reason``): Payment declined
+  it, Shipping refused it, or Shipping was down or unreachable when this order asked;
 * late processing after a timeout: for about ``LATE_PERCENT``% of orders, a schedule
   request that timed out while Shipping was down sits in Shipping's queue and is
   processed when Shipping comes back (a shipment the caller never heard about), and
@@ -45,7 +47,7 @@ class ShippingDown(Scenario):
     functions = ("checkout",)
     signatures = {"checkout": "checkout(command, ctx)"}
     invariants = ("no_charge_without_shipment", "orders_resolve", "confirmed_is_complete", "cancelled_is_clean",
-                  "no_double_charge", "conservation")
+                  "no_double_charge", "conservation", "cancelled_for_a_reason")
     fault_kinds = ("crash", "duplicate", "declined", "outage", "request_lost", "reply_lost")
     rpc_ops = {("payment", op): f"payment_{op}" for op in ("authorize", "capture", "void", "charge", "refund")}
     rpc_ops.update({("shipping", "schedule"): "shipping_schedule"})
@@ -54,7 +56,8 @@ class ShippingDown(Scenario):
                 "refund_too_late": "no_charge_without_shipment",
                 "refund_clock_starts_late": "no_charge_without_shipment", "keys_by_customer": "cancelled_is_clean",
                 "refused_means_scheduled": "confirmed_is_complete", "no_idempotency_keys": "cancelled_is_clean",
-                "forgets_void": "cancelled_is_clean", "starter": "no_charge_without_shipment"}
+                "forgets_void": "cancelled_is_clean", "cancels_on_payment_timeout": "cancelled_for_a_reason",
+                "starter": "no_charge_without_shipment"}
 
     ORDERS_MIN = 2
     ORDERS_MAX = 3
@@ -126,6 +129,7 @@ class ShippingDown(Scenario):
         commands = [("PlaceOrder", {k: o[k] for k in ("order_id", "customer", "amount")}, o["corr"])
                     for o in orders.values()]
         send_commands(world, "client", commands, spacing=self.COMMAND_SPACING_MS)
+        world.notes["commands"] = [{oid: f"cmd-{i + 1}" for i, oid in enumerate(orders)}]   # send_commands' ids
         for i, oid in enumerate(orders):
             world.sched.at(i * self.COMMAND_SPACING_MS + self.ORDER_DEADLINE_MS, self._deadline, world, oid)
         world.sched.at(end, self._drain_queue, world, end)
@@ -175,6 +179,23 @@ class ShippingDown(Scenario):
             total -= sum(max(0, min(stop, ok_to) - max(start, ok_from)) for start, stop in merged)
         return total
 
+    def cancel_reason(self, world, oid) -> str | None:
+        """Why an order may be cancelled: Payment declined it, Shipping refused it, or Shipping could not be
+        reached for it (a schedule call while it was down, or one a fault lost or crashed)."""
+        if world.stores["payment"].get("declines", oid):
+            return "declined"
+        if world.stores["shipping"].get("refusals", oid):
+            return "refused"
+        back = world.notes["shipping_back"][0]
+        if any(c["service"] == "shipping" and c["op"] == "schedule" and c["caller"] == "order" and c["t"] < back
+               and isinstance(c["data"], dict) and c["data"].get("order_id") == oid for c in world.rpc.calls):
+            return "shipping down"
+        handler = f"order.checkout:{world.notes['commands'][0][oid]}#"
+        if any(f["kind"] in ("request_lost", "reply_lost", "crash") and f["site"].startswith(handler)
+               and ">shipping.schedule#" in f["site"] for f in world.plan.fired):
+            return "shipping unreachable"
+        return None
+
     def facts(self, world):
         orders = world.notes["orders"][0]
         pay, ship = world.stores["payment"], world.stores["shipping"]
@@ -208,7 +229,10 @@ class ShippingDown(Scenario):
             account = pay.get("accounts", customer) or {}
             conservation.append((f"{customer}'s money (balance + held + captured)", account.get("initial"),
                                  _int(account.get("balance")) + captured + held))
-        return {"orders": out, "charges": charges, "conservation": conservation,
+        unjustified = [f"{oid} was CANCELLED although Payment never declined it, Shipping never refused it and "
+                       f"Shipping was never found unreachable for it" for oid, o in out.items()
+                       if o["status"] == "CANCELLED" and self.cancel_reason(world, oid) is None]
+        return {"orders": out, "charges": charges, "conservation": conservation, "cancelled_for_a_reason": unjustified,
                 "no_charge_without_shipment": unshipped, "orders_resolve": world.notes.get("late_orders", [])}
 
 

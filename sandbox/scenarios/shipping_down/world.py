@@ -3,6 +3,8 @@
 #                 "captured_at", "refunded_at"}   (times the grader measures the money rule with)
 # shipments rows: {"status": SCHEDULED | CANCELLED, "scheduled_at", "cancelled_at"}
 # unserved[order_id]: set up by the scenario: Shipping refuses that order for ever.
+# declines[order_id], refusals[order_id]: written when Payment declines / Shipping refuses an order
+# (the grader's record of a real refusal, for cancelled_for_a_reason).
 
 
 # _replay and _save come from world_prelude.py.
@@ -15,6 +17,7 @@ def _take(tx, ctx, request, status):
         return saved
     account = tx.get("accounts", d["customer"])
     if account["balance"] < d["amount"]:
+        tx.put("declines", d["order_id"], {"at": ctx.now})        # for the grader: a real refusal
         return _save(tx, request, {"status": "declined"})
     tx.update("accounts", d["customer"], balance=account["balance"] - d["amount"])
     # One payment row per request key: without a key, every call takes money again.
@@ -70,6 +73,7 @@ def shipping_schedule(request, ctx):
     with ctx.db.transaction() as tx:
         shipment = tx.get("shipments", oid)
         if tx.get("unserved", oid) or (shipment and shipment["status"] == "CANCELLED"):
+            tx.put("refusals", oid, {"at": ctx.now})               # for the grader: a real refusal
             return {"status": "refused"}
         if not shipment:
             tx.insert("shipments", oid, {"status": "SCHEDULED", "scheduled_at": ctx.now})

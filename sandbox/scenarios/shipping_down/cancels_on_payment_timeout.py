@@ -1,0 +1,56 @@
+from saga_api import DuplicateKey, Timeout, RetryLater
+
+SHIPPING_DEADLINE_MS = 8_000      # how long we may hold the customer's money waiting for shipping
+
+
+def checkout(command, ctx):
+    order = command.data
+    oid = order["order_id"]
+    corr = command.correlation_id
+    try:
+        with ctx.db.transaction() as tx:
+            tx.insert("orders", oid, {"status": "PENDING", "since": ctx.now})
+    except DuplicateKey:
+        pass
+    row = ctx.db.get("orders", oid)
+    if row["status"] != "PENDING":
+        return
+
+    def call(service, op):
+        return ctx.call(service, op, order, idempotency_key=f"{op}-{oid}", correlation_id=corr)
+
+    try:
+        # Hold the money, don't take it, until shipping has accepted the order.
+        if call("payment", "authorize")["status"] != "authorized":
+            finish(ctx, oid, "CANCELLED", corr)
+            return
+        try:
+            scheduled = call("shipping", "schedule")["status"] == "scheduled"
+        except Timeout:
+            if ctx.now - row["since"] < SHIPPING_DEADLINE_MS:
+                raise RetryLater(1000)            # shipping is down: look again in a second
+            scheduled = False
+        if not scheduled:
+            call("payment", "void")              # release the hold
+            finish(ctx, oid, "CANCELLED", corr, cancel_shipment=True)
+            return
+        call("payment", "capture")
+    except Timeout:
+        # Bug: a payment timeout is taken as a refusal and the order is cancelled, although
+        # the card may be fine (a retry with the same key was safe) and shipping never said no.
+        try:
+            call("payment", "void")
+        except Timeout:
+            raise RetryLater(300)
+        finish(ctx, oid, "CANCELLED", corr, cancel_shipment=True)
+        return
+    finish(ctx, oid, "CONFIRMED", corr)
+
+
+def finish(ctx, oid, status, corr, cancel_shipment=False):
+    with ctx.db.transaction() as tx:
+        tx.update("orders", oid, status=status)
+        if cancel_shipment:
+            # In case our schedule request got through after all: shipping cancels it
+            # (and refuses it if it arrives later) whenever it is back.
+            tx.outbox("CancelShipment", {"order_id": oid}, correlation_id=corr)
