@@ -1,0 +1,10 @@
+from saga_api import Step
+
+
+def saga():
+    # Bug: "safe" by never finishing: every order is created and then cancelled, so
+    # nothing is ever held and nothing is ever sold.
+    return [
+        Step("create order", "order.create", compensation="order.cancel"),
+        Step("cancel order", "order.cancel"),
+    ]
