@@ -267,3 +267,64 @@ def test_design_saga_runs_the_shops_varied_orders():
     assert all(len({x["customer"] for x in o.values()}) < len(o) for o in orders), "no shared customer"
     statuses = {x.get("status") for _, w, _ in _worlds(DESIGN, n=20) for x in w.stores["order"].rows("orders").values()}
     assert {"CONFIRMED", "CANCELLED"} <= statuses
+
+
+# -- nothing done is not a pass ------------------------------------------------------------------
+
+@pytest.mark.parametrize("body", ["pass", """for bank in ("bank_a", "bank_b"):
+        ctx.call(bank, "abort", command.data, correlation_id=command.correlation_id)"""])
+def test_a_coordinator_that_never_commits_fails(body):
+    source = f"def transfer(command, ctx):\n    {body}\n"
+    assert "twopc_commits" in _broken(sandbox.grade("two_phase_commit", source, random_schedules=20))
+
+
+def test_a_coordinator_may_presume_abort_after_its_own_crash():
+    source = '''
+from saga_api import Timeout, RetryLater
+
+BANKS = ["bank_a", "bank_b"]
+
+
+def transfer(command, ctx):
+    xid = command.data["transfer_id"]
+    row = ctx.db.get("log", xid)
+    if row is None:
+        with ctx.db.transaction() as tx:
+            tx.insert("log", xid, {"state": "preparing"})
+        votes = []
+        for bank in BANKS:
+            try:
+                votes.append(ctx.call(bank, "prepare", command.data, correlation_id=command.correlation_id)["vote"])
+            except Timeout:
+                votes.append("no")
+        decision = "commit" if votes == ["yes", "yes"] else "abort"
+        with ctx.db.transaction() as tx:
+            tx.update("log", xid, state=decision)
+    elif row["state"] == "preparing":
+        decision = "abort"                 # crashed before deciding: nobody was told to commit
+        with ctx.db.transaction() as tx:
+            tx.update("log", xid, state=decision)
+    else:
+        decision = row["state"]
+    try:
+        for bank in BANKS:
+            ctx.call(bank, decision, command.data, correlation_id=command.correlation_id)
+    except Timeout:
+        raise RetryLater(300)
+'''
+    report = sandbox.grade("two_phase_commit", source, random_schedules=300)
+    assert report["status"] == "passed", report["message"]
+
+
+def test_a_checkout_that_cancels_every_order_fails():
+    source = """
+def checkout(command, ctx):
+    with ctx.db.transaction() as tx:
+        tx.put("orders", command.data["order_id"], {"status": "CANCELLED"})
+"""
+    assert "cancelled_for_a_reason" in _broken(sandbox.grade("shipping_down", source, random_schedules=20))
+
+
+def test_a_saga_that_cancels_instead_of_confirming_fails():
+    source = DESIGN.variants["cancels_instead"][0]
+    assert "saga_compensates" in _broken(sandbox.grade("design_saga", source, random_schedules=20))
