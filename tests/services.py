@@ -232,11 +232,14 @@ SWEEP_REDISPATCH_SECONDS = 15
 class Stack:
     """PostgreSQL, Redis, gunicorn and a Celery worker, all private to one test module or benchmark."""
 
-    def __init__(self, learners: int, worker_concurrency: int = 2):
+    def __init__(self, learners: int, worker_concurrency: int = 2, redispatch_seconds: int = SWEEP_REDISPATCH_SECONDS):
         self.pg = PrivatePostgres()
         self.redis = PrivateRedis()
         self.learners_wanted = learners
         self.worker_concurrency = worker_concurrency
+        # Keep it above the longest wait in the queue, or every sweep sends the backlog again
+        # (harmless, but the sweeper gives up on a submission sent too many times).
+        self.redispatch_seconds = redispatch_seconds
         self.web: WebServer | None = None
         self.worker: Worker | None = None
         self.sessions: list[str] = []
@@ -312,7 +315,7 @@ print(json.dumps({{"sessions": keys, "solution": version.solution, "starter": ve
     def sweep(self) -> int:
         """What celery beat does every minute in production (with shortened waits): re-relay stuck work."""
         script = (f"from datetime import timedelta\nfrom django.conf import settings\nfrom exercises import grading\n"
-                  f"settings.EXERCISES_REDISPATCH_AFTER = {SWEEP_REDISPATCH_SECONDS}\n"
+                  f"settings.EXERCISES_REDISPATCH_AFTER = {self.redispatch_seconds}\n"
                   f"grading.UNDISPATCHED_GRACE = timedelta(seconds={SWEEP_GRACE_SECONDS})\n"
                   "print(len(grading.sweep()))")
         done = subprocess.run([sys.executable, "manage.py", "shell", "-c", script], cwd=ROOT, env=self.env(),
