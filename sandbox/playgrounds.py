@@ -107,7 +107,7 @@ PLAYGROUNDS = {
                "On: hold the money, capture only once shipping has accepted, void the hold on a deadline. "
                "Off: capture first, then wait for shipping."),
             _t("long_outage", "Shipping down for most of the window", "fault", True,
-               "Shipping is down for 50 s of the 60 s window (off: from one second to about twenty)."),
+               "Shipping is down for 50 s of the 60 s window (off: from half a second to about twelve)."),
         ],
     },
     "poison-message": {

@@ -4,7 +4,8 @@
 a phrase that must appear in that text (so the entry follows the text it describes), and what the
 text promises. ``PROSE`` is a hint without code; ``ILLUSTRATION`` is an API or signature example
 that is not a solution (it must only be valid Python); otherwise each pair is the complete learner
-module the text describes and its verdict: ``"pass"`` or the invariant it says breaks. The convention
+module the text describes and its verdict: ``"pass"`` or the invariant it says breaks (a tuple when
+the text names more than one way to fail). The convention
 is described in exercises/content/README.md.
 """
 from __future__ import annotations
@@ -16,6 +17,7 @@ import pytest
 
 import sandbox
 from exercises.content_loader import CONTENT_DIR, read_exercise
+from sandbox import scenarios
 
 PROSE = "prose"
 ILLUSTRATION = "illustration"
@@ -81,7 +83,7 @@ def checkout(command, ctx):
     corr = command.correlation_id
     try:
         with ctx.db.transaction() as tx:
-            tx.insert("orders", oid, {"status": "PENDING", "since": ctx.now})
+            tx.insert("orders", oid, {"status": "PENDING", "since": ctx.now, "outcome": None})
     except DuplicateKey:
         pass
     row = ctx.db.get("orders", oid)
@@ -89,23 +91,28 @@ def checkout(command, ctx):
         return
     key = lambda op: op + ":" + oid
     try:
-        if ctx.call("payment", "authorize", order, idempotency_key=key("authorize"),
-                    correlation_id=corr)["status"] != "authorized":
-            return finish(ctx, oid, "CANCELLED", corr)
-        try:
-            scheduled = ctx.call("shipping", "schedule", order, idempotency_key=key("schedule"),
-                                 correlation_id=corr)["status"] == "scheduled"
-        except Timeout:
-            if ctx.now - row["since"] < 8000:
-                raise RetryLater(1000)
-            scheduled = False
-        if not scheduled:
-            ctx.call("payment", "void", order, idempotency_key=key("void"), correlation_id=corr)
-            return finish(ctx, oid, "CANCELLED", corr)
-        ctx.call("payment", "capture", order, idempotency_key=key("capture"), correlation_id=corr)
+        outcome = row["outcome"]
+        if outcome is None:
+            if ctx.call("payment", "authorize", order, idempotency_key=key("authorize"),
+                        correlation_id=corr)["status"] != "authorized":
+                return finish(ctx, oid, "CANCELLED", corr)
+            try:
+                answer = ctx.call("shipping", "schedule", order, idempotency_key=key("schedule"),
+                                  correlation_id=corr)["status"]
+            except Timeout:
+                if ctx.now - row['since'] < 8000:
+                    raise RetryLater(1000)
+                answer = "timeout"
+            outcome = "ship" if answer == "scheduled" else "give up"
+            with ctx.db.transaction() as tx:
+                tx.update('orders', oid, outcome=outcome)
+        if outcome == "ship":
+            ctx.call("payment", "capture", order, idempotency_key=key("capture"), correlation_id=corr)
+            return finish(ctx, oid, "CONFIRMED", corr)
+        ctx.call("payment", "void", order, idempotency_key=key("void"), correlation_id=corr)
+        finish(ctx, oid, "CANCELLED", corr)
     except Timeout:
         raise RetryLater(300)
-    finish(ctx, oid, "CONFIRMED", corr)
 
 
 def finish(ctx, oid, status, corr):
@@ -114,6 +121,9 @@ def finish(ctx, oid, status, corr):
         if status == "CANCELLED":
             tx.outbox('CancelShipment', {'order_id': oid}, correlation_id=corr)
 """
+
+# The same design without "decide once": the outcome is recomputed on every delivery (hint 3 says why it fails).
+SHIPPING_DECIDES_TWICE = scenarios.get("shipping_down").variants["decides_twice"][0]
 
 # -- design-a-saga ----------------------------------------------------------------------------------
 SAGA_WITH_COMPENSATIONS = """
@@ -202,7 +212,9 @@ SNIPPETS = {
         "statement:1": ('ctx.call("payment", "authorize", order', ILLUSTRATION),
         "hint:0": ("make sure of the money without taking it yet", PROSE),
         "hint:1": ("on its own it still fails", [(SHIPPING_HOLD_NO_DEADLINE, "orders_resolve")]),
-        "hint:2": ("if ctx.now - row['since'] < 8000: raise RetryLater(1000)", [(SHIPPING_WITH_DEADLINE, "pass")]),
+        "hint:2": ("if ctx.now - row['since'] < 8000: raise RetryLater(1000)", [(SHIPPING_WITH_DEADLINE, "pass"),
+                                                                            (SHIPPING_DECIDES_TWICE, ("cancelled_is_clean",
+                                                                                                     "confirmed_is_complete"))]),
     },
     "design-a-saga": {
         "statement:0": ('Step("create order", "order.create", compensation="order.cancel")', ILLUSTRATION),
@@ -263,6 +275,6 @@ def test_snippet_gets_the_verdict_its_text_promises(slug, where, n, program, exp
     broken = [v["name"] for v in report["violations"]]
     if expected == "pass":
         assert report["status"] == "passed", report["message"]
-    else:
+    else:                       # the invariant it says breaks (or one of them, when the text names several)
         assert report["status"] == "failed", report["message"]
-        assert expected in broken, (broken, report["message"])
+        assert set(broken) & ({expected} if isinstance(expected, str) else set(expected)), (broken, report["message"])

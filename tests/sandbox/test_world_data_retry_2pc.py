@@ -172,21 +172,26 @@ def checkout(command, ctx):
         if not tx.get("orders", oid):
             # The clock starts before the charge: a charge whose reply was lost took the money earlier
             # than this code can tell.
-            tx.insert("orders", oid, {{"status": "PENDING", "since": ctx.now}})
+            tx.insert("orders", oid, {{"status": "PENDING", "since": ctx.now, "outcome": None}})
     row = ctx.db.get("orders", oid)
     if row["status"] != "PENDING":
         return
     call = lambda service, op: ctx.call(service, op, order, idempotency_key=op + oid, correlation_id=corr)
     try:
-        if call("payment", "charge")["status"] != "captured":
-            return end(ctx, oid, "CANCELLED", corr)
-        try:
-            ok = call("shipping", "schedule")["status"] == "scheduled"
-        except Timeout:
-            if ctx.now - row["since"] + 500 <= REFUND_AFTER_MS:
-                raise RetryLater(500)
-            ok = False
-        if not ok:
+        outcome = row["outcome"]
+        if outcome is None:
+            if call("payment", "charge")["status"] != "captured":
+                return end(ctx, oid, "CANCELLED", corr)
+            try:
+                ok = call("shipping", "schedule")["status"] == "scheduled"
+            except Timeout:
+                if ctx.now - row["since"] + 500 <= REFUND_AFTER_MS:
+                    raise RetryLater(500)
+                ok = False
+            outcome = "ship" if ok else "refund"
+            with ctx.db.transaction() as tx:
+                tx.update("orders", oid, outcome=outcome)
+        if outcome == "refund":
             call("payment", "refund")
             return end(ctx, oid, "CANCELLED", corr)
     except Timeout:

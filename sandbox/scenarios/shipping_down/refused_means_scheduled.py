@@ -1,6 +1,6 @@
 from saga_api import DuplicateKey, Timeout, RetryLater
 
-SHIPPING_DEADLINE_MS = 8_000      # how long we may hold the customer's money waiting for shipping
+SHIPPING_DEADLINE_MS = 4_000      # how long we may hold the customer's money waiting for shipping
 
 
 def checkout(command, ctx):
@@ -9,7 +9,7 @@ def checkout(command, ctx):
     corr = command.correlation_id
     try:
         with ctx.db.transaction() as tx:
-            tx.insert("orders", oid, {"status": "PENDING", "since": ctx.now})
+            tx.insert("orders", oid, {"status": "PENDING", "since": ctx.now, "outcome": None})
     except DuplicateKey:
         pass
     row = ctx.db.get("orders", oid)
@@ -20,26 +20,33 @@ def checkout(command, ctx):
         return ctx.call(service, op, order, idempotency_key=f"{op}-{oid}", correlation_id=corr)
 
     try:
-        # Hold the money, don't take it, until shipping has accepted the order.
-        if call("payment", "authorize")["status"] != "authorized":
-            finish(ctx, oid, "CANCELLED", corr)
-            return
-        try:
-            # Bug: the answer is never read: an order shipping refuses is taken as booked.
-            call("shipping", "schedule")
-            scheduled = True
-        except Timeout:
-            if ctx.now - row["since"] < SHIPPING_DEADLINE_MS:
-                raise RetryLater(1000)            # shipping is down: look again in a second
-            scheduled = False
-        if not scheduled:
+        outcome = row["outcome"]
+        if outcome is None:
+            # Hold the money, don't take it, until shipping has accepted the order.
+            if call("payment", "authorize")["status"] != "authorized":
+                finish(ctx, oid, "CANCELLED", corr)
+                return
+            try:
+                # Bug: the answer is never read: an order shipping refuses is taken as booked.
+                call("shipping", "schedule")
+                scheduled = True
+            except Timeout:
+                if ctx.now - row["since"] < SHIPPING_DEADLINE_MS:
+                    raise RetryLater(500)         # shipping is down: look again soon
+                scheduled = False
+            # Decide once, durably: a retry after a crash must finish the same way, even if
+            # shipping answers differently by then.
+            outcome = "ship" if scheduled else "give up"
+            with ctx.db.transaction() as tx:
+                tx.update("orders", oid, outcome=outcome)
+        if outcome == "ship":
+            call("payment", "capture")
+            finish(ctx, oid, "CONFIRMED", corr)
+        else:
             call("payment", "void")              # release the hold
             finish(ctx, oid, "CANCELLED", corr, cancel_shipment=True)
-            return
-        call("payment", "capture")
     except Timeout:
         raise RetryLater(300)
-    finish(ctx, oid, "CONFIRMED", corr)
 
 
 def finish(ctx, oid, status, corr, cancel_shipment=False):

@@ -16,6 +16,8 @@ def checkout(command, ctx):
     if ctx.db.get("orders", oid)["status"] != "PENDING":
         return
     saga = ctx.db.get("saga", oid)
+    if saga.get("gave_up"):
+        return give_up(ctx, order, corr, saga)
     for step in STEPS:
         if step in saga["done"]:
             continue
@@ -38,6 +40,9 @@ def checkout(command, ctx):
 
 def give_up(ctx, order, corr, saga):
     oid = order["order_id"]
+    if not saga.get("gave_up"):
+        with ctx.db.transaction() as tx:           # decided: a retry must not go forward again
+            tx.update("saga", oid, gave_up=True)
     if "authorize" in saga["done"]:
         try:
             ctx.call("payment", "void", order, idempotency_key=oid + ".void", correlation_id=corr)

@@ -1,15 +1,18 @@
 from saga_api import DuplicateKey, Timeout, RetryLater
 
-REFUND_AFTER_MS = 9_800
+SHIPPING_DEADLINE_MS = 4_000
 
 
 def checkout(command, ctx):
+    # Bug: the choice between capture and void is made again on every delivery. After a
+    # crash between voiding and cancelling, a retry that finds shipping back captures a
+    # hold that is gone (confirmed without money), or the other way round.
     order = command.data
     oid = order["order_id"]
     corr = command.correlation_id
     try:
         with ctx.db.transaction() as tx:
-            tx.insert("orders", oid, {"status": "PENDING"})
+            tx.insert("orders", oid, {"status": "PENDING", "since": ctx.now})
     except DuplicateKey:
         pass
     row = ctx.db.get("orders", oid)
@@ -20,26 +23,21 @@ def checkout(command, ctx):
         return ctx.call(service, op, order, idempotency_key=f"{op}-{oid}", correlation_id=corr)
 
     try:
-        # Capture now, refund if shipping has not accepted in time.
-        # Bug: the refund clock starts when the charge is confirmed, not before it was asked
-        # for: after a lost reply the money was taken earlier, and the refund comes too late.
-        if call("payment", "charge")["status"] != "captured":
+        # Hold the money, don't take it, until shipping has accepted the order.
+        if call("payment", "authorize")["status"] != "authorized":
             finish(ctx, oid, "CANCELLED", corr)
             return
-        if "charged_at" not in row:
-            with ctx.db.transaction() as tx:
-                tx.update("orders", oid, charged_at=ctx.now)
-            row = ctx.db.get("orders", oid)
         try:
             scheduled = call("shipping", "schedule")["status"] == "scheduled"
         except Timeout:
-            if ctx.now - row["charged_at"] < REFUND_AFTER_MS:
-                raise RetryLater(500)
+            if ctx.now - row["since"] < SHIPPING_DEADLINE_MS:
+                raise RetryLater(1000)            # shipping is down: look again in a second
             scheduled = False
         if not scheduled:
-            call("payment", "refund")
+            call("payment", "void")              # release the hold
             finish(ctx, oid, "CANCELLED", corr, cancel_shipment=True)
             return
+        call("payment", "capture")
     except Timeout:
         raise RetryLater(300)
     finish(ctx, oid, "CONFIRMED", corr)
@@ -49,4 +47,6 @@ def finish(ctx, oid, status, corr, cancel_shipment=False):
     with ctx.db.transaction() as tx:
         tx.update("orders", oid, status=status)
         if cancel_shipment:
+            # In case our schedule request got through after all: shipping cancels it
+            # (and refuses it if it arrives later) whenever it is back.
             tx.outbox("CancelShipment", {"order_id": oid}, correlation_id=corr)
