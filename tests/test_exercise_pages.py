@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import shutil
+import time
 
 import pytest
 from django.utils.html import escape
@@ -169,8 +170,20 @@ def test_history_lists_submissions_with_a_diff_against_the_previous_one(alice_cl
     assert "Your first submission." in html
 
 
+@pytest.fixture
+def eager_tasks():
+    """No worker here, even where a broker is configured (CI): tasks run in this process."""
+    from courseapp.celery import app
+
+    before = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = before
+
+
 def test_replaying_a_schedule_regrades_exactly_that_schedule_in_the_jail(alice_client, alice, exercise, settings,
-                                                                       django_capture_on_commit_callbacks):
+                                                                       django_capture_on_commit_callbacks,
+                                                                       eager_tasks):
     need(shutil.which("bwrap") is not None, "bubblewrap (bwrap) is not installed")
     settings.SANDBOX_RANDOM_SCHEDULES = 20
     submission = _submission(alice, exercise, status="queued", result={}, code=exercise.published_version.starter)
@@ -182,6 +195,11 @@ def test_replaying_a_schedule_regrades_exactly_that_schedule_in_the_jail(alice_c
         response = alice_client.post(submission.get_absolute_url() + "replay/", HTTP_HX_REQUEST="true")
     assert response.status_code == 200 and 'hx-trigger="every 1s"' in response.content.decode()
     replay = submission.replays.get()
+    # Embedded mode: the replay runs on the background pool, not in the request; wait for it.
+    deadline = time.monotonic() + 120
+    while not replay.is_done and time.monotonic() < deadline:
+        time.sleep(0.1)
+        replay.refresh_from_db()
     html = alice_client.get(replay.get_absolute_url(), HTTP_HX_REQUEST="true").content.decode()
     assert f"Replay of seed {example['seed']}" in html
     assert "badge failed" in html and "<svg" in html
