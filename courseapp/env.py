@@ -58,7 +58,9 @@ def database(url: str | None, base_dir: Path) -> dict:
     if not url:
         return {"ENGINE": "django.db.backends.sqlite3", "NAME": base_dir / "db.sqlite3", "OPTIONS": SQLITE_OPTIONS}
     try:
-        config = dj_database_url.parse(url, conn_max_age=60)
+        # Health checks: a connection kept across a database restart is tested before use, so the
+        # first request after the restart does not fail.
+        config = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
     except Exception as exc:  # dj-database-url raises several types for bad input
         raise ImproperlyConfigured(f"DATABASE_URL is malformed ({exc}); expected e.g. "
                                    "postgres://user@127.0.0.1:5432/dbname or sqlite:///path/db.sqlite3") from None

@@ -155,6 +155,8 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = envint("CELERY_TASK_TIME_LIMIT", 300)
+# A grading request sent this long ago and still queued is sent again (a message the broker lost).
+EXERCISES_REDISPATCH_AFTER = envint("EXERCISES_REDISPATCH_AFTER", 600)
 CELERY_TASK_SOFT_TIME_LIMIT = max(1, CELERY_TASK_TIME_LIMIT - min(30, CELERY_TASK_TIME_LIMIT // 5))
 # A task not acknowledged within this window is delivered again; it must exceed the time limit.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": envint("CELERY_VISIBILITY_TIMEOUT", 900)}

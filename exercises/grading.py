@@ -19,6 +19,7 @@ import functools
 import logging
 import os
 import socket
+import time
 from datetime import timedelta
 
 from celery.exceptions import SoftTimeLimitExceeded
@@ -308,6 +309,26 @@ def record_verdict(submission_id, result: dict) -> bool:
     return bool(written)
 
 
+def _record_verdict_despite_outages(submission_id, result: dict) -> bool:
+    """A verdict is worth a few retries: the database restarting under a finished grading would
+    otherwise leave the submission running until its claim expires, and grade it again."""
+    from django.db import InterfaceError, OperationalError, connection
+
+    delay = 0.5
+    for attempt in range(6):
+        try:
+            return record_verdict(submission_id, result)
+        except (OperationalError, InterfaceError):
+            if attempt == 5:
+                raise
+            log.warning("database unavailable while recording the verdict of %s; retrying in %.1f s",
+                        submission_id, delay)
+            connection.close()
+            time.sleep(delay)
+            delay = min(delay * 2, 8.0)
+    return False
+
+
 def run_grading(submission_id) -> str:
     """Grade one submission, at most once. Returns what happened (for logs and tests)."""
     claimed = claim(submission_id)
@@ -338,7 +359,7 @@ def run_grading(submission_id) -> str:
             log.exception("grading submission %s crashed", submission.pk)
             result = error_result("The grader failed unexpectedly while running your code. This is our bug, "
                                   "not yours; please submit again in a moment.")
-        written = record_verdict(submission.pk, result)
+        written = _record_verdict_despite_outages(submission.pk, result)
         log.info("submission %s: %s%s cid=%s", submission.pk, result.get("status"),
                  "" if written else " (already graded)", cid)
         return result["status"] if written else "done"

@@ -17,7 +17,7 @@ from celery.exceptions import MaxRetriesExceededError
 from celery.result import AsyncResult
 from celery.utils import uuid
 from django.conf import settings
-from django.db import connection, connections
+from django.db import InterfaceError, OperationalError, connection, connections
 
 from exercises import fair_share, grading, replays
 
@@ -107,7 +107,9 @@ class InBackground(Task):
         return super().apply_async(args, kwargs, task_id=task_id, **options)
 
 
-@shared_task(bind=True, base=InBackground, acks_late=True, reject_on_worker_lost=True, max_retries=3)
+# A delivery that meets the database restarting is retried with backoff, not acknowledged and dropped.
+@shared_task(bind=True, base=InBackground, acks_late=True, reject_on_worker_lost=True, max_retries=3,
+             autoretry_for=(OperationalError, InterfaceError), retry_backoff=2, retry_backoff_max=30)
 def grade_submission(self, submission_id: str) -> str:
     outcome = grading.run_grading(submission_id)
     if outcome == "busy" and not self.request.is_eager:

@@ -100,8 +100,6 @@ def test_killing_the_worker_mid_batch_grades_each_submission_once(stack):
 
 
 @pytest.mark.services
-@pytest.mark.xfail(strict=True, reason="courseapp/env.py keeps database connections 60 s without CONN_HEALTH_CHECKS: "
-                   "after a restart each idle web process fails its first request (with the 503 page)")
 def test_once_postgresql_is_back_the_first_request_of_every_web_process_succeeds(stack):
     pages = [http_get(stack.web.base + "/exercises/")[0] for _ in range(8)]   # every gunicorn worker connects
     assert pages == [200] * 8
