@@ -49,7 +49,7 @@ class ShippingDown(Scenario):
     functions = ("checkout",)
     signatures = {"checkout": "checkout(command, ctx)"}
     invariants = ("no_charge_without_shipment", "orders_resolve", "confirmed_is_complete", "cancelled_is_clean",
-                  "no_double_charge", "conservation", "cancelled_for_a_reason")
+                  "no_double_charge", "conservation", "cancelled_for_a_reason", "correlation_ids_present")
     # No broker "duplicate" fault here: with faults firing for 10 s, duplicated RetryLater redeliveries would
     # multiply into hundreds of parallel copies of a polling command. Duplicate commands are data instead
     # (RESEND_PERCENT below): the client sends the same PlaceOrder again as a new message.
