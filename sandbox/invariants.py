@@ -174,9 +174,9 @@ _ALL += [
 _ALL += [
     Invariant("twopc_commits", "A transfer both banks accept commits",
               "Two-phase commit aborts only for a reason: a bank voted no, a vote could not be heard (a lost "
-              "prepare request or reply, a bank that crashed while preparing), or the coordinator crashed before "
-              "it decided. Otherwise the transfer must end COMMITTED in both banks; a coordinator that aborts it, "
-              "or never asks, loses a transfer the banks were ready to make.", _facts("twopc_commits")),
+              "prepare request or reply, a bank that crashed while preparing), or the coordinator crashed while "
+              "handling it. Otherwise the transfer must end COMMITTED in both banks; a coordinator that aborts "
+              "it, or never asks, loses a transfer the banks were ready to make.", _facts("twopc_commits")),
 ]
 
 INVARIANTS: dict[str, Invariant] = {inv.name: inv for inv in _ALL}
