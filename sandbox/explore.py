@@ -226,7 +226,15 @@ def _explore(session: Session, report: dict, seed: int, random_schedules: int, s
         return
     run_seed, fired, broken = failure
     if schedule is None:
-        fired, world, broken = shrink(session, run_seed, fired, set(broken))
+        found = broken
+        fired, world, broken = shrink(session, run_seed, fired, set(found))
+        if not broken:
+            # The recorded faults alone did not reproduce it (a fault site that only a random plan
+            # reaches): report the run as it was found, traced, rather than nothing.
+            plan = _plan(sc, "random", run_seed)
+            world, broken = session.run(plan, run_seed)
+            fired = list(plan.fired)
+            broken = broken or found
     else:
         world = last_world
     report["schedules_explored"] = explored

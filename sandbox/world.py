@@ -101,7 +101,8 @@ class World:
         self.notes: dict[str, list] = {}
         self.errors: list[str] = []
         self.invocations = 0
-        self.round_trips = 0
+        self.round_trips = 0      # calls into learner code (requests and their callbacks), cached or not
+        self.jail_trips = 0       # requests that actually went to the learner's runner
         self.finished = False
         self.exhausted = False
         self.cpu_deadline: float | None = None     # time.thread_time() past which the grading stops
@@ -148,12 +149,16 @@ class World:
         Tape keys are a hash chain (request, answer 1, answer 2, ...), so a key costs the same
         whatever the number of callbacks, and the cache as a whole is bounded (``Cache``)."""
         runner = self.learner if fn in self.scenario.functions else self.trusted
-        if runner is self.learner and self.round_trips >= MAX_ROUND_TRIPS:
-            raise RunExhausted()
+        if runner is self.learner:
+            # Every call into learner code counts, answered from the cache or not: the budget of a
+            # run must not depend on what earlier runs happened to cache (a replay must end alike).
+            if self.round_trips >= MAX_ROUND_TRIPS:
+                raise RunExhausted()
+            self.round_trips += 1
         self.charge_cpu()
         live = on_callback or (lambda payload: {"status": "error", "message": "no calls here"})
         if not (cache and self.cache is not None and runner is self.learner):
-            self.round_trips += runner is self.learner
+            self.jail_trips += runner is self.learner
             return runner.request(request, live)
         tape = self.cache
         keys = [tape.key(request)]
@@ -183,7 +188,7 @@ class World:
             keys.append(tape.chain(keys[i], answers[-1]))
             return answers[-1]
 
-        self.round_trips += 1
+        self.jail_trips += 1
         answer = runner.request(request, scripted)
         if diverged:
             raise effects.GuestProtocolError(

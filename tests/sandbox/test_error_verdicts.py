@@ -26,3 +26,18 @@ def test_a_pass_says_every_invariant_held():
     report = sandbox.grade("idempotent_consumer", source, random_schedules=20)
     assert report["status"] == "passed"
     assert all(inv["held"] is True for inv in report["invariants"])
+
+
+def test_a_run_that_exhausts_its_budget_fails_the_same_way_when_replayed():
+    # The budget of a run counts every call into learner code, answered from the cache or not,
+    # so a replayed counterexample ends exactly as the search found it.
+    source = ("from saga_api import RetryLater\n"
+              "def on_payment_captured(event, ctx):\n"
+              "    raise RetryLater(1)\n")
+    report = sandbox.grade("idempotent_consumer", source, random_schedules=20)
+    assert report["status"] == "failed"
+    assert "settles" in [v["name"] for v in report["violations"]]
+    example = report["counterexample"]
+    again = sandbox.replay("idempotent_consumer", source, example["seed"], example["schedule"])
+    assert again["status"] == "failed"
+    assert "settles" in [v["name"] for v in again["violations"]]
