@@ -200,3 +200,11 @@ INVARIANTS["nothing_dead_lettered"] = Invariant(
     "that raises on a duplicate (an insert that hits DuplicateKey and is not caught, for instance) is "
     "retried until the retry cap and then dead-lettered: someone gets paged for a message that was "
     "already handled. Recognise the repeat and return instead.", _facts("nothing_dead_lettered"))
+INVARIANTS["one_answer_per_order"] = Invariant(
+    "one_answer_per_order", "One answer per order",
+    "Each service answers an order one way: Inventory never announces both InventoryReserved and "
+    "InventoryFailed for the same order, and Payment never both PaymentSucceeded and PaymentFailed. A refusal "
+    "published before the handler's transaction commits is repeated by the redelivery after a crash, and by "
+    "then stock may have come back: the order is refused and reserved. Put the answer in the same "
+    "transaction as the record that the request was handled (tx.outbox), so a redelivery sees it.",
+    _facts("one_answer_per_order"))

@@ -11,6 +11,11 @@ and the last money sometimes, fit exactly, so ``>`` instead of ``>=`` refuses an
 served. The ``out_of_stock`` and ``declined`` faults empty a SKU or an account at the start.
 Lesson playgrounds (fault plans in ``rules`` mode) use the classic two fixed orders instead.
 
+Stock rises part-way through a run (P2's reservation is released while P3 may still be redelivered),
+so a refusal that is announced before the handler's transaction commits can be contradicted by a
+reservation on redelivery: ``one_answer_per_order`` catches that. ``no_ghost_event`` also holds
+ReleaseStock to the order's committed cancellation.
+
 Refusals are the learner's own: ``cancelled_for_a_reason`` compares each InventoryFailed /
 PaymentFailed with the stock or balance the refusing handler saw (recorded as the message is
 delivered, which is the snapshot the handler reads).
@@ -43,7 +48,7 @@ class OrderSagaChoreography(Scenario):
     signatures = {fn: f"{fn}({'command' if fn == 'place_order' else 'event'}, ctx)" for fn in functions}
     invariants = ("orders_resolve", "confirmed_is_complete", "cancelled_is_clean", "conservation",
                   "no_double_charge", "no_lost_event", "no_ghost_event", "correlation_ids_present",
-                  "cancelled_for_a_reason", "nothing_dead_lettered")
+                  "cancelled_for_a_reason", "one_answer_per_order", "nothing_dead_lettered")
     fault_kinds = ("crash", "duplicate", "delay", "relay_crash", "out_of_stock", "declined")
     expected = {"reference": "pass", "missing_compensation": "cancelled_is_clean",
                 "no_dedup": "cancelled_is_clean", "no_outbox": "orders_resolve",
@@ -67,7 +72,7 @@ class OrderSagaChoreography(Scenario):
         else:
             setup_shop(world, data=draw_shop(world))
         world.notes["seen_stock"], world.notes["seen_balance"] = {}, {}
-        tap_publishes(world, CHOREOGRAPHY_ANNOUNCES)
+        tap_publishes(world, {**CHOREOGRAPHY_ANNOUNCES, "ReleaseStock": _cancel_committed})
         send_commands(world, "client", commands(world), spacing=SPACING)
 
     def observe(self, world, subscription, msg):
@@ -87,8 +92,31 @@ class OrderSagaChoreography(Scenario):
         facts = shop_facts(world, exact=True)
         facts["no_lost_event"] = lost_events(world, choreography_expectations(world))
         facts["cancelled_for_a_reason"] = _refusals(world, facts)
+        facts["one_answer_per_order"] = _answers(world)
         facts["nothing_dead_lettered"] = dead_letters(world)
         return facts
+
+
+def _cancel_committed(world, data) -> str | None:
+    """ReleaseStock compensates a cancellation: the order must already be committed CANCELLED."""
+    oid = data.get("order_id")
+    row = world.stores["order"].get("orders", oid) if isinstance(oid, str) else None
+    status = (row or {}).get("status", "not saved")
+    return None if status == "CANCELLED" else f"order {oid} is {status}, not CANCELLED"
+
+
+ANSWERS = (("InventoryReserved", "InventoryFailed", "Inventory"), ("PaymentSucceeded", "PaymentFailed", "Payment"))
+
+
+def _answers(world) -> list[str]:
+    """Inventory and Payment each answer an order one way: never both yes and no."""
+    said: dict = {}
+    for m in world.broker.published:
+        data = m.get("data")
+        if isinstance(data, dict) and isinstance(data.get("order_id"), str):
+            said.setdefault(data["order_id"], set()).add(m["type"])
+    return [f"{who} announced both {yes} and {no} for {oid}"
+            for oid, types in sorted(said.items()) for yes, no, who in ANSWERS if yes in types and no in types]
 
 
 def _refusals(world, facts) -> list[str]:
