@@ -8,7 +8,7 @@
                                           each beside a plain-dict baseline measured in the same run
   mutate SCENARIO... | --all [--json] [--sample N] [--schedules N] [--workers N]
                                           grade mutants of the references (sandbox/mutate.py);
-                                          exit 0 if every mutant is killed or listed as equivalent
+                                          exit 0 if every mutant is killed or listed as equivalent/allowed
 """
 from __future__ import annotations
 

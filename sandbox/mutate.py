@@ -6,7 +6,10 @@ compensations and retries, plus a few classic ones); ``run(names)`` grades every
 with the normal grader and reports, per mutant, whether it was *killed* (the grader did
 not pass it), *survived* (it passed: the grader is too weak, or the mutant is listed as
 equivalent) or is *equivalent* (listed in ``scenarios/<name>/equivalent_mutants.txt``
-with a one-line reason: it cannot change behaviour in any world the scenario describes).
+with a one-line reason: it cannot change behaviour in any world the scenario describes) or is
+*allowed* (listed there with a reason that starts with ``allowed:``: its behaviour changes, but stays
+within what the statement promises, for instance a duplicate that at-least-once delivery allows or
+another constant a policy may choose; it is another correct solution, not a wrong one).
 
 Mutants are derived from trusted references, so they are graded in-process.
 
@@ -58,6 +61,7 @@ OPERATORS = ("drop_kwarg", "tx_own", "tx_after", "tx_split", "outbox_publish", "
 DEFAULT_SCHEDULES = 500
 REFERENCE = "(reference)"
 EQUIVALENTS_FILE = "equivalent_mutants.txt"
+ALLOWED = "allowed:"    # a reason starting with this: correct by the statement, not equivalent
 
 
 @dataclass(frozen=True)
@@ -536,6 +540,15 @@ def equivalents(name: str) -> dict[str, str]:
     return out
 
 
+def verdict_of(killed: bool, reason: str | None) -> str:
+    """killed; survived (not listed); allowed (listed, reason ``allowed: ...``); equivalent (listed)."""
+    if killed:
+        return "killed"
+    if reason is None:
+        return "survived"
+    return "allowed" if reason.startswith(ALLOWED) else "equivalent"
+
+
 # -- grading --------------------------------------------------------------------------------------
 
 def _grade_one(job: tuple[str, str, str, int]) -> dict:
@@ -566,6 +579,7 @@ class ScenarioResult:
     def as_dict(self) -> dict:
         return {"name": self.name, "reference": self.reference, "mutants": self.rows, "total": len(self.rows), "killed": self.count("killed"),
                 "survived": self.count("survived"), "equivalent": self.count("equivalent"),
+                "allowed": self.count("allowed"),
                 "score": None if self.score is None else round(self.score, 4),
                 "stale_equivalents": self.stale_equivalents, "seconds": round(self.seconds, 2)}
 
@@ -611,7 +625,7 @@ def run(names: list[str], *, schedules: int = DEFAULT_SCHEDULES, sample_size: in
         for m in ms:
             r = done[(name, m.id)]
             killed = r["status"] != "passed"
-            verdict = "killed" if killed else "equivalent" if m.id in eq else "survived"
+            verdict = verdict_of(killed, eq.get(m.id))
             res.rows.append({"id": m.id, "operator": m.operator, "line": m.line, "description": m.description,
                              "verdict": verdict, "status": r["status"], "by": r["by"], "seconds": r["seconds"],
                              "listed_equivalent": m.id in eq, "reason": eq.get(m.id, "")})
@@ -628,7 +642,8 @@ def render(results: list[ScenarioResult], out=sys.stdout) -> None:
         width = max([len(r["id"]) for r in res.rows] + [10])
         for r in res.rows:
             by = f" [{', '.join(r['by']) or r['status']}]" if r["verdict"] == "killed" else ""
-            flag = "  (listed as equivalent, but killed!)" if r["verdict"] == "killed" and r["listed_equivalent"] \
+            listed = "allowed" if r["reason"].startswith(ALLOWED) else "equivalent"
+            flag = f"  (listed as {listed}, but killed!)" if r["verdict"] == "killed" and r["listed_equivalent"] \
                 else ""
             print(f"  {r['id']:{width}}  {r['verdict']:10} {r['seconds']:6.2f}s  {r['description']}{by}{flag}",
                   file=out)
@@ -638,20 +653,22 @@ def render(results: list[ScenarioResult], out=sys.stdout) -> None:
 
 
 def summary_table(results: list[ScenarioResult]) -> str:
-    lines = ["| scenario | mutants | killed | survived | equivalent | score | seconds |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
-    tot = {"n": 0, "k": 0, "s": 0, "e": 0, "t": 0.0}
+    lines = ["| scenario | mutants | killed | survived | equivalent | allowed | score | seconds |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    tot = {"n": 0, "k": 0, "s": 0, "e": 0, "a": 0, "t": 0.0}
     for res in results:
         score = "-" if res.score is None else f"{res.score:.0%}"
         lines.append(f"| {res.name} | {len(res.rows)} | {res.count('killed')} | {res.count('survived')} | "
-                     f"{res.count('equivalent')} | {score} | {res.seconds:.1f} |")
+                     f"{res.count('equivalent')} | {res.count('allowed')} | {score} | {res.seconds:.1f} |")
         tot["n"] += len(res.rows)
         tot["k"] += res.count("killed")
         tot["s"] += res.count("survived")
         tot["e"] += res.count("equivalent")
+        tot["a"] += res.count("allowed")
         tot["t"] += res.seconds
     if len(results) > 1:
         judged = tot["k"] + tot["s"]
         score = "-" if not judged else f"{tot['k'] / judged:.0%}"
-        lines.append(f"| **all** | {tot['n']} | {tot['k']} | {tot['s']} | {tot['e']} | {score} | {tot['t']:.1f} |")
+        lines.append(f"| **all** | {tot['n']} | {tot['k']} | {tot['s']} | {tot['e']} | {tot['a']} | {score} | "
+                     f"{tot['t']:.1f} |")
     return "\n".join(lines)

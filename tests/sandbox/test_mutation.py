@@ -140,18 +140,40 @@ def test_a_fixed_sample_of_mutants_is_killed_or_listed_as_equivalent(name):
     assert not survivors, f"the grader passes these mutants of the {name} reference: {survivors}"
 
 
+def test_a_listed_mutant_whose_reason_starts_with_allowed_counts_as_allowed_not_equivalent():
+    assert mutate.verdict_of(False, "allowed: a duplicate at-least-once delivery allows") == "allowed"
+    assert mutate.verdict_of(False, "nothing in it raises") == "equivalent"
+    assert mutate.verdict_of(False, None) == "survived"
+    assert mutate.verdict_of(True, "allowed: anything") == "killed"
+
+
+def test_the_summary_table_has_an_allowed_column_apart_from_equivalent():
+    res = mutate.ScenarioResult("x", rows=[{"verdict": v, "seconds": 0.0}
+                                           for v in ("killed", "killed", "equivalent", "allowed", "allowed")])
+    header, _, row = mutate.summary_table([res]).splitlines()
+    assert header.split("|")[5:7] == [" equivalent ", " allowed "]
+    assert row.split("|")[2:8] == [" 5 ", " 2 ", " 0 ", " 1 ", " 2 ", " 100% "]
+
+
+@pytest.mark.parametrize("name", scenarios.NAMES)
+def test_every_allowed_reason_says_what_the_statement_allows(name):
+    for mid, reason in mutate.equivalents(name).items():
+        if reason.lower().startswith("allowed"):
+            assert reason.startswith(mutate.ALLOWED) and len(reason) > len(mutate.ALLOWED) + 10, (mid, reason)
+
+
 def test_the_cli_prints_one_json_document_per_run(capsys):
     code = main(["mutate", "idempotent_charge", "--json", "--sample", "2", "--schedules", "10",
                  "--workers", "1", "--quiet"])
     report = json.loads(capsys.readouterr().out)
     assert set(report) == {"schedules", "sample", "seconds", "scenarios", "survivors"}
     (sc,) = report["scenarios"]
-    assert set(sc) >= {"name", "reference", "mutants", "total", "killed", "survived", "equivalent", "score",
-                       "stale_equivalents", "seconds"}
+    assert set(sc) >= {"name", "reference", "mutants", "total", "killed", "survived", "equivalent", "allowed",
+                       "score", "stale_equivalents", "seconds"}
     assert sc["name"] == "idempotent_charge" and sc["total"] == len(sc["mutants"]) == 2
     for row in sc["mutants"]:
         assert set(row) >= {"id", "operator", "line", "description", "verdict", "status", "by", "seconds"}
-        assert row["verdict"] in ("killed", "survived", "equivalent")
+        assert row["verdict"] in ("killed", "survived", "equivalent", "allowed")
     assert code == (1 if report["survivors"] else 0)
 
 
