@@ -213,3 +213,14 @@ def test_a_pass_shows_the_reference_solution_beside_the_verdict(alice_client, al
     partial = alice_client.get(submission.get_absolute_url(), HTTP_HX_REQUEST="true").content.decode()
     assert "Compare with the reference solution" in partial
     assert escape(exercise.published_version.solution.splitlines()[0]) in partial
+
+
+def test_an_error_verdict_shows_invariants_as_not_checked_never_held(alice_client, alice, exercise):
+    result = {**FAILED_RESULT, "status": "error", "counterexample": None, "violations": [],
+              "schedules_explored": 0, "message": "SyntaxError on line 1: expected ':'",
+              "invariants": [{**inv, "held": None} for inv in FAILED_RESULT["invariants"]]}
+    submission = _submission(alice, exercise, status="error", result=result, token="syntax")
+    html = alice_client.get(submission.get_absolute_url()).content.decode()
+    assert html.count("not checked") == 2
+    assert 'class="badge held"' not in html and 'class="badge broken"' not in html
+    assert "line 1" in html
