@@ -551,11 +551,35 @@ def verdict_of(killed: bool, reason: str | None) -> str:
 
 # -- grading --------------------------------------------------------------------------------------
 
+MUTANT_SECONDS = 120      # a mutant still grading after this (say, a loop whose exit was mutated) is killed
+
+
+class _MutantTimeout(BaseException):   # not caught by the learner-code or grader catch-alls
+    pass
+
+
 def _grade_one(job: tuple[str, str, str, int]) -> dict:
+    import signal
+
     from . import grade
     name, mid, source, schedules = job
     started = time.perf_counter()
-    report = grade(name, source, seed=0, random_schedules=schedules)
+
+    def expire(signum, frame):
+        raise _MutantTimeout()
+
+    # Mutants run in-process (they are derived from trusted references), so nothing else bounds a
+    # loop whose exit a mutation removed: an alarm does.
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(MUTANT_SECONDS)
+    try:
+        report = grade(name, source, seed=0, random_schedules=schedules)
+    except _MutantTimeout:
+        report = {"status": "timeout", "violations": [],
+                  "message": f"still grading after {MUTANT_SECONDS} s (a loop that never ends)"}
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
     return {"id": mid, "status": report["status"], "by": [v["name"] for v in report["violations"]],
             "message": report["message"][:200], "seconds": round(time.perf_counter() - started, 2)}
 

@@ -181,3 +181,11 @@ def test_the_cli_wants_scenarios_or_all_but_not_both(capsys):
     assert main(["mutate", "--quiet"]) == 2
     assert main(["mutate", "idempotent_charge", "--all", "--quiet"]) == 2
     assert main(["mutate", "no_such_scenario", "--quiet"]) == 2
+
+
+def test_a_mutant_that_never_ends_is_stopped_and_counted_as_killed(monkeypatch):
+    from sandbox import mutate
+    monkeypatch.setattr(mutate, "MUTANT_SECONDS", 1)
+    source = "def on_payment_captured(event, ctx):\n    while True:\n        pass\n"
+    row = mutate._grade_one(("idempotent_consumer", "loop:1:0", source, 5))
+    assert row["status"] == "timeout" and "never ends" in row["message"]
