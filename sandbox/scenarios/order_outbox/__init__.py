@@ -93,6 +93,15 @@ class OrderOutbox(Scenario):
         for oid in sorted(set(saved) | set(placed)):
             if oid in saved and not received.get(oid):
                 lost.append(f"order {oid} was committed but fulfilment never received OrderCreated")
+        # The event carries the order: Fulfilment needs its SKU, quantity and amount, not just an id.
+        placed_by_id = {o["order_id"]: o for o in data["orders"]}
+        for mid, row in world.stores["fulfilment"].rows("received").items():
+            order = placed_by_id.get(row.get("order_id"))
+            got = row.get("data") or {}
+            if order and any(got.get(k) != order[k] for k in ("sku", "qty", "amount")):
+                lost.append(f"fulfilment received OrderCreated for {order['order_id']} without the order as its "
+                            f"data (got {sorted(got)}; the sku, qty and amount of the command belong in it)")
+                break
         for oid, ids in sorted(received.items()):
             if len(ids) > 1:
                 invented.append(f"fulfilment received {len(ids)} different OrderCreated events for {oid}")

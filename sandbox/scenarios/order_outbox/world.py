@@ -4,4 +4,4 @@ def on_order_created(event, ctx):
     with ctx.db.transaction() as tx:
         if tx.get("received", event.id):
             return
-        tx.insert("received", event.id, {"order_id": event.data["order_id"]})
+        tx.insert("received", event.id, {"order_id": event.data.get("order_id"), "data": event.data})
