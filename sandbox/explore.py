@@ -51,7 +51,9 @@ class Session:
             self.scenario.configure(world, self.constants)
             self.scenario.setup(world)
             world.run()
-            self.round_trips += world.round_trips
+            # Trips that really reached the learner's runner: the work this grading cost. (The
+            # per-run budget counts every call, cached or not, so that replays end alike.)
+            self.round_trips += world.jail_trips
             facts = self.scenario.facts(world)
             broken = {}
             for name in self.scenario.checked:
