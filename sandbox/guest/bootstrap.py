@@ -521,6 +521,7 @@ class _Zygote:
                 os.killpg(pid, signal.SIGKILL)
             except OSError:
                 pass
+        import shutil
         for scratch in self.scratch:
             try:
                 entries = os.listdir(scratch)
@@ -530,7 +531,6 @@ class _Zygote:
                 path = os.path.join(scratch, name)
                 try:
                     if os.path.isdir(path) and not os.path.islink(path):
-                        import shutil
                         shutil.rmtree(path, ignore_errors=True)
                     else:
                         os.unlink(path)
@@ -543,8 +543,7 @@ class _Zygote:
             frame = _parse_frame(raw)
             if frame.get("type") != "request":
                 os._exit(71)
-            rid = frame.get("id")
-            request = frame.get("request")
+            rid = frame.get("id")       # the child gets the raw frame; only the id is needed here
             del frame
             if self.cpu_used >= self.cpu_total:
                 _write_frame(self.wfd, {"type": "error", "id": rid, "kind": "cpu", "exc_type": "",
