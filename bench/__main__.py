@@ -3,6 +3,7 @@
 Targets are printed as PASS or FAIL and never asserted in tests: timings on a
 shared 2-core machine are noisy, ratios much less so.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -12,7 +13,9 @@ import time
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
-    parser.add_argument("--quick", action="store_true", help="shorter runs (smoke test of the harness)")
+    parser.add_argument(
+        "--quick", action="store_true", help="shorter runs (smoke test of the harness)"
+    )
     parser.add_argument("--only", choices=["pages", "grading", "simulator"], action="append")
     args = parser.parse_args()
     seconds = 3.0 if args.quick else 8.0
@@ -23,22 +26,39 @@ def main() -> int:
         print(f"[{section}]", file=sys.stderr, flush=True)
         if section == "pages":
             from bench import pages
+
             rows += pages.run(seconds=seconds)
         elif section == "grading":
             from bench import grading
+
             rows += grading.run(quick=args.quick)
         elif section == "simulator":
             from bench import simulator
+
             rows += simulator.run(quick=args.quick)
     print_table(rows)
-    print(f"\n(total {time.time() - started:.0f} s; command: python -m bench{' --quick' if args.quick else ''})")
+    print(
+        f"\n(total {time.time() - started:.0f} s; command: python -m bench{' --quick' if args.quick else ''})"
+    )
     return 0
 
 
 def print_table(rows: list[dict]) -> None:
-    headers = ["figure", "value", "baseline", "ratio", "p50_ms", "p95_ms", "notes", "target", "verdict"]
+    headers = [
+        "figure",
+        "value",
+        "baseline",
+        "ratio",
+        "p50_ms",
+        "p95_ms",
+        "notes",
+        "target",
+        "verdict",
+    ]
     table = [[_cell(row.get(h)) for h in headers] for row in rows]
-    widths = [max(len(h), *(len(r[i]) for r in table)) if table else len(h) for i, h in enumerate(headers)]
+    widths = [
+        max(len(h), *(len(r[i]) for r in table)) if table else len(h) for i, h in enumerate(headers)
+    ]
     line = " | ".join(h.ljust(w) for h, w in zip(headers, widths))
     print("\n" + line + "\n" + "-+-".join("-" * w for w in widths))
     for row in table:

@@ -2,6 +2,7 @@
 jail): submit-to-verdict latency as a ratio to the floor (starting a jailed
 interpreter that runs `pass`), sustained gradings per second, schedules
 explored per grading, and the worker's peak memory."""
+
 from __future__ import annotations
 
 import json
@@ -79,20 +80,54 @@ def run(quick: bool = False) -> list[dict]:
         _flush_broker(BROKER)
         # The bench's accounts are fresh: without this they would all wait in the low lane (fair share),
         # and the row would measure the lane, not the graders.
-        env = site_env(Path(tmp), DATABASE_URL=database, CELERY_BROKER_URL=BROKER, GRADING_NEW_ACCOUNT_MINUTES="0")
+        env = site_env(
+            Path(tmp),
+            DATABASE_URL=database,
+            CELERY_BROKER_URL=BROKER,
+            GRADING_NEW_ACCOUNT_MINUTES="0",
+        )
         print("  preparing the site ...", file=sys.stderr, flush=True)
         manage(env, "migrate", "--noinput")
         manage(env, "load_content", "--verbosity", "0")
         print("  measuring the jail floor ...", file=sys.stderr, flush=True)
         floor = jail_floor()
-        worker = subprocess.Popen([sys.executable, "-m", "celery", "-A", "courseapp", "worker", "--loglevel=warning",
-                                   "--concurrency=2", "--prefetch-multiplier=1"], cwd=ROOT, env=env,
-                                  stdout=subprocess.DEVNULL)
+        worker = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "courseapp",
+                "worker",
+                "--loglevel=warning",
+                "--concurrency=2",
+                "--prefetch-multiplier=1",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+        )
         try:
-            print(f"  grading {per_exercise} reference submissions per exercise with {learners} learners ...",
-                  file=sys.stderr, flush=True)
-            driver = subprocess.run([sys.executable, "-m", "bench.grading_driver", str(per_exercise), str(learners),
-                                     *EXERCISES], cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
+            print(
+                f"  grading {per_exercise} reference submissions per exercise with {learners} learners ...",
+                file=sys.stderr,
+                flush=True,
+            )
+            driver = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "bench.grading_driver",
+                    str(per_exercise),
+                    str(learners),
+                    *EXERCISES,
+                ],
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=1800,
+            )
             if driver.returncode != 0:
                 raise RuntimeError(driver.stderr[-2000:])
             results = json.loads(driver.stdout.strip().splitlines()[-1])
@@ -108,16 +143,35 @@ def run(quick: bool = False) -> list[dict]:
         p95 = latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))]
         schedules = min(data["schedules"])
         ratio = median / floor
-        rows.append({"figure": f"grading {slug} (median submit→verdict)", "value": f"{median:.2f} s",
-                     "baseline": f"jail floor {floor * 1000:.0f} ms", "ratio": ratio,
-                     "p50_ms": round(median * 1000), "p95_ms": round(p95 * 1000),
-                     "target": "<= 5x floor, >= 500 schedules",
-                     "verdict": "PASS" if ratio <= 5 and schedules >= 500 else "FAIL",
-                     "notes": f"{schedules} schedules explored"})
+        rows.append(
+            {
+                "figure": f"grading {slug} (median submit→verdict)",
+                "value": f"{median:.2f} s",
+                "baseline": f"jail floor {floor * 1000:.0f} ms",
+                "ratio": ratio,
+                "p50_ms": round(median * 1000),
+                "p95_ms": round(p95 * 1000),
+                "target": "<= 5x floor, >= 500 schedules",
+                "verdict": "PASS" if ratio <= 5 and schedules >= 500 else "FAIL",
+                "notes": f"{schedules} schedules explored",
+            }
+        )
     rate = results["gradings"] / results["seconds"]
-    rows.append({"figure": "sustained gradings per second", "value": f"{rate:.2f}/s",
-                 "baseline": f"{results['gradings']} gradings, 2 worker processes", "target": ">= 2/s",
-                 "verdict": "PASS" if rate >= 2 else "FAIL", "notes": f"{results['lost']} lost"})
-    rows.append({"figure": "worker peak RSS while grading", "value": f"{peak_kib / 1024:.0f} MiB",
-                 "baseline": "max over worker + pool processes"})
+    rows.append(
+        {
+            "figure": "sustained gradings per second",
+            "value": f"{rate:.2f}/s",
+            "baseline": f"{results['gradings']} gradings, 2 worker processes",
+            "target": ">= 2/s",
+            "verdict": "PASS" if rate >= 2 else "FAIL",
+            "notes": f"{results['lost']} lost",
+        }
+    )
+    rows.append(
+        {
+            "figure": "worker peak RSS while grading",
+            "value": f"{peak_kib / 1024:.0f} MiB",
+            "baseline": "max over worker + pool processes",
+        }
+    )
     return rows

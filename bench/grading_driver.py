@@ -1,6 +1,7 @@
 """Runs inside the bench site's environment: submits reference solutions as
 several learners (one in flight each, as the site allows) and waits for every
 verdict. Prints one JSON line of measurements."""
+
 from __future__ import annotations
 
 import json
@@ -25,10 +26,16 @@ def main(per_exercise: int, learners: int, slugs: list[str]) -> None:
     work = [(slug, n) for slug in slugs for n in range(per_exercise)]
     # A fresh account per submission keeps clear of the per-learner rate limit;
     # `learners` bounds how many are in flight at once.
-    accounts = iter([get_user_model().objects.create_user(f"bench{n}", f"bench{n}@example.com", "x")
-                     for n in range(len(work))])
+    accounts = iter(
+        [
+            get_user_model().objects.create_user(f"bench{n}", f"bench{n}@example.com", "x")
+            for n in range(len(work))
+        ]
+    )
     exercises = {slug: Exercise.objects.get(slug=slug) for slug in slugs}
-    pending: dict[int, tuple[str, str, float]] = {}  # learner index -> (slug, submission id, submitted at)
+    pending: dict[
+        int, tuple[str, str, float]
+    ] = {}  # learner index -> (slug, submission id, submitted at)
     by_exercise = {slug: {"latencies": [], "schedules": []} for slug in slugs}
     started = time.perf_counter()
     deadline = started + 1500
@@ -47,16 +54,22 @@ def main(per_exercise: int, learners: int, slugs: list[str]) -> None:
             if row["status"] in ("queued", "running"):
                 continue
             by_exercise[slug]["latencies"].append(time.perf_counter() - submitted)
-            by_exercise[slug]["schedules"].append((row["result"] or {}).get("schedules_explored", 0))
+            by_exercise[slug]["schedules"].append(
+                (row["result"] or {}).get("schedules_explored", 0)
+            )
             if row["status"] != "passed":
-                print(f"  unexpected verdict {row['status']} for {slug}: {(row['result'] or {}).get('message')}",
-                      file=sys.stderr)
+                print(
+                    f"  unexpected verdict {row['status']} for {slug}: {(row['result'] or {}).get('message')}",
+                    file=sys.stderr,
+                )
             del pending[index]
             done += 1
             print(f"  {done} graded", file=sys.stderr, flush=True)
     seconds = time.perf_counter() - started
     lost = Submission.objects.filter(status__in=["queued", "running"]).count()
-    print(json.dumps({"by_exercise": by_exercise, "gradings": done, "seconds": seconds, "lost": lost}))
+    print(
+        json.dumps({"by_exercise": by_exercise, "gradings": done, "seconds": seconds, "lost": lost})
+    )
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """A small load generator: N client processes hammer one scenario for a
 bounded time on loopback and report throughput, latency percentiles and 5xx."""
+
 from __future__ import annotations
 
 import http.cookiejar
@@ -44,7 +45,9 @@ class Client:
         return self._send(urllib.request.Request(self.base + path))
 
     def post(self, path: str, data: dict, htmx: bool = False) -> tuple[int, str]:
-        body = urllib.parse.urlencode({**data, "csrfmiddlewaretoken": self.csrf()}, doseq=True).encode()
+        body = urllib.parse.urlencode(
+            {**data, "csrfmiddlewaretoken": self.csrf()}, doseq=True
+        ).encode()
         headers = {"Referer": self.base + path, "X-CSRFToken": self.csrf()}
         if htmx:  # the browser's path: a partial back, no redirect
             headers["HX-Request"] = "true"
@@ -108,7 +111,9 @@ def _worker(args) -> Result:
     return result
 
 
-def hammer(base: str, scenario, seconds: float, clients: int, login: tuple[str, str] | None = None) -> Result:
+def hammer(
+    base: str, scenario, seconds: float, clients: int, login: tuple[str, str] | None = None
+) -> Result:
     with multiprocessing.get_context("fork").Pool(clients) as pool:
         parts = pool.map(_worker, [(base, scenario, seconds, login)] * clients)
     total = Result(seconds=max(p.seconds for p in parts))
@@ -121,6 +126,7 @@ def hammer(base: str, scenario, seconds: float, clients: int, login: tuple[str, 
 
 
 # Scenarios: each returns the measured request's status, or None for an unmeasured set-up step.
+
 
 def hello(client: Client, state: dict):
     return client.get("/health/live/")[0]

@@ -1,5 +1,6 @@
 """A throwaway production-like site for benchmarks: its own SQLite database
 (or DATABASE_URL), content loaded, a learner account, gunicorn on loopback."""
+
 from __future__ import annotations
 
 import os
@@ -24,16 +25,28 @@ def _free_port() -> int:
 
 def site_env(workdir: Path, **extra: str) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ("DEBUG",)}
-    env.update(DEBUG="0", SECRET_KEY="bench-secret-key-" + "x" * 40, ALLOWED_HOSTS="127.0.0.1",
-               SECURE_SSL_REDIRECT="0", SECURE_COOKIES="0", SECURE_HSTS_SECONDS="0", LOG_LEVEL="WARNING")
+    env.update(
+        DEBUG="0",
+        SECRET_KEY="bench-secret-key-" + "x" * 40,
+        ALLOWED_HOSTS="127.0.0.1",
+        SECURE_SSL_REDIRECT="0",
+        SECURE_COOKIES="0",
+        SECURE_HSTS_SECONDS="0",
+        LOG_LEVEL="WARNING",
+    )
     env.setdefault("DATABASE_URL", f"sqlite:///{workdir / 'bench.sqlite3'}")
     env.update(extra)
     return env
 
 
 def manage(env: dict, *args: str) -> None:
-    subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
 
 
 @contextmanager
@@ -42,16 +55,38 @@ def gunicorn(workers: int = 2, **extra_env: str):
     with tempfile.TemporaryDirectory(prefix="saga-bench-") as tmp:
         workdir = Path(tmp)
         env = site_env(workdir, **extra_env)
-        print("  preparing the site (migrate, load content, collectstatic) ...", file=sys.stderr, flush=True)
+        print(
+            "  preparing the site (migrate, load content, collectstatic) ...",
+            file=sys.stderr,
+            flush=True,
+        )
         manage(env, "migrate", "--noinput")
         manage(env, "load_content", "--verbosity", "0")
         manage(env, "collectstatic", "--noinput", "--verbosity", "0")
-        manage(env, "shell", "-c",
-               "from django.contrib.auth import get_user_model as g;"
-               f"u=g().objects.filter(email='{EMAIL}').first() or g().objects.create_user('bench','{EMAIL}','{PASSWORD}')")
+        manage(
+            env,
+            "shell",
+            "-c",
+            "from django.contrib.auth import get_user_model as g;"
+            f"u=g().objects.filter(email='{EMAIL}').first() or g().objects.create_user('bench','{EMAIL}','{PASSWORD}')",
+        )
         port = _free_port()
-        proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "courseapp.wsgi", "--bind", f"127.0.0.1:{port}",
-                                 "--workers", str(workers), "--log-level", "warning"], cwd=ROOT, env=env)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "courseapp.wsgi",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                str(workers),
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            env=env,
+        )
         base = f"http://127.0.0.1:{port}"
         try:
             for _ in range(100):

@@ -3,6 +3,7 @@
 Kept apart from settings.py so the failure messages can be tested without
 configuring Django.
 """
+
 from __future__ import annotations
 
 import os
@@ -56,18 +57,26 @@ SQLITE_OPTIONS = {
 
 def database(url: str | None, base_dir: Path) -> dict:
     if not url:
-        return {"ENGINE": "django.db.backends.sqlite3", "NAME": base_dir / "db.sqlite3", "OPTIONS": SQLITE_OPTIONS}
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": base_dir / "db.sqlite3",
+            "OPTIONS": SQLITE_OPTIONS,
+        }
     try:
         # Health checks: a connection kept across a database restart is tested before use, so the
         # first request after the restart does not fail.
         config = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
     except Exception as exc:  # dj-database-url raises several types for bad input
-        raise ImproperlyConfigured(f"DATABASE_URL is malformed ({exc}); expected e.g. "
-                                   "postgres://user@127.0.0.1:5432/dbname or sqlite:///path/db.sqlite3") from None
+        raise ImproperlyConfigured(
+            f"DATABASE_URL is malformed ({exc}); expected e.g. "
+            "postgres://user@127.0.0.1:5432/dbname or sqlite:///path/db.sqlite3"
+        ) from None
     if not config.get("ENGINE"):
         raise ImproperlyConfigured(f"DATABASE_URL has an unknown scheme: {url.split(':', 1)[0]!r}")
     if config["ENGINE"] == "django.db.backends.sqlite3":
         config["OPTIONS"] = {**SQLITE_OPTIONS, **config.get("OPTIONS", {})}
     elif not config.get("NAME"):
-        raise ImproperlyConfigured("DATABASE_URL names no database, e.g. postgres://user@host:5432/dbname")
+        raise ImproperlyConfigured(
+            "DATABASE_URL names no database, e.g. postgres://user@host:5432/dbname"
+        )
     return config

@@ -14,6 +14,7 @@ fact saved is never made twice).
 Rendering the page touches no database, cache or session: the user and the
 messages are not looked up (they may be what is down).
 """
+
 from __future__ import annotations
 
 import logging
@@ -34,13 +35,19 @@ _NOT_ECHOED = ("csrfmiddlewaretoken", "password", "secret", "token_secret")
 _MAX_ECHO_CHARS = 128 * 1024
 
 PARTS = {
-    "database": ("Our database is unreachable",
-                 "The site cannot read or save anything for a moment (the database is restarting or "
-                 "unreachable)."),
-    "cache": ("Part of our storage is unreachable",
-              "A service the site keeps shared state in (the cache) is restarting or unreachable."),
-    "broker": ("Our grading queue is unreachable",
-               "The queue that hands work to the graders is restarting or unreachable."),
+    "database": (
+        "Our database is unreachable",
+        "The site cannot read or save anything for a moment (the database is restarting or "
+        "unreachable).",
+    ),
+    "cache": (
+        "Part of our storage is unreachable",
+        "A service the site keeps shared state in (the cache) is restarting or unreachable.",
+    ),
+    "broker": (
+        "Our grading queue is unreachable",
+        "The queue that hands work to the graders is restarting or unreachable.",
+    ),
 }
 
 
@@ -94,8 +101,13 @@ def note_outage(sender, request=None, **kwargs) -> None:
     part = outage_part(sys.exc_info()[1])
     if part and request is not None:
         request.saga_outage = part
-        log.error("%s unreachable while serving %s %s: %s", part, request.method, request.path,
-                  sys.exc_info()[1])
+        log.error(
+            "%s unreachable while serving %s %s: %s",
+            part,
+            request.method,
+            request.path,
+            sys.exc_info()[1],
+        )
 
 
 def replace_if_outage(request, response):
@@ -112,27 +124,39 @@ def outage_response(request, part: str) -> HttpResponse:
     fields, dropped_file = [], False
     if posted:
         try:
-            fields = [(name, value) for name, value in request.POST.items()
-                      if not any(word in name.lower() for word in _NOT_ECHOED)]
+            fields = [
+                (name, value)
+                for name, value in request.POST.items()
+                if not any(word in name.lower() for word in _NOT_ECHOED)
+            ]
             dropped_file = bool(request.FILES)
         except Exception:  # noqa: BLE001 - an unreadable body: nothing to hand back
             fields = []
         if sum(len(value) for _, value in fields) > _MAX_ECHO_CHARS:
             fields = []
     context = {
-        "title": title, "what": what, "part": part, "posted": posted, "action": request.path,
+        "title": title,
+        "what": what,
+        "part": part,
+        "posted": posted,
+        "action": request.path,
         "code": next((value for name, value in fields if name == "code"), None),
         "hidden": [(name, value) for name, value in fields if name != "code"],
-        "dropped_file": dropped_file, "retry_after": RETRY_AFTER_SECONDS,
+        "dropped_file": dropped_file,
+        "retry_after": RETRY_AFTER_SECONDS,
         # What base.html reads, without looking up the user, the session or the messages.
-        "request": request, "user": _Anonymous(), "csrf_token": _csrf(request),
+        "request": request,
+        "user": _Anonymous(),
+        "csrf_token": _csrf(request),
     }
     try:
         body = render_to_string("503.html", context)
     except Exception:  # noqa: BLE001 - the page must render even when the layout cannot
         log.exception("the 503 page could not be rendered; sending the plain one")
-        body = (f"<!DOCTYPE html><title>{title} · Saga School</title><h1>{title}</h1><p>{what}</p>"
-                "<p>Nothing was lost: what you saved before is safe. Please try again in a minute.</p>")
+        body = (
+            f"<!DOCTYPE html><title>{title} · Saga School</title><h1>{title}</h1><p>{what}</p>"
+            "<p>Nothing was lost: what you saved before is safe. Please try again in a minute.</p>"
+        )
     response = HttpResponse(body, status=503)
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     response["Cache-Control"] = "no-store"

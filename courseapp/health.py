@@ -1,4 +1,5 @@
 """What /health/ checks: each probe returns (ok, detail)."""
+
 from __future__ import annotations
 
 from django.conf import settings

@@ -1,5 +1,6 @@
 """Site-wide middleware: a correlation id per request, a clear 503 page when a
 service is down (see courseapp/errors.py), and a strict CSP."""
+
 from __future__ import annotations
 
 import contextvars
@@ -11,18 +12,20 @@ correlation_id: contextvars.ContextVar[str] = contextvars.ContextVar("correlatio
 
 _VALID_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
-CSP = "; ".join([
-    "default-src 'self'",
-    "script-src 'self'",
-    "style-src 'self'",
-    "img-src 'self' data:",
-    "font-src 'self'",
-    "connect-src 'self'",
-    "object-src 'none'",
-    "base-uri 'self'",
-    "form-action 'self'",
-    "frame-ancestors 'none'",
-])
+CSP = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
 
 
 class CorrelationIdFilter(logging.Filter):

@@ -3,6 +3,7 @@
 Defaults give the embedded mode (SQLite, tasks in-process, console e-mail);
 DATABASE_URL and CELERY_BROKER_URL switch to PostgreSQL and Redis.
 """
+
 import os
 from pathlib import Path
 
@@ -95,8 +96,9 @@ ACCOUNT_RATE_LIMITS = {
 # (used by the rate limits and the per-address grading share). 0: the TCP peer is the client.
 ALLAUTH_TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", 0)
 # Submitting code needs a verified e-mail address (default: when verification is mandatory).
-SUBMIT_REQUIRES_VERIFIED_EMAIL = envbool("SUBMIT_REQUIRES_VERIFIED_EMAIL",
-                                         "1" if ACCOUNT_EMAIL_VERIFICATION == "mandatory" else "0")
+SUBMIT_REQUIRES_VERIFIED_EMAIL = envbool(
+    "SUBMIT_REQUIRES_VERIFIED_EMAIL", "1" if ACCOUNT_EMAIL_VERIFICATION == "mandatory" else "0"
+)
 LOGIN_REDIRECT_URL = "/dashboard/"
 LOGIN_URL = "/accounts/login/"
 
@@ -119,7 +121,8 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
-        if DEBUG else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
     },
 }
 
@@ -143,8 +146,11 @@ X_FRAME_OPTIONS = "DENY"
 # Rate limits and playground results live in the cache: share one (Redis) across
 # web processes in production with CACHE_URL=redis://host:6379/1.
 CACHE_URL = os.environ.get("CACHE_URL", "")
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
-          if CACHE_URL else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+    if CACHE_URL
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+}
 
 # Celery: without a broker URL, tasks run in-process (the embedded default).
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
@@ -190,10 +196,16 @@ LOGGING = {
     "disable_existing_loggers": False,
     "filters": {"correlation": {"()": "courseapp.middleware.CorrelationIdFilter"}},
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [cid=%(correlation_id)s] %(message)s"},
+        "plain": {
+            "format": "%(asctime)s %(levelname)s %(name)s [cid=%(correlation_id)s] %(message)s"
+        },
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["correlation"]},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["correlation"],
+        },
     },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.request": {"level": "ERROR"}},

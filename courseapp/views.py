@@ -6,7 +6,6 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_POST
 
 from courseapp import dashboard as dashboard_data
 from courseapp import health as probes
@@ -46,8 +45,12 @@ def account_delete(request):
 
 # Required for the site to work at all; without a worker, grading only waits.
 REQUIRED_CHECKS = (("database", probes.database), ("broker", probes.broker), ("jail", probes.jail))
-INFO_CHECKS = (("workers", probes.workers), ("queue_depth", probes.queue_depth), ("low_lane", probes.low_lane),
-               ("retired_submissions", probes.retired_submissions))
+INFO_CHECKS = (
+    ("workers", probes.workers),
+    ("queue_depth", probes.queue_depth),
+    ("low_lane", probes.low_lane),
+    ("retired_submissions", probes.retired_submissions),
+)
 
 
 def live(request):
@@ -61,6 +64,11 @@ def health(request):
     ok = all(passed for passed, _ in required.values())
     info = {name: probe() for name, probe in INFO_CHECKS} if ok else {}
     degraded = not all(passed for passed, _ in info.values())
-    body = {"status": "down" if not ok else "degraded" if degraded else "ok",
-            **{name: {"ok": passed, "detail": detail} for name, (passed, detail) in {**required, **info}.items()}}
+    body = {
+        "status": "down" if not ok else "degraded" if degraded else "ok",
+        **{
+            name: {"ok": passed, "detail": detail}
+            for name, (passed, detail) in {**required, **info}.items()
+        },
+    }
     return JsonResponse(body, status=200 if ok else 503)

@@ -22,7 +22,14 @@ class SubmissionAdmin(admin.ModelAdmin):
     list_display = ("id", "exercise", "user", "status", "deliveries", "created_at", "finished_at")
     list_filter = ("status", "exercise")
     search_fields = ("id", "user__email", "correlation_id")
-    readonly_fields = ("code", "result", "client_token", "correlation_id", "claimed_by", "deliveries")
+    readonly_fields = (
+        "code",
+        "result",
+        "client_token",
+        "correlation_id",
+        "claimed_by",
+        "deliveries",
+    )
 
 
 @admin.register(GradingRequest)

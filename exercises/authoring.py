@@ -11,6 +11,7 @@
 - Export writes the layout exercises/content/<slug>/ that the loader reads.
 - Analytics for exercises and Quick Test questions.
 """
+
 from __future__ import annotations
 
 import functools
@@ -37,8 +38,16 @@ INSTRUCTORS = "Instructors"
 # Holding this permission (through the group, or as a superuser) opens the instructor area.
 TEACH_PERMISSION = "exercises.change_exercise"
 INSTRUCTOR_PERMISSIONS = {
-    "exercises": ["add_exercise", "change_exercise", "view_exercise", "add_exerciseversion",
-                  "change_exerciseversion", "view_exerciseversion", "view_submission", "view_hintuse"],
+    "exercises": [
+        "add_exercise",
+        "change_exercise",
+        "view_exercise",
+        "add_exerciseversion",
+        "change_exerciseversion",
+        "view_exerciseversion",
+        "view_submission",
+        "view_hintuse",
+    ],
     "lessons": ["change_question", "view_question", "view_quizanswer"],
 }
 
@@ -48,6 +57,7 @@ class PublishRefused(Exception):
 
 
 # -- the instructor role ---------------------------------------------------------
+
 
 def instructors_group() -> Group:
     group, _ = Group.objects.get_or_create(name=INSTRUCTORS)
@@ -72,39 +82,76 @@ def is_instructor(user) -> bool:
 
 # -- drafts and versions -----------------------------------------------------------
 
+
 def spec_for(exercise: Exercise, version: ExerciseVersion) -> ExerciseSpec:
     return ExerciseSpec(
-        slug=exercise.slug, title=exercise.title, module=exercise.module, order=exercise.order,
-        summary=exercise.summary, scenario=version.scenario, statement=version.statement, starter=version.starter,
-        solution=version.solution, hints=list(version.hints), reveal_after=version.reveal_after,
-        random_schedules=version.random_schedules, limits=dict(version.limits or {}),
-        variants={name: dict(v) for name, v in (version.variants or {}).items()})
+        slug=exercise.slug,
+        title=exercise.title,
+        module=exercise.module,
+        order=exercise.order,
+        summary=exercise.summary,
+        scenario=version.scenario,
+        statement=version.statement,
+        starter=version.starter,
+        solution=version.solution,
+        hints=list(version.hints),
+        reveal_after=version.reveal_after,
+        random_schedules=version.random_schedules,
+        limits=dict(version.limits or {}),
+        variants={name: dict(v) for name, v in (version.variants or {}).items()},
+    )
 
 
 @transaction.atomic
-def save_draft(spec: ExerciseSpec, user, exercise: Exercise | None = None) -> tuple[Exercise, ExerciseVersion, bool]:
+def save_draft(
+    spec: ExerciseSpec, user, exercise: Exercise | None = None
+) -> tuple[Exercise, ExerciseVersion, bool]:
     """Save the exercise's details, and a new version if the content changed.
 
     Returns (exercise, its latest version, whether that version is new)."""
     if exercise is None:
-        exercise = Exercise.objects.create(slug=spec.slug, title=spec.title, module=spec.module, order=spec.order,
-                                           summary=spec.summary)
+        exercise = Exercise.objects.create(
+            slug=spec.slug,
+            title=spec.title,
+            module=spec.module,
+            order=spec.order,
+            summary=spec.summary,
+        )
     else:
         exercise = Exercise.objects.select_for_update().get(pk=exercise.pk)
-        exercise.title, exercise.module, exercise.order, exercise.summary = \
-            spec.title, spec.module, spec.order, spec.summary
+        exercise.title, exercise.module, exercise.order, exercise.summary = (
+            spec.title,
+            spec.module,
+            spec.order,
+            spec.summary,
+        )
         exercise.save(update_fields=["title", "module", "order", "summary"])
     digest = spec.content_hash()
     latest = exercise.latest_version()
     if latest is not None and latest.content_hash == digest:
         return exercise, latest, False
     version = ExerciseVersion.objects.create(
-        exercise=exercise, number=(latest.number + 1) if latest else 1, scenario=spec.scenario,
-        statement=spec.statement, statement_html=render_markdown(spec.statement), starter=spec.starter,
-        solution=spec.solution, variants=spec.variants, hints=spec.hints, limits=spec.limits,
-        reveal_after=spec.reveal_after, random_schedules=spec.random_schedules, content_hash=digest,
-        created_by=user)
-    log.info("exercise %s: version %d saved by %s", exercise.slug, version.number, getattr(user, "pk", None))
+        exercise=exercise,
+        number=(latest.number + 1) if latest else 1,
+        scenario=spec.scenario,
+        statement=spec.statement,
+        statement_html=render_markdown(spec.statement),
+        starter=spec.starter,
+        solution=spec.solution,
+        variants=spec.variants,
+        hints=spec.hints,
+        limits=spec.limits,
+        reveal_after=spec.reveal_after,
+        random_schedules=spec.random_schedules,
+        content_hash=digest,
+        created_by=user,
+    )
+    log.info(
+        "exercise %s: version %d saved by %s",
+        exercise.slug,
+        version.number,
+        getattr(user, "pk", None),
+    )
     return exercise, version, True
 
 
@@ -115,11 +162,25 @@ FINISHED = ("passed", "failed")
 
 def validation_checks(version: ExerciseVersion) -> list[dict]:
     """What must hold before a version is published: (label, source, expected outcome)."""
-    checks = [{"label": "Reference solution", "kind": "reference", "source": version.solution, "expected": "pass"},
-              {"label": "Starter code", "kind": "starter", "source": version.starter, "expected": "fail"}]
+    checks = [
+        {
+            "label": "Reference solution",
+            "kind": "reference",
+            "source": version.solution,
+            "expected": "pass",
+        },
+        {"label": "Starter code", "kind": "starter", "source": version.starter, "expected": "fail"},
+    ]
     for name, variant in sorted((version.variants or {}).items()):
-        checks.append({"label": f"Variant {name}", "kind": "variant", "name": name, "source": variant["source"],
-                       "expected": variant["expected"]})
+        checks.append(
+            {
+                "label": f"Variant {name}",
+                "kind": "variant",
+                "name": name,
+                "source": variant["source"],
+                "expected": variant["expected"],
+            }
+        )
     return checks
 
 
@@ -147,10 +208,17 @@ def request_validation(version: ExerciseVersion, user=None) -> str:
     from exercises.teach_tasks import validate_exercise_version
 
     token = uuid.uuid4().hex
-    state = {"status": "queued", "request": token, "content_hash": version.content_hash,
-             "requested_at": timezone.now().isoformat(), "requested_by": getattr(user, "email", "") or ""}
+    state = {
+        "status": "queued",
+        "request": token,
+        "content_hash": version.content_hash,
+        "requested_at": timezone.now().isoformat(),
+        "requested_by": getattr(user, "email", "") or "",
+    }
     ExerciseVersion.objects.filter(pk=version.pk).update(validation=state, validated_at=None)
-    transaction.on_commit(functools.partial(_send_validation, validate_exercise_version, version.pk, token))
+    transaction.on_commit(
+        functools.partial(_send_validation, validate_exercise_version, version.pk, token)
+    )
     return token
 
 
@@ -160,8 +228,17 @@ def _send_validation(task, version_id: int, token: str) -> None:
     except Exception:
         # An unreachable broker must not leave the page polling a request nobody will run.
         log.exception("could not send the validation task for version %s", version_id)
-        _finish(version_id, token, {"request": token, "status": "failed", "checks": [], "error": "The validation task could not be "
-                                    "queued (is the broker running?). Nothing was run; validate again later."})
+        _finish(
+            version_id,
+            token,
+            {
+                "request": token,
+                "status": "failed",
+                "checks": [],
+                "error": "The validation task could not be "
+                "queued (is the broker running?). Nothing was run; validate again later.",
+            },
+        )
 
 
 def run_validation(version_id: int, token: str) -> str:
@@ -175,23 +252,33 @@ def run_validation(version_id: int, token: str) -> str:
     if state.get("status") in FINISHED:
         return "done"
     ExerciseVersion.objects.filter(pk=version_id, validation__request=token).update(
-        validation={**state, "status": "running", "started_at": timezone.now().isoformat()})
+        validation={**state, "status": "running", "started_at": timezone.now().isoformat()}
+    )
     try:
         outcome = validate(version)
     except SoftTimeLimitExceeded:
         log.error("validation of %s hit the task's soft time limit", version)
-        outcome = {"status": "failed", "checks": [], "error": "Validation took longer than the task's time limit "
-                   "and was stopped. Lower random_schedules or the limits, then validate again."}
+        outcome = {
+            "status": "failed",
+            "checks": [],
+            "error": "Validation took longer than the task's time limit "
+            "and was stopped. Lower random_schedules or the limits, then validate again.",
+        }
     written = _finish(version_id, token, {**state, **outcome})
-    log.info("exercise %s v%d: validation %s", version.exercise.slug, version.number, outcome["status"])
+    log.info(
+        "exercise %s v%d: validation %s", version.exercise.slug, version.number, outcome["status"]
+    )
     return outcome["status"] if written else "superseded"
 
 
 def _finish(version_id: int, token: str, state: dict) -> bool:
     """Store a finished validation, unless a newer request replaced this one."""
     state = {"finished_at": timezone.now().isoformat(), **state}
-    return bool(ExerciseVersion.objects.filter(pk=version_id, validation__request=token).update(
-        validation=state, validated_at=timezone.now() if state["status"] == "passed" else None))
+    return bool(
+        ExerciseVersion.objects.filter(pk=version_id, validation__request=token).update(
+            validation=state, validated_at=timezone.now() if state["status"] == "passed" else None
+        )
+    )
 
 
 def validate(version: ExerciseVersion) -> dict:
@@ -207,40 +294,64 @@ def validate(version: ExerciseVersion) -> dict:
             result = grade_code(version, check["source"])
         except Exception:
             log.exception("validation of %s crashed on %s", version, check["label"])
-            result = {"status": "error", "message": "the grader crashed (see the server log)", "violations": []}
+            result = {
+                "status": "error",
+                "message": "the grader crashed (see the server log)",
+                "violations": [],
+            }
         jailed = jailed and result.get("jailed") is not False
         ok, why = judge(check["expected"], result)
         example = result.get("counterexample") or {}
-        results.append({
-            "label": check["label"], "kind": check["kind"], "name": check.get("name", ""),
-            "expected": check["expected"], "ok": ok, "why": why, "status": result.get("status"),
-            "broken": [v.get("name") for v in result.get("violations") or []],
-            "message": str(result.get("message") or "")[:2000],
-            "schedules_explored": result.get("schedules_explored", 0),
-            "faults": len(example.get("schedule") or []),
-        })
-    return {"status": "passed" if all(r["ok"] for r in results) else "failed", "checks": results,
-            "jailed": jailed, "random_schedules": grading_options(version)["random_schedules"],
-            "seed": getattr(settings, "SANDBOX_SEED", 0), "finished_at": timezone.now().isoformat(),
-            "content_hash": version.content_hash}
+        results.append(
+            {
+                "label": check["label"],
+                "kind": check["kind"],
+                "name": check.get("name", ""),
+                "expected": check["expected"],
+                "ok": ok,
+                "why": why,
+                "status": result.get("status"),
+                "broken": [v.get("name") for v in result.get("violations") or []],
+                "message": str(result.get("message") or "")[:2000],
+                "schedules_explored": result.get("schedules_explored", 0),
+                "faults": len(example.get("schedule") or []),
+            }
+        )
+    return {
+        "status": "passed" if all(r["ok"] for r in results) else "failed",
+        "checks": results,
+        "jailed": jailed,
+        "random_schedules": grading_options(version)["random_schedules"],
+        "seed": getattr(settings, "SANDBOX_SEED", 0),
+        "finished_at": timezone.now().isoformat(),
+        "content_hash": version.content_hash,
+    }
 
 
 def validation_passed(version: ExerciseVersion) -> bool:
     state = version.validation or {}
-    return (state.get("status") == "passed" and state.get("content_hash") == version.content_hash
-            and version.validated_at is not None)
+    return (
+        state.get("status") == "passed"
+        and state.get("content_hash") == version.content_hash
+        and version.validated_at is not None
+    )
 
 
 def publish(version: ExerciseVersion) -> Exercise:
     exercise = version.exercise
     if not validation_passed(version):
         status = (version.validation or {}).get("status")
-        reason = {None: "it has not been validated yet", "queued": "its validation is still queued",
-                  "running": "its validation is still running",
-                  "failed": "its validation failed"}.get(status, "it has not passed validation")
-        raise PublishRefused(f"Version {version.number} cannot be published: {reason}. Publishing needs the "
-                             "reference to pass, the starter to fail and every variant to break its invariant, "
-                             "in the sandbox, for this exact version.")
+        reason = {
+            None: "it has not been validated yet",
+            "queued": "its validation is still queued",
+            "running": "its validation is still running",
+            "failed": "its validation failed",
+        }.get(status, "it has not passed validation")
+        raise PublishRefused(
+            f"Version {version.number} cannot be published: {reason}. Publishing needs the "
+            "reference to pass, the starter to fail and every variant to break its invariant, "
+            "in the sandbox, for this exact version."
+        )
     Exercise.objects.filter(pk=exercise.pk).update(published_version=version)
     exercise.published_version = version
     log.info("exercise %s: version %d published", exercise.slug, version.number)
@@ -249,18 +360,32 @@ def publish(version: ExerciseVersion) -> Exercise:
 
 # -- export -----------------------------------------------------------------------------
 
+
 def export_files(exercise: Exercise, version: ExerciseVersion) -> dict[str, str]:
     """The files of exercises/content/<slug>/ for one version, by relative path."""
-    meta = {"title": exercise.title, "module": exercise.module, "order": exercise.order,
-            "scenario": version.scenario, "summary": exercise.summary, "reveal_after": version.reveal_after,
-            "random_schedules": version.random_schedules, "hints": list(version.hints)}
+    meta = {
+        "title": exercise.title,
+        "module": exercise.module,
+        "order": exercise.order,
+        "scenario": version.scenario,
+        "summary": exercise.summary,
+        "reveal_after": version.reveal_after,
+        "random_schedules": version.random_schedules,
+        "hints": list(version.hints),
+    }
     if version.limits:
         meta["limits"] = dict(version.limits)
     if version.variants:
         meta["variants"] = {name: v["expected"] for name, v in sorted(version.variants.items())}
-    files = {"exercise.yaml": _yaml(meta),
-             "statement.md": version.statement, "starter.py": version.starter, "solution.py": version.solution}
-    files.update({f"variants/{name}.py": v["source"] for name, v in sorted(version.variants.items())})
+    files = {
+        "exercise.yaml": _yaml(meta),
+        "statement.md": version.statement,
+        "starter.py": version.starter,
+        "solution.py": version.solution,
+    }
+    files.update(
+        {f"variants/{name}.py": v["source"] for name, v in sorted(version.variants.items())}
+    )
     return files
 
 
@@ -274,17 +399,23 @@ def write_files(files: dict[str, str], target: Path) -> None:
 
 # -- analytics ----------------------------------------------------------------------------
 
+
 def exercise_stats(exercise: Exercise) -> dict:
     graded = Submission.objects.filter(exercise=exercise).exclude(status__in=Submission.IN_FLIGHT)
     rows = list(graded.order_by("created_at").values_list("user_id", "status"))
     per_learner: dict[int, list[str]] = {}
     for user_id, status in rows:
         per_learner.setdefault(user_id, []).append(status)
-    to_pass = [statuses.index(Submission.PASSED) + 1 for statuses in per_learner.values()
-               if Submission.PASSED in statuses]
+    to_pass = [
+        statuses.index(Submission.PASSED) + 1
+        for statuses in per_learner.values()
+        if Submission.PASSED in statuses
+    ]
     broken: Counter = Counter()
     titles: dict[str, str] = {}
-    for violations in graded.filter(status=Submission.FAILED).values_list("result__violations", flat=True):
+    for violations in graded.filter(status=Submission.FAILED).values_list(
+        "result__violations", flat=True
+    ):
         names = set()
         for violation in violations if isinstance(violations, list) else []:
             if isinstance(violation, dict) and violation.get("name"):
@@ -293,10 +424,15 @@ def exercise_stats(exercise: Exercise) -> dict:
         broken.update(names)
     hints = dict(HintUse.objects.filter(exercise=exercise).values_list("user_id", "revealed"))
     hint_users = {user for user, revealed in hints.items() if revealed}
-    passed_learners = {user for user, statuses in per_learner.items() if Submission.PASSED in statuses}
+    passed_learners = {
+        user for user, statuses in per_learner.items() if Submission.PASSED in statuses
+    }
     tried = set(per_learner)
-    by_version = (graded.values("version__number").order_by("version__number")
-                  .annotate(attempts=Count("pk"), passed=Count("pk", filter=Q(status=Submission.PASSED))))
+    by_version = (
+        graded.values("version__number")
+        .order_by("version__number")
+        .annotate(attempts=Count("pk"), passed=Count("pk", filter=Q(status=Submission.PASSED)))
+    )
     return {
         "attempts": len(rows),
         "passed_attempts": sum(1 for _, status in rows if status == Submission.PASSED),
@@ -305,8 +441,10 @@ def exercise_stats(exercise: Exercise) -> dict:
         "learners_passed": len(passed_learners),
         "pass_rate": _rate(len(passed_learners), len(tried)),
         "median_attempts_to_pass": _whole(statistics.median(to_pass)) if to_pass else None,
-        "broken": [{"name": name, "title": titles[name], "count": count, "share": _rate(count, len(rows))}
-                   for name, count in broken.most_common()],
+        "broken": [
+            {"name": name, "title": titles[name], "count": count, "share": _rate(count, len(rows))}
+            for name, count in broken.most_common()
+        ],
         "hint_learners": len(hint_users),
         "hints_revealed": Counter(revealed for revealed in hints.values() if revealed),
         "hint_pass_rate": _rate(len(hint_users & passed_learners), len(hint_users & tried)),
@@ -324,14 +462,23 @@ def question_stats():
     """Every question with its answers count, right count and mean score, hardest first."""
     from lessons.models import Question
 
-    questions = list(Question.objects.select_related("lesson").annotate(
-        answers=Count("quizanswer"), right=Count("quizanswer", filter=Q(quizanswer__score__gte=1)),
-        mean_score=Avg("quizanswer__score")))
+    questions = list(
+        Question.objects.select_related("lesson").annotate(
+            answers=Count("quizanswer"),
+            right=Count("quizanswer", filter=Q(quizanswer__score__gte=1)),
+            mean_score=Avg("quizanswer__score"),
+        )
+    )
     for question in questions:
         question.right_rate = _rate(question.right, question.answers)
-        question.confusing = (question.answers >= CONFUSING_MIN_ANSWERS
-                              and question.right_rate is not None and question.right_rate <= CONFUSING_RIGHT_RATE)
-    return sorted(questions, key=lambda q: (q.right_rate is None, q.right_rate or 0, -q.answers, q.key))
+        question.confusing = (
+            question.answers >= CONFUSING_MIN_ANSWERS
+            and question.right_rate is not None
+            and question.right_rate <= CONFUSING_RIGHT_RATE
+        )
+    return sorted(
+        questions, key=lambda q: (q.right_rate is None, q.right_rate or 0, -q.answers, q.key)
+    )
 
 
 def _whole(number: float) -> float | int:
@@ -344,11 +491,16 @@ def _rate(part: int, whole: int) -> int | None:
 
 # -- Quick Test questions -----------------------------------------------------------------
 
+
 def question_raw(question) -> dict:
     """A question in the YAML form of lessons/content/questions/<topic>.yaml."""
-    raw = {"id": question.key, "type": question.type, "topic": question.topic,
-           "lesson": f"{question.lesson.slug}#{question.anchor}" if question.lesson else "",
-           "prompt": question.prompt}
+    raw = {
+        "id": question.key,
+        "type": question.type,
+        "topic": question.topic,
+        "lesson": f"{question.lesson.slug}#{question.anchor}" if question.lesson else "",
+        "prompt": question.prompt,
+    }
     if question.code:
         raw["code"] = question.code + "\n"
     if question.choices:
@@ -386,10 +538,13 @@ class _ContentDumper(yaml.SafeDumper):
     """Multi-line text as literal blocks, the way the content files are written by hand."""
 
 
-_ContentDumper.add_representer(str, lambda dumper, value: dumper.represent_scalar(
-    "tag:yaml.org,2002:str", value, style="|" if "\n" in value else None))
+_ContentDumper.add_representer(
+    str,
+    lambda dumper, value: dumper.represent_scalar(
+        "tag:yaml.org,2002:str", value, style="|" if "\n" in value else None
+    ),
+)
 
 
 def _yaml(data) -> str:
     return yaml.dump(data, Dumper=_ContentDumper, sort_keys=False, allow_unicode=True, width=100)
-

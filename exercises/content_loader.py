@@ -6,6 +6,7 @@
 - A missing starter, solution or variants come from the simulator's scenario registry.
 - Bad content raises ContentError(path, line, reason).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -39,10 +40,14 @@ class ExerciseSpec:
     reveal_after: int = DEFAULT_REVEAL_AFTER
     random_schedules: int = DEFAULT_RANDOM_SCHEDULES
     limits: dict = field(default_factory=dict)
-    variants: dict = field(default_factory=dict)   # name -> {"source", "expected"}
+    variants: dict = field(default_factory=dict)  # name -> {"source", "expected"}
 
     def content_hash(self) -> str:
-        data = {k: v for k, v in asdict(self).items() if k not in ("title", "module", "order", "summary")}
+        data = {
+            k: v
+            for k, v in asdict(self).items()
+            if k not in ("title", "module", "order", "summary")
+        }
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
@@ -53,8 +58,11 @@ def _scenario(name: str, path: Path):
         return scenarios.get(name)
     except (KeyError, ModuleNotFoundError, AttributeError):
         known = ", ".join(getattr(scenarios, "NAMES", ()))
-        raise ContentError(path, _line_of(path, "scenario"), f"unknown simulator scenario {name!r}"
-                           + (f" (known: {known})" if known else "")) from None
+        raise ContentError(
+            path,
+            _line_of(path, "scenario"),
+            f"unknown simulator scenario {name!r}" + (f" (known: {known})" if known else ""),
+        ) from None
 
 
 def _line_of(path: Path, key: str) -> int | None:
@@ -110,7 +118,11 @@ def read_exercise(directory: Path) -> ExerciseSpec:
     if not isinstance(meta["summary"], str):
         fail("summary", "summary must be a string")
     hints = meta["hints"]
-    if not isinstance(hints, list) or not hints or not all(isinstance(h, str) and h.strip() for h in hints):
+    if (
+        not isinstance(hints, list)
+        or not hints
+        or not all(isinstance(h, str) and h.strip() for h in hints)
+    ):
         fail("hints", "hints must be a non-empty list of non-empty strings")
     reveal_after = meta.get("reveal_after", DEFAULT_REVEAL_AFTER)
     if not isinstance(reveal_after, int) or not 1 <= reveal_after <= 100:
@@ -121,8 +133,11 @@ def read_exercise(directory: Path) -> ExerciseSpec:
     limits = meta.get("limits") or {}
     _check_limits(limits, meta_path)
 
-    scenario = _scenario(meta["scenario"], meta_path) if isinstance(meta["scenario"], str) else \
-        fail("scenario", "scenario must be a string")
+    scenario = (
+        _scenario(meta["scenario"], meta_path)
+        if isinstance(meta["scenario"], str)
+        else fail("scenario", "scenario must be a string")
+    )
     solution_path = directory / "solution.py"
     solution = _python(solution_path) if solution_path.exists() else scenario.reference_source
     # Like the solution, the starter defaults to the scenario's own.
@@ -130,11 +145,23 @@ def read_exercise(directory: Path) -> ExerciseSpec:
     starter = _python(starter_path) if starter_path.exists() else scenario.starter_source
     variants = _variants(directory, meta, meta_path, scenario)
     return ExerciseSpec(
-        slug=directory.name, title=meta["title"].strip(), module=meta["module"], order=meta["order"],
-        summary=meta["summary"].strip(), scenario=meta["scenario"],
-        statement=render_constants(_read_text(directory / "statement.md"), scenario, directory / "statement.md"),
-        starter=starter, solution=solution, hints=[h.strip() for h in hints],
-        reveal_after=reveal_after, random_schedules=random_schedules, limits=limits, variants=variants)
+        slug=directory.name,
+        title=meta["title"].strip(),
+        module=meta["module"],
+        order=meta["order"],
+        summary=meta["summary"].strip(),
+        scenario=meta["scenario"],
+        statement=render_constants(
+            _read_text(directory / "statement.md"), scenario, directory / "statement.md"
+        ),
+        starter=starter,
+        solution=solution,
+        hints=[h.strip() for h in hints],
+        reveal_after=reveal_after,
+        random_schedules=random_schedules,
+        limits=limits,
+        variants=variants,
+    )
 
 
 _CONSTANT = re.compile(r"\{\{\s*([A-Z][A-Z0-9_]*)\s*\}\}")
@@ -148,10 +175,14 @@ def render_constants(text: str, scenario, path: Path) -> str:
     def value(match: re.Match) -> str:
         name = match.group(1)
         if name not in values:
-            line = text[:match.start()].count("\n") + 1
+            line = text[: match.start()].count("\n") + 1
             known = ", ".join(sorted(values)) or "none"
-            raise ContentError(path, line, f"{{{{ {name} }}}} is not a constant of scenario "
-                                           f"{getattr(scenario, 'name', '?')!r} (known: {known})")
+            raise ContentError(
+                path,
+                line,
+                f"{{{{ {name} }}}} is not a constant of scenario "
+                f"{getattr(scenario, 'name', '?')!r} (known: {known})",
+            )
         return str(values[name])
 
     return _CONSTANT.sub(value, text)
@@ -164,41 +195,67 @@ def _check_limits(limits, path: Path) -> None:
         raise ContentError(path, _line_of(path, "limits"), "limits must be a mapping")
     for key, value in limits.items():
         if key not in Limits.__dataclass_fields__:
-            raise ContentError(path, _line_of(path, "limits"),
-                               f"unknown limit {key!r}; known: {', '.join(Limits.__dataclass_fields__)}")
+            raise ContentError(
+                path,
+                _line_of(path, "limits"),
+                f"unknown limit {key!r}; known: {', '.join(Limits.__dataclass_fields__)}",
+            )
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-            raise ContentError(path, _line_of(path, "limits"), f"limit {key!r} must be a positive number")
+            raise ContentError(
+                path, _line_of(path, "limits"), f"limit {key!r} must be a positive number"
+            )
 
 
 def _variants(directory: Path, meta: dict, meta_path: Path, scenario) -> dict:
     files = {p.stem: p for p in sorted((directory / "variants").glob("*.py"))}
-    registry = {name: pair for name, pair in (getattr(scenario, "variants", None) or {}).items()
-                if name not in ("reference", "starter")}
+    registry = {
+        name: pair
+        for name, pair in (getattr(scenario, "variants", None) or {}).items()
+        if name not in ("reference", "starter")
+    }
     declared = meta.get("variants")
     if declared is None:
         if files:
-            raise ContentError(files[next(iter(files))], None,
-                               "variant files need their expected invariant under 'variants:' in exercise.yaml")
-        return {name: {"source": source, "expected": expected} for name, (source, expected) in registry.items()}
+            raise ContentError(
+                files[next(iter(files))],
+                None,
+                "variant files need their expected invariant under 'variants:' in exercise.yaml",
+            )
+        return {
+            name: {"source": source, "expected": expected}
+            for name, (source, expected) in registry.items()
+        }
     if not isinstance(declared, dict):
-        raise ContentError(meta_path, _line_of(meta_path, "variants"), "variants must map a name to an invariant")
-    invariants = set(getattr(scenario, "checked", None) or getattr(scenario, "invariants", ()) or ()) | {"pass"}
+        raise ContentError(
+            meta_path, _line_of(meta_path, "variants"), "variants must map a name to an invariant"
+        )
+    invariants = set(
+        getattr(scenario, "checked", None) or getattr(scenario, "invariants", ()) or ()
+    ) | {"pass"}
     out = {}
     for name, expected in declared.items():
         if expected not in invariants:
-            raise ContentError(meta_path, _line_of(meta_path, "variants"),
-                               f"variant {name!r} expects {expected!r}, which is not an invariant of the scenario")
+            raise ContentError(
+                meta_path,
+                _line_of(meta_path, "variants"),
+                f"variant {name!r} expects {expected!r}, which is not an invariant of the scenario",
+            )
         if name in files:
             source = _python(files[name])
         elif name in registry:
             source = registry[name][0]
         else:
-            raise ContentError(meta_path, _line_of(meta_path, "variants"),
-                               f"variant {name!r} has no file variants/{name}.py and the scenario has no such variant")
+            raise ContentError(
+                meta_path,
+                _line_of(meta_path, "variants"),
+                f"variant {name!r} has no file variants/{name}.py and the scenario has no such variant",
+            )
         out[name] = {"source": source, "expected": expected}
     for stem, path in files.items():
         if stem not in declared:
-            raise ContentError(path, None, f"variant {stem!r} is not listed under 'variants:' in exercise.yaml")
+            raise ContentError(
+                path, None, f"variant {stem!r} is not listed under 'variants:' in exercise.yaml"
+            )
     return out
 
 
@@ -215,20 +272,44 @@ def load_exercises(directory: Path, report: LoadReport) -> None:
     for spec in specs:
         seen.add(spec.slug)
         exercise, created = Exercise.objects.get_or_create(
-            slug=spec.slug, defaults={"title": spec.title, "module": spec.module, "order": spec.order,
-                                      "summary": spec.summary})
-        meta_changed = (exercise.title, exercise.module, exercise.order, exercise.summary) != \
-            (spec.title, spec.module, spec.order, spec.summary)
-        exercise.title, exercise.module, exercise.order, exercise.summary = \
-            spec.title, spec.module, spec.order, spec.summary
+            slug=spec.slug,
+            defaults={
+                "title": spec.title,
+                "module": spec.module,
+                "order": spec.order,
+                "summary": spec.summary,
+            },
+        )
+        meta_changed = (exercise.title, exercise.module, exercise.order, exercise.summary) != (
+            spec.title,
+            spec.module,
+            spec.order,
+            spec.summary,
+        )
+        exercise.title, exercise.module, exercise.order, exercise.summary = (
+            spec.title,
+            spec.module,
+            spec.order,
+            spec.summary,
+        )
         digest = spec.content_hash()
         latest = exercise.latest_version()
         if latest is None or latest.content_hash != digest:
             latest = ExerciseVersion.objects.create(
-                exercise=exercise, number=(latest.number + 1) if latest else 1, scenario=spec.scenario,
-                statement=spec.statement, statement_html=render_markdown(spec.statement), starter=spec.starter,
-                solution=spec.solution, variants=spec.variants, hints=spec.hints, limits=spec.limits,
-                reveal_after=spec.reveal_after, random_schedules=spec.random_schedules, content_hash=digest)
+                exercise=exercise,
+                number=(latest.number + 1) if latest else 1,
+                scenario=spec.scenario,
+                statement=spec.statement,
+                statement_html=render_markdown(spec.statement),
+                starter=spec.starter,
+                solution=spec.solution,
+                variants=spec.variants,
+                hints=spec.hints,
+                limits=spec.limits,
+                reveal_after=spec.reveal_after,
+                random_schedules=spec.random_schedules,
+                content_hash=digest,
+            )
             meta_changed = True
         republished = exercise.published_version_id != latest.pk
         exercise.published_version = latest
@@ -238,7 +319,11 @@ def load_exercises(directory: Path, report: LoadReport) -> None:
         elif meta_changed or republished:
             report.note("exercises", "changed", spec.slug)
     # Exercises whose files are gone stop being published (their submissions stay).
-    gone = Exercise.objects.published().exclude(slug__in=seen).filter(published_version__created_by__isnull=True)
+    gone = (
+        Exercise.objects.published()
+        .exclude(slug__in=seen)
+        .filter(published_version__created_by__isnull=True)
+    )
     for exercise in gone:
         exercise.published_version = None
         exercise.save(update_fields=["published_version"])

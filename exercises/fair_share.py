@@ -17,6 +17,7 @@
 - Where configured (settings.SUBMIT_REQUIRES_VERIFIED_EMAIL), submitting needs
   a verified e-mail address.
 """
+
 from __future__ import annotations
 
 import logging
@@ -81,8 +82,12 @@ def recent_share(*, user=None, address: str | None = None) -> float:
         mine = Q(client_address=address)
     else:
         return 0.0
-    rows = (Submission.objects.filter(mine).filter(Q(finished_at__gte=since) | Q(status=Submission.RUNNING))
-            .order_by("-created_at").values_list("started_at", "finished_at")[:SHARE_ROWS])
+    rows = (
+        Submission.objects.filter(mine)
+        .filter(Q(finished_at__gte=since) | Q(status=Submission.RUNNING))
+        .order_by("-created_at")
+        .values_list("started_at", "finished_at")[:SHARE_ROWS]
+    )
     return _seconds_used(rows)
 
 
@@ -102,10 +107,12 @@ def lane_for(user, address: str | None) -> str:
 
 # -- the low lane ---------------------------------------------------------------------
 
+
 def low_lane_in_use(exclude=None) -> int:
     """Low-lane submissions handed to the workers and not finished yet."""
-    busy = Submission.objects.filter(lane=LOW, status__in=Submission.IN_FLIGHT,
-                                     grading_request__dispatched_at__isnull=False)
+    busy = Submission.objects.filter(
+        lane=LOW, status__in=Submission.IN_FLIGHT, grading_request__dispatched_at__isnull=False
+    )
     if exclude is not None:
         busy = busy.exclude(pk=exclude)
     return busy.count()
@@ -119,13 +126,18 @@ def lock_low_lane() -> None:
 
 
 def parked():
-    return Submission.objects.filter(lane=LOW, status=Submission.QUEUED, grading_request__dispatched_at__isnull=True)
+    return Submission.objects.filter(
+        lane=LOW, status=Submission.QUEUED, grading_request__dispatched_at__isnull=True
+    )
 
 
 def next_parked() -> list[int]:
     """Grading request ids of parked low-lane submissions, the lightest account's oldest first."""
-    candidates = list(parked().order_by("created_at")
-                      .values_list("grading_request__pk", "user_id", "created_at")[:RELEASE_CANDIDATES])
+    candidates = list(
+        parked()
+        .order_by("created_at")
+        .values_list("grading_request__pk", "user_id", "created_at")[:RELEASE_CANDIDATES]
+    )
     shares: dict[int, float] = {}
     for _, user_id, _ in candidates:
         if user_id not in shares:
@@ -142,7 +154,11 @@ def relay_low(grading_request_id: int) -> bool:
 
     with transaction.atomic():
         lock_low_lane()
-        request = GradingRequest.objects.filter(pk=grading_request_id).select_related("submission").first()
+        request = (
+            GradingRequest.objects.filter(pk=grading_request_id)
+            .select_related("submission")
+            .first()
+        )
         if request is None or request.submission.is_done:
             return False
         if low_lane_in_use(exclude=request.submission_id) >= settings.GRADING_LOW_LANE_SLOTS:

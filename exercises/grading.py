@@ -13,6 +13,7 @@
 The site, the `grade` command and the tests all grade through `grade_code`,
 so they use the same jail, limits and exploration.
 """
+
 from __future__ import annotations
 
 import functools
@@ -44,8 +45,12 @@ STORED_TRACE_STEPS = 1500
 # An undispatched request younger than this may still be waiting for its on_commit relay.
 UNDISPATCHED_GRACE = timedelta(seconds=30)
 
-_FINAL = {"passed": Submission.PASSED, "failed": Submission.FAILED, "timeout": Submission.FAILED,
-          "error": Submission.ERROR}
+_FINAL = {
+    "passed": Submission.PASSED,
+    "failed": Submission.FAILED,
+    "timeout": Submission.FAILED,
+    "error": Submission.ERROR,
+}
 
 
 class SubmissionRefused(Exception):
@@ -58,32 +63,41 @@ class SubmissionRefused(Exception):
 
 # -- accepting code -------------------------------------------------------------
 
+
 def decode_upload(data: bytes) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = data[:exc.start].count(b"\n") + 1
-        raise SubmissionRefused(f"The uploaded file is not UTF-8 text (byte 0x{data[exc.start]:02x} on line "
-                                f"{line}). Save it as UTF-8 and upload it again, or paste the code "
-                                "into the editor.") from None
+        line = data[: exc.start].count(b"\n") + 1
+        raise SubmissionRefused(
+            f"The uploaded file is not UTF-8 text (byte 0x{data[exc.start]:02x} on line "
+            f"{line}). Save it as UTF-8 and upload it again, or paste the code "
+            "into the editor."
+        ) from None
 
 
 def check_code(code: str) -> str:
     code = code.replace("\r\n", "\n")
     if not code.strip():
-        raise SubmissionRefused("Your code is empty: write your solution in the editor (or upload a .py file) "
-                                "and submit again.")
+        raise SubmissionRefused(
+            "Your code is empty: write your solution in the editor (or upload a .py file) "
+            "and submit again."
+        )
     size = len(code.encode("utf-8", errors="surrogatepass"))
     if size > MAX_CODE_BYTES:
-        raise SubmissionRefused(f"Your code is {size / 1024:.1f} KiB; the limit is {MAX_CODE_BYTES // 1024} KiB. "
-                                "Trim it and submit again.", status=413)
+        raise SubmissionRefused(
+            f"Your code is {size / 1024:.1f} KiB; the limit is {MAX_CODE_BYTES // 1024} KiB. "
+            "Trim it and submit again.",
+            status=413,
+        )
     if "\x00" in code:
         raise SubmissionRefused("Your code contains a NUL character; remove it and submit again.")
     return code
 
 
-def submit(user, exercise, code: str, client_token: str, cid: str = "",
-           client_address: str | None = None) -> tuple[Submission, bool]:
+def submit(
+    user, exercise, code: str, client_token: str, cid: str = "", client_address: str | None = None
+) -> tuple[Submission, bool]:
     """Create the submission and its grading request; returns (submission, created).
 
     The same client token returns the existing submission (a replayed POST). Fair share
@@ -99,48 +113,76 @@ def submit(user, exercise, code: str, client_token: str, cid: str = "",
         return existing, False
     code = check_code(code)
     if fair_share.needs_verified_email(user):
-        raise SubmissionRefused("Confirm your e-mail address before submitting code: open the link we e-mailed "
-                                "you (or send it again from your account's e-mail page). Your code is still in "
-                                "the editor.", status=403)
-    recent = Submission.objects.filter(user=user, created_at__gte=timezone.now() - timedelta(minutes=1)).count()
+        raise SubmissionRefused(
+            "Confirm your e-mail address before submitting code: open the link we e-mailed "
+            "you (or send it again from your account's e-mail page). Your code is still in "
+            "the editor.",
+            status=403,
+        )
+    recent = Submission.objects.filter(
+        user=user, created_at__gte=timezone.now() - timedelta(minutes=1)
+    ).count()
     if recent >= SUBMISSIONS_PER_MINUTE:
-        raise SubmissionRefused(f"You have submitted {recent} times in the last minute (the limit is "
-                                f"{SUBMISSIONS_PER_MINUTE}). Wait a moment and submit again; your code is "
-                                "still in the editor.", status=429)
+        raise SubmissionRefused(
+            f"You have submitted {recent} times in the last minute (the limit is "
+            f"{SUBMISSIONS_PER_MINUTE}). Wait a moment and submit again; your code is "
+            "still in the editor.",
+            status=429,
+        )
     per_address = settings.GRADING_IN_FLIGHT_PER_ADDRESS
     if client_address and fair_share.in_flight_from(client_address) >= per_address:
-        raise SubmissionRefused(f"{per_address} submissions from your network are already waiting for a grader "
-                                "(the limit per address keeps the graders fair for everyone). Submit again in a "
-                                "moment; your code is still in the editor.", status=429)
+        raise SubmissionRefused(
+            f"{per_address} submissions from your network are already waiting for a grader "
+            "(the limit per address keeps the graders fair for everyone). Submit again in a "
+            "moment; your code is still in the editor.",
+            status=429,
+        )
     lane = fair_share.lane_for(user, client_address)
     version = exercise.published_version
     try:
         with transaction.atomic():
-            submission = Submission.objects.create(user=user, exercise=exercise, version=version, code=code,
-                                                   client_token=client_token, correlation_id=cid[:64],
-                                                   client_address=client_address or None, lane=lane)
+            submission = Submission.objects.create(
+                user=user,
+                exercise=exercise,
+                version=version,
+                code=code,
+                client_token=client_token,
+                correlation_id=cid[:64],
+                client_address=client_address or None,
+                lane=lane,
+            )
             grading = GradingRequest.objects.create(submission=submission)
             # The low lane waits in the database until a low-lane slot is free.
-            transaction.on_commit(functools.partial(fair_share.relay_low if lane == fair_share.LOW else relay,
-                                                    grading.pk))
+            transaction.on_commit(
+                functools.partial(
+                    fair_share.relay_low if lane == fair_share.LOW else relay, grading.pk
+                )
+            )
     except IntegrityError:
         existing = Submission.objects.filter(user=user, client_token=client_token).first()
         if existing:
             return existing, False
-        in_flight = Submission.objects.in_flight().filter(user=user).select_related("exercise").first()
+        in_flight = (
+            Submission.objects.in_flight().filter(user=user).select_related("exercise").first()
+        )
         if in_flight:
             raise SubmissionRefused(
                 f"Your previous submission (to “{in_flight.exercise.title}”) is still being graded. It keeps "
                 "going; submit this code again once it has a verdict. Your code is still in the editor.",
-                status=409) from None
+                status=409,
+            ) from None
         # The one in flight got its verdict between our insert and this look: a race, not a bug.
-        raise SubmissionRefused("Your previous submission got its verdict at this very moment; submit this code "
-                                "again. It is still in the editor.", status=409) from None
+        raise SubmissionRefused(
+            "Your previous submission got its verdict at this very moment; submit this code "
+            "again. It is still in the editor.",
+            status=409,
+        ) from None
     log.info("submission %s queued for %s (%s lane)", submission.pk, exercise.slug, lane)
     return submission, True
 
 
 # -- relaying the outbox row ------------------------------------------------------
+
 
 def relay(grading_request_id: int) -> bool:
     """Send the grading task for one request; the sweeper retries whatever fails here."""
@@ -149,8 +191,9 @@ def relay(grading_request_id: int) -> bool:
     grading = GradingRequest.objects.filter(pk=grading_request_id).first()
     if grading is None:
         return False
-    GradingRequest.objects.filter(pk=grading.pk).update(dispatched_at=timezone.now(),
-                                                        dispatch_count=F("dispatch_count") + 1)
+    GradingRequest.objects.filter(pk=grading.pk).update(
+        dispatched_at=timezone.now(), dispatch_count=F("dispatch_count") + 1
+    )
     try:
         grade_submission.delay(str(grading.submission_id))
     except Exception:
@@ -173,10 +216,19 @@ def redispatch_after() -> timedelta:
 def stuck_submissions():
     now = timezone.now()
     # A low-lane submission waiting for its slot is not stuck: fair_share.release_low_lane sends it.
-    never_sent = Q(status=Submission.QUEUED, grading_request__dispatched_at__isnull=True,
-                   created_at__lt=now - UNDISPATCHED_GRACE) & ~Q(lane="low")
-    sent_long_ago = Q(status=Submission.QUEUED, grading_request__dispatched_at__lt=now - redispatch_after())
-    no_request = Q(status=Submission.QUEUED, grading_request__isnull=True, created_at__lt=now - UNDISPATCHED_GRACE)
+    never_sent = Q(
+        status=Submission.QUEUED,
+        grading_request__dispatched_at__isnull=True,
+        created_at__lt=now - UNDISPATCHED_GRACE,
+    ) & ~Q(lane="low")
+    sent_long_ago = Q(
+        status=Submission.QUEUED, grading_request__dispatched_at__lt=now - redispatch_after()
+    )
+    no_request = Q(
+        status=Submission.QUEUED,
+        grading_request__isnull=True,
+        created_at__lt=now - UNDISPATCHED_GRACE,
+    )
     overdue = Q(status=Submission.RUNNING, started_at__lt=now - running_deadline())
     return Submission.objects.filter(never_sent | sent_long_ago | no_request | overdue)
 
@@ -189,22 +241,37 @@ def sweep(dry_run: bool = False) -> list[Submission]:
     stuck = list(stuck_submissions().select_related("grading_request"))
     # Running on this host for a process that is gone (a restarted server or a killed worker): no need to
     # wait for the deadline.
-    here = (Submission.objects.filter(status=Submission.RUNNING, claimed_by__startswith=f"{socket.gethostname()}:")
-            .exclude(pk__in=[s.pk for s in stuck]).select_related("grading_request")[:200])
+    here = (
+        Submission.objects.filter(
+            status=Submission.RUNNING, claimed_by__startswith=f"{socket.gethostname()}:"
+        )
+        .exclude(pk__in=[s.pk for s in stuck])
+        .select_related("grading_request")[:200]
+    )
     stuck += [submission for submission in here if claim_lost(submission)]
     for submission in stuck:
-        poisoned = submission.status == Submission.RUNNING and submission.deliveries >= MAX_CRASHED_DELIVERIES
+        poisoned = (
+            submission.status == Submission.RUNNING
+            and submission.deliveries >= MAX_CRASHED_DELIVERIES
+        )
         request = getattr(submission, "grading_request", None)
         undeliverable = request is not None and request.dispatch_count >= MAX_DISPATCHES
         if poisoned or undeliverable:
-            log.error("sweeper: submission %s %s; retiring it cid=%s", submission.pk,
-                      "crashed the grader" if poisoned else "was never picked up by a grader",
-                      submission.correlation_id or "-")
+            log.error(
+                "sweeper: submission %s %s; retiring it cid=%s",
+                submission.pk,
+                "crashed the grader" if poisoned else "was never picked up by a grader",
+                submission.correlation_id or "-",
+            )
             if not dry_run:
                 (retire(submission) if poisoned else retire_undeliverable(submission))
             continue
-        log.warning("sweeper: submission %s is %s since %s; relaying it again", submission.pk, submission.status,
-                    submission.started_at or submission.created_at)
+        log.warning(
+            "sweeper: submission %s is %s since %s; relaying it again",
+            submission.pk,
+            submission.status,
+            submission.started_at or submission.created_at,
+        )
         if not dry_run:
             grading, _ = GradingRequest.objects.get_or_create(submission=submission)
             (fair_share.relay_low if submission.lane == fair_share.LOW else relay)(grading.pk)
@@ -216,6 +283,7 @@ def sweep(dry_run: bool = False) -> list[Submission]:
 
 # -- the task's body ---------------------------------------------------------------
 
+
 def claimant() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
@@ -225,10 +293,21 @@ def claim(submission_id) -> int:
     An overdue claim is taken over only while the submission has crashed fewer than
     MAX_CRASHED_DELIVERIES deliveries; past that run_grading retires it."""
     now = timezone.now()
-    claimable = Q(status=Submission.QUEUED) | Q(status=Submission.RUNNING, started_at__lt=now - running_deadline(),
-                                                deliveries__lt=MAX_CRASHED_DELIVERIES)
-    return (Submission.objects.filter(pk=submission_id).filter(claimable)
-            .update(status=Submission.RUNNING, deliveries=F("deliveries") + 1, started_at=now, claimed_by=claimant()))
+    claimable = Q(status=Submission.QUEUED) | Q(
+        status=Submission.RUNNING,
+        started_at__lt=now - running_deadline(),
+        deliveries__lt=MAX_CRASHED_DELIVERIES,
+    )
+    return (
+        Submission.objects.filter(pk=submission_id)
+        .filter(claimable)
+        .update(
+            status=Submission.RUNNING,
+            deliveries=F("deliveries") + 1,
+            started_at=now,
+            claimed_by=claimant(),
+        )
+    )
 
 
 def claim_lost(submission) -> bool:
@@ -246,41 +325,70 @@ def take_over(submission: Submission) -> int:
     (see run_grading), so a poison submission cannot hold a worker for good."""
     if not claim_lost(submission) or submission.deliveries >= MAX_CRASHED_DELIVERIES:
         return 0
-    log.warning("submission %s was claimed by %s, which is gone; taking it over (delivery %d of at most %d)",
-                submission.pk, submission.claimed_by, submission.deliveries + 1, MAX_CRASHED_DELIVERIES)
-    return (Submission.objects.filter(pk=submission.pk, status=Submission.RUNNING,
-                                      claimed_by=submission.claimed_by, started_at=submission.started_at)
-            .update(deliveries=F("deliveries") + 1, started_at=timezone.now(), claimed_by=claimant()))
+    log.warning(
+        "submission %s was claimed by %s, which is gone; taking it over (delivery %d of at most %d)",
+        submission.pk,
+        submission.claimed_by,
+        submission.deliveries + 1,
+        MAX_CRASHED_DELIVERIES,
+    )
+    return Submission.objects.filter(
+        pk=submission.pk,
+        status=Submission.RUNNING,
+        claimed_by=submission.claimed_by,
+        started_at=submission.started_at,
+    ).update(deliveries=F("deliveries") + 1, started_at=timezone.now(), claimed_by=claimant())
 
 
-POISON_MESSAGE = ("Your code was not judged: grading this submission crashed the grader {n} times; it was stopped "
-                  "so that it cannot block the graders for everyone. This usually means the code made the grader "
-                  "use too much memory or time (for example a huge or endless data structure). Look for that, "
-                  "then submit again.")
+POISON_MESSAGE = (
+    "Your code was not judged: grading this submission crashed the grader {n} times; it was stopped "
+    "so that it cannot block the graders for everyone. This usually means the code made the grader "
+    "use too much memory or time (for example a huge or endless data structure). Look for that, "
+    "then submit again."
+)
 
 
 def retire(submission: Submission) -> bool:
     """End a poison submission (its gradings died MAX_CRASHED_DELIVERIES times) as an error, once.
     Compare-and-set on the dead claim, so a racing delivery cannot also write."""
     crashed = submission.deliveries
-    result = {**error_result(POISON_MESSAGE.format(n=crashed)), "retired": True, "crashed_deliveries": crashed}
-    written = (Submission.objects.filter(pk=submission.pk, status=Submission.RUNNING,
-                                         claimed_by=submission.claimed_by, started_at=submission.started_at)
-               .update(status=Submission.ERROR, result=result, finished_at=timezone.now(), retired=True))
+    result = {
+        **error_result(POISON_MESSAGE.format(n=crashed)),
+        "retired": True,
+        "crashed_deliveries": crashed,
+    }
+    written = Submission.objects.filter(
+        pk=submission.pk,
+        status=Submission.RUNNING,
+        claimed_by=submission.claimed_by,
+        started_at=submission.started_at,
+    ).update(status=Submission.ERROR, result=result, finished_at=timezone.now(), retired=True)
     if written:
-        log.error("submission %s retired: grading it crashed the grader %d times (last claim %s) cid=%s",
-                  submission.pk, crashed, submission.claimed_by or "-", submission.correlation_id or "-")
+        log.error(
+            "submission %s retired: grading it crashed the grader %d times (last claim %s) cid=%s",
+            submission.pk,
+            crashed,
+            submission.claimed_by or "-",
+            submission.correlation_id or "-",
+        )
     return bool(written)
 
 
 def retire_undeliverable(submission: Submission) -> bool:
-    result = error_result(f"Your code was not judged: it was sent to the graders {MAX_DISPATCHES} times and no "
-                          "grader picked it up. This is our problem, not yours; submit it again later.")
-    written = (Submission.objects.filter(pk=submission.pk, status=Submission.QUEUED)
-               .update(status=Submission.ERROR, result=result, finished_at=timezone.now()))
+    result = error_result(
+        f"Your code was not judged: it was sent to the graders {MAX_DISPATCHES} times and no "
+        "grader picked it up. This is our problem, not yours; submit it again later."
+    )
+    written = Submission.objects.filter(pk=submission.pk, status=Submission.QUEUED).update(
+        status=Submission.ERROR, result=result, finished_at=timezone.now()
+    )
     if written:
-        log.error("submission %s was never picked up after %d dispatches; given up cid=%s", submission.pk,
-                  MAX_DISPATCHES, submission.correlation_id or "-")
+        log.error(
+            "submission %s was never picked up after %d dispatches; given up cid=%s",
+            submission.pk,
+            MAX_DISPATCHES,
+            submission.correlation_id or "-",
+        )
     return bool(written)
 
 
@@ -304,8 +412,9 @@ def _alive(pid: int) -> bool:
 def record_verdict(submission_id, result: dict) -> bool:
     """Write the verdict once: only a submission still running can receive one."""
     status = _FINAL.get(result.get("status"), Submission.ERROR)
-    written = (Submission.objects.filter(pk=submission_id, status=Submission.RUNNING)
-               .update(status=status, result=result, finished_at=timezone.now()))
+    written = Submission.objects.filter(pk=submission_id, status=Submission.RUNNING).update(
+        status=status, result=result, finished_at=timezone.now()
+    )
     return bool(written)
 
 
@@ -321,8 +430,11 @@ def _record_verdict_despite_outages(submission_id, result: dict) -> bool:
         except (OperationalError, InterfaceError):
             if attempt == 5:
                 raise
-            log.warning("database unavailable while recording the verdict of %s; retrying in %.1f s",
-                        submission_id, delay)
+            log.warning(
+                "database unavailable while recording the verdict of %s; retrying in %.1f s",
+                submission_id,
+                delay,
+            )
             connection.close()
             time.sleep(delay)
             delay = min(delay * 2, 8.0)
@@ -332,7 +444,9 @@ def _record_verdict_despite_outages(submission_id, result: dict) -> bool:
 def run_grading(submission_id) -> str:
     """Grade one submission, at most once. Returns what happened (for logs and tests)."""
     claimed = claim(submission_id)
-    submission = Submission.objects.select_related("version", "exercise").filter(pk=submission_id).first()
+    submission = (
+        Submission.objects.select_related("version", "exercise").filter(pk=submission_id).first()
+    )
     if submission is None:
         log.warning("grading: submission %s does not exist", submission_id)
         return "missing"
@@ -347,21 +461,35 @@ def run_grading(submission_id) -> str:
     token = correlation_id.set(cid)
     try:
         # The id is in the message too: Celery's own log format does not show the filter's field.
-        log.info("grading submission %s for %s (delivery %d) cid=%s", submission.pk, submission.exercise.slug,
-                 submission.deliveries, cid)
+        log.info(
+            "grading submission %s for %s (delivery %d) cid=%s",
+            submission.pk,
+            submission.exercise.slug,
+            submission.deliveries,
+            cid,
+        )
         try:
             result = grade_code(submission.version, submission.code)
         except SoftTimeLimitExceeded:
             log.error("grading submission %s hit the task's soft time limit", submission.pk)
-            result = error_result(f"Grading took longer than {settings.CELERY_TASK_SOFT_TIME_LIMIT} seconds and "
-                                  "was stopped. Nothing was decided about your code; submit it again later.")
+            result = error_result(
+                f"Grading took longer than {settings.CELERY_TASK_SOFT_TIME_LIMIT} seconds and "
+                "was stopped. Nothing was decided about your code; submit it again later."
+            )
         except Exception:
             log.exception("grading submission %s crashed", submission.pk)
-            result = error_result("The grader failed unexpectedly while running your code. This is our bug, "
-                                  "not yours; please submit again in a moment.")
+            result = error_result(
+                "The grader failed unexpectedly while running your code. This is our bug, "
+                "not yours; please submit again in a moment."
+            )
         written = _record_verdict_despite_outages(submission.pk, result)
-        log.info("submission %s: %s%s cid=%s", submission.pk, result.get("status"),
-                 "" if written else " (already graded)", cid)
+        log.info(
+            "submission %s: %s%s cid=%s",
+            submission.pk,
+            result.get("status"),
+            "" if written else " (already graded)",
+            cid,
+        )
         return result["status"] if written else "done"
     finally:
         correlation_id.reset(token)
@@ -369,11 +497,14 @@ def run_grading(submission_id) -> str:
 
 # -- grading through the sandbox ----------------------------------------------------
 
+
 def grading_options(version) -> dict:
     """The exploration used everywhere (site, command, tests): capped by settings.SANDBOX_RANDOM_SCHEDULES."""
-    return {"seed": getattr(settings, "SANDBOX_SEED", 0),
-            "random_schedules": min(version.random_schedules, settings.SANDBOX_RANDOM_SCHEDULES),
-            "limits": limits_for(version.limits)}
+    return {
+        "seed": getattr(settings, "SANDBOX_SEED", 0),
+        "random_schedules": min(version.random_schedules, settings.SANDBOX_RANDOM_SCHEDULES),
+        "limits": limits_for(version.limits),
+    }
 
 
 def limits_for(overrides: dict | None):
@@ -394,9 +525,12 @@ def grade_code(version, source: str, *, schedule: dict | None = None) -> dict:
     jailed, reason = jail_status()
     if not jailed and not settings.SANDBOX_ALLOW_UNJAILED:
         log.error("refusing to grade: the jail is unavailable (%s)", reason)
-        return error_result("Submissions cannot be graded on this server right now: the sandbox that runs "
-                            f"learner code is not available ({reason}). Nothing was run; your submission is "
-                            "kept and can be submitted again later.", jailed=False)
+        return error_result(
+            "Submissions cannot be graded on this server right now: the sandbox that runs "
+            f"learner code is not available ({reason}). Nothing was run; your submission is "
+            "kept and can be submitted again later.",
+            jailed=False,
+        )
     if not jailed:
         log.warning("GRADING UNJAILED (SANDBOX_ALLOW_UNJAILED is on): %s", reason)
     from sandbox.isolated import grade_isolated
@@ -406,16 +540,33 @@ def grade_code(version, source: str, *, schedule: dict | None = None) -> dict:
         options.update(seed=int(schedule["seed"]), schedule=list(schedule.get("schedule") or []))
     # In a bounded child process (memory, CPU), in every mode: a submission can end its own grading,
     # never the worker or the web server that asked for it.
-    result = grade_isolated(version.scenario, source, allow_unjailed=settings.SANDBOX_ALLOW_UNJAILED,
-                            jail_known_good=jailed,
-                            wall_seconds=max(30, settings.CELERY_TASK_SOFT_TIME_LIMIT - 20), **options)
+    result = grade_isolated(
+        version.scenario,
+        source,
+        allow_unjailed=settings.SANDBOX_ALLOW_UNJAILED,
+        jail_known_good=jailed,
+        wall_seconds=max(30, settings.CELERY_TASK_SOFT_TIME_LIMIT - 20),
+        **options,
+    )
     return clean_result(result, jailed=jailed, jail_reason="" if jailed else reason)
 
 
 def error_result(message: str, *, jailed: bool | None = None) -> dict:
-    return {"status": "error", "message": message, "violations": [], "invariants": [], "seed": None,
-            "schedules_explored": 0, "fault_kinds_explored": {}, "counterexample": None, "lanes": [],
-            "output": "", "output_dropped": 0, "duration_ms": 0, "jailed": jailed}
+    return {
+        "status": "error",
+        "message": message,
+        "violations": [],
+        "invariants": [],
+        "seed": None,
+        "schedules_explored": 0,
+        "fault_kinds_explored": {},
+        "counterexample": None,
+        "lanes": [],
+        "output": "",
+        "output_dropped": 0,
+        "duration_ms": 0,
+        "jailed": jailed,
+    }
 
 
 def clean_result(result: dict, *, jailed: bool, jail_reason: str = "") -> dict:
@@ -425,7 +576,9 @@ def clean_result(result: dict, *, jailed: bool, jail_reason: str = "") -> dict:
         out["status"] = "error"
     output = str(out.get("output") or "")
     if len(output) > STORED_OUTPUT_CHARS:
-        out["output_dropped"] = int(out.get("output_dropped") or 0) + len(output.encode()) - STORED_OUTPUT_CHARS
+        out["output_dropped"] = (
+            int(out.get("output_dropped") or 0) + len(output.encode()) - STORED_OUTPUT_CHARS
+        )
         out["output"] = output[:STORED_OUTPUT_CHARS]
     example = out.get("counterexample")
     if example and len(example.get("trace") or []) > STORED_TRACE_STEPS:

@@ -1,5 +1,6 @@
 """Exercise statements share the lessons' Markdown pipeline (markdown-it-py,
 Pygments with CSS classes, nh3 sanitising); exercises only need the HTML."""
+
 from __future__ import annotations
 
 from lessons.markdown import render_markdown as _render

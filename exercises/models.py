@@ -23,8 +23,9 @@ class Exercise(models.Model):
     order = models.PositiveSmallIntegerField(default=0)
     summary = models.TextField(blank=True)
     # What learners see and are graded against; None until a version validates.
-    published_version = models.ForeignKey("ExerciseVersion", null=True, blank=True, on_delete=models.SET_NULL,
-                                          related_name="+")
+    published_version = models.ForeignKey(
+        "ExerciseVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     objects = ExerciseQuerySet.as_manager()
@@ -67,18 +68,23 @@ class ExerciseVersion(models.Model):
     variants = models.JSONField(default=dict, blank=True)
     hints = models.JSONField(default=list, blank=True)
     limits = models.JSONField(default=dict, blank=True)
-    reveal_after = models.PositiveSmallIntegerField(default=5,
-                                                    help_text="Failed attempts before the solution is offered")
+    reveal_after = models.PositiveSmallIntegerField(
+        default=5, help_text="Failed attempts before the solution is offered"
+    )
     random_schedules = models.PositiveIntegerField(default=500)
     content_hash = models.CharField(max_length=64)
     validation = models.JSONField(null=True, blank=True)
     validated_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
 
     class Meta:
         ordering = ["exercise", "number"]
-        constraints = [models.UniqueConstraint(fields=["exercise", "number"], name="unique_version_number")]
+        constraints = [
+            models.UniqueConstraint(fields=["exercise", "number"], name="unique_version_number")
+        ]
 
     def __str__(self) -> str:
         return f"{self.exercise.slug} v{self.number}"
@@ -94,13 +100,23 @@ class SubmissionQuerySet(models.QuerySet):
 
 class Submission(models.Model):
     QUEUED, RUNNING, PASSED, FAILED, ERROR = "queued", "running", "passed", "failed", "error"
-    STATUSES = [(QUEUED, "Queued"), (RUNNING, "Running"), (PASSED, "Passed"), (FAILED, "Failed"), (ERROR, "Error")]
+    STATUSES = [
+        (QUEUED, "Queued"),
+        (RUNNING, "Running"),
+        (PASSED, "Passed"),
+        (FAILED, "Failed"),
+        (ERROR, "Error"),
+    ]
     IN_FLIGHT = (QUEUED, RUNNING)
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="submissions")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="submissions"
+    )
     exercise = models.ForeignKey(Exercise, on_delete=models.CASCADE, related_name="submissions")
-    version = models.ForeignKey(ExerciseVersion, on_delete=models.PROTECT, related_name="submissions")
+    version = models.ForeignKey(
+        ExerciseVersion, on_delete=models.PROTECT, related_name="submissions"
+    )
     code = models.TextField()
     # The form carries a one-time token so a replayed POST cannot submit twice.
     client_token = models.CharField(max_length=64)
@@ -115,20 +131,28 @@ class Submission(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     # Fair share: where it came from, and the lane it was queued in (a heavy recent share waits in "low").
     client_address = models.GenericIPAddressField(null=True, blank=True, db_index=True)
-    lane = models.CharField(max_length=8, choices=[("normal", "Normal"), ("low", "Low priority")],
-                            default="normal")
+    lane = models.CharField(
+        max_length=8, choices=[("normal", "Normal"), ("low", "Low priority")], default="normal"
+    )
     # Stopped after its gradings crashed the grader again and again (a poison submission).
-    retired = models.BooleanField(default=False, help_text="Stopped after crashing the grader repeatedly")
+    retired = models.BooleanField(
+        default=False, help_text="Stopped after crashing the grader repeatedly"
+    )
 
     objects = SubmissionQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
         constraints = [
-            models.UniqueConstraint(fields=["user", "client_token"], name="one_submission_per_token"),
+            models.UniqueConstraint(
+                fields=["user", "client_token"], name="one_submission_per_token"
+            ),
             # One grading in flight per learner, enforced by the database.
-            models.UniqueConstraint(fields=["user"], condition=Q(status__in=["queued", "running"]),
-                                    name="one_grading_in_flight_per_user"),
+            models.UniqueConstraint(
+                fields=["user"],
+                condition=Q(status__in=["queued", "running"]),
+                name="one_grading_in_flight_per_user",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -154,15 +178,26 @@ class Submission(models.Model):
         return self.result_data.get("jailed") is False
 
     def previous(self) -> Submission | None:
-        return (Submission.objects.filter(user=self.user, exercise=self.exercise, created_at__lt=self.created_at)
-                .order_by("-created_at").first())
+        return (
+            Submission.objects.filter(
+                user=self.user, exercise=self.exercise, created_at__lt=self.created_at
+            )
+            .order_by("-created_at")
+            .first()
+        )
 
     def diff_lines(self, previous: Submission | None) -> list[tuple[str, str]]:
         """(css class, line) pairs of a unified diff against the previous submission."""
         if previous is None:
             return []
-        lines = difflib.unified_diff(previous.code.splitlines(), self.code.splitlines(),
-                                     "previous", "this submission", lineterm="", n=2)
+        lines = difflib.unified_diff(
+            previous.code.splitlines(),
+            self.code.splitlines(),
+            "previous",
+            "this submission",
+            lineterm="",
+            n=2,
+        )
         out = []
         for line in lines:
             if line.startswith(("+++", "---")):
@@ -179,7 +214,9 @@ class GradingRequest(models.Model):
     """The outbox row for grading: written in the submission's transaction,
     relayed to Celery after commit, and re-relayed by the sweeper if lost."""
 
-    submission = models.OneToOneField(Submission, on_delete=models.CASCADE, related_name="grading_request")
+    submission = models.OneToOneField(
+        Submission, on_delete=models.CASCADE, related_name="grading_request"
+    )
     created_at = models.DateTimeField(default=timezone.now)
     dispatched_at = models.DateTimeField(null=True, blank=True)
     dispatch_count = models.PositiveIntegerField(default=0)
@@ -225,12 +262,16 @@ class Replay(models.Model):
 
 
 class HintUse(models.Model):
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="hint_uses")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="hint_uses"
+    )
     exercise = models.ForeignKey(Exercise, on_delete=models.CASCADE)
     revealed = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["user", "exercise"], name="one_hint_row_per_exercise")]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "exercise"], name="one_hint_row_per_exercise")
+        ]
 
     @classmethod
     def revealed_for(cls, user, exercise) -> int:
@@ -243,5 +284,7 @@ class HintUse(models.Model):
     def reveal_next(cls, user, exercise, available: int) -> int:
         """Reveal one more hint (never past the last); returns how many are now shown."""
         cls.objects.get_or_create(user=user, exercise=exercise)
-        cls.objects.filter(user=user, exercise=exercise, revealed__lt=available).update(revealed=F("revealed") + 1)
+        cls.objects.filter(user=user, exercise=exercise, revealed__lt=available).update(
+            revealed=F("revealed") + 1
+        )
         return cls.objects.get(user=user, exercise=exercise).revealed

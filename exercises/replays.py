@@ -5,6 +5,7 @@ sweeper re-sends a lost one), the task claims the row once by id, a delivery tha
 finds its claimant dead takes over, a replay whose deliveries kept killing the
 worker is stopped after grading.MAX_CRASHED_DELIVERIES, and the result is written once.
 """
+
 from __future__ import annotations
 
 import functools
@@ -51,9 +52,14 @@ def send(replay_id) -> bool:
 def sweep_replays() -> int:
     now = timezone.now()
     lost = Replay.objects.filter(
-        Q(status=Replay.QUEUED, dispatched_at__isnull=True, created_at__lt=now - grading.UNDISPATCHED_GRACE)
+        Q(
+            status=Replay.QUEUED,
+            dispatched_at__isnull=True,
+            created_at__lt=now - grading.UNDISPATCHED_GRACE,
+        )
         | Q(status=Replay.QUEUED, dispatched_at__lt=now - grading.redispatch_after())
-        | Q(status=Replay.RUNNING, started_at__lt=now - grading.running_deadline()))
+        | Q(status=Replay.RUNNING, started_at__lt=now - grading.running_deadline())
+    )
     count = 0
     for replay_id in lost.values_list("pk", flat=True)[:500]:
         log.warning("sweeper: replay %s is stuck; sending it again", replay_id)
@@ -64,16 +70,29 @@ def sweep_replays() -> int:
 
 def _claim(replay_id) -> int:
     now = timezone.now()
-    claimable = Q(status=Replay.QUEUED) | Q(status=Replay.RUNNING, started_at__lt=now - grading.running_deadline(),
-                                            deliveries__lt=grading.MAX_CRASHED_DELIVERIES)
-    return (Replay.objects.filter(pk=replay_id).filter(claimable)
-            .update(status=Replay.RUNNING, deliveries=F("deliveries") + 1, started_at=now,
-                    claimed_by=grading.claimant()))
+    claimable = Q(status=Replay.QUEUED) | Q(
+        status=Replay.RUNNING,
+        started_at__lt=now - grading.running_deadline(),
+        deliveries__lt=grading.MAX_CRASHED_DELIVERIES,
+    )
+    return (
+        Replay.objects.filter(pk=replay_id)
+        .filter(claimable)
+        .update(
+            status=Replay.RUNNING,
+            deliveries=F("deliveries") + 1,
+            started_at=now,
+            claimed_by=grading.claimant(),
+        )
+    )
 
 
 def _finish(replay: Replay, result: dict, *, claimed_by: str) -> bool:
-    return bool(Replay.objects.filter(pk=replay.pk, status=Replay.RUNNING, claimed_by=claimed_by)
-                .update(status=Replay.DONE, result=result, finished_at=timezone.now()))
+    return bool(
+        Replay.objects.filter(pk=replay.pk, status=Replay.RUNNING, claimed_by=claimed_by).update(
+            status=Replay.DONE, result=result, finished_at=timezone.now()
+        )
+    )
 
 
 def run_replay(replay_id) -> str:
@@ -84,21 +103,34 @@ def run_replay(replay_id) -> str:
         return "missing"
     if not claimed and replay.status == Replay.RUNNING and grading.claim_lost(replay):
         if replay.deliveries >= grading.MAX_CRASHED_DELIVERIES:
-            stopped = grading.error_result(f"Replaying this schedule crashed the grader {replay.deliveries} times; "
-                                           "it was stopped.")
-            log.error("replay %s retired after %d crashed deliveries cid=%s", replay.pk, replay.deliveries,
-                      replay.correlation_id or "-")
+            stopped = grading.error_result(
+                f"Replaying this schedule crashed the grader {replay.deliveries} times; "
+                "it was stopped."
+            )
+            log.error(
+                "replay %s retired after %d crashed deliveries cid=%s",
+                replay.pk,
+                replay.deliveries,
+                replay.correlation_id or "-",
+            )
             return "retired" if _finish(replay, stopped, claimed_by=replay.claimed_by) else "done"
-        claimed = (Replay.objects.filter(pk=replay.pk, status=Replay.RUNNING, claimed_by=replay.claimed_by,
-                                         started_at=replay.started_at)
-                   .update(deliveries=F("deliveries") + 1, started_at=timezone.now(), claimed_by=grading.claimant()))
+        claimed = Replay.objects.filter(
+            pk=replay.pk,
+            status=Replay.RUNNING,
+            claimed_by=replay.claimed_by,
+            started_at=replay.started_at,
+        ).update(
+            deliveries=F("deliveries") + 1, started_at=timezone.now(), claimed_by=grading.claimant()
+        )
     if not claimed:
         return "done" if replay.status == Replay.DONE else "busy"
     submission = replay.submission
     cid = replay.correlation_id or submission.correlation_id or str(replay.pk)[:16]
     token = correlation_id.set(cid)
     try:
-        log.info("replaying submission %s's schedule (replay %s) cid=%s", submission.pk, replay.pk, cid)
+        log.info(
+            "replaying submission %s's schedule (replay %s) cid=%s", submission.pk, replay.pk, cid
+        )
         example = submission.counterexample
         try:
             if example is None:
@@ -106,12 +138,16 @@ def run_replay(replay_id) -> str:
             else:
                 result = grading.grade_code(submission.version, submission.code, schedule=example)
         except SoftTimeLimitExceeded:
-            result = grading.error_result(f"The replay took longer than {settings.CELERY_TASK_SOFT_TIME_LIMIT} "
-                                          "seconds and was stopped.")
+            result = grading.error_result(
+                f"The replay took longer than {settings.CELERY_TASK_SOFT_TIME_LIMIT} "
+                "seconds and was stopped."
+            )
         except Exception:
             log.exception("replay %s crashed", replay.pk)
-            result = grading.error_result("The grader failed unexpectedly while replaying this schedule. This is "
-                                          "our bug, not yours; try again in a moment.")
+            result = grading.error_result(
+                "The grader failed unexpectedly while replaying this schedule. This is "
+                "our bug, not yours; try again in a moment."
+            )
         written = _finish(replay, result, claimed_by=grading.claimant())
         return result.get("status", "error") if written else "done"
     finally:

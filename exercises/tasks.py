@@ -5,6 +5,7 @@ never runs in the thread that sent it: `InBackground` hands it to a small,
 bounded pool of background threads once the sending transaction has committed,
 so a web request returns at once and its page polls for the result.
 """
+
 from __future__ import annotations
 
 import logging
@@ -50,8 +51,10 @@ class _Background:
             raise BackgroundFull(f"{BACKGROUND_BACKLOG} background tasks are already waiting")
         with self._lock:
             if self._pool is None:
-                self._pool = ThreadPoolExecutor(max_workers=max(1, settings.GRADING_BACKGROUND_THREADS),
-                                                thread_name_prefix="saga-task")
+                self._pool = ThreadPoolExecutor(
+                    max_workers=max(1, settings.GRADING_BACKGROUND_THREADS),
+                    thread_name_prefix="saga-task",
+                )
             pool = self._pool
         try:
             pool.submit(self._run, task, args, kwargs, task_id)
@@ -75,8 +78,11 @@ _sweep_lock = threading.Lock()
 
 
 def _runs_in_background() -> bool:
-    return (current_app.conf.task_always_eager and not connection.in_atomic_block
-            and settings.GRADING_BACKGROUND_THREADS > 0)
+    return (
+        current_app.conf.task_always_eager
+        and not connection.in_atomic_block
+        and settings.GRADING_BACKGROUND_THREADS > 0
+    )
 
 
 def maybe_sweep() -> bool:
@@ -108,8 +114,16 @@ class InBackground(Task):
 
 
 # A delivery that meets the database restarting is retried with backoff, not acknowledged and dropped.
-@shared_task(bind=True, base=InBackground, acks_late=True, reject_on_worker_lost=True, max_retries=3,
-             autoretry_for=(OperationalError, InterfaceError), retry_backoff=2, retry_backoff_max=30)
+@shared_task(
+    bind=True,
+    base=InBackground,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=3,
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=2,
+    retry_backoff_max=30,
+)
 def grade_submission(self, submission_id: str) -> str:
     outcome = grading.run_grading(submission_id)
     if outcome == "busy" and not self.request.is_eager:
@@ -117,8 +131,11 @@ def grade_submission(self, submission_id: str) -> str:
         try:
             raise self.retry(countdown=grading.running_deadline().total_seconds())
         except MaxRetriesExceededError:
-            log.warning("submission %s still claimed elsewhere after %d retries; the sweeper has it",
-                        submission_id, self.max_retries)
+            log.warning(
+                "submission %s still claimed elsewhere after %d retries; the sweeper has it",
+                submission_id,
+                self.max_retries,
+            )
             return outcome
     # A grader is free again: let the next low-lane submission in.
     fair_share.release_low_lane()

@@ -1,6 +1,7 @@
 """The instructor area at /teach/: author, validate, publish and export exercises,
 read their analytics, and edit Quick Test questions. Every view is behind
 @instructor_required (403 for learners)."""
+
 from __future__ import annotations
 
 import functools
@@ -55,8 +56,11 @@ def exercise_edit(request, slug):
 def exercise(request, slug):
     item = get_object_or_404(Exercise.objects.select_related("published_version"), slug=slug)
     versions = item.versions.select_related("created_by").order_by("-number")
-    return render(request, "teach/exercise.html", {"exercise": item, "versions": versions,
-                                                   "latest": versions.first()})
+    return render(
+        request,
+        "teach/exercise.html",
+        {"exercise": item, "versions": versions, "latest": versions.first()},
+    )
 
 
 @instructor_required
@@ -75,7 +79,9 @@ def validate(request, slug, number):
     authoring.request_validation(item, request.user)
     item.refresh_from_db()
     if request.htmx:
-        return render(request, "teach/_validation.html", {"exercise": item.exercise, "version": item})
+        return render(
+            request, "teach/_validation.html", {"exercise": item.exercise, "version": item}
+        )
     return redirect("teach:version", slug, number)
 
 
@@ -88,7 +94,9 @@ def publish(request, slug, number):
     except authoring.PublishRefused as refused:
         messages.error(request, str(refused))
         return redirect("teach:version", slug, number)
-    messages.success(request, f"Version {item.number} is published: learners now see and are graded against it.")
+    messages.success(
+        request, f"Version {item.number} is published: learners now see and are graded against it."
+    )
     return redirect("teach:exercise", slug)
 
 
@@ -105,19 +113,31 @@ def preview(request):
 def stats(request, slug):
     item = get_object_or_404(Exercise, slug=slug)
     # Poison submissions: their gradings crashed the grader until they were stopped (logged with their cid).
-    retired = (Submission.objects.filter(exercise=item, retired=True).select_related("user")
-               .order_by("-finished_at")[:20])
-    return render(request, "teach/stats.html", {"exercise": item, "stats": authoring.exercise_stats(item),
-                                                "retired": list(retired),
-                                                "retired_count": Submission.objects.filter(exercise=item,
-                                                                                           retired=True).count()})
+    retired = (
+        Submission.objects.filter(exercise=item, retired=True)
+        .select_related("user")
+        .order_by("-finished_at")[:20]
+    )
+    return render(
+        request,
+        "teach/stats.html",
+        {
+            "exercise": item,
+            "stats": authoring.exercise_stats(item),
+            "retired": list(retired),
+            "retired_count": Submission.objects.filter(exercise=item, retired=True).count(),
+        },
+    )
 
 
 @instructor_required
 def export(request, slug):
     item = get_object_or_404(Exercise, slug=slug)
-    chosen = _version(slug, int(request.GET["version"])) if request.GET.get("version", "").isdigit() else \
-        item.published_version or item.latest_version()
+    chosen = (
+        _version(slug, int(request.GET["version"]))
+        if request.GET.get("version", "").isdigit()
+        else item.published_version or item.latest_version()
+    )
     if chosen is None:
         messages.error(request, "This exercise has no version to export yet.")
         return redirect("teach:exercise", slug)
@@ -132,26 +152,40 @@ def export(request, slug):
 
 @instructor_required
 def questions(request):
-    return render(request, "teach/questions.html", {"questions": authoring.question_stats(),
-                                                    "min_answers": authoring.CONFUSING_MIN_ANSWERS,
-                                                    "right_rate": authoring.CONFUSING_RIGHT_RATE})
+    return render(
+        request,
+        "teach/questions.html",
+        {
+            "questions": authoring.question_stats(),
+            "min_answers": authoring.CONFUSING_MIN_ANSWERS,
+            "right_rate": authoring.CONFUSING_RIGHT_RATE,
+        },
+    )
 
 
 @instructor_required
 def question_edit(request, key):
     question = get_object_or_404(Question.objects.select_related("lesson"), key=key)
-    form = QuestionForm(request.POST or None, question=question,
-                        initial=None if request.POST else QuestionForm.initial_from(question))
+    form = QuestionForm(
+        request.POST or None,
+        question=question,
+        initial=None if request.POST else QuestionForm.initial_from(question),
+    )
     shown = question
     if request.method == "POST":
         row = form.check()
         if row is not None and "save" in request.POST:
             authoring.update_question(question, row)
-            messages.success(request, "Saved. Download it as YAML and put it in the repository: the next "
-                                      "load_content replaces edits made here.")
+            messages.success(
+                request,
+                "Saved. Download it as YAML and put it in the repository: the next "
+                "load_content replaces edits made here.",
+            )
             return redirect("teach:question_edit", key)
         shown = Question(**row) if row is not None else question
-    return render(request, "teach/question_form.html", {"question": question, "form": form, "shown": shown})
+    return render(
+        request, "teach/question_form.html", {"question": question, "form": form, "shown": shown}
+    )
 
 
 @instructor_required
@@ -167,15 +201,20 @@ def question_preview(request, key):
 @instructor_required
 def question_yaml(request, key):
     question = get_object_or_404(Question.objects.select_related("lesson"), key=key)
-    response = HttpResponse(authoring.question_yaml(authoring.question_raw(question)),
-                            content_type="application/yaml; charset=utf-8")
+    response = HttpResponse(
+        authoring.question_yaml(authoring.question_raw(question)),
+        content_type="application/yaml; charset=utf-8",
+    )
     response["Content-Disposition"] = f'attachment; filename="{question.key}.yaml"'
     return response
 
 
 def _version(slug, number) -> ExerciseVersion:
-    return get_object_or_404(ExerciseVersion.objects.select_related("exercise", "created_by"),
-                             exercise__slug=slug, number=number)
+    return get_object_or_404(
+        ExerciseVersion.objects.select_related("exercise", "created_by"),
+        exercise__slug=slug,
+        number=number,
+    )
 
 
 def _exercise_form(request, item: Exercise | None):
@@ -188,22 +227,39 @@ def _exercise_form(request, item: Exercise | None):
     form, variants = exercise_forms(data, item, spec)
     if request.method == "POST" and not previewing and forms_valid(form, variants):
         try:
-            item, saved, created = authoring.save_draft(form.spec(variants.variants()), request.user, item)
+            item, saved, created = authoring.save_draft(
+                form.spec(variants.variants()), request.user, item
+            )
         except IntegrityError:
             # Two saves raced for the same slug or version number; nothing was written.
-            form.add_error(None, "Someone else saved this exercise at the same moment. Check it and save again.")
+            form.add_error(
+                None,
+                "Someone else saved this exercise at the same moment. Check it and save again.",
+            )
             return _render_exercise_form(request, item, latest, form, variants, previewing=False)
         if created:
-            messages.success(request, f"Saved as version {saved.number}. Validate it, then publish it.")
+            messages.success(
+                request, f"Saved as version {saved.number}. Validate it, then publish it."
+            )
         else:
-            messages.info(request, f"Saved. The content is unchanged, so it is still version {saved.number}.")
+            messages.info(
+                request, f"Saved. The content is unchanged, so it is still version {saved.number}."
+            )
         return redirect("teach:version", item.slug, saved.number)
     return _render_exercise_form(request, item, latest, form, variants, previewing)
 
 
 def _render_exercise_form(request, item, latest, form, variants, previewing):
     statement = form["statement"].value() or ""
-    return render(request, "teach/exercise_form.html", {
-        "exercise": item, "latest": latest, "form": form, "variants": variants, "show_errors": not previewing,
-        "preview_html": render_markdown(statement) if statement else "",
-    })
+    return render(
+        request,
+        "teach/exercise_form.html",
+        {
+            "exercise": item,
+            "latest": latest,
+            "form": form,
+            "variants": variants,
+            "show_errors": not previewing,
+            "preview_html": render_markdown(statement) if statement else "",
+        },
+    )

@@ -1,4 +1,5 @@
 """Celery tasks of the instructor area (validation of exercise versions)."""
+
 from __future__ import annotations
 
 from celery import shared_task

@@ -22,7 +22,10 @@ def index(request):
     progress = _progress(request.user)
     for exercise in exercises:
         exercise.progress = progress.get(exercise.pk)
-    modules = [(number, title, [e for e in exercises if e.module == number]) for number, title in MODULES.items()]
+    modules = [
+        (number, title, [e for e in exercises if e.module == number])
+        for number, title in MODULES.items()
+    ]
     return render(request, "exercises/index.html", {"modules": [m for m in modules if m[2]]})
 
 
@@ -45,17 +48,34 @@ def submit(request, slug):
         upload = request.FILES.get("upload")
         if upload is not None and upload.size:
             if upload.size > grading.MAX_CODE_BYTES:
-                raise grading.SubmissionRefused(f"The uploaded file is {upload.size / 1024:.1f} KiB; the limit is "
-                                                f"{grading.MAX_CODE_BYTES // 1024} KiB.", status=413)
+                raise grading.SubmissionRefused(
+                    f"The uploaded file is {upload.size / 1024:.1f} KiB; the limit is "
+                    f"{grading.MAX_CODE_BYTES // 1024} KiB.",
+                    status=413,
+                )
             code = grading.decode_upload(upload.read())
-        submission, created = grading.submit(request.user, exercise, code, request.POST.get("client_token", ""),
-                                             getattr(request, "correlation_id", ""),
-                                             client_address=fair_share.client_address(request))
+        submission, created = grading.submit(
+            request.user,
+            exercise,
+            code,
+            request.POST.get("client_token", ""),
+            getattr(request, "correlation_id", ""),
+            client_address=fair_share.client_address(request),
+        )
     except grading.SubmissionRefused as refused:
         latest = Submission.objects.filter(user=request.user, exercise=exercise).first()
-        return _detail(request, exercise, code=code, latest=latest, refused=refused.message, status=refused.status)
+        return _detail(
+            request,
+            exercise,
+            code=code,
+            latest=latest,
+            refused=refused.message,
+            status=refused.status,
+        )
     if not created:
-        messages.info(request, "That form was already submitted; here is the submission it created.")
+        messages.info(
+            request, "That form was already submitted; here is the submission it created."
+        )
         return redirect(submission)
     return redirect(exercise.get_absolute_url() + "#result")
 
@@ -81,8 +101,12 @@ def submission(request, pk):
     if request.htmx:
         if item.is_done and _on_page(request, item.exercise.get_absolute_url()):
             # The verdict may unlock the reference solution further down the exercise page: swap it too.
-            context.update(exercise=item.exercise, version=item.exercise.published_version or item.version,
-                           solution_unlocked=item.exercise.solution_unlocked_for(request.user), oob=True)
+            context.update(
+                exercise=item.exercise,
+                version=item.exercise.published_version or item.version,
+                solution_unlocked=item.exercise.solution_unlocked_for(request.user),
+                oob=True,
+            )
             return render(request, "exercises/_submission_update.html", context)
         return render(request, "exercises/_submission.html", context)
     return render(request, "exercises/submission.html", context)
@@ -103,10 +127,17 @@ def replay(request, pk):
         raise Http404("This submission has no schedule to replay.")
     in_flight = item.replays.filter(status__in=Replay.IN_FLIGHT).first()
     if in_flight is None and not _allow_replay(request.user):
-        context = {"submission": item, "replay": None,
-                   "refused": f"You can replay {REPLAYS_PER_MINUTE} schedules a minute; wait a moment."}
-        return render(request, "exercises/_replay.html" if request.htmx else "exercises/replay.html", context,
-                      status=429)
+        context = {
+            "submission": item,
+            "replay": None,
+            "refused": f"You can replay {REPLAYS_PER_MINUTE} schedules a minute; wait a moment.",
+        }
+        return render(
+            request,
+            "exercises/_replay.html" if request.htmx else "exercises/replay.html",
+            context,
+            status=429,
+        )
     queued = in_flight or replays.request_replay(item, getattr(request, "correlation_id", ""))[0]
     if request.htmx:
         return render(request, "exercises/_replay.html", _replay_context(queued))
@@ -116,8 +147,12 @@ def replay(request, pk):
 @login_required
 def replay_status(request, pk):
     # Someone else's replay is indistinguishable from a missing one.
-    found = get_object_or_404(Replay.objects.select_related("submission__exercise", "submission__version")
-                              .filter(submission__user=request.user), pk=pk)
+    found = get_object_or_404(
+        Replay.objects.select_related("submission__exercise", "submission__version").filter(
+            submission__user=request.user
+        ),
+        pk=pk,
+    )
     context = _replay_context(found)
     if request.htmx:
         return render(request, "exercises/_replay.html", context)
@@ -126,32 +161,44 @@ def replay_status(request, pk):
 
 def _replay_context(item: Replay) -> dict:
     replayed = item.result_data
-    return {"submission": item.submission, "replay": item, "replayed": replayed,
-            "timeline": _timeline(replayed) if item.is_done else ""}
+    return {
+        "submission": item.submission,
+        "replay": item,
+        "replayed": replayed,
+        "timeline": _timeline(replayed) if item.is_done else "",
+    }
 
 
 @login_required
 def history(request, slug):
     exercise = _published(slug)
-    items = list(Submission.objects.filter(user=request.user, exercise=exercise).order_by("created_at"))
+    items = list(
+        Submission.objects.filter(user=request.user, exercise=exercise).order_by("created_at")
+    )
     rows = [(item, item.diff_lines(previous)) for previous, item in zip([None, *items], items)]
     return render(request, "exercises/history.html", {"exercise": exercise, "rows": rows[::-1]})
 
 
 def _published(slug) -> Exercise:
-    return get_object_or_404(Exercise.objects.published().select_related("published_version"), slug=slug)
+    return get_object_or_404(
+        Exercise.objects.published().select_related("published_version"), slug=slug
+    )
 
 
 def _owned(request, pk) -> Submission:
     # Someone else's submission is indistinguishable from a missing one.
-    return get_object_or_404(Submission.objects.for_owner(request.user).select_related("exercise", "version"), pk=pk)
+    return get_object_or_404(
+        Submission.objects.for_owner(request.user).select_related("exercise", "version"), pk=pk
+    )
 
 
 def _progress(user) -> dict[int, str]:
     if not user.is_authenticated:
         return {}
     progress: dict[int, str] = {}
-    for exercise_id, status in Submission.objects.filter(user=user).values_list("exercise_id", "status"):
+    for exercise_id, status in Submission.objects.filter(user=user).values_list(
+        "exercise_id", "status"
+    ):
         if status == Submission.PASSED or progress.get(exercise_id) == "passed":
             progress[exercise_id] = "passed"
         else:
@@ -163,9 +210,15 @@ def _detail(request, exercise, *, code, latest, refused=None, status=200):
     version = exercise.published_version
     revealed = HintUse.revealed_for(request.user, exercise)
     context = {
-        "exercise": exercise, "version": version, "code": code, "latest": latest, "refused": refused,
-        "client_token": uuid.uuid4().hex, "max_kib": grading.MAX_CODE_BYTES // 1024,
-        "hints": version.hints[:revealed], "hints_left": len(version.hints) - revealed,
+        "exercise": exercise,
+        "version": version,
+        "code": code,
+        "latest": latest,
+        "refused": refused,
+        "client_token": uuid.uuid4().hex,
+        "max_kib": grading.MAX_CODE_BYTES // 1024,
+        "hints": version.hints[:revealed],
+        "hints_left": len(version.hints) - revealed,
         "solution_unlocked": exercise.solution_unlocked_for(request.user),
         "progress": _progress(request.user).get(exercise.pk),
     }
@@ -176,8 +229,12 @@ def _detail(request, exercise, *, code, latest, refused=None, status=200):
 
 def _submission_context(item: Submission) -> dict:
     result = item.result_data
-    return {"submission": item, "result": result, "timeline": _timeline(result),
-            "load_chart": load_svg(result.get("load") or [])}
+    return {
+        "submission": item,
+        "result": result,
+        "timeline": _timeline(result),
+        "load_chart": load_svg(result.get("load") or []),
+    }
 
 
 def _timeline(result: dict) -> str:

@@ -1,5 +1,6 @@
 """Shared pieces of content loading: the error that stops a load, the report
 of what changed, and front-matter / YAML parsing with line numbers."""
+
 from __future__ import annotations
 
 import re
@@ -60,7 +61,7 @@ def split_front_matter(path: Path) -> tuple[dict, str, int]:
     if not isinstance(meta, dict):
         raise ContentError(path, 2, "front matter must be a mapping of keys to values")
     body_line = match.group(0).count("\n") + 1
-    return meta, text[match.end():], body_line
+    return meta, text[match.end() :], body_line
 
 
 def slugify_heading(text: str) -> str:

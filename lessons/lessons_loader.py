@@ -1,4 +1,5 @@
 """Load lessons from lessons/content/NN-slug.md (front matter + Markdown)."""
+
 from __future__ import annotations
 
 import math
@@ -7,13 +8,32 @@ from pathlib import Path
 from django.conf import settings
 
 from lessons.content import ContentError, LoadReport, split_front_matter
-from lessons.markdown import PLAYGROUND_MARKER, content_links, mark_playgrounds, plain_text, render_markdown
+from lessons.markdown import (
+    PLAYGROUND_MARKER,
+    content_links,
+    mark_playgrounds,
+    plain_text,
+    render_markdown,
+)
 from lessons.models import Lesson
 from lessons.modules import MODULES, TOPICS
 
 REQUIRED = ("slug", "title", "module", "order", "summary")
-FIELDS = ("title", "module", "order", "summary", "body", "html", "toc", "reading_minutes", "topics",
-          "exercise_slugs", "playgrounds", "self_check", "source")
+FIELDS = (
+    "title",
+    "module",
+    "order",
+    "summary",
+    "body",
+    "html",
+    "toc",
+    "reading_minutes",
+    "topics",
+    "exercise_slugs",
+    "playgrounds",
+    "self_check",
+    "source",
+)
 DIAGRAMS = Path(settings.BASE_DIR) / "static" / "lessons"
 
 
@@ -39,8 +59,9 @@ def _parse(path: Path, exercise_slugs: set[str], playgrounds: set[str] | None) -
         if slug not in exercise_slugs:
             raise ContentError(path, 2, f"front matter names an unknown exercise {slug!r}")
     checks = meta.get("self_check") or []
-    if not isinstance(checks, list) or any(not isinstance(c, dict) or not c.get("question") or not c.get("answer")
-                                           for c in checks):
+    if not isinstance(checks, list) or any(
+        not isinstance(c, dict) or not c.get("question") or not c.get("answer") for c in checks
+    ):
         raise ContentError(path, 2, "self_check must be a list of {question, answer}")
     embedded = PLAYGROUND_MARKER.findall(body)
     for offset, line in enumerate(body.splitlines()):
@@ -50,14 +71,24 @@ def _parse(path: Path, exercise_slugs: set[str], playgrounds: set[str] | None) -
     html, toc = render_markdown(mark_playgrounds(body))
     words = len(plain_text(html).split())
     return {
-        "slug": meta["slug"], "title": meta["title"], "module": meta["module"], "order": meta["order"],
-        "summary": meta["summary"], "body": body, "html": html, "toc": toc,
-        "reading_minutes": max(1, math.ceil(words / 200)), "topics": meta.get("topics") or [],
+        "slug": meta["slug"],
+        "title": meta["title"],
+        "module": meta["module"],
+        "order": meta["order"],
+        "summary": meta["summary"],
+        "body": body,
+        "html": html,
+        "toc": toc,
+        "reading_minutes": max(1, math.ceil(words / 200)),
+        "topics": meta.get("topics") or [],
         "exercise_slugs": meta.get("exercises") or [],
         "playgrounds": list(dict.fromkeys(embedded or meta.get("playgrounds") or [])),
         "self_check": [{"question": c["question"], "answer": c["answer"]} for c in checks],
-        "source": str(path.relative_to(settings.BASE_DIR)) if path.is_relative_to(settings.BASE_DIR) else str(path),
-        "_body_line": body_line, "_path": path,
+        "source": str(path.relative_to(settings.BASE_DIR))
+        if path.is_relative_to(settings.BASE_DIR)
+        else str(path),
+        "_body_line": body_line,
+        "_path": path,
     }
 
 
@@ -67,20 +98,24 @@ def _check_links(parsed: dict[str, dict], exercise_slugs: set[str]) -> None:
         for line, target in content_links(data["body"]):
             where = (data["_path"], data["_body_line"] + line)
             if target.startswith("lesson:"):
-                slug, _, anchor = target[len("lesson:"):].partition("#")
+                slug, _, anchor = target[len("lesson:") :].partition("#")
                 if slug not in parsed:
                     raise ContentError(*where, f"link to an unknown lesson {slug!r}")
                 if anchor and anchor not in anchors[slug]:
-                    raise ContentError(*where, f"link to an unknown section {anchor!r} of lesson {slug!r}")
+                    raise ContentError(
+                        *where, f"link to an unknown section {anchor!r} of lesson {slug!r}"
+                    )
             elif target.startswith("exercise:"):
-                if target[len("exercise:"):] not in exercise_slugs:
+                if target[len("exercise:") :] not in exercise_slugs:
                     raise ContentError(*where, f"link to an unknown exercise {target!r}")
             elif target.startswith("diagrams/"):
                 if not (DIAGRAMS / target).is_file():
                     raise ContentError(*where, f"image {target!r} not found in static/lessons/")
 
 
-def load_lessons(directory: Path, exercise_slugs: set[str], report: LoadReport) -> dict[str, Lesson]:
+def load_lessons(
+    directory: Path, exercise_slugs: set[str], report: LoadReport
+) -> dict[str, Lesson]:
     """Parse and validate every lesson first, then write: nothing half-loaded."""
     playgrounds = _known_playgrounds()
     parsed: dict[str, dict] = {}
@@ -88,9 +123,15 @@ def load_lessons(directory: Path, exercise_slugs: set[str], report: LoadReport) 
     for path in sorted(directory.glob("*.md")):
         data = _parse(path, exercise_slugs, playgrounds)
         if data["slug"] in parsed:
-            raise ContentError(path, 2, f"duplicate slug {data['slug']!r} (also in {parsed[data['slug']]['_path'].name})")
+            raise ContentError(
+                path,
+                2,
+                f"duplicate slug {data['slug']!r} (also in {parsed[data['slug']]['_path'].name})",
+            )
         if data["order"] in orders:
-            raise ContentError(path, 2, f"duplicate order {data['order']} (also in {orders[data['order']].name})")
+            raise ContentError(
+                path, 2, f"duplicate order {data['order']} (also in {orders[data['order']].name})"
+            )
         parsed[data["slug"]] = data
         orders[data["order"]] = path
     _check_links(parsed, exercise_slugs)
@@ -107,7 +148,9 @@ def load_lessons(directory: Path, exercise_slugs: set[str], report: LoadReport) 
             lesson = Lesson.objects.create(slug=slug, **values)
             report.note("lessons", "added", slug)
         else:
-            changed = any(getattr(lesson, name) != value for name, value in values.items() if name != "order")
+            changed = any(
+                getattr(lesson, name) != value for name, value in values.items() if name != "order"
+            )
             for name, value in values.items():
                 setattr(lesson, name, value)
             lesson.save()

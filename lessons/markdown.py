@@ -4,6 +4,7 @@ Instructors edit this content, so the rendered HTML is sanitised with nh3
 after rendering; code is highlighted with Pygments using CSS classes (the
 Content-Security-Policy forbids inline styles).
 """
+
 from __future__ import annotations
 
 import html as html_lib
@@ -21,16 +22,59 @@ from lessons.content import slugify_heading
 _FORMATTER = HtmlFormatter(nowrap=True)
 
 ALLOWED_TAGS = {
-    "a", "abbr", "b", "blockquote", "br", "code", "dd", "del", "details", "div", "dl", "dt", "em",
-    "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "kbd", "li", "ol", "p", "pre", "s", "span",
-    "strong", "sub", "summary", "sup", "table", "tbody", "td", "th", "thead", "tr", "ul",
+    "a",
+    "abbr",
+    "b",
+    "blockquote",
+    "br",
+    "code",
+    "dd",
+    "del",
+    "details",
+    "div",
+    "dl",
+    "dt",
+    "em",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "hr",
+    "i",
+    "img",
+    "kbd",
+    "li",
+    "ol",
+    "p",
+    "pre",
+    "s",
+    "span",
+    "strong",
+    "sub",
+    "summary",
+    "sup",
+    "table",
+    "tbody",
+    "td",
+    "th",
+    "thead",
+    "tr",
+    "ul",
 }
 ALLOWED_ATTRIBUTES = {
     "a": {"href", "title"},
     "img": {"src", "alt", "title", "width", "height"},
-    "h2": {"id"}, "h3": {"id"}, "h4": {"id"},
-    "div": {"class"}, "span": {"class"}, "pre": {"class"}, "code": {"class"},
-    "td": {"align"}, "th": {"align"}, "ol": {"start"},
+    "h2": {"id"},
+    "h3": {"id"},
+    "h4": {"id"},
+    "div": {"class"},
+    "span": {"class"},
+    "pre": {"class"},
+    "code": {"class"},
+    "td": {"align"},
+    "th": {"align"},
+    "ol": {"start"},
 }
 # Content links: lesson:SLUG#anchor, exercise:SLUG and diagrams/NAME.svg.
 LINK_SCHEMES = {"http", "https", "mailto"}
@@ -66,10 +110,10 @@ _MD = _parser()
 
 def resolve_link(href: str) -> str:
     if href.startswith("lesson:"):
-        slug, _, anchor = href[len("lesson:"):].partition("#")
+        slug, _, anchor = href[len("lesson:") :].partition("#")
         return f"/lessons/{slug}/" + (f"#{anchor}" if anchor else "")
     if href.startswith("exercise:"):
-        return f"/exercises/{href[len('exercise:'):]}/"
+        return f"/exercises/{href[len('exercise:') :]}/"
     if href.startswith("diagrams/"):
         return f"/static/lessons/{href}"
     return href
@@ -96,8 +140,13 @@ def render_markdown(text: str) -> tuple[str, list[dict]]:
                 if child.attrGet(attr):
                     child.attrSet(attr, resolve_link(child.attrGet(attr)))
     raw = _MD.renderer.render(tokens, _MD.options, env)
-    clean = nh3.clean(raw, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, url_schemes=LINK_SCHEMES,
-                      link_rel="noopener noreferrer")
+    clean = nh3.clean(
+        raw,
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        url_schemes=LINK_SCHEMES,
+        link_rel="noopener noreferrer",
+    )
     return clean, env.get("toc", [])
 
 
@@ -117,7 +166,7 @@ def split_playgrounds(html: str) -> list[tuple[str, str]]:
     parts: list[tuple[str, str]] = []
     last = 0
     for match in _PLAYGROUND_HTML.finditer(html):
-        parts.append(("html", html[last:match.start()]))
+        parts.append(("html", html[last : match.start()]))
         parts.append(("playground", match.group(1)))
         last = match.end()
     parts.append(("html", html[last:]))

@@ -52,19 +52,34 @@ class QuestionQuerySet(models.QuerySet):
 
 
 class Question(models.Model):
-    SINGLE, MULTIPLE, TRUEFALSE, ORDERING, SPOTBUG = "single", "multiple", "truefalse", "ordering", "spotbug"
-    TYPES = [(SINGLE, "Single choice"), (MULTIPLE, "Multiple select"), (TRUEFALSE, "True or false"),
-             (ORDERING, "Ordering"), (SPOTBUG, "Spot the bug")]
+    SINGLE, MULTIPLE, TRUEFALSE, ORDERING, SPOTBUG = (
+        "single",
+        "multiple",
+        "truefalse",
+        "ordering",
+        "spotbug",
+    )
+    TYPES = [
+        (SINGLE, "Single choice"),
+        (MULTIPLE, "Multiple select"),
+        (TRUEFALSE, "True or false"),
+        (ORDERING, "Ordering"),
+        (SPOTBUG, "Spot the bug"),
+    ]
 
     key = models.SlugField(max_length=100, unique=True)
     type = models.CharField(max_length=10, choices=TYPES)
     topic = models.CharField(max_length=30, choices=sorted(TOPICS.items()))
-    lesson = models.ForeignKey(Lesson, null=True, on_delete=models.SET_NULL, related_name="questions")
+    lesson = models.ForeignKey(
+        Lesson, null=True, on_delete=models.SET_NULL, related_name="questions"
+    )
     anchor = models.CharField(max_length=120, blank=True)
     prompt = models.TextField()
     code = models.TextField(blank=True)
     choices = models.JSONField(default=list, blank=True)
-    items = models.JSONField(default=list, blank=True, help_text="Ordering: the items in the correct order")
+    items = models.JSONField(
+        default=list, blank=True, help_text="Ordering: the items in the correct order"
+    )
     answer = models.JSONField(null=True, blank=True)
     explanation = models.TextField()
     # Removed from the content files: kept so past attempts still read correctly.
@@ -100,13 +115,20 @@ class Question(models.Model):
         return [self.choices[index] for index in indices]
 
     def correct_answer(self) -> list[str]:
-        return self.describe(list(range(len(self.items))) if self.type == self.ORDERING else self.answer)
+        return self.describe(
+            list(range(len(self.items))) if self.type == self.ORDERING else self.answer
+        )
 
 
 class QuizAttempt(models.Model):
     # Anonymous attempts belong to a session until their learner logs in.
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE,
-                             related_name="quiz_attempts")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="quiz_attempts",
+    )
     session_key = models.CharField(max_length=64, blank=True, db_index=True)
     question_keys = models.JSONField(default=list)
     # Ordering questions show their items in a per-attempt shuffled order.
@@ -129,7 +151,12 @@ class QuizAttempt(models.Model):
     def questions(self) -> list[Question]:
         """The drawn questions in test order (cached; attempts_for() preloads it)."""
         if getattr(self, "_questions", None) is None:
-            bank = {q.key: q for q in Question.objects.filter(key__in=self.question_keys).select_related("lesson")}
+            bank = {
+                q.key: q
+                for q in Question.objects.filter(key__in=self.question_keys).select_related(
+                    "lesson"
+                )
+            }
             self._questions = [bank[key] for key in self.question_keys if key in bank]
         return self._questions
 
@@ -137,8 +164,11 @@ class QuizAttempt(models.Model):
         """Answers so far by question key (cached; forget_answers() after adding one)."""
         if getattr(self, "_answers", None) is None:
             keys = {question.pk: question.key for question in self.questions()}
-            self._answers = {keys[answer.question_id]: answer for answer in self.answers.all()
-                             if answer.question_id in keys}
+            self._answers = {
+                keys[answer.question_id]: answer
+                for answer in self.answers.all()
+                if answer.question_id in keys
+            }
         return self._answers
 
     def forget_answers(self) -> None:
@@ -146,7 +176,9 @@ class QuizAttempt(models.Model):
 
     def current_question(self) -> Question | None:
         answered = self.answers_by_key()
-        return next((question for question in self.questions() if question.key not in answered), None)
+        return next(
+            (question for question in self.questions() if question.key not in answered), None
+        )
 
     def position(self, question: Question) -> int:
         return self.question_keys.index(question.key) + 1
@@ -158,7 +190,9 @@ class QuizAttempt(models.Model):
 
     def score(self) -> tuple[float, int]:
         """(points, number of questions); unanswered questions count as 0."""
-        return sum(answer.score for answer in self.answers_by_key().values()), len(self.question_keys)
+        return sum(answer.score for answer in self.answers_by_key().values()), len(
+            self.question_keys
+        )
 
     def topic_scores(self) -> dict[str, tuple[float, int]]:
         """{topic: (points, questions)} in the order the topics are listed in TOPICS."""
@@ -175,7 +209,11 @@ class QuizAttempt(models.Model):
         answered = self.answers_by_key()
         missed = [q for q in self.questions() if q.key not in answered or answered[q.key].score < 1]
         topics = {question.topic for question in missed}
-        review = {lesson.pk: (lesson, []) for lesson in Lesson.objects.all() if topics & set(lesson.topics or [])}
+        review = {
+            lesson.pk: (lesson, [])
+            for lesson in Lesson.objects.all()
+            if topics & set(lesson.topics or [])
+        }
         for question in missed:
             if question.lesson:
                 review.setdefault(question.lesson.pk, (question.lesson, []))[1].append(question)
@@ -190,14 +228,20 @@ class QuizAnswer(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["attempt", "question"], name="one_answer_per_question")]
+        constraints = [
+            models.UniqueConstraint(fields=["attempt", "question"], name="one_answer_per_question")
+        ]
 
 
 class LessonProgress(models.Model):
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="lesson_progress")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="lesson_progress"
+    )
     lesson = models.ForeignKey(Lesson, on_delete=models.CASCADE)
     completed_at = models.DateTimeField(null=True, blank=True)
     last_visited_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["user", "lesson"], name="one_progress_per_lesson")]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "lesson"], name="one_progress_per_lesson")
+        ]

@@ -3,6 +3,7 @@
 Runs are cached by (key, toggles, seed) and the seed range is bounded, so
 anonymous traffic can only ever cost a fixed, small set of simulations.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -38,7 +39,9 @@ def seed_from(query) -> int:
 def run(key: str, toggles: dict[str, bool], seed: int) -> dict:
     from sandbox.playgrounds import run as simulate
 
-    fingerprint = hashlib.sha256(json.dumps([key, sorted(toggles.items()), seed]).encode()).hexdigest()
+    fingerprint = hashlib.sha256(
+        json.dumps([key, sorted(toggles.items()), seed]).encode()
+    ).hexdigest()
     cache_key = f"playground:{fingerprint}"
     report = cache.get(cache_key)
     if report is None:

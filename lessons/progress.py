@@ -1,5 +1,6 @@
 """Lesson progress for signed-in learners (rows) and anonymous visitors (the
 session), behind one set of functions so views never care which."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -27,8 +28,9 @@ def record_visit(request, lesson: Lesson) -> None:
         return
     request.session["last_visit"] = [lesson.slug, now.isoformat()]
     if request.user.is_authenticated:
-        LessonProgress.objects.update_or_create(user=request.user, lesson=lesson,
-                                                defaults={"last_visited_at": now})
+        LessonProgress.objects.update_or_create(
+            user=request.user, lesson=lesson, defaults={"last_visited_at": now}
+        )
     else:
         _session(request)["visited"][lesson.slug] = now.isoformat()
         request.session.modified = True
@@ -37,8 +39,9 @@ def record_visit(request, lesson: Lesson) -> None:
 def set_completed(request, lesson: Lesson, done: bool) -> None:
     when = timezone.now() if done else None
     if request.user.is_authenticated:
-        LessonProgress.objects.update_or_create(user=request.user, lesson=lesson,
-                                                defaults={"completed_at": when})
+        LessonProgress.objects.update_or_create(
+            user=request.user, lesson=lesson, defaults={"completed_at": when}
+        )
     else:
         completed = _session(request)["completed"]
         if done:
@@ -50,15 +53,22 @@ def set_completed(request, lesson: Lesson, done: bool) -> None:
 
 def completed_slugs(request) -> set[str]:
     if request.user.is_authenticated:
-        return set(LessonProgress.objects.filter(user=request.user, completed_at__isnull=False)
-                   .values_list("lesson__slug", flat=True))
+        return set(
+            LessonProgress.objects.filter(
+                user=request.user, completed_at__isnull=False
+            ).values_list("lesson__slug", flat=True)
+        )
     return set(request.session.get(SESSION_KEY, {}).get("completed", {}))
 
 
 def last_visited(request) -> Lesson | None:
     if request.user.is_authenticated:
-        row = (LessonProgress.objects.filter(user=request.user).select_related("lesson")
-               .order_by("-last_visited_at").first())
+        row = (
+            LessonProgress.objects.filter(user=request.user)
+            .select_related("lesson")
+            .order_by("-last_visited_at")
+            .first()
+        )
         return row.lesson if row else None
     visited = request.session.get(SESSION_KEY, {}).get("visited", {})
     if not visited:
@@ -73,8 +83,12 @@ def merge_into_account(session, user) -> int:
     Idempotent: merging the same session twice adds nothing."""
     data = session.get(SESSION_KEY) or {}
     merged = 0
-    lessons = {lesson.slug: lesson for lesson in
-               Lesson.objects.filter(slug__in=set(data.get("completed", {})) | set(data.get("visited", {})))}
+    lessons = {
+        lesson.slug: lesson
+        for lesson in Lesson.objects.filter(
+            slug__in=set(data.get("completed", {})) | set(data.get("visited", {}))
+        )
+    }
     for slug, lesson in lessons.items():
         row, _ = LessonProgress.objects.get_or_create(user=user, lesson=lesson)
         done = _parse(data.get("completed", {}).get(slug))

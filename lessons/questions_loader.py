@@ -5,6 +5,7 @@ is validated before anything is written, so a bad file changes nothing; then
 questions are upserted by id, and questions gone from the files are
 deactivated (never deleted: past attempts still point at them).
 """
+
 from __future__ import annotations
 
 import re
@@ -19,7 +20,18 @@ from lessons.modules import TOPICS
 
 KIND = "questions"
 TYPES = {value for value, _ in Question.TYPES}
-FIELDS = {"id", "type", "topic", "lesson", "prompt", "code", "choices", "answer", "items", "explanation"}
+FIELDS = {
+    "id",
+    "type",
+    "topic",
+    "lesson",
+    "prompt",
+    "code",
+    "choices",
+    "answer",
+    "items",
+    "explanation",
+}
 # The fields each type needs besides the common ones, and the ones it must not have.
 REQUIRED = {
     Question.SINGLE: {"choices", "answer"},
@@ -36,8 +48,19 @@ FORBIDDEN = {
     Question.SPOTBUG: {"items"},
 }
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
-COMPARED = ["type", "topic", "lesson_id", "anchor", "prompt", "code", "choices", "items", "answer",
-            "explanation", "active"]
+COMPARED = [
+    "type",
+    "topic",
+    "lesson_id",
+    "anchor",
+    "prompt",
+    "code",
+    "choices",
+    "items",
+    "answer",
+    "explanation",
+    "active",
+]
 
 
 def load_questions(directory: Path, lessons: dict, report: LoadReport) -> None:
@@ -50,8 +73,11 @@ def load_questions(directory: Path, lessons: dict, report: LoadReport) -> None:
         for line, raw in _entries(path):
             row = _validate(path, line, raw, lessons)
             if row["key"] in parsed:
-                raise ContentError(path, line, f"duplicate question id '{row['key']}' (first defined at "
-                                               f"{where[row['key']]})")
+                raise ContentError(
+                    path,
+                    line,
+                    f"duplicate question id '{row['key']}' (first defined at {where[row['key']]})",
+                )
             parsed[row["key"]] = row
             where[row["key"]] = f"{path.name}:{line}"
     _save(parsed, report)
@@ -94,7 +120,9 @@ def _validate(path: Path, line: int, raw, lessons: dict) -> dict:
     if topic not in TOPICS:
         fail(f"unknown topic {topic!r}; topics are {', '.join(TOPICS)}")
     if topic != path.stem:
-        fail(f"topic {topic!r} does not match the file: questions in {path.name} must have topic '{path.stem}'")
+        fail(
+            f"topic {topic!r} does not match the file: questions in {path.name} must have topic '{path.stem}'"
+        )
     for name in ("prompt", "explanation"):
         if not isinstance(raw.get(name), str) or not raw[name].strip():
             fail(f"'{name}' must be non-empty text")
@@ -111,9 +139,17 @@ def _validate(path: Path, line: int, raw, lessons: dict) -> dict:
     items = _texts(raw["items"], "items", fail) if "items" in raw else []
     answer = _answer(kind, raw.get("answer"), len(choices), fail)
     return {
-        "key": key, "type": kind, "topic": topic, "lesson_id": lesson.pk, "anchor": anchor,
-        "prompt": raw["prompt"].strip(), "code": (raw.get("code") or "").rstrip("\n"),
-        "choices": choices, "items": items, "answer": answer, "explanation": raw["explanation"].strip(),
+        "key": key,
+        "type": kind,
+        "topic": topic,
+        "lesson_id": lesson.pk,
+        "anchor": anchor,
+        "prompt": raw["prompt"].strip(),
+        "code": (raw.get("code") or "").rstrip("\n"),
+        "choices": choices,
+        "items": items,
+        "answer": answer,
+        "explanation": raw["explanation"].strip(),
         "active": True,
     }
 
@@ -127,7 +163,9 @@ def _lesson(value, lessons: dict, fail):
     lesson = lessons[slug]
     anchors = [entry.get("id") for entry in (lesson.toc or []) if isinstance(entry, dict)]
     if anchor not in anchors:
-        fail(f"lesson '{slug}' has no section '#{anchor}'; its sections are {', '.join(map(str, anchors))}")
+        fail(
+            f"lesson '{slug}' has no section '#{anchor}'; its sections are {', '.join(map(str, anchors))}"
+        )
     return lesson, anchor
 
 

@@ -9,6 +9,7 @@ Scoring, per question type (every question is worth 1 point):
 Grading happens here, on the server only: pages never carry the answers or
 the explanation of a question before the learner has answered it.
 """
+
 from __future__ import annotations
 
 import random
@@ -29,7 +30,7 @@ SCORING_RULES = {
     Question.TRUEFALSE: "1 point for the right choice.",
     Question.SPOTBUG: "1 point for the line that holds the bug.",
     Question.MULTIPLE: "All or nothing: 1 point only when you select exactly the right options. "
-                       "Missing a right option or ticking a wrong one scores 0.",
+    "Missing a right option or ticking a wrong one scores 0.",
     Question.ORDERING: "All or nothing: 1 point only when the whole order is right.",
 }
 
@@ -44,8 +45,10 @@ class QuizError(Exception):
 
 # Drawing --------------------------------------------------------------------------------------
 
-def draw(questions, rng: random.Random, count: int = QUESTIONS_PER_TEST,
-         per_topic: int = MAX_PER_TOPIC) -> list[Question]:
+
+def draw(
+    questions, rng: random.Random, count: int = QUESTIONS_PER_TEST, per_topic: int = MAX_PER_TOPIC
+) -> list[Question]:
     """Round-robin over the topics in a shuffled order, at most `per_topic` from
     each, preferring in each topic the question type drawn least so far."""
     by_topic = defaultdict(list)
@@ -88,14 +91,18 @@ def start_attempt(request, rng: random.Random | None = None) -> QuizAttempt:
         user=request.user if request.user.is_authenticated else None,
         session_key=request.session.session_key or "",
         question_keys=[question.key for question in questions],
-        layouts={question.key: shuffled_layout(len(question.items), rng)
-                 for question in questions if question.type == Question.ORDERING},
+        layouts={
+            question.key: shuffled_layout(len(question.items), rng)
+            for question in questions
+            if question.type == Question.ORDERING
+        },
     )
     remember(request, attempt)
     return attempt
 
 
 # Whose attempt is it ----------------------------------------------------------------------------
+
 
 def remember(request, attempt: QuizAttempt) -> None:
     ids = [attempt.pk] + [pk for pk in request.session.get(SESSION_KEY, []) if pk != attempt.pk]
@@ -113,10 +120,15 @@ def attempts_for(request):
     if request.user.is_authenticated:
         attempts = QuizAttempt.objects.filter(user=request.user)
     else:
-        attempts = QuizAttempt.objects.filter(user=None, pk__in=session_attempt_ids(request.session))
+        attempts = QuizAttempt.objects.filter(
+            user=None, pk__in=session_attempt_ids(request.session)
+        )
     attempts = list(attempts.prefetch_related("answers"))
     keys = {key for attempt in attempts for key in attempt.question_keys}
-    bank = {question.key: question for question in Question.objects.filter(key__in=keys).select_related("lesson")}
+    bank = {
+        question.key: question
+        for question in Question.objects.filter(key__in=keys).select_related("lesson")
+    }
     for attempt in attempts:
         attempt._questions = [bank[key] for key in attempt.question_keys if key in bank]
     return attempts
@@ -126,7 +138,9 @@ def get_attempt(request, attempt_id: int) -> QuizAttempt:
     """The attempt, if it belongs to this learner; anyone else's is a 404."""
     attempt = QuizAttempt.objects.filter(pk=attempt_id).first()
     if attempt is None or not owns(request, attempt):
-        raise QuizError(404, "There is no such test in your session. Start a new one from the Quick Test page.")
+        raise QuizError(
+            404, "There is no such test in your session. Start a new one from the Quick Test page."
+        )
     return attempt
 
 
@@ -157,23 +171,32 @@ def submit(attempt: QuizAttempt, question_key, data) -> QuizAnswer:
     with transaction.atomic():
         attempt = QuizAttempt.objects.select_for_update().get(pk=attempt.pk)
         if attempt.is_finished:
-            raise QuizError(409, "This test is finished, so its answers can no longer change. "
-                                 "See your result or start a new test.")
+            raise QuizError(
+                409,
+                "This test is finished, so its answers can no longer change. "
+                "See your result or start a new test.",
+            )
         if attempt.is_expired():
-            raise QuizError(410, "This test expired: a test stays open for six hours. Start a new one.")
+            raise QuizError(
+                410, "This test expired: a test stays open for six hours. Start a new one."
+            )
         if not isinstance(question_key, str) or question_key not in attempt.question_keys:
             raise QuizError(400, "That question is not part of this test.")
         if question_key in attempt.answers_by_key():
             raise QuizError(409, ALREADY_ANSWERED)
         question = attempt.current_question()
         if question.key != question_key:
-            raise QuizError(409, f"Please answer question {attempt.position(question)} first: "
-                                 "the questions come one at a time, in order.")
+            raise QuizError(
+                409,
+                f"Please answer question {attempt.position(question)} first: "
+                "the questions come one at a time, in order.",
+            )
         given = read_answer(question, attempt.layouts.get(question.key), data)
         try:
             with transaction.atomic():
-                answer = QuizAnswer.objects.create(attempt=attempt, question=question, given=given,
-                                                   score=score(question, given))
+                answer = QuizAnswer.objects.create(
+                    attempt=attempt, question=question, given=given, score=score(question, given)
+                )
         except IntegrityError:
             raise QuizError(409, ALREADY_ANSWERED) from None
         attempt.forget_answers()
@@ -185,6 +208,7 @@ def submit(attempt: QuizAttempt, question_key, data) -> QuizAnswer:
     caller_copy._questions = attempt.questions()
     caller_copy._answers = attempt.answers_by_key()
     return answer
+
 
 def read_answer(question: Question, layout: list[int] | None, data) -> object:
     """The learner's answer from the form, checked against the question's shape.
@@ -222,7 +246,9 @@ def _read_order(question: Question, layout, data) -> list[int]:
     for shown in range(size):
         position = _index(data.get(f"position-{shown}"), size, first=1)
         if order[position] is not None:
-            raise QuizError(400, f"Two items were given position {position + 1}; each position is used once.")
+            raise QuizError(
+                400, f"Two items were given position {position + 1}; each position is used once."
+            )
         order[position] = layout[shown]
     return order
 

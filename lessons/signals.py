@@ -4,6 +4,7 @@ allauth sends user_logged_in after a log-in and after a signup that logs the
 user in. Django cycles the session key at log-in but keeps its data, so the
 attempt ids stored in the session (not the session key) identify the work.
 """
+
 from allauth.account.signals import user_logged_in
 from django.dispatch import receiver
 

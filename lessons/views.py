@@ -1,5 +1,5 @@
-from django.http import Http404
 from django.core.cache import cache
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
@@ -14,10 +14,24 @@ from lessons.modules import MODULES, TOPICS
 def index(request):
     lessons = list(Lesson.objects.all())
     done = progress.completed_slugs(request)
-    modules = [(number, title, [(lesson, lesson.slug in done) for lesson in lessons if lesson.module == number])
-               for number, title in MODULES.items()]
-    return render(request, "lessons/index.html", {"modules": modules, "done_count": len(done & {l.slug for l in lessons}),
-                                                  "total": len(lessons), "continue_at": progress.last_visited(request)})
+    modules = [
+        (
+            number,
+            title,
+            [(lesson, lesson.slug in done) for lesson in lessons if lesson.module == number],
+        )
+        for number, title in MODULES.items()
+    ]
+    return render(
+        request,
+        "lessons/index.html",
+        {
+            "modules": modules,
+            "done_count": len(done & {lesson.slug for lesson in lessons}),
+            "total": len(lessons),
+            "continue_at": progress.last_visited(request),
+        },
+    )
 
 
 def detail(request, slug):
@@ -26,12 +40,22 @@ def detail(request, slug):
     if chosen and chosen not in lesson.playgrounds:
         raise Http404("This lesson has no such playground")
     if chosen and request.htmx:
-        return render(request, "lessons/_playground_result.html", _playground_state(request, chosen, active=True))
+        return render(
+            request,
+            "lessons/_playground_result.html",
+            _playground_state(request, chosen, active=True),
+        )
     progress.record_visit(request, lesson)
-    return render(request, "lessons/detail.html", {
-        "lesson": lesson, "body": _body(request, lesson, chosen), "tail": _tail(lesson),
-        "completed": lesson.slug in progress.completed_slugs(request),
-    })
+    return render(
+        request,
+        "lessons/detail.html",
+        {
+            "lesson": lesson,
+            "body": _body(request, lesson, chosen),
+            "tail": _tail(lesson),
+            "completed": lesson.slug in progress.completed_slugs(request),
+        },
+    )
 
 
 def _body(request, lesson: Lesson, chosen: str | None) -> str:
@@ -40,9 +64,14 @@ def _body(request, lesson: Lesson, chosen: str | None) -> str:
     key = f"lesson-body:{lesson.slug}:{lesson.updated_at.timestamp()}"
     if not chosen and (cached := cache.get(key)) is not None:
         return mark_safe(cached)  # rendered from our own template
-    panels = {name: _playground_state(request, name, active=(name == chosen)) for name in lesson.playgrounds}
-    parts = [(kind, panels.get(value) if kind == "playground" else value)
-             for kind, value in split_playgrounds(lesson.html)]
+    panels = {
+        name: _playground_state(request, name, active=(name == chosen))
+        for name in lesson.playgrounds
+    }
+    parts = [
+        (kind, panels.get(value) if kind == "playground" else value)
+        for kind, value in split_playgrounds(lesson.html)
+    ]
     html = render_to_string("lessons/_body.html", {"lesson": lesson, "parts": parts})
     if not chosen:
         cache.set(key, html, 3600)
@@ -54,9 +83,14 @@ def _tail(lesson: Lesson) -> str:
     since an instructor may publish an exercise at any time."""
     key = f"lesson-tail:{lesson.slug}:{lesson.updated_at.timestamp()}"
     if (cached := cache.get(key)) is None:
-        cached = render_to_string("lessons/_tail.html", {
-            "lesson": lesson, "exercises": _exercises(lesson.exercise_slugs),
-            "topics": [(topic, TOPICS[topic]) for topic in lesson.topics]})
+        cached = render_to_string(
+            "lessons/_tail.html",
+            {
+                "lesson": lesson,
+                "exercises": _exercises(lesson.exercise_slugs),
+                "topics": [(topic, TOPICS[topic]) for topic in lesson.topics],
+            },
+        )
         cache.set(key, cached, 300)
     return mark_safe(cached)  # rendered from our own template
 
@@ -67,7 +101,9 @@ def complete(request, slug):
     done = request.POST.get("done") == "1"
     progress.set_completed(request, lesson, done)
     if request.htmx:
-        return render(request, "lessons/_complete_button.html", {"lesson": lesson, "completed": done})
+        return render(
+            request, "lessons/_complete_button.html", {"lesson": lesson, "completed": done}
+        )
     return redirect(lesson)
 
 
@@ -81,9 +117,14 @@ def _playground_state(request, key: str, active: bool) -> dict:
     query = request.GET if active else {}
     toggles = playground.toggles_from(query, key)
     seed = playground.seed_from(query) if active else 1
-    return {"key": key, "spec": spec, "toggles": toggles, "seed": seed,
-            "report": playground.run(key, toggles, seed),
-            "fields": [{**t, "checked": toggles[t["name"]]} for t in spec["toggles"]]}
+    return {
+        "key": key,
+        "spec": spec,
+        "toggles": toggles,
+        "seed": seed,
+        "report": playground.run(key, toggles, seed),
+        "fields": [{**t, "checked": toggles[t["name"]]} for t in spec["toggles"]],
+    }
 
 
 def _exercises(slugs):

@@ -1,15 +1,16 @@
 """Command line: ``python -m sandbox scenarios|run|bench|mutate``.
 
-  scenarios [--json]                      list the scenarios
-  run SCENARIO [--variant V | --file F] [--seed N] [--schedules N] [--json]
-                                          grade the reference (or a variant, or a file)
-                                          in-process; exit 0 if every invariant holds, 1 if not
-  bench [--schedules N] [--jail]          schedules/s and simulated steps/s per scenario,
-                                          each beside a plain-dict baseline measured in the same run
-  mutate SCENARIO... | --all [--json] [--sample N] [--schedules N] [--workers N]
-                                          grade mutants of the references (sandbox/mutate.py);
-                                          exit 0 if every mutant is killed or listed as equivalent/allowed
+scenarios [--json]                      list the scenarios
+run SCENARIO [--variant V | --file F] [--seed N] [--schedules N] [--json]
+                                        grade the reference (or a variant, or a file)
+                                        in-process; exit 0 if every invariant holds, 1 if not
+bench [--schedules N] [--jail]          schedules/s and simulated steps/s per scenario,
+                                        each beside a plain-dict baseline measured in the same run
+mutate SCENARIO... | --all [--json] [--sample N] [--schedules N] [--workers N]
+                                        grade mutants of the references (sandbox/mutate.py);
+                                        exit 0 if every mutant is killed or listed as equivalent/allowed
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,7 +45,10 @@ def _cmd_run(args) -> int:
             source = fh.read()
     elif args.variant:
         if args.variant not in sc.variants:
-            print(f"unknown variant {args.variant!r}; known: {', '.join(sc.variants)}", file=sys.stderr)
+            print(
+                f"unknown variant {args.variant!r}; known: {', '.join(sc.variants)}",
+                file=sys.stderr,
+            )
             return 2
         source = sc.variants[args.variant][0]
     else:
@@ -54,8 +58,10 @@ def _cmd_run(args) -> int:
         print(json.dumps(report, indent=2))
     else:
         print(f"{report['status'].upper()}: {report['message']}")
-        print(f"explored {report['schedules_explored']} schedules in {report['duration_ms']} ms; faults fired: "
-              + ", ".join(f"{k}={v}" for k, v in report["fault_kinds_explored"].items()))
+        print(
+            f"explored {report['schedules_explored']} schedules in {report['duration_ms']} ms; faults fired: "
+            + ", ".join(f"{k}={v}" for k, v in report["fault_kinds_explored"].items())
+        )
         for inv in report["invariants"]:
             print(f"  [{'x' if inv['held'] else ' '}] {inv['name']}: {inv['title']}")
         ce = report["counterexample"]
@@ -63,7 +69,9 @@ def _cmd_run(args) -> int:
             print(f"counterexample (seed {ce['seed']}): {json.dumps(ce['schedule'])}")
             for step in ce["trace"]:
                 arrow = f" -> {step['to']}" if step.get("to") else ""
-                print(f"  t={step['t']:>6} {step['service']:>12}{arrow:14} {step['kind']:10} {step['detail']}")
+                print(
+                    f"  t={step['t']:>6} {step['service']:>12}{arrow:14} {step['kind']:10} {step['detail']}"
+                )
     if report["status"] in ("error", "timeout"):
         return 2
     return 0 if report["status"] == "passed" else 1
@@ -82,11 +90,14 @@ def _baseline(ops: int) -> float:
 def _cmd_bench(args) -> int:
     total_runs = total_steps = 0
     total_time = 0.0
-    _baseline(200_000)                               # warm up the yardstick
-    print(f"{'scenario':26} {'schedules/s':>12} {'steps/s':>12} {'dict ops/s':>12}  step cost in dict ops")
+    _baseline(200_000)  # warm up the yardstick
+    print(
+        f"{'scenario':26} {'schedules/s':>12} {'steps/s':>12} {'dict ops/s':>12}  step cost in dict ops"
+    )
     factory = InProcessRunner
     if args.jail:
         from .jail import JailRunner
+
         factory = JailRunner
     for name, sc in scenarios.all().items():
         print(f"  running {name} ...", end="\r", file=sys.stderr, flush=True)
@@ -98,46 +109,76 @@ def _cmd_bench(args) -> int:
             seed = schedule_seed(0, i)
             world, _ = session.run(_plan(sc, "random", seed), seed)
             steps += world.sched.steps
-            print(f"  running {name} ... {i + 1}/{args.schedules}", end="\r", file=sys.stderr, flush=True)
+            print(
+                f"  running {name} ... {i + 1}/{args.schedules}",
+                end="\r",
+                file=sys.stderr,
+                flush=True,
+            )
         elapsed = time.perf_counter() - started
         runner.close()
-        base = _baseline(steps * 10) / 10            # seconds per `steps` dict ops, measured now
+        base = _baseline(steps * 10) / 10  # seconds per `steps` dict ops, measured now
         total_runs += args.schedules
         total_steps += steps
         total_time += elapsed
-        print(f"{name:26} {args.schedules / elapsed:12.0f} {steps / elapsed:12.0f} {steps / base:12.0f}  "
-              f"1 step = {elapsed / base:,.0f} dict ops")
+        print(
+            f"{name:26} {args.schedules / elapsed:12.0f} {steps / elapsed:12.0f} {steps / base:12.0f}  "
+            f"1 step = {elapsed / base:,.0f} dict ops"
+        )
     base = _baseline(total_steps * 10) / 10
-    print(f"{'all':26} {total_runs / total_time:12.0f} {total_steps / total_time:12.0f} "
-          f"{total_steps / base:12.0f}  1 step = {total_time / base:,.0f} dict ops")
+    print(
+        f"{'all':26} {total_runs / total_time:12.0f} {total_steps / total_time:12.0f} "
+        f"{total_steps / base:12.0f}  1 step = {total_time / base:,.0f} dict ops"
+    )
     return 0
 
 
 def _cmd_mutate(args) -> int:
     from . import mutate
+
     if args.all == bool(args.scenario):
         print("name one or more scenarios, or --all", file=sys.stderr)
         return 2
     names = list(scenarios.NAMES) if args.all else args.scenario
     for name in names:
         if name not in scenarios.NAMES:
-            print(f"unknown scenario {name!r}; known: {', '.join(scenarios.NAMES)}", file=sys.stderr)
+            print(
+                f"unknown scenario {name!r}; known: {', '.join(scenarios.NAMES)}", file=sys.stderr
+            )
             return 2
     started = time.perf_counter()
     progress = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
-    results = mutate.run(names, schedules=args.schedules, sample_size=args.sample, workers=args.workers,
-                         progress=progress)
+    results = mutate.run(
+        names,
+        schedules=args.schedules,
+        sample_size=args.sample,
+        workers=args.workers,
+        progress=progress,
+    )
     elapsed = time.perf_counter() - started
     survivors = [(r.name, row) for r in results for row in r.rows if row["verdict"] == "survived"]
     if args.json:
-        print(json.dumps({"schedules": args.schedules, "sample": args.sample, "seconds": round(elapsed, 2),
-                          "scenarios": [r.as_dict() for r in results],
-                          "survivors": [{"scenario": name, "id": row["id"], "description": row["description"]}
-                                        for name, row in survivors]}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "schedules": args.schedules,
+                    "sample": args.sample,
+                    "seconds": round(elapsed, 2),
+                    "scenarios": [r.as_dict() for r in results],
+                    "survivors": [
+                        {"scenario": name, "id": row["id"], "description": row["description"]}
+                        for name, row in survivors
+                    ],
+                },
+                indent=2,
+            )
+        )
     else:
         mutate.render(results)
-        print(f"\n{sum(len(r.rows) for r in results)} mutants, {len(survivors)} surviving, "
-              f"{elapsed:.0f} s wall time ({args.workers} workers, {args.schedules} random schedules each)")
+        print(
+            f"\n{sum(len(r.rows) for r in results)} mutants, {len(survivors)} surviving, "
+            f"{elapsed:.0f} s wall time ({args.workers} workers, {args.schedules} random schedules each)"
+        )
     broken = [r.name for r in results if r.reference != "passed"]
     if broken:
         print(f"reference did not pass: {', '.join(broken)}", file=sys.stderr)
@@ -145,12 +186,16 @@ def _cmd_mutate(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sandbox", description="The mini saga environment.")
+    parser = argparse.ArgumentParser(
+        prog="python -m sandbox", description="The mini saga environment."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("scenarios", help="list the scenarios")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_scenarios)
-    p = sub.add_parser("run", help="grade a scenario's reference, a variant or a file (trusted, in-process)")
+    p = sub.add_parser(
+        "run", help="grade a scenario's reference, a variant or a file (trusted, in-process)"
+    )
     p.add_argument("scenario")
     p.add_argument("--variant")
     p.add_argument("--file", help="a source file (trusted code only: runs in this process)")
@@ -160,21 +205,27 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=_cmd_run)
     p = sub.add_parser("bench", help="measure exploration speed")
     p.add_argument("--schedules", type=int, default=200)
-    p.add_argument("--jail", action="store_true", help="run the reference code in the jail (JailRunner)")
+    p.add_argument(
+        "--jail", action="store_true", help="run the reference code in the jail (JailRunner)"
+    )
     p.set_defaults(func=_cmd_bench)
-    p = sub.add_parser("mutate", help="mutation testing: does the grader catch mutants of the reference?")
+    p = sub.add_parser(
+        "mutate", help="mutation testing: does the grader catch mutants of the reference?"
+    )
     p.add_argument("scenario", nargs="*")
     p.add_argument("--all", action="store_true", help="every scenario")
     p.add_argument("--json", action="store_true")
     p.add_argument("--sample", type=int, help="grade a fixed sample of N mutants per scenario")
-    p.add_argument("--schedules", type=int, default=500, help="random schedules per mutant (default 500)")
+    p.add_argument(
+        "--schedules", type=int, default=500, help="random schedules per mutant (default 500)"
+    )
     p.add_argument("--workers", type=int, default=2, help="grading processes (default 2)")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(func=_cmd_mutate)
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except BrokenPipeError:                 # e.g. piped into `head`
+    except BrokenPipeError:  # e.g. piped into `head`
         sys.stdout = open(os.devnull, "w")
         return 0
 

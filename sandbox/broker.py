@@ -6,6 +6,7 @@ backoff until the retry cap, then the message goes to the dead-letter queue.
 Consumers are concurrent by default; an ``ordered`` consumer handles one
 message at a time, in order (so a poison message blocks the ones behind it).
 """
+
 from __future__ import annotations
 
 LATENCY = 10
@@ -29,7 +30,7 @@ class Broker:
         self.subs: dict[str, list[Subscription]] = {}
         self.deliveries: dict[tuple[str, str], int] = {}
         self.published: list[dict] = []
-        self.handled: list[tuple[str, dict]] = []       # (subscription name, message) acknowledged
+        self.handled: list[tuple[str, dict]] = []  # (subscription name, message) acknowledged
         self.dlq: list[tuple[str, dict, str]] = []
         self.max_attempts: int | None = DEFAULT_MAX_ATTEMPTS
 
@@ -67,7 +68,12 @@ class Broker:
         w = self.world
         back = w.down_until(sub.service)
         if back is not None:
-            w.log("blocked", sub.service, f"{sub.service} is down; {msg['type']} waits until t={back}", msg)
+            w.log(
+                "blocked",
+                sub.service,
+                f"{sub.service} is down; {msg['type']} waits until t={back}",
+                msg,
+            )
             w.sched.at(back, self._deliver, sub, msg, errors)
             return
         key = (msg["id"], sub.name)
@@ -82,11 +88,22 @@ class Broker:
         if w.tracing:
             w.log("deliver", sub.service, f"{msg['type']} -> {sub.fn}() (delivery {n})", msg)
         w.scenario.observe(w, sub, msg)
-        event = {"id": msg["id"], "type": msg["type"], "data": msg["data"],
-                 "correlation_id": msg["correlation_id"], "source": msg.get("source"), "attempt": n}
+        event = {
+            "id": msg["id"],
+            "type": msg["type"],
+            "data": msg["data"],
+            "correlation_id": msg["correlation_id"],
+            "source": msg.get("source"),
+            "attempt": n,
+        }
         resp = w.invoke(sub.service, sub.fn, site, event=event)
         if resp["crashed"] or resp.get("conflict"):
-            w.log("retry", sub.service, f"not acknowledged: redelivery after {VISIBILITY_TIMEOUT} ms", msg)
+            w.log(
+                "retry",
+                sub.service,
+                f"not acknowledged: redelivery after {VISIBILITY_TIMEOUT} ms",
+                msg,
+            )
             w.sched.after(VISIBILITY_TIMEOUT, self._deliver, sub, msg, errors)
         elif resp["retry_after"] is not None:
             w.log("retry", sub.service, f"retry later requested: {resp['retry_after']} ms", msg)
@@ -98,8 +115,13 @@ class Broker:
             if self.max_attempts is not None and errors >= self.max_attempts:
                 self._dead_letter(sub, msg, f"failed {errors} times: {resp['error']}")
             else:
-                backoff = min(100 * 2 ** errors, 3000)
-                w.log("retry", sub.service, f"handler failed (attempt {errors}); retry in {backoff} ms", msg)
+                backoff = min(100 * 2**errors, 3000)
+                w.log(
+                    "retry",
+                    sub.service,
+                    f"handler failed (attempt {errors}); retry in {backoff} ms",
+                    msg,
+                )
                 w.sched.after(backoff, self._deliver, sub, msg, errors)
         else:
             self.handled.append((sub.name, msg))
@@ -107,7 +129,9 @@ class Broker:
 
     def _dead_letter(self, sub: Subscription, msg: dict, why: str) -> None:
         self.dlq.append((sub.name, msg, why))
-        self.world.log("dlq", sub.service, f"{msg['type']} moved to the dead-letter queue: {why}", msg)
+        self.world.log(
+            "dlq", sub.service, f"{msg['type']} moved to the dead-letter queue: {why}", msg
+        )
         self._done(sub)
 
 

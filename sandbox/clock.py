@@ -1,8 +1,10 @@
 """Virtual time: a clock and an agenda of things to do at a given millisecond."""
+
 from __future__ import annotations
 
 import heapq
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 class Scheduler:

@@ -1,6 +1,7 @@
 """Validation of what the guest sends back. Everything from the guest is untrusted:
 shapes, types and sizes are checked and copied here; anything odd stops grading
 with a message that names the problem."""
+
 from __future__ import annotations
 
 MAX_STRING = 4000
@@ -95,9 +96,11 @@ def _dict(value, where: str, budget: _Budget) -> dict:
 def _message(item, where: str, budget: _Budget) -> dict:
     if not isinstance(item, dict):
         _fail(where, "must be a dict")
-    return {"type": _name(item.get("type"), where + ".type"),
-            "data": _dict(item.get("data"), where + ".data", budget),
-            "correlation_id": _opt_str(item.get("correlation_id"), where + ".correlation_id")}
+    return {
+        "type": _name(item.get("type"), where + ".type"),
+        "data": _dict(item.get("data"), where + ".data", budget),
+        "correlation_id": _opt_str(item.get("correlation_id"), where + ".correlation_id"),
+    }
 
 
 def _effect(effect, where: str, budget: _Budget) -> dict:
@@ -115,17 +118,27 @@ def _effect(effect, where: str, budget: _Budget) -> dict:
         for j, w in enumerate(writes):
             w_where = f"{where}.writes[{j}]"
             if not isinstance(w, list) or len(w) != 4 or w[0] not in WRITE_OPS:
-                _fail(w_where, "must be [op, table, key, row] with op one of " + ", ".join(WRITE_OPS))
+                _fail(
+                    w_where, "must be [op, table, key, row] with op one of " + ", ".join(WRITE_OPS)
+                )
             op, table, key, row = w
             row = None if op == "delete" else _dict(row, w_where + ".row", budget)
-            clean_writes.append([op, _name(table, w_where + ".table"), _name(key, w_where + ".key"), row])
-        return {"kind": "commit", "writes": clean_writes,
-                "outbox": [_message(m, f"{where}.outbox[{j}]", budget) for j, m in enumerate(outbox)]}
+            clean_writes.append(
+                [op, _name(table, w_where + ".table"), _name(key, w_where + ".key"), row]
+            )
+        return {
+            "kind": "commit",
+            "writes": clean_writes,
+            "outbox": [_message(m, f"{where}.outbox[{j}]", budget) for j, m in enumerate(outbox)],
+        }
     if kind == "publish":
         return {"kind": "publish", **_message(effect, where, budget)}
     if kind == "call":
-        return {"kind": "call", "service": _name(effect.get("service"), where + ".service"),
-                "op": _name(effect.get("op"), where + ".op")}
+        return {
+            "kind": "call",
+            "service": _name(effect.get("service"), where + ".service"),
+            "op": _name(effect.get("op"), where + ".op"),
+        }
     _fail(where + ".kind", f"{kind!r} is not a known effect kind")
 
 
@@ -152,8 +165,11 @@ def call_response(resp, budget: _Budget | None = None) -> dict:
     if not isinstance(ok, bool) or not isinstance(crashed, bool):
         _fail("response", "must have booleans 'ok' and 'crashed'")
     retry_after = resp.get("retry_after")
-    if retry_after is not None and (not isinstance(retry_after, int) or isinstance(retry_after, bool)
-                                    or not 0 <= retry_after <= 10**7):
+    if retry_after is not None and (
+        not isinstance(retry_after, int)
+        or isinstance(retry_after, bool)
+        or not 0 <= retry_after <= 10**7
+    ):
         _fail("response.retry_after", "must be None or a number of ms")
     error = resp.get("error")
     if error is not None and not isinstance(error, str):
@@ -162,10 +178,16 @@ def call_response(resp, budget: _Budget | None = None) -> dict:
     poison = resp.get("poison")
     if not isinstance(tb, str) or (poison is not None and not isinstance(poison, str)):
         _fail("response", "has a malformed traceback or poison field")
-    return {"ok": ok, "crashed": crashed, "error": (error or "")[:500] or None, "traceback": tb[:1000],
-            "retry_after": retry_after, "poison": poison[:300] if poison else None,
-            "value": clean(resp.get("value"), "response.value", budget),
-            "effects": [_effect(e, f"effects[{i}]", budget) for i, e in enumerate(effects)]}
+    return {
+        "ok": ok,
+        "crashed": crashed,
+        "error": (error or "")[:500] or None,
+        "traceback": tb[:1000],
+        "retry_after": retry_after,
+        "poison": poison[:300] if poison else None,
+        "value": clean(resp.get("value"), "response.value", budget),
+        "effects": [_effect(e, f"effects[{i}]", budget) for i, e in enumerate(effects)],
+    }
 
 
 def pure_response(resp) -> dict:
@@ -174,9 +196,12 @@ def pure_response(resp) -> dict:
     error = resp.get("error")
     if error is not None and not isinstance(error, str):
         _fail("response.error", "must be a string or None")
-    return {"ok": resp["ok"], "error": (error or "")[:500] or None,
-            "traceback": str(resp.get("traceback") or "")[:1000],
-            "value": clean(resp.get("value"), "response.value")}
+    return {
+        "ok": resp["ok"],
+        "error": (error or "")[:500] or None,
+        "traceback": str(resp.get("traceback") or "")[:1000],
+        "value": clean(resp.get("value"), "response.value"),
+    }
 
 
 def describe_response(resp) -> dict:

@@ -9,6 +9,7 @@ The first failing schedule is shrunk: faults are removed one at a time while
 the run still breaks an invariant it broke before, preferring the shortest
 trace; the report carries the shrunk schedule and its trace.
 """
+
 from __future__ import annotations
 
 import time
@@ -21,7 +22,7 @@ from .runner import InProcessRunner, Limits, RunnerError
 from .world import Cache, WorkBudgetExceeded, World
 
 MAX_SHRINK_RUNS = 150
-MAX_GRADE_ROUND_TRIPS = 200_000     # across a whole grading; references need a few thousand
+MAX_GRADE_ROUND_TRIPS = 200_000  # across a whole grading; references need a few thousand
 # CPU this process may spend simulating on the learner's behalf in one grading (the guest's own
 # CPU is limited inside the jail). References need well under 2 s for 500 schedules.
 HOST_CPU_SECONDS = 45.0
@@ -44,8 +45,16 @@ class Session:
         self.cpu_deadline = time.thread_time() + HOST_CPU_SECONDS
 
     def run(self, plan: FaultPlan, seed: int, tracing: bool = True):
-        world = World(self.scenario, self.runner, self.trusted, plan, seed, self.cache, self.constants,
-                      tracing=tracing)
+        world = World(
+            self.scenario,
+            self.runner,
+            self.trusted,
+            plan,
+            seed,
+            self.cache,
+            self.constants,
+            tracing=tracing,
+        )
         world.cpu_deadline = self.cpu_deadline
         try:
             self.scenario.configure(world, self.constants)
@@ -65,7 +74,8 @@ class Session:
             # the scenario documents) must end as a clear error, never as a crash of the grader.
             raise effects.GuestProtocolError(
                 f"the simulator could not use what your code produced ({type(exc).__name__}: {exc}); "
-                f"check the shape of the rows and events your code writes") from exc
+                f"check the shape of the rows and events your code writes"
+            ) from exc
         self.runs += 1
         return world, broken
 
@@ -77,7 +87,9 @@ def _trusted(scenario) -> InProcessRunner:
 
 
 def _plan(scenario, mode: str, seed: int, schedule=None) -> FaultPlan:
-    return FaultPlan(mode, seed, schedule, kinds=scenario.fault_kinds, horizon=scenario.fault_horizon)
+    return FaultPlan(
+        mode, seed, schedule, kinds=scenario.fault_kinds, horizon=scenario.fault_horizon
+    )
 
 
 def _describe_learner(scenario, runner) -> tuple[list[str], dict]:
@@ -98,7 +110,7 @@ def shrink(session: Session, seed: int, schedule: list[dict], target: set[str]):
             if budget <= 0:
                 break
             budget -= 1
-            candidate = current[:i] + current[i + 1:]
+            candidate = current[:i] + current[i + 1 :]
             world, broken = session.run(_plan(sc, "replay", seed, candidate), seed)
             if set(broken) & target:
                 key = (len(world.plan.fired), len(world.trace.steps))
@@ -111,16 +123,27 @@ def shrink(session: Session, seed: int, schedule: list[dict], target: set[str]):
     return current, best_world, best_broken
 
 
-def grade(scenario: str, source: str, *, runner_factory=None, seed: int = 0, random_schedules: int = 500,
-          limits: Limits | None = None) -> dict:
+def grade(
+    scenario: str,
+    source: str,
+    *,
+    runner_factory=None,
+    seed: int = 0,
+    random_schedules: int = 500,
+    limits: Limits | None = None,
+) -> dict:
     return _grade(scenario, source, runner_factory, seed, random_schedules, limits, None)
 
 
-def replay(scenario: str, source: str, seed: int, schedule: list[dict], runner_factory=None) -> dict:
+def replay(
+    scenario: str, source: str, seed: int, schedule: list[dict], runner_factory=None
+) -> dict:
     return _grade(scenario, source, runner_factory, seed, 0, None, list(schedule or []))
 
 
-def simulate(scenario: str, source: str, plan: FaultPlan, seed: int = 0, runner_factory=None) -> dict:
+def simulate(
+    scenario: str, source: str, plan: FaultPlan, seed: int = 0, runner_factory=None
+) -> dict:
     """One run with a ready-made fault plan (playgrounds); the report always carries the trace."""
     return _grade(scenario, source, runner_factory, seed, 0, None, plan)
 
@@ -130,37 +153,75 @@ def _grade(name, source, runner_factory, seed, random_schedules, limits, schedul
     try:
         sc = scenarios.get(name)
     except KeyError as exc:
-        return {"status": "error", "message": str(exc.args[0]), "violations": [], "invariants": [], "seed": seed,
-                "schedules_explored": 0, "fault_kinds_explored": {}, "counterexample": None, "lanes": [],
-                "output": "", "output_dropped": 0, "duration_ms": 0}
-    report = {"status": "error", "message": "", "violations": [],
-              # None reads "not checked": only a finished exploration says an invariant held.
-              "invariants": [{**describe(n), "held": None} for n in sc.checked],
-              "seed": seed, "schedules_explored": 0, "fault_kinds_explored": {}, "counterexample": None,
-              "lanes": list(sc.lanes), "output": "", "output_dropped": 0, "duration_ms": 0}
+        return {
+            "status": "error",
+            "message": str(exc.args[0]),
+            "violations": [],
+            "invariants": [],
+            "seed": seed,
+            "schedules_explored": 0,
+            "fault_kinds_explored": {},
+            "counterexample": None,
+            "lanes": [],
+            "output": "",
+            "output_dropped": 0,
+            "duration_ms": 0,
+        }
+    report = {
+        "status": "error",
+        "message": "",
+        "violations": [],
+        # None reads "not checked": only a finished exploration says an invariant held.
+        "invariants": [{**describe(n), "held": None} for n in sc.checked],
+        "seed": seed,
+        "schedules_explored": 0,
+        "fault_kinds_explored": {},
+        "counterexample": None,
+        "lanes": list(sc.lanes),
+        "output": "",
+        "output_dropped": 0,
+        "duration_ms": 0,
+    }
     runner = None
     try:
         runner = (runner_factory or InProcessRunner)(source, limits or Limits())
         missing, constants = _describe_learner(sc, runner)
         if missing:
-            report.update(status="failed", message="Your code must define " + ", ".join(
-                sc.signatures.get(f, f + "(...)") for f in missing) + ".")
+            report.update(
+                status="failed",
+                message="Your code must define "
+                + ", ".join(sc.signatures.get(f, f + "(...)") for f in missing)
+                + ".",
+            )
         else:
             session = Session(sc, runner, constants)
             _explore(session, report, seed, random_schedules, schedule)
     except RunnerError as exc:
-        report.update(status="timeout" if exc.kind in ("timeout", "cpu") else "error", message=exc.message,
-                      limit=exc.kind if exc.kind in ("timeout", "cpu") else None)
+        report.update(
+            status="timeout" if exc.kind in ("timeout", "cpu") else "error",
+            message=exc.message,
+            limit=exc.kind if exc.kind in ("timeout", "cpu") else None,
+        )
     except WorkBudgetExceeded as exc:
         report.update(status="timeout", message=str(exc), limit="work")
     except MemoryError:
-        report.update(status="timeout", limit="work", message=str(WorkBudgetExceeded(
-            "simulating what it did needed more memory than a grading may use")))
+        report.update(
+            status="timeout",
+            limit="work",
+            message=str(
+                WorkBudgetExceeded(
+                    "simulating what it did needed more memory than a grading may use"
+                )
+            ),
+        )
     except effects.GuestProtocolError as exc:
         report.update(status="error", message=str(exc))
     except Exception as exc:  # noqa: BLE001  (a report, never a crashed grading task)
-        report.update(status="error", message=f"The simulator failed unexpectedly ({type(exc).__name__}: {exc}). "
-                                              f"This is a bug in the course, not in your code.")
+        report.update(
+            status="error",
+            message=f"The simulator failed unexpectedly ({type(exc).__name__}: {exc}). "
+            f"This is a bug in the course, not in your code.",
+        )
     finally:
         if runner is not None:
             try:
@@ -196,8 +257,13 @@ def _explore(session: Session, report: dict, seed: int, random_schedules: int, s
         failure = attempt(discovery, seed)
         # Crash points first, outermost handlers (shortest sites) before the services they
         # call: they make the most telling counterexamples.
-        singles = sorted(discovery.sites, key=lambda f: (f["kind"] != "crash",
-                                                         f["site"].count(">") if f["kind"] == "crash" else 0))
+        singles = sorted(
+            discovery.sites,
+            key=lambda f: (
+                f["kind"] != "crash",
+                f["site"].count(">") if f["kind"] == "crash" else 0,
+            ),
+        )
         for fault in singles if failure is None else ():
             failure = attempt(_plan(sc, "replay", seed, [fault]), seed)
             if failure or session.round_trips > MAX_GRADE_ROUND_TRIPS:
@@ -205,11 +271,17 @@ def _explore(session: Session, report: dict, seed: int, random_schedules: int, s
         for i in range(random_schedules if failure is None else 0):
             if session.round_trips > MAX_GRADE_ROUND_TRIPS:
                 report["fault_kinds_explored"] = dict(sorted(kinds.items()))
-                report.update(status="timeout", schedules_explored=session.runs, limit="work", message=(
-                    f"Your code made the simulator do too much work: grading stopped after {session.runs} "
-                    f"schedules, your code was called "
-                    f"{session.round_trips} times, far more than this scenario needs. Look for loops that "
-                    f"retry very often (a short RetryLater, or many calls per message)."))
+                report.update(
+                    status="timeout",
+                    schedules_explored=session.runs,
+                    limit="work",
+                    message=(
+                        f"Your code made the simulator do too much work: grading stopped after {session.runs} "
+                        f"schedules, your code was called "
+                        f"{session.round_trips} times, far more than this scenario needs. Look for loops that "
+                        f"retry very often (a short RetryLater, or many calls per message)."
+                    ),
+                )
                 return
             run_seed = schedule_seed(seed, i)
             failure = attempt(_plan(sc, "random", run_seed), run_seed)
@@ -224,7 +296,11 @@ def _explore(session: Session, report: dict, seed: int, random_schedules: int, s
             inv["held"] = True
         report.update(status="passed", message=_passed_message(sc, explored, schedule is not None))
         if schedule is not None:
-            report["counterexample"] = {"seed": seed, "schedule": schedule, "trace": last_world.trace.steps}
+            report["counterexample"] = {
+                "seed": seed,
+                "schedule": schedule,
+                "trace": last_world.trace.steps,
+            }
         return
     run_seed, fired, broken = failure
     if schedule is None:
@@ -251,8 +327,10 @@ def _explore(session: Session, report: dict, seed: int, random_schedules: int, s
 def _passed_message(sc, explored: int, replaying: bool) -> str:
     if replaying:
         return "This schedule keeps every invariant."
-    return (f"All {len(sc.checked)} invariants held across {explored} fault schedules "
-            f"(each single fault at every place it can happen, then random combinations).")
+    return (
+        f"All {len(sc.checked)} invariants held across {explored} fault schedules "
+        f"(each single fault at every place it can happen, then random combinations)."
+    )
 
 
 def _failed_message(broken: dict, fired: list[dict], world) -> str:
@@ -275,23 +353,27 @@ def _failed_message(broken: dict, fired: list[dict], world) -> str:
 def _fault_text(fault: dict) -> str:
     """A learner-readable account of one fault."""
     kind, site = fault["kind"], fault["site"]
-    if ">" in site:                                   # an RPC: caller site > service.op#n
+    if ">" in site:  # an RPC: caller site > service.op#n
         caller, callee = site.rsplit(">", 1)
         callee = callee.split("#")[0].replace("+twin", "")
         service, _, op = callee.partition(".")
-        texts = {"crash": f"{service} crashed while handling {op}" + _position(fault),
-                 "request_lost": f"the request {op} to {service} was lost",
-                 "reply_lost": f"{service} handled {op} but its reply was lost",
-                 "concurrent": f"a second copy of {op} reached {service} at the same time",
-                 "late_reply": f"{op} to {service} was slow: the caller timed out and {service} acted later"}
+        texts = {
+            "crash": f"{service} crashed while handling {op}" + _position(fault),
+            "request_lost": f"the request {op} to {service} was lost",
+            "reply_lost": f"{service} handled {op} but its reply was lost",
+            "concurrent": f"a second copy of {op} reached {service} at the same time",
+            "late_reply": f"{op} to {service} was slow: the caller timed out and {service} acted later",
+        }
         return texts.get(kind, f"{kind} at {site}")
-    if ":" in site and "#" in site and "." in site.split(":")[0]:     # a delivery: service.fn:msg#n
+    if ":" in site and "#" in site and "." in site.split(":")[0]:  # a delivery: service.fn:msg#n
         handler, _, rest = site.partition(":")
         message, _, n = rest.partition("#")
-        texts = {"crash": f"{handler.split('.')[0]} crashed in {handler.split('.')[1]}() handling "
-                          f"{message} (delivery {n})" + _position(fault),
-                 "duplicate": f"the broker delivered {message} twice to {handler}()",
-                 "delay": f"the broker delayed {message} on its way to {handler}()"}
+        texts = {
+            "crash": f"{handler.split('.')[0]} crashed in {handler.split('.')[1]}() handling "
+            f"{message} (delivery {n})" + _position(fault),
+            "duplicate": f"the broker delivered {message} twice to {handler}()",
+            "delay": f"the broker delayed {message} on its way to {handler}()",
+        }
         return texts.get(kind, f"{kind} at {site}")
     if kind == "relay_crash":
         service, _, rest = site.partition(":")
@@ -300,6 +382,7 @@ def _fault_text(fault: dict) -> str:
         message, _, target = site.partition(">")
         return f"the broker delayed {message} on its way to {target}()"
     from .faults import FAULT_KINDS
+
     return f"{FAULT_KINDS.get(kind, kind)} ({site})"
 
 

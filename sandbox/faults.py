@@ -17,6 +17,7 @@ acknowledgement). A plan runs in one of four modes:
 Faults only fire before ``horizon``: after that the world is calm and must
 converge (the consistency window).
 """
+
 from __future__ import annotations
 
 from .rng import unit, unit_prefix
@@ -47,8 +48,15 @@ MAX_CRASH_AT = 8
 
 
 class FaultPlan:
-    def __init__(self, mode: str, seed: int = 0, schedule: list[dict] | None = None,
-                 kinds: tuple[str, ...] = (), horizon: int = 3000, rules: list[dict] | None = None) -> None:
+    def __init__(
+        self,
+        mode: str,
+        seed: int = 0,
+        schedule: list[dict] | None = None,
+        kinds: tuple[str, ...] = (),
+        horizon: int = 3000,
+        rules: list[dict] | None = None,
+    ) -> None:
         self.mode = mode
         self.seed = seed
         self.kinds = set(kinds)
@@ -101,17 +109,21 @@ class FaultPlan:
             rule = self._rule("crash", site)
             return None if rule is None else int(rule.get("at", 0))
         rate = self._rates.get("crash", 0.0)
-        if rate <= 0.0:                 # crash off (or not a kind here): never fires
+        if rate <= 0.0:  # crash off (or not a kind here): never fires
             return None
         draw = unit_prefix(self.seed, "crash", site)
         for k in range(MAX_CRASH_AT):
-            if draw(k) < rate:          # == unit(self.seed, "crash", site, k)
+            if draw(k) < rate:  # == unit(self.seed, "crash", site, k)
                 return k
         return None
 
     def _rule(self, kind: str, site: str) -> dict | None:
         for rule in self.rules:
-            if rule["kind"] == kind and rule["match"] in site and rule["used"] < rule.get("times", 1):
+            if (
+                rule["kind"] == kind
+                and rule["match"] in site
+                and rule["used"] < rule.get("times", 1)
+            ):
                 rule["used"] += 1
                 return rule
         return None

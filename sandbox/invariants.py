@@ -3,10 +3,11 @@
 A check takes the finished world and the scenario's *facts* (what it measured
 after the run) and returns a list of problems, empty when the invariant holds.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 
 @dataclass(frozen=True)
@@ -22,7 +23,11 @@ def _orders(facts: dict) -> dict:
 
 
 def _no_double_charge(world, facts):
-    out = [f"{what} was charged {n} times" for what, n in sorted(facts.get("charges", {}).items()) if n > 1]
+    out = [
+        f"{what} was charged {n} times"
+        for what, n in sorted(facts.get("charges", {}).items())
+        if n > 1
+    ]
     return out + facts.get("no_double_charge", [])
 
 
@@ -30,10 +35,14 @@ def _settles(world, facts):
     if world.finished:
         return []
     if getattr(world, "exhausted", False):
-        return [f"your code was called {world.round_trips} times in one run without the system settling "
-                f"(an endless retry or RetryLater loop?)"]
-    return [f"the system had not settled after {world.now} ms of virtual time ({world.sched.steps} steps): "
-            f"something keeps retrying or waiting forever"]
+        return [
+            f"your code was called {world.round_trips} times in one run without the system settling "
+            f"(an endless retry or RetryLater loop?)"
+        ]
+    return [
+        f"the system had not settled after {world.now} ms of virtual time ({world.sched.steps} steps): "
+        f"something keeps retrying or waiting forever"
+    ]
 
 
 def _orders_resolve(world, facts):
@@ -45,18 +54,27 @@ def _orders_resolve(world, facts):
 
 
 def _confirmed_is_complete(world, facts):
-    return [f"{oid} is CONFIRMED but " + ", ".join(o["missing"])
-            for oid, o in sorted(_orders(facts).items()) if o["status"] == "CONFIRMED" and o["missing"]]
+    return [
+        f"{oid} is CONFIRMED but " + ", ".join(o["missing"])
+        for oid, o in sorted(_orders(facts).items())
+        if o["status"] == "CONFIRMED" and o["missing"]
+    ]
 
 
 def _cancelled_is_clean(world, facts):
-    return [f"{oid} is CANCELLED but " + ", ".join(o["held"])
-            for oid, o in sorted(_orders(facts).items()) if o["status"] == "CANCELLED" and o["held"]]
+    return [
+        f"{oid} is CANCELLED but " + ", ".join(o["held"])
+        for oid, o in sorted(_orders(facts).items())
+        if o["status"] == "CANCELLED" and o["held"]
+    ]
 
 
 def _conservation(world, facts):
-    return [f"{label}: expected {want}, found {got}" for label, want, got in facts.get("conservation", [])
-            if want != got]
+    return [
+        f"{label}: expected {want}, found {got}"
+        for label, want, got in facts.get("conservation", [])
+        if want != got
+    ]
 
 
 def _ghost(world, facts):
@@ -64,10 +82,16 @@ def _ghost(world, facts):
 
 
 def _correlation(world, facts):
-    out = [f"{m['type']} ({m['id']}) was published without a correlation id"
-           for m in world.broker.published if not m.get("correlation_id")]
-    out += [f"{c['caller']} called {c['service']}.{c['op']} without a correlation id"
-            for c in world.rpc.calls if not c.get("correlation_id")]
+    out = [
+        f"{m['type']} ({m['id']}) was published without a correlation id"
+        for m in world.broker.published
+        if not m.get("correlation_id")
+    ]
+    out += [
+        f"{c['caller']} called {c['service']}.{c['op']} without a correlation id"
+        for c in world.rpc.calls
+        if not c.get("correlation_id")
+    ]
     return list(dict.fromkeys(out + world.notes.get("correlation", [])))
 
 
@@ -76,107 +100,190 @@ def _facts(name):
 
 
 _ALL = [
-    Invariant("no_double_charge", "No double charge",
-              "A customer is charged at most once per order, however many times a request is retried or a "
-              "message is redelivered. Retries and duplicates are normal in a distributed system; the handler "
-              "that takes money must recognise a repeat (an idempotency key, a processed-messages table) and "
-              "do nothing the second time.", _no_double_charge),
-    Invariant("settles", "The system settles",
-              "Once the faults stop, the system comes to rest within the consistency window: no message is "
-              "retried forever, no loop keeps calling, nothing waits for an answer that never comes.", _settles),
-    Invariant("orders_resolve", "Every order resolves",
-              "Once the faults stop, every order (or booking) ends CONFIRMED or CANCELLED within the "
-              "consistency window. An order left PENDING forever is a ghost order or a stuck reservation: "
-              "some message was lost, a step was never retried, or a failure path has no way forward.",
-              _orders_resolve),
-    Invariant("confirmed_is_complete", "A confirmed order is complete",
-              "An order that is CONFIRMED has everything it promises: stock reserved and money captured "
-              "(or every leg of a trip booked). Confirming before all steps have succeeded tells the customer "
-              "something that is not true.", _confirmed_is_complete),
-    Invariant("cancelled_is_clean", "A cancelled order is clean",
-              "An order that is CANCELLED holds nothing: no stock reserved, no money captured, no leg booked. "
-              "Every step that succeeded before the failure must have been compensated (released, refunded, "
-              "cancelled), exactly once.", _cancelled_is_clean),
-    Invariant("conservation", "Stock and money are conserved",
-              "Nothing is created or destroyed: units of stock are either available or reserved/sold, and "
-              "money is either with the customer or with the merchant. A duplicated compensation (refunding "
-              "twice) or a missing one shows up here.", _conservation),
-    Invariant("no_lost_event", "No lost event",
-              "Every state change that others depend on is eventually announced. If a service commits a change "
-              "and crashes before publishing the event (or publishes outside its transaction), the rest of the "
-              "system never hears about it. The outbox pattern fixes this.", _facts("no_lost_event")),
-    Invariant("no_ghost_event", "No ghost event",
-              "No event announces a change that was never committed. Publishing before the local transaction "
-              "commits means a crash can leave the world believing in an order that does not exist.", _ghost),
-    Invariant("correlation_ids_present", "Correlation ids everywhere",
-              "Every command, event and call carries the correlation id of the business operation it belongs "
-              "to, copied from the message that caused it. Without it you cannot follow one order end to end "
-              "through the logs.", _correlation),
-    Invariant("retries_bounded_and_spread", "Retries are bounded and spread out",
-              "A client gives up after a bounded number of attempts, waits only sensible amounts of time, "
-              "and uses randomness (jitter) so that clients that failed together do not retry together: once "
-              "the service is back, no short window sees more retries than it can take. Synchronised retries "
-              "flatten a recovering service again (a retry storm).", _facts("retries_bounded_and_spread")),
-    Invariant("requests_complete", "Clients get through",
-              "When a dependency is down only briefly, most clients' requests succeed once it is back: a client "
-              "keeps trying for longer than a short outage lasts. Giving up after a handful of quick retries "
-              "turns a short outage into failed requests.",
-              _facts("requests_complete")),
-    Invariant("twopc_agreement", "2PC participants agree and are not left blocked",
-              "All participants of a two-phase commit reach the same decision (all commit or all abort), and "
-              "none is left prepared, holding its locks, waiting for a coordinator that never tells it the "
-              "outcome.", _facts("twopc_agreement")),
-    Invariant("confirmed_once", "Confirmed exactly once",
-              "Each paid order is confirmed exactly once: one state change and one OrderConfirmed event, "
-              "however many times its PaymentCaptured event is delivered (duplicates, redelivery after a "
-              "crash).", _facts("confirmed_once")),
-    Invariant("key_reuse_rejected", "A reused idempotency key is rejected",
-              "If a client sends the same idempotency key with a different payload, the server refuses it "
-              "instead of replaying the old result or charging again: it is a client bug, not a retry.",
-              _facts("key_reuse_rejected")),
-    Invariant("retry_gets_same_answer", "A retry gets the original answer",
-              "When a client retries with the same idempotency key, it gets the result of the original request "
-              "(the same charge id) rather than a new one or an error.", _facts("retry_gets_same_answer")),
-    Invariant("poison_isolated", "Poison messages are isolated",
-              "A message that can never be processed ends in the dead-letter queue after a bounded number of "
-              "attempts (visible, alertable) instead of being dropped silently or retried forever, and good "
-              "messages are never dead-lettered.", _facts("poison_isolated")),
-    Invariant("no_charge_without_shipment", "No charge without a shipment",
-              "A customer is never charged (money captured, not just held) without a scheduled shipment for "
-              "longer than the allowed window in total, and never left charged without one at the end: either "
-              "hold (authorize) the money until shipping accepts, or refund it before the window runs out.",
-              _facts("no_charge_without_shipment")),
-    Invariant("saga_compensates", "Every failure is compensated",
-              "Whichever step of the saga fails, every step that already succeeded is compensated, in reverse "
-              "order, and the order ends CANCELLED; when nothing fails it ends CONFIRMED with every step done.",
-              _facts("saga_compensates")),
+    Invariant(
+        "no_double_charge",
+        "No double charge",
+        "A customer is charged at most once per order, however many times a request is retried or a "
+        "message is redelivered. Retries and duplicates are normal in a distributed system; the handler "
+        "that takes money must recognise a repeat (an idempotency key, a processed-messages table) and "
+        "do nothing the second time.",
+        _no_double_charge,
+    ),
+    Invariant(
+        "settles",
+        "The system settles",
+        "Once the faults stop, the system comes to rest within the consistency window: no message is "
+        "retried forever, no loop keeps calling, nothing waits for an answer that never comes.",
+        _settles,
+    ),
+    Invariant(
+        "orders_resolve",
+        "Every order resolves",
+        "Once the faults stop, every order (or booking) ends CONFIRMED or CANCELLED within the "
+        "consistency window. An order left PENDING forever is a ghost order or a stuck reservation: "
+        "some message was lost, a step was never retried, or a failure path has no way forward.",
+        _orders_resolve,
+    ),
+    Invariant(
+        "confirmed_is_complete",
+        "A confirmed order is complete",
+        "An order that is CONFIRMED has everything it promises: stock reserved and money captured "
+        "(or every leg of a trip booked). Confirming before all steps have succeeded tells the customer "
+        "something that is not true.",
+        _confirmed_is_complete,
+    ),
+    Invariant(
+        "cancelled_is_clean",
+        "A cancelled order is clean",
+        "An order that is CANCELLED holds nothing: no stock reserved, no money captured, no leg booked. "
+        "Every step that succeeded before the failure must have been compensated (released, refunded, "
+        "cancelled), exactly once.",
+        _cancelled_is_clean,
+    ),
+    Invariant(
+        "conservation",
+        "Stock and money are conserved",
+        "Nothing is created or destroyed: units of stock are either available or reserved/sold, and "
+        "money is either with the customer or with the merchant. A duplicated compensation (refunding "
+        "twice) or a missing one shows up here.",
+        _conservation,
+    ),
+    Invariant(
+        "no_lost_event",
+        "No lost event",
+        "Every state change that others depend on is eventually announced. If a service commits a change "
+        "and crashes before publishing the event (or publishes outside its transaction), the rest of the "
+        "system never hears about it. The outbox pattern fixes this.",
+        _facts("no_lost_event"),
+    ),
+    Invariant(
+        "no_ghost_event",
+        "No ghost event",
+        "No event announces a change that was never committed. Publishing before the local transaction "
+        "commits means a crash can leave the world believing in an order that does not exist.",
+        _ghost,
+    ),
+    Invariant(
+        "correlation_ids_present",
+        "Correlation ids everywhere",
+        "Every command, event and call carries the correlation id of the business operation it belongs "
+        "to, copied from the message that caused it. Without it you cannot follow one order end to end "
+        "through the logs.",
+        _correlation,
+    ),
+    Invariant(
+        "retries_bounded_and_spread",
+        "Retries are bounded and spread out",
+        "A client gives up after a bounded number of attempts, waits only sensible amounts of time, "
+        "and uses randomness (jitter) so that clients that failed together do not retry together: once "
+        "the service is back, no short window sees more retries than it can take. Synchronised retries "
+        "flatten a recovering service again (a retry storm).",
+        _facts("retries_bounded_and_spread"),
+    ),
+    Invariant(
+        "requests_complete",
+        "Clients get through",
+        "When a dependency is down only briefly, most clients' requests succeed once it is back: a client "
+        "keeps trying for longer than a short outage lasts. Giving up after a handful of quick retries "
+        "turns a short outage into failed requests.",
+        _facts("requests_complete"),
+    ),
+    Invariant(
+        "twopc_agreement",
+        "2PC participants agree and are not left blocked",
+        "All participants of a two-phase commit reach the same decision (all commit or all abort), and "
+        "none is left prepared, holding its locks, waiting for a coordinator that never tells it the "
+        "outcome.",
+        _facts("twopc_agreement"),
+    ),
+    Invariant(
+        "confirmed_once",
+        "Confirmed exactly once",
+        "Each paid order is confirmed exactly once: one state change and one OrderConfirmed event, "
+        "however many times its PaymentCaptured event is delivered (duplicates, redelivery after a "
+        "crash).",
+        _facts("confirmed_once"),
+    ),
+    Invariant(
+        "key_reuse_rejected",
+        "A reused idempotency key is rejected",
+        "If a client sends the same idempotency key with a different payload, the server refuses it "
+        "instead of replaying the old result or charging again: it is a client bug, not a retry.",
+        _facts("key_reuse_rejected"),
+    ),
+    Invariant(
+        "retry_gets_same_answer",
+        "A retry gets the original answer",
+        "When a client retries with the same idempotency key, it gets the result of the original request "
+        "(the same charge id) rather than a new one or an error.",
+        _facts("retry_gets_same_answer"),
+    ),
+    Invariant(
+        "poison_isolated",
+        "Poison messages are isolated",
+        "A message that can never be processed ends in the dead-letter queue after a bounded number of "
+        "attempts (visible, alertable) instead of being dropped silently or retried forever, and good "
+        "messages are never dead-lettered.",
+        _facts("poison_isolated"),
+    ),
+    Invariant(
+        "no_charge_without_shipment",
+        "No charge without a shipment",
+        "A customer is never charged (money captured, not just held) without a scheduled shipment for "
+        "longer than the allowed window in total, and never left charged without one at the end: either "
+        "hold (authorize) the money until shipping accepts, or refund it before the window runs out.",
+        _facts("no_charge_without_shipment"),
+    ),
+    Invariant(
+        "saga_compensates",
+        "Every failure is compensated",
+        "Whichever step of the saga fails, every step that already succeeded is compensated, in reverse "
+        "order, and the order ends CANCELLED; when nothing fails it ends CONFIRMED with every step done.",
+        _facts("saga_compensates"),
+    ),
 ]
 
 # Payments and consumers (issue 14: invariants as strong as the statements).
 _ALL += [
-    Invariant("charge_is_recorded", "A charged answer is backed by a charge",
-              "Every \"charged\" answer names a charge that really exists: a row in the charges table under that "
-              "charge id, for that order and its amount, with the money taken from that customer's balance. An "
-              "answer copied from another payment, or a charge id invented on a retry, tells the client something "
-              "that is not true.", _facts("charge_is_recorded")),
-    Invariant("decline_is_justified", "Only a short balance is declined",
-              "Every new payment is answered charged or declined, and declined only when the customer's balance is "
-              "below its amount at the moment the service decides; no balance ever goes below zero. Replaying the "
-              "wrong stored answer (one stored under the order or the customer instead of the key) declines a "
-              "payment that should have gone through.", _facts("decline_is_justified")),
-    Invariant("ledger_is_right", "The ledger is right",
-              "Every good event is booked once, under its order id, for its amount converted at the rate the FX "
-              "service gave for its currency. A hard-coded rate or a booking of the wrong order is a wrong ledger "
-              "even if nothing is lost.", _facts("ledger_is_right")),
+    Invariant(
+        "charge_is_recorded",
+        "A charged answer is backed by a charge",
+        'Every "charged" answer names a charge that really exists: a row in the charges table under that '
+        "charge id, for that order and its amount, with the money taken from that customer's balance. An "
+        "answer copied from another payment, or a charge id invented on a retry, tells the client something "
+        "that is not true.",
+        _facts("charge_is_recorded"),
+    ),
+    Invariant(
+        "decline_is_justified",
+        "Only a short balance is declined",
+        "Every new payment is answered charged or declined, and declined only when the customer's balance is "
+        "below its amount at the moment the service decides; no balance ever goes below zero. Replaying the "
+        "wrong stored answer (one stored under the order or the customer instead of the key) declines a "
+        "payment that should have gone through.",
+        _facts("decline_is_justified"),
+    ),
+    Invariant(
+        "ledger_is_right",
+        "The ledger is right",
+        "Every good event is booked once, under its order id, for its amount converted at the rate the FX "
+        "service gave for its currency. A hard-coded rate or a booking of the wrong order is a wrong ledger "
+        "even if nothing is lost.",
+        _facts("ledger_is_right"),
+    ),
 ]
 
 # Two-phase commit (issue 14: a coordinator that never commits must not pass).
 _ALL += [
-    Invariant("twopc_commits", "A transfer both banks accept commits",
-              "Two-phase commit aborts only for a reason: a bank voted no, a vote could not be heard (a lost "
-              "prepare request or reply, a bank that crashed while preparing), or the coordinator crashed while "
-              "handling it. Otherwise the transfer must end COMMITTED in both banks; a coordinator that aborts "
-              "it, or never asks, loses a transfer the banks were ready to make.", _facts("twopc_commits")),
+    Invariant(
+        "twopc_commits",
+        "A transfer both banks accept commits",
+        "Two-phase commit aborts only for a reason: a bank voted no, a vote could not be heard (a lost "
+        "prepare request or reply, a bank that crashed while preparing), or the coordinator crashed while "
+        "handling it. Otherwise the transfer must end COMMITTED in both banks; a coordinator that aborts "
+        "it, or never asks, loses a transfer the banks were ready to make.",
+        _facts("twopc_commits"),
+    ),
 ]
 
 INVARIANTS: dict[str, Invariant] = {inv.name: inv for inv in _ALL}
@@ -189,22 +296,30 @@ def describe(name: str) -> dict:
 
 # -- appended by the order saga scenarios ----------------------------------------------------------
 INVARIANTS["cancelled_for_a_reason"] = Invariant(
-    "cancelled_for_a_reason", "An order is cancelled only for a reason",
+    "cancelled_for_a_reason",
+    "An order is cancelled only for a reason",
     "An order (or trip) is refused and cancelled only when it really cannot be served: there was not enough "
     "stock or money when it was checked, or a participant answered with a refusal (out of stock, declined, "
     "unavailable). A timeout or a 'busy' answer is not a refusal: the step may have happened, or may work "
-    "a moment later, so try it again with the same idempotency key.", _facts("cancelled_for_a_reason"))
+    "a moment later, so try it again with the same idempotency key.",
+    _facts("cancelled_for_a_reason"),
+)
 INVARIANTS["nothing_dead_lettered"] = Invariant(
-    "nothing_dead_lettered", "No message is dead-lettered",
+    "nothing_dead_lettered",
+    "No message is dead-lettered",
     "Every message of the scenario can be handled, so none may end in the dead-letter queue. A handler "
     "that raises on a duplicate (an insert that hits DuplicateKey and is not caught, for instance) is "
     "retried until the retry cap and then dead-lettered: someone gets paged for a message that was "
-    "already handled. Recognise the repeat and return instead.", _facts("nothing_dead_lettered"))
+    "already handled. Recognise the repeat and return instead.",
+    _facts("nothing_dead_lettered"),
+)
 INVARIANTS["one_answer_per_order"] = Invariant(
-    "one_answer_per_order", "One answer per order",
+    "one_answer_per_order",
+    "One answer per order",
     "Each service answers an order one way: Inventory never announces both InventoryReserved and "
     "InventoryFailed for the same order, and Payment never both PaymentSucceeded and PaymentFailed. A refusal "
     "published before the handler's transaction commits is repeated by the redelivery after a crash, and by "
     "then stock may have come back: the order is refused and reserved. Put the answer in the same "
     "transaction as the record that the request was handled (tx.outbox), so a redelivery sees it.",
-    _facts("one_answer_per_order"))
+    _facts("one_answer_per_order"),
+)

@@ -12,6 +12,7 @@ solution can be slow without using much CPU, and that is not the learner's fault
 
 Plain Python, no Django (the site calls it from ``exercises.grading.grade_code``).
 """
+
 from __future__ import annotations
 
 import json
@@ -25,28 +26,50 @@ from pathlib import Path
 
 from .runner import Limits
 
-MEMORY_MB = 512            # the whole grading process: simulator, caches, reports
-CPU_SECONDS = 60           # its CPU (the explorer stops itself at explore.HOST_CPU_SECONDS)
-WALL_SECONDS = 240         # a backstop only: CPU limits end real runaways long before
+MEMORY_MB = 512  # the whole grading process: simulator, caches, reports
+CPU_SECONDS = 60  # its CPU (the explorer stops itself at explore.HOST_CPU_SECONDS)
+WALL_SECONDS = 240  # a backstop only: CPU limits end real runaways long before
 ROOT = Path(__file__).resolve().parent.parent
 
-TOO_MUCH = ("Your code made the simulator do too much work: grading it needed more than {what}. No "
-            "solution needs that much; look for loops that call, retry or write far more than the "
-            "scenario asks.")
+TOO_MUCH = (
+    "Your code made the simulator do too much work: grading it needed more than {what}. No "
+    "solution needs that much; look for loops that call, retry or write far more than the "
+    "scenario asks."
+)
 
 
-def grade_isolated(scenario: str, source: str, *, seed: int = 0, random_schedules: int = 500,
-                   limits: Limits | None = None, schedule: list | None = None, allow_unjailed: bool = False,
-                   jailed: bool = True, jail_known_good: bool = False, memory_mb: int = MEMORY_MB,
-                   cpu_seconds: int = CPU_SECONDS, wall_seconds: float = WALL_SECONDS) -> dict:
+def grade_isolated(
+    scenario: str,
+    source: str,
+    *,
+    seed: int = 0,
+    random_schedules: int = 500,
+    limits: Limits | None = None,
+    schedule: list | None = None,
+    allow_unjailed: bool = False,
+    jailed: bool = True,
+    jail_known_good: bool = False,
+    memory_mb: int = MEMORY_MB,
+    cpu_seconds: int = CPU_SECONDS,
+    wall_seconds: float = WALL_SECONDS,
+) -> dict:
     """``sandbox.grade`` (or ``sandbox.replay`` when ``schedule`` is given) in a bounded child.
 
     ``jailed=False`` runs trusted sources in-process (tests, references); ``jail_known_good`` skips
     the child's own probe of bubblewrap when the caller has just made it."""
-    job = {"scenario": scenario, "source": source, "seed": seed, "random_schedules": random_schedules,
-           "limits": asdict(limits or Limits()), "schedule": schedule, "allow_unjailed": allow_unjailed,
-           "jailed": jailed, "jail_known_good": jail_known_good, "memory_mb": memory_mb,
-           "cpu_seconds": cpu_seconds}
+    job = {
+        "scenario": scenario,
+        "source": source,
+        "seed": seed,
+        "random_schedules": random_schedules,
+        "limits": asdict(limits or Limits()),
+        "schedule": schedule,
+        "allow_unjailed": allow_unjailed,
+        "jailed": jailed,
+        "jail_known_good": jail_known_good,
+        "memory_mb": memory_mb,
+        "cpu_seconds": cpu_seconds,
+    }
     report = _run(job, wall_seconds)
     if report.get("limit") == "timeout":
         # Out of wall time, not CPU: maybe the host was overloaded. Once more before blaming the code.
@@ -58,12 +81,21 @@ def grade_isolated(scenario: str, source: str, *, seed: int = 0, random_schedule
 
 def _run(job: dict, wall_seconds: float) -> dict:
     try:
-        proc = subprocess.run([sys.executable, "-m", "sandbox.isolated"], input=json.dumps(job).encode(),
-                              capture_output=True, timeout=wall_seconds, cwd=str(ROOT),
-                              env={**os.environ, "PYTHONPATH": str(ROOT)}, start_new_session=True)
+        proc = subprocess.run(
+            [sys.executable, "-m", "sandbox.isolated"],
+            input=json.dumps(job).encode(),
+            capture_output=True,
+            timeout=wall_seconds,
+            cwd=str(ROOT),
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            start_new_session=True,
+        )
     except subprocess.TimeoutExpired:
-        return _failure("timeout", f"The grading ran past {wall_seconds:.0f} s of wall time and was stopped.",
-                        limit="timeout")
+        return _failure(
+            "timeout",
+            f"The grading ran past {wall_seconds:.0f} s of wall time and was stopped.",
+            limit="timeout",
+        )
     if proc.returncode == 0:
         try:
             report = json.loads(proc.stdout)
@@ -73,20 +105,41 @@ def _run(job: dict, wall_seconds: float) -> dict:
             pass
     rc = proc.returncode
     if rc in (-signal.SIGXCPU, -signal.SIGKILL):
-        return _failure("timeout", TOO_MUCH.format(what=f"{job['cpu_seconds']} s of the grader's CPU time"),
-                        limit="work")
+        return _failure(
+            "timeout",
+            TOO_MUCH.format(what=f"{job['cpu_seconds']} s of the grader's CPU time"),
+            limit="work",
+        )
     tail = proc.stderr.decode("utf-8", "replace")[-2000:]
     if "MemoryError" in tail or "Cannot allocate memory" in tail:
-        return _failure("timeout", TOO_MUCH.format(what=f"{job['memory_mb']} MiB of the grader's memory"),
-                        limit="work")
-    return _failure("error", "The grader failed unexpectedly while running your code (exit "
-                             f"{rc}). This is our bug, not yours; please submit again in a moment.")
+        return _failure(
+            "timeout",
+            TOO_MUCH.format(what=f"{job['memory_mb']} MiB of the grader's memory"),
+            limit="work",
+        )
+    return _failure(
+        "error",
+        "The grader failed unexpectedly while running your code (exit "
+        f"{rc}). This is our bug, not yours; please submit again in a moment.",
+    )
 
 
 def _failure(status: str, message: str, limit: str | None = None) -> dict:
-    return {"status": status, "message": message, "violations": [], "invariants": [], "seed": None,
-            "schedules_explored": 0, "fault_kinds_explored": {}, "counterexample": None, "lanes": [],
-            "output": "", "output_dropped": 0, "duration_ms": 0, "limit": limit}
+    return {
+        "status": status,
+        "message": message,
+        "violations": [],
+        "invariants": [],
+        "seed": None,
+        "schedules_explored": 0,
+        "fault_kinds_explored": {},
+        "counterexample": None,
+        "lanes": [],
+        "output": "",
+        "output_dropped": 0,
+        "duration_ms": 0,
+        "limit": limit,
+    }
 
 
 def _limit_self(memory_mb: int, cpu_seconds: int) -> None:
@@ -97,7 +150,6 @@ def _limit_self(memory_mb: int, cpu_seconds: int) -> None:
 
 def main() -> int:
     import functools
-
     import time
 
     from . import jail
@@ -114,14 +166,25 @@ def main() -> int:
     limits = Limits(**job["limits"])
     if job.get("jailed", True):
         factory = functools.partial(JailRunner, allow_unjailed=bool(job.get("allow_unjailed")))
-    else:                      # trusted sources only (tests, the instructors' reference checks)
+    else:  # trusted sources only (tests, the instructors' reference checks)
         factory = InProcessRunner
     if job.get("schedule") is not None:
-        report = replay(job["scenario"], job["source"], int(job["seed"]), list(job["schedule"]),
-                        runner_factory=factory)
+        report = replay(
+            job["scenario"],
+            job["source"],
+            int(job["seed"]),
+            list(job["schedule"]),
+            runner_factory=factory,
+        )
     else:
-        report = grade(job["scenario"], job["source"], runner_factory=factory, seed=int(job["seed"]),
-                       random_schedules=int(job["random_schedules"]), limits=limits)
+        report = grade(
+            job["scenario"],
+            job["source"],
+            runner_factory=factory,
+            seed=int(job["seed"]),
+            random_schedules=int(job["random_schedules"]),
+            limits=limits,
+        )
     # What this grading ran under, read back from the kernel (the tests check it).
     report["grader_memory_mb"] = resource.getrlimit(resource.RLIMIT_AS)[0] >> 20
     report["grader_cpu_seconds"] = resource.getrlimit(resource.RLIMIT_CPU)[0]

@@ -26,6 +26,7 @@ functions returned".
 
 No Django here, stdlib only.
 """
+
 from __future__ import annotations
 
 import errno
@@ -51,10 +52,10 @@ log = logging.getLogger(__name__)
 BOOTSTRAP = Path(__file__).resolve().parent / "guest" / "bootstrap.py"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
-MAX_SOURCE_BYTES = 256 * 1024        # learner source accepted at all
-MAX_FRAME_BYTES = 1024 * 1024        # any single frame from the guest
+MAX_SOURCE_BYTES = 256 * 1024  # learner source accepted at all
+MAX_FRAME_BYTES = 1024 * 1024  # any single frame from the guest
 MAX_HOST_FRAME_BYTES = 8 * 1024 * 1024
-TMPFS_BYTES = 16 * 1024 * 1024       # size of the private /tmp (RAM-backed)
+TMPFS_BYTES = 16 * 1024 * 1024  # size of the private /tmp (RAM-backed)
 STOP_GRACE_SECONDS = 2.0
 # CPU and wall limits apply to loading the source and to each request; a
 # whole grading (one process, thousands of requests) may use this many times
@@ -99,6 +100,7 @@ _SIGNAL_NAMES = {
 # --------------------------------------------------------------------------
 # Building the jail
 
+
 def _interpreter() -> tuple[str, str]:
     """The base interpreter (not the venv) and its install prefix, resolved."""
     exe = getattr(sys, "_base_executable", None) or sys.executable
@@ -121,22 +123,45 @@ def _parents(path: str) -> list[str]:
     return out
 
 
-def _bwrap_argv(*, bwrap: str, guest_dir: str, bootstrap_config: dict,
-                root_mode: bool, seccomp_fd: int | None = None) -> list[str]:
+def _bwrap_argv(
+    *,
+    bwrap: str,
+    guest_dir: str,
+    bootstrap_config: dict,
+    root_mode: bool,
+    seccomp_fd: int | None = None,
+) -> list[str]:
     exe, prefix = _interpreter()
-    argv = [bwrap,
-            "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
-            "--unshare-cgroup-try",
-            "--die-with-parent", "--new-session",
-            "--hostname", "saga-jail",
-            "--clearenv",
-            "--setenv", "PATH", "/usr/bin:/bin",
-            "--setenv", "HOME", "/tmp",
-            "--setenv", "LANG", "C.UTF-8",
-            "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
-            # A fixed hash seed: set order is part of what learner code does, and the same
-            # (code, seed) must give the same trace in every grading and every replay.
-            "--setenv", "PYTHONHASHSEED", "0"]
+    argv = [
+        bwrap,
+        "--unshare-ipc",
+        "--unshare-pid",
+        "--unshare-net",
+        "--unshare-uts",
+        "--unshare-cgroup-try",
+        "--die-with-parent",
+        "--new-session",
+        "--hostname",
+        "saga-jail",
+        "--clearenv",
+        "--setenv",
+        "PATH",
+        "/usr/bin:/bin",
+        "--setenv",
+        "HOME",
+        "/tmp",
+        "--setenv",
+        "LANG",
+        "C.UTF-8",
+        "--setenv",
+        "PYTHONDONTWRITEBYTECODE",
+        "1",
+        # A fixed hash seed: set order is part of what learner code does, and the same
+        # (code, seed) must give the same trace in every grading and every replay.
+        "--setenv",
+        "PYTHONHASHSEED",
+        "0",
+    ]
     if root_mode:
         # No user namespace: a uid mapped to host root would bypass
         # RLIMIT_NPROC.  Keep only what the bootstrap needs to drop to an
@@ -176,10 +201,25 @@ def _bwrap_argv(*, bwrap: str, guest_dir: str, bootstrap_config: dict,
         ro_bind(exe, exe)
     ro_bind(guest_dir, JAIL_GUEST)
     ro_bind(str(BOOTSTRAP), JAIL_BOOTSTRAP)
-    argv += ["--proc", "/proc", "--dev", "/dev",
-             "--perms", "1777", "--size", str(TMPFS_BYTES), "--tmpfs", "/tmp",
-             "--chdir", "/tmp",
-             "--", exe, *GUEST_FLAGS, JAIL_BOOTSTRAP, json.dumps(bootstrap_config)]
+    argv += [
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--perms",
+        "1777",
+        "--size",
+        str(TMPFS_BYTES),
+        "--tmpfs",
+        "/tmp",
+        "--chdir",
+        "/tmp",
+        "--",
+        exe,
+        *GUEST_FLAGS,
+        JAIL_BOOTSTRAP,
+        json.dumps(bootstrap_config),
+    ]
     return argv
 
 
@@ -191,20 +231,74 @@ def _bwrap_argv(*, bwrap: str, guest_dir: str, bootstrap_config: dict,
 
 _SECCOMP_ARCH = {
     # machine: (AUDIT_ARCH, clone, clone3, {denied syscall numbers}, x32 bit)
-    "x86_64": (0xC000003E, 56, 435, {
-        272, 308,            # unshare, setns
-        248, 249, 250,       # add_key, request_key, keyctl
-        321, 298, 323,       # bpf, perf_event_open, userfaultfd
-        425, 426, 427,       # io_uring_*
-        165, 166, 155, 161,  # mount, umount2, pivot_root, chroot
-        428, 429, 430, 431, 432, 433, 442,  # new mount API
-        101, 310, 311,       # ptrace, process_vm_readv/writev
-        135,                 # personality
-    }, True),
-    "aarch64": (0xC00000B7, 220, 435, {
-        97, 268, 217, 218, 219, 280, 241, 282, 425, 426, 427,
-        40, 39, 41, 51, 428, 429, 430, 431, 432, 433, 442, 117, 270, 271, 92,
-    }, False),
+    "x86_64": (
+        0xC000003E,
+        56,
+        435,
+        {
+            272,
+            308,  # unshare, setns
+            248,
+            249,
+            250,  # add_key, request_key, keyctl
+            321,
+            298,
+            323,  # bpf, perf_event_open, userfaultfd
+            425,
+            426,
+            427,  # io_uring_*
+            165,
+            166,
+            155,
+            161,  # mount, umount2, pivot_root, chroot
+            428,
+            429,
+            430,
+            431,
+            432,
+            433,
+            442,  # new mount API
+            101,
+            310,
+            311,  # ptrace, process_vm_readv/writev
+            135,  # personality
+        },
+        True,
+    ),
+    "aarch64": (
+        0xC00000B7,
+        220,
+        435,
+        {
+            97,
+            268,
+            217,
+            218,
+            219,
+            280,
+            241,
+            282,
+            425,
+            426,
+            427,
+            40,
+            39,
+            41,
+            51,
+            428,
+            429,
+            430,
+            431,
+            432,
+            433,
+            442,
+            117,
+            270,
+            271,
+            92,
+        },
+        False,
+    ),
 }
 _CLONE_NS_FLAGS = 0x7E020000  # NEWNS|NEWCGROUP|NEWUTS|NEWIPC|NEWUSER|NEWPID|NEWNET
 
@@ -213,6 +307,7 @@ def seccomp_program() -> bytes | None:
     """A classic-BPF seccomp filter for bwrap --seccomp, or None if this
     architecture is not known (the jail then runs without it, logged)."""
     import struct
+
     arch = _SECCOMP_ARCH.get(os.uname().machine)
     if arch is None:
         return None
@@ -227,8 +322,13 @@ def seccomp_program() -> bytes | None:
         prog += [(JEQ, 0, 1, nr), (RET, 0, 0, EPERM)]
     prog += [(JEQ, 0, 1, clone3_nr), (RET, 0, 0, ENOSYS)]  # libc falls back to clone
     # clone(flags, ...): flags is args[0]; its low 32 bits sit at offset 16.
-    prog += [(JEQ, 0, 3, clone_nr), (LD, 0, 0, 16 if sys.byteorder == "little" else 20),
-             (JSET, 0, 1, _CLONE_NS_FLAGS), (RET, 0, 0, EPERM), (RET, 0, 0, ALLOW)]
+    prog += [
+        (JEQ, 0, 3, clone_nr),
+        (LD, 0, 0, 16 if sys.byteorder == "little" else 20),
+        (JSET, 0, 1, _CLONE_NS_FLAGS),
+        (RET, 0, 0, EPERM),
+        (RET, 0, 0, ALLOW),
+    ]
     return b"".join(struct.pack("=HBBI", *ins) for ins in prog)
 
 
@@ -249,20 +349,27 @@ def _check_layout(guest_dir: str) -> str | None:
     exe, prefix = _interpreter()
     root = str(REPO_ROOT)
     if _is_within(prefix, root) or _is_within(root, prefix) or _is_within(exe, root):
-        return ("the base Python install (%s) overlaps the project directory; "
-                "the jail would expose the project" % prefix)
+        return (
+            "the base Python install (%s) overlaps the project directory; "
+            "the jail would expose the project" % prefix
+        )
     if _is_within(root, guest_dir):
         return "the guest directory %s contains the project directory" % guest_dir
     if os.geteuid() == 0:
         # Learner code runs as an unprivileged uid and must be able to import these.
         try:
-            unreadable = [p for p in [guest_dir, *Path(guest_dir).glob("*.py")]
-                          if os.stat(p).st_mode & 0o004 == 0]
+            unreadable = [
+                p
+                for p in [guest_dir, *Path(guest_dir).glob("*.py")]
+                if os.stat(p).st_mode & 0o004 == 0
+            ]
         except OSError as exc:
             return "cannot inspect the guest directory: %s" % exc
         if unreadable:
-            return ("the guest modules must be world-readable for the jail's unprivileged "
-                    "user: %s" % ", ".join(str(p) for p in unreadable[:3]))
+            return (
+                "the guest modules must be world-readable for the jail's unprivileged "
+                "user: %s" % ", ".join(str(p) for p in unreadable[:3])
+            )
     return None
 
 
@@ -296,19 +403,32 @@ def _probe() -> tuple[bool, str]:
     exe, _ = _interpreter()
     root_mode = os.geteuid() == 0
     seccomp = _seccomp_fd()
-    argv = _bwrap_argv(bwrap=bwrap, guest_dir=str(GUEST_DIR), bootstrap_config={},
-                       root_mode=root_mode, seccomp_fd=seccomp)
+    argv = _bwrap_argv(
+        bwrap=bwrap,
+        guest_dir=str(GUEST_DIR),
+        bootstrap_config={},
+        root_mode=root_mode,
+        seccomp_fd=seccomp,
+    )
     # Same jail, but run a tiny probe instead of the bootstrap.
     cut = argv.index("--")
-    probe = ("import os,sys,socket,json;"
-             "assert not os.path.exists(%r);"
-             "assert not os.environ.get('SECRET_KEY');"
-             "print('jail-ok', os.getpid())" % str(REPO_ROOT))
+    probe = (
+        "import os,sys,socket,json;"
+        "assert not os.path.exists(%r);"
+        "assert not os.environ.get('SECRET_KEY');"
+        "print('jail-ok', os.getpid())" % str(REPO_ROOT)
+    )
     argv = argv[:cut] + ["--", exe, "-I", "-S", "-B", "-c", probe]
     try:
-        proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
-                              timeout=20, env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
-                              cwd="/", pass_fds=() if seccomp is None else (seccomp,))
+        proc = subprocess.run(
+            argv,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=20,
+            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+            cwd="/",
+            pass_fds=() if seccomp is None else (seccomp,),
+        )
     except (OSError, subprocess.SubprocessError) as exc:
         return False, "could not run bubblewrap: %s" % exc
     finally:
@@ -323,12 +443,15 @@ def _probe() -> tuple[bool, str]:
     if seccomp is None:
         log.warning("no seccomp filter for %s: the jail runs without one", os.uname().machine)
     return True, "bubblewrap %s (%s mode%s)" % (
-        bwrap, "root" if root_mode else "user-namespace",
-        ", seccomp" if seccomp is not None else ", no seccomp")
+        bwrap,
+        "root" if root_mode else "user-namespace",
+        ", seccomp" if seccomp is not None else ", no seccomp",
+    )
 
 
 # --------------------------------------------------------------------------
 # Runner
+
 
 def _fmt_bytes(n: int) -> str:
     if n % (1024 * 1024) == 0:
@@ -346,24 +469,34 @@ def _check_source(source: Any) -> str:
     if isinstance(source, (bytes, bytearray, memoryview)):
         raw = bytes(source)
         if len(raw) > MAX_SOURCE_BYTES:
-            raise RunnerError("syntax", "your file is %s; the limit is %s"
-                              % (_fmt_size(len(raw)), _fmt_bytes(MAX_SOURCE_BYTES)))
+            raise RunnerError(
+                "syntax",
+                "your file is %s; the limit is %s"
+                % (_fmt_size(len(raw)), _fmt_bytes(MAX_SOURCE_BYTES)),
+            )
         try:
             source = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            line = raw[:exc.start].count(b"\n") + 1
-            raise RunnerError("syntax", "your file is not valid UTF-8 text (byte 0x%02x on line %d); "
-                              "save it as UTF-8" % (raw[exc.start], line)) from None
+            line = raw[: exc.start].count(b"\n") + 1
+            raise RunnerError(
+                "syntax",
+                "your file is not valid UTF-8 text (byte 0x%02x on line %d); "
+                "save it as UTF-8" % (raw[exc.start], line),
+            ) from None
     if not isinstance(source, str):
         raise RunnerError("syntax", "the submission is not text")
     try:
         size = len(source.encode("utf-8"))
     except UnicodeEncodeError:
-        raise RunnerError("syntax", "your file contains characters that are not valid "
-                          "Unicode text (lone surrogates)") from None
+        raise RunnerError(
+            "syntax",
+            "your file contains characters that are not valid Unicode text (lone surrogates)",
+        ) from None
     if size > MAX_SOURCE_BYTES:
-        raise RunnerError("syntax", "your file is %s; the limit is %s"
-                          % (_fmt_size(size), _fmt_bytes(MAX_SOURCE_BYTES)))
+        raise RunnerError(
+            "syntax",
+            "your file is %s; the limit is %s" % (_fmt_size(size), _fmt_bytes(MAX_SOURCE_BYTES)),
+        )
     return source
 
 
@@ -389,8 +522,14 @@ class JailRunner:
     process (used by tests to prove nothing is left behind).
     """
 
-    def __init__(self, source: str | bytes, limits: Limits = Limits(), *,
-                 allow_unjailed: bool = False, guest_dir: str | os.PathLike | None = None):
+    def __init__(
+        self,
+        source: str | bytes,
+        limits: Limits = Limits(),  # noqa: B008 -- frozen dataclass
+        *,
+        allow_unjailed: bool = False,
+        guest_dir: str | os.PathLike | None = None,
+    ):
         self.limits = clamp_limits(limits)
         self.tag = TAG_PREFIX + secrets.token_hex(8)
         self.jailed = False
@@ -400,9 +539,9 @@ class JailRunner:
         self._inbuf = bytearray()
         self._out = bytearray()
         self._dropped = 0
-        self._budget = float(self.limits.wall_seconds)          # this call (or loading)
+        self._budget = float(self.limits.wall_seconds)  # this call (or loading)
         self._total_wall = float(self.limits.wall_seconds) * GRADING_TOTAL_FACTOR
-        self._total_used = 0.0                                    # all calls so far
+        self._total_used = 0.0  # all calls so far
         self._dead: RunnerError | None = None
         self._kill_reason: RunnerError | None = None
         self._workdir: str | None = None
@@ -423,19 +562,26 @@ class JailRunner:
         if ok:
             self.jailed = True
         elif not allow_unjailed:
-            raise RunnerError("jail_unavailable",
-                              "submissions cannot be graded on this server right now: the "
-                              "sandbox is not available (%s)" % reason)
+            raise RunnerError(
+                "jail_unavailable",
+                "submissions cannot be graded on this server right now: the "
+                "sandbox is not available (%s)" % reason,
+            )
         else:
-            log.warning("SANDBOX RUNNING UNJAILED (allow_unjailed=True): learner code runs "
-                        "with rlimits only, without namespaces or a private filesystem. "
-                        "Never use this in production. Reason: %s", reason)
+            log.warning(
+                "SANDBOX RUNNING UNJAILED (allow_unjailed=True): learner code runs "
+                "with rlimits only, without namespaces or a private filesystem. "
+                "Never use this in production. Reason: %s",
+                reason,
+            )
         try:
             self._start(guest)
             frame = self._receive(expect={"booted", "fatal"})
             if frame["type"] == "fatal":
-                raise RunnerError("jail_unavailable", "the sandbox failed to start: %s"
-                                  % _short(frame.get("message")))
+                raise RunnerError(
+                    "jail_unavailable",
+                    "the sandbox failed to start: %s" % _short(frame.get("message")),
+                )
             self._send({"type": "start", "source": source})
             self._handle_start_frame(self._receive(expect={"ready", "syntax", "load_error"}))
         except RunnerError as exc:
@@ -455,7 +601,8 @@ class JailRunner:
         out_r, out_w = os.pipe()
         self._fds = {"to_child": to_child_w, "from_child": from_child_r, "out": out_r}
         config = {
-            "in_fd": to_child_r, "out_fd": from_child_w,
+            "in_fd": to_child_r,
+            "out_fd": from_child_w,
             "limits": {name: getattr(self.limits, name) for name in Limits.__dataclass_fields__},
             "cpu_total_seconds": self.limits.cpu_seconds * GRADING_TOTAL_FACTOR,
             "tag": self.tag,
@@ -475,8 +622,13 @@ class JailRunner:
             seccomp = _seccomp_fd()
             if seccomp is not None:
                 extra_fds.append(seccomp)
-            argv = _bwrap_argv(bwrap=shutil.which("bwrap") or "bwrap", guest_dir=guest,
-                               bootstrap_config=config, root_mode=root_mode, seccomp_fd=seccomp)
+            argv = _bwrap_argv(
+                bwrap=shutil.which("bwrap") or "bwrap",
+                guest_dir=guest,
+                bootstrap_config=config,
+                root_mode=root_mode,
+                seccomp_fd=seccomp,
+            )
             cwd = "/"
         else:
             exe, _ = _interpreter()
@@ -486,14 +638,27 @@ class JailRunner:
             config["workdir"] = self._workdir
             config["drop_uid"] = None
             argv = [exe, *GUEST_FLAGS, str(BOOTSTRAP), json.dumps(config)]
-            env.update({"HOME": self._workdir, "LANG": "C.UTF-8",
-                        "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"})
+            env.update(
+                {
+                    "HOME": self._workdir,
+                    "LANG": "C.UTF-8",
+                    "PYTHONDONTWRITEBYTECODE": "1",
+                    "PYTHONHASHSEED": "0",
+                }
+            )
             cwd = self._workdir
         try:
             self._proc = subprocess.Popen(
-                argv, stdin=subprocess.DEVNULL, stdout=out_w, stderr=out_w,
-                pass_fds=(to_child_r, from_child_w, *extra_fds), start_new_session=True,
-                close_fds=True, env=env, cwd=cwd)
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=out_w,
+                stderr=out_w,
+                pass_fds=(to_child_r, from_child_w, *extra_fds),
+                start_new_session=True,
+                close_fds=True,
+                env=env,
+                cwd=cwd,
+            )
         except OSError as exc:
             for fd in (to_child_w, from_child_r, out_r):
                 os.close(fd)
@@ -525,10 +690,17 @@ class JailRunner:
         exc_type = _short(frame.get("exc_type"), 100) or "an exception"
         message = _short(frame.get("message"))
         lineno = frame.get("lineno")
-        where = " (line %d)" % lineno if isinstance(lineno, int) and not isinstance(lineno, bool) else ""
+        where = (
+            " (line %d)" % lineno
+            if isinstance(lineno, int) and not isinstance(lineno, bool)
+            else ""
+        )
         if exc_type == "MemoryError" or frame.get("kind") == "memory":
-            return RunnerError("memory", "your code used more than %d MiB of memory (MemoryError %s%s)"
-                               % (self.limits.memory_mb, when, where))
+            return RunnerError(
+                "memory",
+                "your code used more than %d MiB of memory (MemoryError %s%s)"
+                % (self.limits.memory_mb, when, where),
+            )
         if frame.get("kind") == "protocol":
             return RunnerError("protocol", message)
         if frame.get("kind") == "cpu":
@@ -557,7 +729,7 @@ class JailRunner:
             if self._dead is None:
                 self._dead = RunnerError("crashed", "the sandbox was already closed")
 
-    def __enter__(self) -> "JailRunner":
+    def __enter__(self) -> JailRunner:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -587,15 +759,21 @@ class JailRunner:
             while True:
                 frame = self._receive(expect={"response", "callback", "error"})
                 if frame.get("id") != rid:
-                    raise RunnerError("protocol", "the sandbox answered out of turn "
-                                      "(something other than the grader wrote to its channel)")
+                    raise RunnerError(
+                        "protocol",
+                        "the sandbox answered out of turn "
+                        "(something other than the grader wrote to its channel)",
+                    )
                 if frame["type"] == "response":
                     response = frame.get("response")
                     if not isinstance(response, dict):
                         raise RunnerError("protocol", "the sandbox's answer is not a JSON object")
                     if self._inbuf:
-                        raise RunnerError("protocol", "the sandbox sent more than one answer "
-                                          "(something other than the grader wrote to its channel)")
+                        raise RunnerError(
+                            "protocol",
+                            "the sandbox sent more than one answer "
+                            "(something other than the grader wrote to its channel)",
+                        )
                     return response
                 if frame["type"] == "error":
                     err = self._exception_error(frame, "during a call")
@@ -603,11 +781,16 @@ class JailRunner:
                     raise self._with_output(err)
                 payload = frame.get("payload")
                 if not isinstance(payload, dict):
-                    raise RunnerError("protocol", "a callback from the sandbox is not a JSON object")
+                    raise RunnerError(
+                        "protocol", "a callback from the sandbox is not a JSON object"
+                    )
                 callbacks += 1
                 if callbacks > MAX_CALLBACKS_PER_REQUEST:
-                    raise RunnerError("protocol", "your code made more than %d calls from one "
-                                      "function invocation" % MAX_CALLBACKS_PER_REQUEST)
+                    raise RunnerError(
+                        "protocol",
+                        "your code made more than %d calls from one "
+                        "function invocation" % MAX_CALLBACKS_PER_REQUEST,
+                    )
                 self._answer_callback(rid, payload, on_callback)
         except RunnerError as exc:
             if not hasattr(exc, "output"):  # not a survivable "error" frame
@@ -628,16 +811,22 @@ class JailRunner:
                 result = on_callback(payload)
             except Exception as exc:  # noqa: BLE001 - surfaces in guest code, like in-process
                 log.info("callback raised %s: %s", type(exc).__name__, exc)
-                reply = {"type": "callback_result", "id": rid,
-                         "error": "%s: %s" % (type(exc).__name__, exc)}
+                reply = {
+                    "type": "callback_result",
+                    "id": rid,
+                    "error": "%s: %s" % (type(exc).__name__, exc),
+                }
             else:
                 reply = {"type": "callback_result", "id": rid, "result": result}
                 try:
                     json.dumps(result, allow_nan=False)
                 except (TypeError, ValueError) as exc:
                     log.error("on_callback returned something that is not JSON: %s", exc)
-                    reply = {"type": "callback_result", "id": rid,
-                             "error": "the grader's answer could not be encoded"}
+                    reply = {
+                        "type": "callback_result",
+                        "id": rid,
+                        "error": "the grader's answer could not be encoded",
+                    }
         self._send(reply)
 
     def output(self) -> tuple[str, int]:
@@ -666,8 +855,9 @@ class JailRunner:
     @staticmethod
     def _encode(obj: dict) -> bytes:
         try:
-            data = json.dumps(obj, separators=(",", ":"), ensure_ascii=False,
-                              allow_nan=False).encode("utf-8")
+            data = json.dumps(
+                obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+            ).encode("utf-8")
         except (TypeError, ValueError) as exc:
             raise ValueError("request is not JSON-shaped: %s" % exc) from None
         if len(data) > MAX_HOST_FRAME_BYTES:
@@ -691,19 +881,24 @@ class JailRunner:
     def _receive(self, expect: set[str]) -> dict:
         size = int.from_bytes(self._read_exact(4), "big")
         if size > MAX_FRAME_BYTES:
-            raise RunnerError("protocol", "the sandbox sent an answer of %s; the limit is %s"
-                              % (_fmt_size(size), _fmt_bytes(MAX_FRAME_BYTES)))
+            raise RunnerError(
+                "protocol",
+                "the sandbox sent an answer of %s; the limit is %s"
+                % (_fmt_size(size), _fmt_bytes(MAX_FRAME_BYTES)),
+            )
         data = self._read_exact(size)
         try:
             obj = json.loads(data.decode("utf-8"), parse_constant=_reject_constant)
         except (ValueError, RecursionError, UnicodeDecodeError):
-            raise RunnerError("protocol", "the sandbox sent something that is not valid JSON "
-                              "(did your code write to the grader's channel?)") from None
+            raise RunnerError(
+                "protocol",
+                "the sandbox sent something that is not valid JSON "
+                "(did your code write to the grader's channel?)",
+            ) from None
         if not isinstance(obj, dict) or obj.get("type") not in _GUEST_TYPES:
             raise RunnerError("protocol", "the sandbox sent a message of unknown shape")
         if obj["type"] not in expect:
-            raise RunnerError("protocol", "the sandbox sent an unexpected %r message"
-                              % obj["type"])
+            raise RunnerError("protocol", "the sandbox sent an unexpected %r message" % obj["type"])
         return obj
 
     def _read_exact(self, n: int) -> bytes:
@@ -738,10 +933,13 @@ class JailRunner:
                 if remaining <= 0:
                     if self._budget - elapsed <= 0:
                         message = "your code ran past %s of wall time" % _fmt_seconds(
-                            self.limits.wall_seconds)
+                            self.limits.wall_seconds
+                        )
                     else:
-                        message = ("your code ran past %s of wall time in total, over all "
-                                   "the calls of this grading" % _fmt_seconds(self._total_wall))
+                        message = (
+                            "your code ran past %s of wall time in total, over all "
+                            "the calls of this grading" % _fmt_seconds(self._total_wall)
+                        )
                     self._kill_reason = RunnerError("timeout", message)
                     raise self._kill_reason
                 # poll, not select: worker processes may hold fds past FD_SETSIZE.
@@ -786,8 +984,10 @@ class JailRunner:
                 self._dropped += len(chunk)
             if len(self._out) + self._dropped > self._flood_limit and self._kill_reason is None:
                 self._kill_reason = RunnerError(
-                    "output", "your code printed more than %s (only the first %s are kept), "
-                    "so it was stopped" % (_fmt_bytes(self._flood_limit), _fmt_bytes(cap)))
+                    "output",
+                    "your code printed more than %s (only the first %s are kept), "
+                    "so it was stopped" % (_fmt_bytes(self._flood_limit), _fmt_bytes(cap)),
+                )
                 if self._proc is not None:
                     _kill_tree(self._proc, wait=False)
                 return
@@ -804,8 +1004,9 @@ class JailRunner:
             if time.monotonic() > deadline:
                 # Channel closed but the process lives on (learner closed the fds).
                 _kill_tree(proc)
-                return RunnerError("crashed", "your code closed the grader's channel, "
-                                   "so the sandbox stopped it")
+                return RunnerError(
+                    "crashed", "your code closed the grader's channel, so the sandbox stopped it"
+                )
             time.sleep(0.01)
         _kill_tree(proc)  # the rest of its process group, then reap it
         rc = proc.returncode
@@ -819,23 +1020,30 @@ class JailRunner:
         # The guest's CPU time cannot exceed the time we spent waiting on it
         # (the margin covers clock granularity).
         if self._total_used >= total_cpu - 0.25 and sig in (signal.SIGXCPU, signal.SIGKILL):
-            return RunnerError("cpu", "your code used more than %s of CPU time in total, over "
-                               "all the calls of this grading" % _fmt_seconds(total_cpu))
+            return RunnerError(
+                "cpu",
+                "your code used more than %s of CPU time in total, over "
+                "all the calls of this grading" % _fmt_seconds(total_cpu),
+            )
         # SIGKILL is the hard limit, one second past the soft one (SIGXCPU can be caught).
-        if sig == signal.SIGXCPU or (sig == signal.SIGKILL and this_call >= self.limits.cpu_seconds):
-            return RunnerError("cpu", "your code used more than %s of CPU time"
-                               % _fmt_seconds(self.limits.cpu_seconds))
+        if sig == signal.SIGXCPU or (
+            sig == signal.SIGKILL and this_call >= self.limits.cpu_seconds
+        ):
+            return RunnerError(
+                "cpu",
+                "your code used more than %s of CPU time" % _fmt_seconds(self.limits.cpu_seconds),
+            )
         if sig == signal.SIGXFSZ:
-            return RunnerError("crashed", "your code wrote a file larger than %d MiB"
-                               % self.limits.file_size_mb)
+            return RunnerError(
+                "crashed", "your code wrote a file larger than %d MiB" % self.limits.file_size_mb
+            )
         if sig is not None:
             try:
                 name = _SIGNAL_NAMES.get(signal.Signals(sig), signal.Signals(sig).name)
             except ValueError:
                 name = "unknown signal"
             return RunnerError("crashed", "your process died (signal %d, %s)" % (sig, name))
-        return RunnerError("crashed", "your process exited (exit code %d) before answering"
-                           % rc)
+        return RunnerError("crashed", "your process exited (exit code %d) before answering" % rc)
 
 
 def _short(value: Any, limit: int = 500) -> str:

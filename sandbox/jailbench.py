@@ -10,6 +10,7 @@
 Prints progress to stderr and a summary to stdout.  Informational only:
 nothing asserts on these numbers.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,8 +50,11 @@ def bench(starts: int = 30, requests: int = 5000, allow_unjailed: bool = False) 
     if not ok and not allow_unjailed:
         raise SystemExit("no usable jail; pass --allow-unjailed to measure the fallback")
 
-    bare = _timed("bare python -c pass", starts,
-                  lambda: subprocess.run([exe, "-I", "-S", "-c", "pass"], check=True))
+    bare = _timed(
+        "bare python -c pass",
+        starts,
+        lambda: subprocess.run([exe, "-I", "-S", "-c", "pass"], check=True),
+    )
 
     def start_jail():
         JailRunner(SOURCE, Limits(), allow_unjailed=allow_unjailed).close()
@@ -88,19 +92,32 @@ def bench(starts: int = 30, requests: int = 5000, allow_unjailed: bool = False) 
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m sandbox.jailbench", description=__doc__.split("\n")[0])
-    parser.add_argument("--starts", type=int, default=30, help="process starts to time (default 30)")
-    parser.add_argument("--requests", type=int, default=5000, help="round trips to time (default 5000)")
-    parser.add_argument("--allow-unjailed", action="store_true",
-                        help="measure the unjailed development fallback if bwrap is unusable")
+    parser = argparse.ArgumentParser(
+        prog="python -m sandbox.jailbench", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument(
+        "--starts", type=int, default=30, help="process starts to time (default 30)"
+    )
+    parser.add_argument(
+        "--requests", type=int, default=5000, help="round trips to time (default 5000)"
+    )
+    parser.add_argument(
+        "--allow-unjailed",
+        action="store_true",
+        help="measure the unjailed development fallback if bwrap is unusable",
+    )
     args = parser.parse_args(argv)
     r = bench(args.starts, args.requests, args.allow_unjailed)
     print(f"start:       bare python -c pass {r['bare_start_ms']:7.1f} ms (median)")
-    print(f"             {r['mode']} runner      {r['jail_start_ms']:7.1f} ms (median)"
-          f"  -> {r['start_ratio']:.1f}x")
+    print(
+        f"             {r['mode']} runner      {r['jail_start_ms']:7.1f} ms (median)"
+        f"  -> {r['start_ratio']:.1f}x"
+    )
     print(f"round trips: in-process          {r['inproc_rt_per_s']:9.0f} /s")
-    print(f"             {r['mode']} runner      {r['jail_rt_per_s']:9.0f} /s"
-          f"  -> {r['rt_ratio']:.1f}x slower")
+    print(
+        f"             {r['mode']} runner      {r['jail_rt_per_s']:9.0f} /s"
+        f"  -> {r['rt_ratio']:.1f}x slower"
+    )
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ Operators (the id of a mutant is ``operator:line:index``, the line of the refere
   retry_return    ``raise RetryLater(...)`` -> ``return``
   swallow         a function body wrapped in ``try: ... except Exception: pass``
 """
+
 from __future__ import annotations
 
 import ast
@@ -51,22 +52,46 @@ KEY_KWARGS = ("idempotency_key", "correlation_id")
 KEY_ATTRS = ("id", "idempotency_key", "correlation_id")
 COMPENSATION_OPS = ("release", "refund", "cancel", "void")
 COMPENSATION_EVENTS = ("Release", "Refund", "Cancel", "Void")
-CHECK_CALLS = ("get", "find")                                  # a read that a duplicate check is made of
-CHECK_WORDS = ("first_time", "seen", "processed", "already", "dup")   # or a helper named for one
-FLIPS = {ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt, ast.Eq: ast.NotEq, ast.NotEq: ast.Eq}
+CHECK_CALLS = ("get", "find")  # a read that a duplicate check is made of
+CHECK_WORDS = ("first_time", "seen", "processed", "already", "dup")  # or a helper named for one
+FLIPS = {
+    ast.Lt: ast.LtE,
+    ast.LtE: ast.Lt,
+    ast.Gt: ast.GtE,
+    ast.GtE: ast.Gt,
+    ast.Eq: ast.NotEq,
+    ast.NotEq: ast.Eq,
+}
 CMP_TEXT = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}
-OPERATORS = ("drop_kwarg", "tx_own", "tx_after", "tx_split", "outbox_publish", "publish_after", "insert_put",
-             "drop_guard", "skip_check", "new_id", "drop_comp", "reorder_comp", "drop_step", "reorder_step",
-             "flip_cmp", "off_by_one", "retry_return", "swallow")
+OPERATORS = (
+    "drop_kwarg",
+    "tx_own",
+    "tx_after",
+    "tx_split",
+    "outbox_publish",
+    "publish_after",
+    "insert_put",
+    "drop_guard",
+    "skip_check",
+    "new_id",
+    "drop_comp",
+    "reorder_comp",
+    "drop_step",
+    "reorder_step",
+    "flip_cmp",
+    "off_by_one",
+    "retry_return",
+    "swallow",
+)
 DEFAULT_SCHEDULES = 500
 REFERENCE = "(reference)"
 EQUIVALENTS_FILE = "equivalent_mutants.txt"
-ALLOWED = "allowed:"    # a reason starting with this: correct by the statement, not equivalent
+ALLOWED = "allowed:"  # a reason starting with this: correct by the statement, not equivalent
 
 
 @dataclass(frozen=True)
 class Mutant:
-    id: str                 # operator:line:index (line of the reference)
+    id: str  # operator:line:index (line of the reference)
     operator: str
     line: int
     description: str
@@ -75,9 +100,10 @@ class Mutant:
 
 # -- helpers on the tree ------------------------------------------------------------------------
 
+
 def _short(node: ast.AST, width: int = 60) -> str:
     text = " ".join(ast.unparse(node).split())
-    return text if len(text) <= width else text[:width - 3] + "..."
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def _func_name(call: ast.Call) -> str:
@@ -91,9 +117,15 @@ def _func_name(call: ast.Call) -> str:
 
 def _is_method(node, names, receiver: str | None = None) -> bool:
     """``<receiver>.<name>(...)`` with name in ``names`` (any receiver if None)."""
-    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in names):
+    if not (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in names
+    ):
         return False
-    return receiver is None or (isinstance(node.func.value, ast.Name) and node.func.value.id == receiver)
+    return receiver is None or (
+        isinstance(node.func.value, ast.Name) and node.func.value.id == receiver
+    )
 
 
 def _tx_with(node) -> tuple[ast.expr, str] | None:
@@ -101,7 +133,7 @@ def _tx_with(node) -> tuple[ast.expr, str] | None:
     if not isinstance(node, ast.With) or len(node.items) != 1:
         return None
     item = node.items[0]
-    if (_is_method(item.context_expr, ("transaction",)) and isinstance(item.optional_vars, ast.Name)):
+    if _is_method(item.context_expr, ("transaction",)) and isinstance(item.optional_vars, ast.Name):
         return item.context_expr, item.optional_vars.id
     return None
 
@@ -177,13 +209,16 @@ def _effect_stmts(with_node: ast.With, tx: str):
         for s in stmts:
             if isinstance(s, ast.Expr) and _is_method(s.value, EFFECT_METHODS, tx):
                 out.append((s, top))
-            elif isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) or _tx_with(s):
+            elif isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) or _tx_with(
+                s
+            ):
                 continue
             else:
                 for fieldname in ("body", "orelse", "finalbody"):
                     visit(getattr(s, fieldname, []) or [], False)
                 for h in getattr(s, "handlers", []) or []:
                     visit(h.body, False)
+
     visit(with_node.body, True)
     return out
 
@@ -197,8 +232,11 @@ def _contains_effect(stmts, tx) -> bool:
 
 
 def _new_id_call(ctx: str = "ctx") -> ast.Call:
-    return ast.Call(func=ast.Attribute(value=ast.Name(id=ctx, ctx=ast.Load()), attr="new_id", ctx=ast.Load()),
-                    args=[ast.Constant("x")], keywords=[])
+    return ast.Call(
+        func=ast.Attribute(value=ast.Name(id=ctx, ctx=ast.Load()), attr="new_id", ctx=ast.Load()),
+        args=[ast.Constant("x")],
+        keywords=[],
+    )
 
 
 def _is_new_id(node) -> bool:
@@ -211,7 +249,9 @@ def _is_compensation(node) -> bool:
     if not isinstance(node, ast.Call):
         return False
     name = _func_name(node)
-    consts = [a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+    consts = [
+        a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)
+    ]
     if name == "call" and any(c in COMPENSATION_OPS for c in consts):
         return True
     if name in ("outbox", "publish") and consts and consts[0].startswith(COMPENSATION_EVENTS):
@@ -232,6 +272,7 @@ def _is_check(test) -> bool:
 # Each finder gets the original tree's node list and parent map and yields
 # (operator, line, description, node index, transform); transform(tree_copy, node, parents) edits the copy.
 
+
 def _ops(nodes, parents):
     where = {id(n): i for i, n in enumerate(nodes)}
     for i, node in enumerate(nodes):
@@ -241,44 +282,85 @@ def _ops(nodes, parents):
         if isinstance(node, ast.Call):
             for k, kw in enumerate(node.keywords):
                 if kw.arg in KEY_KWARGS:
+
                     def drop(tree, n, parents, k=k):
                         del n.keywords[k]
-                    yield ("drop_kwarg", line, f"drop {kw.arg}= from {_short(node.func)}(...)", i, drop)
+
+                    yield (
+                        "drop_kwarg",
+                        line,
+                        f"drop {kw.arg}= from {_short(node.func)}(...)",
+                        i,
+                        drop,
+                    )
 
             # insert -> put
             if _is_method(node, ("insert",)) and len(node.args) == 3:
+
                 def to_put(tree, n, parents):
                     n.func.attr = "put"
-                yield ("insert_put", line, f"{_short(node.func)}({_short(node.args[0])}, ...) -> put", i, to_put)
+
+                yield (
+                    "insert_put",
+                    line,
+                    f"{_short(node.func)}({_short(node.args[0])}, ...) -> put",
+                    i,
+                    to_put,
+                )
 
             # Step(...) compensation
             if _func_name(node) == "Step":
                 for k, kw in enumerate(node.keywords):
                     if kw.arg == "compensation":
+
                         def drop_c(tree, n, parents, k=k):
                             del n.keywords[k]
-                        yield ("drop_comp", line, f"drop compensation={_short(kw.value)} from "
-                                                  f"Step({_short(node.args[0]) if node.args else ''})", i, drop_c)
+
+                        yield (
+                            "drop_comp",
+                            line,
+                            f"drop compensation={_short(kw.value)} from "
+                            f"Step({_short(node.args[0]) if node.args else ''})",
+                            i,
+                            drop_c,
+                        )
                 if len(node.args) >= 3:
+
                     def drop_p(tree, n, parents):
                         del n.args[2:]
-                    yield ("drop_comp", line, f"drop compensation {_short(node.args[2])} from "
-                                              f"Step({_short(node.args[0])})", i, drop_p)
 
+                    yield (
+                        "drop_comp",
+                        line,
+                        f"drop compensation {_short(node.args[2])} from "
+                        f"Step({_short(node.args[0])})",
+                        i,
+                        drop_p,
+                    )
 
         # new_id: store keys, key kwargs, id attributes
         if _has_ctx(parents, node):
             target = None
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
-                    and node.func.attr in STORE_METHODS and len(node.args) >= 2 \
-                    and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in STORE_METHODS
+                and len(node.args) >= 2
+                and isinstance(node.args[0], ast.Constant)
+                and isinstance(node.args[0].value, str)
+            ):
                 target = ("args", 1)
                 what = f"the key of {_short(node.func)}({_short(node.args[0])}, {_short(node.args[1], 30)})"
             elif isinstance(node, ast.keyword) and node.arg in KEY_KWARGS:
                 target = ("value", None)
                 what = f"{node.arg}={_short(node.value, 30)}"
-            elif isinstance(node, ast.Attribute) and node.attr in KEY_ATTRS and isinstance(node.value, ast.Name) \
-                    and node.value.id != "ctx" and isinstance(node.ctx, ast.Load):
+            elif (
+                isinstance(node, ast.Attribute)
+                and node.attr in KEY_ATTRS
+                and isinstance(node.value, ast.Name)
+                and node.value.id != "ctx"
+                and isinstance(node.ctx, ast.Load)
+            ):
                 holder = parents.get(id(node), (None, None, None))
                 # the value of a key kwarg is already covered above
                 if not (isinstance(holder[0], ast.keyword) and holder[0].arg in KEY_KWARGS):
@@ -288,6 +370,7 @@ def _ops(nodes, parents):
                 kind, pos = target
                 sub = node.args[pos] if kind == "args" else node.value if kind == "value" else node
                 if not _is_new_id(sub):
+
                     def renew(tree, n, parents, kind=kind, pos=pos):
                         if kind == "args":
                             n.args[pos] = _new_id_call()
@@ -299,7 +382,14 @@ def _ops(nodes, parents):
                                 setattr(parent, fieldname, _new_id_call())
                             else:
                                 getattr(parent, fieldname)[index] = _new_id_call()
-                    yield ("new_id", getattr(node, "lineno", 0) or line, f"{what} -> ctx.new_id(\"x\")", i, renew)
+
+                    yield (
+                        "new_id",
+                        getattr(node, "lineno", 0) or line,
+                        f'{what} -> ctx.new_id("x")',
+                        i,
+                        renew,
+                    )
 
         # transactions
         tx_info = _tx_with(node)
@@ -307,7 +397,9 @@ def _ops(nodes, parents):
             context_expr, tx = tx_info
             ctx_expr = _ctx_of(context_expr)
             found = _effect_stmts(node, tx)
-            alone = len(found) == 1     # a block's only write: its own transaction is the same transaction
+            alone = (
+                len(found) == 1
+            )  # a block's only write: its own transaction is the same transaction
             for stmt, top in found:
                 sline = stmt.lineno
                 call = stmt.value
@@ -318,138 +410,311 @@ def _ops(nodes, parents):
                     stmts, k = _stmt_list(parents, s)
                     inner = copy.deepcopy(s)
                     inner.value.func.value = ast.Name(id="_tx2", ctx=ast.Load())
-                    stmts[k] = ast.With(items=[ast.withitem(context_expr=copy.deepcopy(context_expr),
-                                                            optional_vars=ast.Name(id="_tx2", ctx=ast.Store()))],
-                                        body=[inner])
+                    stmts[k] = ast.With(
+                        items=[
+                            ast.withitem(
+                                context_expr=copy.deepcopy(context_expr),
+                                optional_vars=ast.Name(id="_tx2", ctx=ast.Store()),
+                            )
+                        ],
+                        body=[inner],
+                    )
+
                 if not alone:
                     yield ("tx_own", sline, f"{_short(call, 50)} in its own transaction", j, own)
 
                 if method == "outbox" and ctx_expr is not None:
+
                     def publish(tree, s, parents, ctx_expr=ctx_expr):
-                        s.value.func = ast.Attribute(value=copy.deepcopy(ctx_expr), attr="publish", ctx=ast.Load())
-                    yield ("outbox_publish", sline, f"{_short(call, 50)} -> ctx.publish before the commit", j,
-                           publish)
+                        s.value.func = ast.Attribute(
+                            value=copy.deepcopy(ctx_expr), attr="publish", ctx=ast.Load()
+                        )
+
+                    yield (
+                        "outbox_publish",
+                        sline,
+                        f"{_short(call, 50)} -> ctx.publish before the commit",
+                        j,
+                        publish,
+                    )
 
                 if top:
                     w = i
 
-                    def after(tree, wnode, parents, s_index=node.body.index(stmt), context_expr=context_expr,
-                              tx=tx):
+                    def after(
+                        tree,
+                        wnode,
+                        parents,
+                        s_index=node.body.index(stmt),  # noqa: B008 -- binds this loop's index
+                        context_expr=context_expr,
+                        tx=tx,
+                    ):
                         stmts, k = _stmt_list(parents, wnode)
                         moved = wnode.body[s_index]
                         _remove(wnode.body, s_index)
-                        stmts.insert(k + 1, ast.With(items=[ast.withitem(
-                            context_expr=copy.deepcopy(context_expr),
-                            optional_vars=ast.Name(id=tx, ctx=ast.Store()))], body=[moved]))
+                        stmts.insert(
+                            k + 1,
+                            ast.With(
+                                items=[
+                                    ast.withitem(
+                                        context_expr=copy.deepcopy(context_expr),
+                                        optional_vars=ast.Name(id=tx, ctx=ast.Store()),
+                                    )
+                                ],
+                                body=[moved],
+                            ),
+                        )
+
                     if not alone:
-                        yield ("tx_after", sline, f"{_short(call, 50)} moved to a transaction after the block", w,
-                               after)
+                        yield (
+                            "tx_after",
+                            sline,
+                            f"{_short(call, 50)} moved to a transaction after the block",
+                            w,
+                            after,
+                        )
 
                     if method == "outbox" and ctx_expr is not None:
-                        def pub_after(tree, wnode, parents, s_index=node.body.index(stmt), ctx_expr=ctx_expr):
+
+                        def pub_after(
+                            tree,
+                            wnode,
+                            parents,
+                            s_index=node.body.index(stmt),  # noqa: B008
+                            ctx_expr=ctx_expr,
+                        ):
                             stmts, k = _stmt_list(parents, wnode)
                             moved = wnode.body[s_index]
                             _remove(wnode.body, s_index)
-                            moved.value.func = ast.Attribute(value=copy.deepcopy(ctx_expr), attr="publish",
-                                                             ctx=ast.Load())
+                            moved.value.func = ast.Attribute(
+                                value=copy.deepcopy(ctx_expr), attr="publish", ctx=ast.Load()
+                            )
                             stmts.insert(k + 1, moved)
-                        yield ("publish_after", sline, f"{_short(call, 50)} -> ctx.publish after the commit", w,
-                               pub_after)
+
+                        yield (
+                            "publish_after",
+                            sline,
+                            f"{_short(call, 50)} -> ctx.publish after the commit",
+                            w,
+                            pub_after,
+                        )
 
                     s_index = node.body.index(stmt)
                     if s_index > 0 and _contains_effect(node.body[:s_index], tx):
+
                         def split(tree, wnode, parents, s_index=s_index):
                             stmts, k = _stmt_list(parents, wnode)
-                            second = ast.With(items=copy.deepcopy(wnode.items), body=wnode.body[s_index:])
+                            second = ast.With(
+                                items=copy.deepcopy(wnode.items), body=wnode.body[s_index:]
+                            )
                             del wnode.body[s_index:]
                             stmts.insert(k + 1, second)
-                        yield ("tx_split", sline, f"transaction split in two before {_short(call, 50)}", w, split)
+
+                        yield (
+                            "tx_split",
+                            sline,
+                            f"transaction split in two before {_short(call, 50)}",
+                            w,
+                            split,
+                        )
 
         # guards and checks
-        if isinstance(node, ast.If) and not node.orelse and node.body and isinstance(node.body[-1], ast.Return) \
-                and _stmt_list(parents, node):
+        if (
+            isinstance(node, ast.If)
+            and not node.orelse
+            and node.body
+            and isinstance(node.body[-1], ast.Return)
+            and _stmt_list(parents, node)
+        ):
+
             def drop_guard(tree, n, parents):
                 stmts, k = _stmt_list(parents, n)
                 _remove(stmts, k)
-            yield ("drop_guard", line, f"delete the guard `if {_short(node.test, 40)}: "
-                                       f"{_short(node.body[-1], 30)}`", i, drop_guard)
+
+            yield (
+                "drop_guard",
+                line,
+                f"delete the guard `if {_short(node.test, 40)}: {_short(node.body[-1], 30)}`",
+                i,
+                drop_guard,
+            )
         elif isinstance(node, ast.If) and _is_check(node.test):
+
             def always(tree, n, parents):
                 n.test = ast.Constant(True)
-            yield ("skip_check", line, f"the check `if {_short(node.test, 40)}` always taken", i, always)
+
+            yield (
+                "skip_check",
+                line,
+                f"the check `if {_short(node.test, 40)}` always taken",
+                i,
+                always,
+            )
 
         # compensations (statements)
-        if isinstance(node, ast.Expr) and _is_compensation(node.value) and _stmt_list(parents, node):
+        if (
+            isinstance(node, ast.Expr)
+            and _is_compensation(node.value)
+            and _stmt_list(parents, node)
+        ):
+
             def drop_comp(tree, n, parents):
                 stmts, k = _stmt_list(parents, n)
                 _remove(stmts, k)
-            yield ("drop_comp", line, f"delete the compensation {_short(node.value, 50)}", i, drop_comp)
+
+            yield (
+                "drop_comp",
+                line,
+                f"delete the compensation {_short(node.value, 50)}",
+                i,
+                drop_comp,
+            )
             stmts, k = _stmt_list(parents, node)
             for other, label in ((k + 1, "after"), (k - 1, "before")):
-                if 0 <= other < len(stmts) and not isinstance(stmts[other], (ast.Return, ast.Raise)):
+                if 0 <= other < len(stmts) and not isinstance(
+                    stmts[other], (ast.Return, ast.Raise)
+                ):
+
                     def swap(tree, n, parents, delta=other - k):
                         lst, m = _stmt_list(parents, n)
                         lst[m], lst[m + delta] = lst[m + delta], lst[m]
-                    yield ("reorder_comp", line, f"{_short(node.value, 40)} moved {label} "
-                                                 f"{_short(stmts[other], 40)}", i, swap)
-        if isinstance(node, ast.For) and isinstance(node.iter, ast.Call) and _func_name(node.iter) == "reversed" \
-                and node.iter.args and any(_is_compensation(n) for n in ast.walk(node)):
+
+                    yield (
+                        "reorder_comp",
+                        line,
+                        f"{_short(node.value, 40)} moved {label} {_short(stmts[other], 40)}",
+                        i,
+                        swap,
+                    )
+        if (
+            isinstance(node, ast.For)
+            and isinstance(node.iter, ast.Call)
+            and _func_name(node.iter) == "reversed"
+            and node.iter.args
+            and any(_is_compensation(n) for n in ast.walk(node))
+        ):
+
             def oldest_first(tree, n, parents):
                 n.iter = n.iter.args[0]
-            yield ("reorder_comp", line, f"compensations run oldest first (for ... in {_short(node.iter.args[0])})",
-                   i, oldest_first)
+
+            yield (
+                "reorder_comp",
+                line,
+                f"compensations run oldest first (for ... in {_short(node.iter.args[0])})",
+                i,
+                oldest_first,
+            )
 
         # saga steps
-        if isinstance(node, ast.List) and len(node.elts) > 1 and all(
-                isinstance(e, ast.Call) and _func_name(e) == "Step" for e in node.elts):
+        if (
+            isinstance(node, ast.List)
+            and len(node.elts) > 1
+            and all(isinstance(e, ast.Call) and _func_name(e) == "Step" for e in node.elts)
+        ):
             for k, step in enumerate(node.elts):
+
                 def drop_step(tree, n, parents, k=k):
                     del n.elts[k]
+
                 yield ("drop_step", step.lineno, f"delete {_short(step, 50)}", i, drop_step)
                 if k + 1 < len(node.elts):
+
                     def swap_steps(tree, n, parents, k=k):
                         n.elts[k], n.elts[k + 1] = n.elts[k + 1], n.elts[k]
-                    yield ("reorder_step", step.lineno, f"swap step {_short(step.args[0]) if step.args else k} "
-                                                        f"with the next one", i, swap_steps)
+
+                    yield (
+                        "reorder_step",
+                        step.lineno,
+                        f"swap step {_short(step.args[0]) if step.args else k} with the next one",
+                        i,
+                        swap_steps,
+                    )
 
         # comparisons
         if isinstance(node, ast.Compare):
             for k, op in enumerate(node.ops):
                 if type(op) in FLIPS:
+
                     def flip(tree, n, parents, k=k):
                         n.ops[k] = FLIPS[type(n.ops[k])]()
-                    yield ("flip_cmp", line, f"`{_short(node, 40)}`: {CMP_TEXT[type(op)]} -> "
-                                             f"{CMP_TEXT[FLIPS[type(op)]]}", i, flip)
+
+                    yield (
+                        "flip_cmp",
+                        line,
+                        f"`{_short(node, 40)}`: {CMP_TEXT[type(op)]} -> "
+                        f"{CMP_TEXT[FLIPS[type(op)]]}",
+                        i,
+                        flip,
+                    )
 
         # numeric constants: module constants, comparison operands, min/max/range arguments
-        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) \
-                and not isinstance(node.value, bool) and _is_cap(parents, node):
+        if (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, (int, float))
+            and not isinstance(node.value, bool)
+            and _is_cap(parents, node)
+        ):
             for delta in (1, -1):
+
                 def bump(tree, n, parents, delta=delta):
                     n.value = n.value + delta
-                yield ("off_by_one", line, f"{node.value!r} -> {node.value + delta!r} in "
-                                           f"`{_short(_cap_context(parents, node), 40)}`", i, bump)
+
+                yield (
+                    "off_by_one",
+                    line,
+                    f"{node.value!r} -> {node.value + delta!r} in "
+                    f"`{_short(_cap_context(parents, node), 40)}`",
+                    i,
+                    bump,
+                )
 
         # retries
-        if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call) and _func_name(node.exc) == "RetryLater" \
-                and _stmt_list(parents, node):
+        if (
+            isinstance(node, ast.Raise)
+            and isinstance(node.exc, ast.Call)
+            and _func_name(node.exc) == "RetryLater"
+            and _stmt_list(parents, node)
+        ):
+
             def to_return(tree, n, parents):
                 stmts, k = _stmt_list(parents, n)
                 stmts[k] = ast.Return(value=None)
-            yield ("retry_return", line, f"`raise {_short(node.exc, 30)}` -> `return`", i, to_return)
+
+            yield (
+                "retry_return",
+                line,
+                f"`raise {_short(node.exc, 30)}` -> `return`",
+                i,
+                to_return,
+            )
 
         # catch-all
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+
             def swallow(tree, n, parents):
                 body = n.body
                 head = []
-                if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
-                        and isinstance(body[0].value.value, str):
+                if (
+                    body
+                    and isinstance(body[0], ast.Expr)
+                    and isinstance(body[0].value, ast.Constant)
+                    and isinstance(body[0].value.value, str)
+                ):
                     head, body = body[:1], body[1:]
-                handler = ast.ExceptHandler(type=ast.Name(id="Exception", ctx=ast.Load()), name=None,
-                                            body=[ast.Pass()])
-                n.body = head + [ast.Try(body=body or [ast.Pass()], handlers=[handler], orelse=[], finalbody=[])]
-            yield ("swallow", line, f"the body of {node.name}() wrapped in `except Exception: pass`", i, swallow)
+                handler = ast.ExceptHandler(
+                    type=ast.Name(id="Exception", ctx=ast.Load()), name=None, body=[ast.Pass()]
+                )
+                n.body = head + [
+                    ast.Try(body=body or [ast.Pass()], handlers=[handler], orelse=[], finalbody=[])
+                ]
+
+            yield (
+                "swallow",
+                line,
+                f"the body of {node.name}() wrapped in `except Exception: pass`",
+                i,
+                swallow,
+            )
 
 
 def _cap_context(parents, node):
@@ -457,7 +722,8 @@ def _cap_context(parents, node):
     while id(cur) in parents:
         parent = parents[id(cur)][0]
         if isinstance(parent, (ast.Compare, ast.Assign, ast.AnnAssign)) or (
-                isinstance(parent, ast.Call) and _func_name(parent) in ("min", "max", "range")):
+            isinstance(parent, ast.Call) and _func_name(parent) in ("min", "max", "range")
+        ):
             return parent
         cur = parent
     return node
@@ -512,8 +778,10 @@ def sample(items: list[Mutant], n: int, salt: str = "") -> list[Mutant]:
     """A fixed, spread-out choice of ``n`` mutants: one per operator in turn, each operator's
     mutants in the order of a hash of their ids (stable while the reference does not move).
     ``salt`` (the scenario's name) varies which operators come first from one scenario to the next."""
+
     def h(text):
         return hashlib.sha256((salt + ":" + text).encode()).hexdigest()
+
     by_op: dict[str, list[Mutant]] = {}
     for m in sorted(items, key=lambda m: h(m.id)):
         by_op.setdefault(m.operator, []).append(m)
@@ -527,6 +795,7 @@ def sample(items: list[Mutant], n: int, salt: str = "") -> list[Mutant]:
 
 
 # -- equivalents ----------------------------------------------------------------------------------
+
 
 def equivalents(name: str) -> dict[str, str]:
     """``{mutant id: reason}`` from ``scenarios/<name>/equivalent_mutants.txt``."""
@@ -551,10 +820,12 @@ def verdict_of(killed: bool, reason: str | None) -> str:
 
 # -- grading --------------------------------------------------------------------------------------
 
-MUTANT_SECONDS = 120      # a mutant still grading after this (say, a loop whose exit was mutated) is killed
+MUTANT_SECONDS = (
+    120  # a mutant still grading after this (say, a loop whose exit was mutated) is killed
+)
 
 
-class _MutantTimeout(BaseException):   # not caught by the learner-code or grader catch-alls
+class _MutantTimeout(BaseException):  # not caught by the learner-code or grader catch-alls
     pass
 
 
@@ -562,6 +833,7 @@ def _grade_one(job: tuple[str, str, str, int]) -> dict:
     import signal
 
     from . import grade
+
     name, mid, source, schedules = job
     started = time.perf_counter()
 
@@ -575,19 +847,27 @@ def _grade_one(job: tuple[str, str, str, int]) -> dict:
     try:
         report = grade(name, source, seed=0, random_schedules=schedules)
     except _MutantTimeout:
-        report = {"status": "timeout", "violations": [],
-                  "message": f"still grading after {MUTANT_SECONDS} s (a loop that never ends)"}
+        report = {
+            "status": "timeout",
+            "violations": [],
+            "message": f"still grading after {MUTANT_SECONDS} s (a loop that never ends)",
+        }
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
-    return {"id": mid, "status": report["status"], "by": [v["name"] for v in report["violations"]],
-            "message": report["message"][:200], "seconds": round(time.perf_counter() - started, 2)}
+    return {
+        "id": mid,
+        "status": report["status"],
+        "by": [v["name"] for v in report["violations"]],
+        "message": report["message"][:200],
+        "seconds": round(time.perf_counter() - started, 2),
+    }
 
 
 @dataclass
 class ScenarioResult:
     name: str
-    reference: str = "passed"              # the reference's own grading status
+    reference: str = "passed"  # the reference's own grading status
     rows: list[dict] = field(default_factory=list)
     stale_equivalents: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -601,17 +881,32 @@ class ScenarioResult:
         return None if judged == 0 else self.count("killed") / judged
 
     def as_dict(self) -> dict:
-        return {"name": self.name, "reference": self.reference, "mutants": self.rows, "total": len(self.rows), "killed": self.count("killed"),
-                "survived": self.count("survived"), "equivalent": self.count("equivalent"),
-                "allowed": self.count("allowed"),
-                "score": None if self.score is None else round(self.score, 4),
-                "stale_equivalents": self.stale_equivalents, "seconds": round(self.seconds, 2)}
+        return {
+            "name": self.name,
+            "reference": self.reference,
+            "mutants": self.rows,
+            "total": len(self.rows),
+            "killed": self.count("killed"),
+            "survived": self.count("survived"),
+            "equivalent": self.count("equivalent"),
+            "allowed": self.count("allowed"),
+            "score": None if self.score is None else round(self.score, 4),
+            "stale_equivalents": self.stale_equivalents,
+            "seconds": round(self.seconds, 2),
+        }
 
 
-def run(names: list[str], *, schedules: int = DEFAULT_SCHEDULES, sample_size: int | None = None,
-        workers: int = 2, progress=None) -> list[ScenarioResult]:
+def run(
+    names: list[str],
+    *,
+    schedules: int = DEFAULT_SCHEDULES,
+    sample_size: int | None = None,
+    workers: int = 2,
+    progress=None,
+) -> list[ScenarioResult]:
     """Generate and grade the mutants of each scenario's reference."""
     from . import scenarios
+
     plans = []
     for name in names:
         ms = mutants(scenarios.get(name).reference_source)
@@ -620,8 +915,15 @@ def run(names: list[str], *, schedules: int = DEFAULT_SCHEDULES, sample_size: in
         plans.append((name, ms, equivalents(name)))
     # The reference itself first: if it does not pass, "killed" means nothing.
     # (as the mutants are: through ast.unparse, so comments and layout cannot matter)
-    jobs = [(name, REFERENCE, ast.unparse(ast.parse(scenarios.get(name).reference_source)) + "\n", schedules)
-            for name, _, _ in plans]
+    jobs = [
+        (
+            name,
+            REFERENCE,
+            ast.unparse(ast.parse(scenarios.get(name).reference_source)) + "\n",
+            schedules,
+        )
+        for name, _, _ in plans
+    ]
     jobs += [(name, m.id, m.source, schedules) for name, ms, _ in plans for m in ms]
     done: dict[tuple[str, str], dict] = {}
     total = len(jobs)
@@ -629,13 +931,16 @@ def run(names: list[str], *, schedules: int = DEFAULT_SCHEDULES, sample_size: in
     def note(job, result):
         done[(job[0], job[1])] = result
         if progress:
-            progress(f"[{len(done)}/{total}] {job[0]} {job[1]}: {result['status']} ({result['seconds']:.1f}s)")
+            progress(
+                f"[{len(done)}/{total}] {job[0]} {job[1]}: {result['status']} ({result['seconds']:.1f}s)"
+            )
 
     if workers <= 1 or total <= 1:
         for job in jobs:
             note(job, _grade_one(job))
     else:
         from concurrent.futures import ProcessPoolExecutor, as_completed
+
         with ProcessPoolExecutor(max_workers=workers) as pool:
             futures = {pool.submit(_grade_one, job): job for job in jobs}
             for fut in as_completed(futures):
@@ -650,9 +955,20 @@ def run(names: list[str], *, schedules: int = DEFAULT_SCHEDULES, sample_size: in
             r = done[(name, m.id)]
             killed = r["status"] != "passed"
             verdict = verdict_of(killed, eq.get(m.id))
-            res.rows.append({"id": m.id, "operator": m.operator, "line": m.line, "description": m.description,
-                             "verdict": verdict, "status": r["status"], "by": r["by"], "seconds": r["seconds"],
-                             "listed_equivalent": m.id in eq, "reason": eq.get(m.id, "")})
+            res.rows.append(
+                {
+                    "id": m.id,
+                    "operator": m.operator,
+                    "line": m.line,
+                    "description": m.description,
+                    "verdict": verdict,
+                    "status": r["status"],
+                    "by": r["by"],
+                    "seconds": r["seconds"],
+                    "listed_equivalent": m.id in eq,
+                    "reason": eq.get(m.id, ""),
+                }
+            )
             res.seconds += r["seconds"]
         results.append(res)
     return results
@@ -662,28 +978,43 @@ def render(results: list[ScenarioResult], out=sys.stdout) -> None:
     for res in results:
         print(f"\n== {res.name}", file=out)
         if res.reference != "passed":
-            print(f"  the reference itself did not pass ({res.reference}): these verdicts mean nothing", file=out)
+            print(
+                f"  the reference itself did not pass ({res.reference}): these verdicts mean nothing",
+                file=out,
+            )
         width = max([len(r["id"]) for r in res.rows] + [10])
         for r in res.rows:
             by = f" [{', '.join(r['by']) or r['status']}]" if r["verdict"] == "killed" else ""
             listed = "allowed" if r["reason"].startswith(ALLOWED) else "equivalent"
-            flag = f"  (listed as {listed}, but killed!)" if r["verdict"] == "killed" and r["listed_equivalent"] \
+            flag = (
+                f"  (listed as {listed}, but killed!)"
+                if r["verdict"] == "killed" and r["listed_equivalent"]
                 else ""
-            print(f"  {r['id']:{width}}  {r['verdict']:10} {r['seconds']:6.2f}s  {r['description']}{by}{flag}",
-                  file=out)
+            )
+            print(
+                f"  {r['id']:{width}}  {r['verdict']:10} {r['seconds']:6.2f}s  {r['description']}{by}{flag}",
+                file=out,
+            )
         for mid in res.stale_equivalents:
-            print(f"  {mid:{width}}  stale: listed in {EQUIVALENTS_FILE} but no longer generated", file=out)
+            print(
+                f"  {mid:{width}}  stale: listed in {EQUIVALENTS_FILE} but no longer generated",
+                file=out,
+            )
     print("\n" + summary_table(results), file=out)
 
 
 def summary_table(results: list[ScenarioResult]) -> str:
-    lines = ["| scenario | mutants | killed | survived | equivalent | allowed | score | seconds |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    lines = [
+        "| scenario | mutants | killed | survived | equivalent | allowed | score | seconds |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
     tot = {"n": 0, "k": 0, "s": 0, "e": 0, "a": 0, "t": 0.0}
     for res in results:
         score = "-" if res.score is None else f"{res.score:.0%}"
-        lines.append(f"| {res.name} | {len(res.rows)} | {res.count('killed')} | {res.count('survived')} | "
-                     f"{res.count('equivalent')} | {res.count('allowed')} | {score} | {res.seconds:.1f} |")
+        lines.append(
+            f"| {res.name} | {len(res.rows)} | {res.count('killed')} | {res.count('survived')} | "
+            f"{res.count('equivalent')} | {res.count('allowed')} | {score} | {res.seconds:.1f} |"
+        )
         tot["n"] += len(res.rows)
         tot["k"] += res.count("killed")
         tot["s"] += res.count("survived")
@@ -693,6 +1024,8 @@ def summary_table(results: list[ScenarioResult]) -> str:
     if len(results) > 1:
         judged = tot["k"] + tot["s"]
         score = "-" if not judged else f"{tot['k'] / judged:.0%}"
-        lines.append(f"| **all** | {tot['n']} | {tot['k']} | {tot['s']} | {tot['e']} | {tot['a']} | {score} | "
-                     f"{tot['t']:.1f} |")
+        lines.append(
+            f"| **all** | {tot['n']} | {tot['k']} | {tot['s']} | {tot['e']} | {tot['a']} | {score} | "
+            f"{tot['t']:.1f} |"
+        )
     return "\n".join(lines)

@@ -4,6 +4,7 @@ It can crash between the two (fault ``relay_crash``); after a restart it
 publishes the row again, so the relay gives at-least-once delivery, with the
 same message id.
 """
+
 from __future__ import annotations
 
 INTERVAL = 20
@@ -31,12 +32,21 @@ class Relay:
             if row["sent"]:
                 continue
             row["publishes"] += 1
-            msg = {"id": row["id"], "type": row["type"], "data": row["data"],
-                   "correlation_id": row["correlation_id"], "source": service}
+            msg = {
+                "id": row["id"],
+                "type": row["type"],
+                "data": row["data"],
+                "correlation_id": row["correlation_id"],
+                "source": service,
+            }
             w.broker.publish(service, msg)
             if w.plan.fires("relay_crash", f"{service}:{row['id']}#{row['publishes']}", w.now):
-                w.log("crash", service, f"outbox relay crashed after publishing {row['id']}, before marking it sent",
-                      msg)
+                w.log(
+                    "crash",
+                    service,
+                    f"outbox relay crashed after publishing {row['id']}, before marking it sent",
+                    msg,
+                )
                 self.kick(service, RESTART)
                 return
             row["sent"] = True

@@ -5,6 +5,7 @@ faults a learner switched on, so a lesson can show a pattern holding or breaking
 trace in ``counterexample``, and also under ``trace``). Toggles not given take
 their default; unknown toggle names are ignored.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -24,101 +25,238 @@ PLAYGROUNDS = {
         "title": "Order saga: outbox, deduplication, choreography or orchestration",
         "scenario": "order_saga_choreography",
         "toggles": [
-            _t("outbox", "Publish through the outbox", "pattern", True,
-               "On: events are written in the same transaction as the state change and a relay publishes them. "
-               "Off: each service commits, then publishes (a dual write)."),
-            _t("dedup", "Deduplicate (inbox / idempotency keys)", "pattern", True,
-               "On: handlers remember processed message ids (choreography) or calls carry idempotency keys "
-               "(orchestration). Off: a repeated message or call is processed again."),
-            _t("orchestration", "Use an orchestrator", "pattern", False,
-               "Off: choreography (services react to each other's events). On: one orchestrator calls "
-               "Inventory and Payment and keeps the saga state."),
-            _t("duplicate_delivery", "Duplicate delivery", "fault", False,
-               "The broker delivers the message that triggers the payment twice (or, with an orchestrator, "
-               "the capture reply is lost and the call is retried)."),
-            _t("crash_after_commit", "Crash after commit", "fault", False,
-               "A service crashes right after its database commit, before it publishes or acknowledges."),
-            _t("relay_crash", "Publisher crashes after commit", "fault", False,
-               "The process that publishes events dies after the commit, before the event is marked sent. "
-               "With the outbox that is the relay, which publishes again on restart (a duplicate). Without "
-               "an outbox it is the service itself, and the event is simply gone."),
-            _t("payment_fails", "Payment fails", "fault", False,
-               "The first customer's card is declined: the reserved stock must be released."),
+            _t(
+                "outbox",
+                "Publish through the outbox",
+                "pattern",
+                True,
+                "On: events are written in the same transaction as the state change and a relay publishes them. "
+                "Off: each service commits, then publishes (a dual write).",
+            ),
+            _t(
+                "dedup",
+                "Deduplicate (inbox / idempotency keys)",
+                "pattern",
+                True,
+                "On: handlers remember processed message ids (choreography) or calls carry idempotency keys "
+                "(orchestration). Off: a repeated message or call is processed again.",
+            ),
+            _t(
+                "orchestration",
+                "Use an orchestrator",
+                "pattern",
+                False,
+                "Off: choreography (services react to each other's events). On: one orchestrator calls "
+                "Inventory and Payment and keeps the saga state.",
+            ),
+            _t(
+                "duplicate_delivery",
+                "Duplicate delivery",
+                "fault",
+                False,
+                "The broker delivers the message that triggers the payment twice (or, with an orchestrator, "
+                "the capture reply is lost and the call is retried).",
+            ),
+            _t(
+                "crash_after_commit",
+                "Crash after commit",
+                "fault",
+                False,
+                "A service crashes right after its database commit, before it publishes or acknowledges.",
+            ),
+            _t(
+                "relay_crash",
+                "Publisher crashes after commit",
+                "fault",
+                False,
+                "The process that publishes events dies after the commit, before the event is marked sent. "
+                "With the outbox that is the relay, which publishes again on restart (a duplicate). Without "
+                "an outbox it is the service itself, and the event is simply gone.",
+            ),
+            _t(
+                "payment_fails",
+                "Payment fails",
+                "fault",
+                False,
+                "The first customer's card is declined: the reserved stock must be released.",
+            ),
         ],
     },
     "travel-booking": {
         "title": "Travel booking: compensations",
         "scenario": "travel_booking",
         "toggles": [
-            _t("compensate", "Compensate booked legs", "pattern", True,
-               "When a leg fails, cancel the legs already booked, newest first."),
-            _t("idempotent_compensation", "Idempotent compensation", "pattern", True,
-               "Cancellations carry an idempotency key, so sending one twice refunds once."),
-            _t("hotel_fails", "Hotel fails", "fault", True, "The hotel has no availability for the first trip."),
-            _t("orchestrator_crash", "Orchestrator crashes", "fault", False,
-               "The orchestrator crashes after booking the flight; its command is delivered again."),
-            _t("cancel_reply_lost", "Cancel reply lost", "fault", False,
-               "The airline cancels the flight but its reply is lost, so the orchestrator retries the cancel."),
+            _t(
+                "compensate",
+                "Compensate booked legs",
+                "pattern",
+                True,
+                "When a leg fails, cancel the legs already booked, newest first.",
+            ),
+            _t(
+                "idempotent_compensation",
+                "Idempotent compensation",
+                "pattern",
+                True,
+                "Cancellations carry an idempotency key, so sending one twice refunds once.",
+            ),
+            _t(
+                "hotel_fails",
+                "Hotel fails",
+                "fault",
+                True,
+                "The hotel has no availability for the first trip.",
+            ),
+            _t(
+                "orchestrator_crash",
+                "Orchestrator crashes",
+                "fault",
+                False,
+                "The orchestrator crashes after booking the flight; its command is delivered again.",
+            ),
+            _t(
+                "cancel_reply_lost",
+                "Cancel reply lost",
+                "fault",
+                False,
+                "The airline cancels the flight but its reply is lost, so the orchestrator retries the cancel.",
+            ),
         ],
     },
     "idempotent-charge": {
         "title": "Charging a card with an idempotency key",
         "scenario": "idempotent_charge",
         "toggles": [
-            _t("idempotency_key", "Honour the idempotency key", "pattern", True,
-               "The payment API stores each key with its result, in the same transaction as the charge, and "
-               "replays the result when the key comes again."),
-            _t("reply_lost", "Reply lost, client retries", "fault", True,
-               "The API charges the card but the reply is lost; the client times out and retries with the "
-               "same key."),
-            _t("key_reuse", "Key reused with another amount", "fault", False,
-               "A buggy client sends the same key with a different amount."),
+            _t(
+                "idempotency_key",
+                "Honour the idempotency key",
+                "pattern",
+                True,
+                "The payment API stores each key with its result, in the same transaction as the charge, and "
+                "replays the result when the key comes again.",
+            ),
+            _t(
+                "reply_lost",
+                "Reply lost, client retries",
+                "fault",
+                True,
+                "The API charges the card but the reply is lost; the client times out and retries with the "
+                "same key.",
+            ),
+            _t(
+                "key_reuse",
+                "Key reused with another amount",
+                "fault",
+                False,
+                "A buggy client sends the same key with a different amount.",
+            ),
         ],
     },
     "two-phase-commit": {
         "title": "Two-phase commit and the blocking problem",
         "scenario": "two_phase_commit",
         "toggles": [
-            _t("coordinator_crash", "Coordinator crashes after prepare", "fault", False,
-               "Both banks voted yes and hold their locks; the coordinator crashes before sending the "
-               "decision and does not come back within the window."),
-            _t("vote_no", "A participant votes no", "fault", False, "bank_b refuses the first transfer."),
+            _t(
+                "coordinator_crash",
+                "Coordinator crashes after prepare",
+                "fault",
+                False,
+                "Both banks voted yes and hold their locks; the coordinator crashes before sending the "
+                "decision and does not come back within the window.",
+            ),
+            _t(
+                "vote_no",
+                "A participant votes no",
+                "fault",
+                False,
+                "bank_b refuses the first transfer.",
+            ),
         ],
     },
     "retry-storm": {
         "title": "Retry storms: backoff, jitter and a cap",
         "scenario": "retry_storm",
         "toggles": [
-            _t("backoff", "Exponential backoff", "pattern", True, "Each retry waits twice as long as the last."),
-            _t("jitter", "Jitter", "pattern", True, "Each client waits a random part of the backoff, so "
-                                                      "clients that failed together do not retry together."),
-            _t("cap", "Retry cap", "pattern", True,
-               "Give up after a bounded number of attempts (then alert / dead-letter): 10 with backoff. "
-               "Without backoff 10 attempts are gone in a second, so here the cap allows 50 quick ones: a "
-               "budget of a few seconds of retrying instead of a count."),
-            _t("long_outage", "Long outage", "fault", False, "Inventory stays down for the whole window."),
+            _t(
+                "backoff",
+                "Exponential backoff",
+                "pattern",
+                True,
+                "Each retry waits twice as long as the last.",
+            ),
+            _t(
+                "jitter",
+                "Jitter",
+                "pattern",
+                True,
+                "Each client waits a random part of the backoff, so "
+                "clients that failed together do not retry together.",
+            ),
+            _t(
+                "cap",
+                "Retry cap",
+                "pattern",
+                True,
+                "Give up after a bounded number of attempts (then alert / dead-letter): 10 with backoff. "
+                "Without backoff 10 attempts are gone in a second, so here the cap allows 50 quick ones: a "
+                "budget of a few seconds of retrying instead of a count.",
+            ),
+            _t(
+                "long_outage",
+                "Long outage",
+                "fault",
+                False,
+                "Inventory stays down for the whole window.",
+            ),
         ],
     },
     "shipping-down": {
         "title": "Shipping is down: capture or hold?",
         "scenario": "shipping_down",
         "toggles": [
-            _t("authorize_first", "Authorize (hold) until shipping accepts", "pattern", True,
-               "On: hold the money, capture only once shipping has accepted, void the hold on a deadline. "
-               "Off: capture first, then wait for shipping."),
-            _t("long_outage", "Shipping down for most of the window", "fault", True,
-               "Shipping is down for 50 s of the 60 s window (off: from half a second to about twelve)."),
+            _t(
+                "authorize_first",
+                "Authorize (hold) until shipping accepts",
+                "pattern",
+                True,
+                "On: hold the money, capture only once shipping has accepted, void the hold on a deadline. "
+                "Off: capture first, then wait for shipping.",
+            ),
+            _t(
+                "long_outage",
+                "Shipping down for most of the window",
+                "fault",
+                True,
+                "Shipping is down for 50 s of the 60 s window (off: from half a second to about twelve).",
+            ),
         ],
     },
     "poison-message": {
         "title": "Poison messages and the dead-letter queue",
         "scenario": "poison_message",
         "toggles": [
-            _t("dlq", "Dead-letter queue", "pattern", True,
-               "On: a message that fails 5 times (or is rejected as poison) moves to the DLQ. Off: it is "
-               "retried forever, blocking the queue behind it."),
-            _t("poison", "A malformed message", "fault", True, "The producer sends one event with a bad amount."),
-            _t("fx_timeout", "FX service times out", "fault", False, "A transient failure: must be retried."),
+            _t(
+                "dlq",
+                "Dead-letter queue",
+                "pattern",
+                True,
+                "On: a message that fails 5 times (or is rejected as poison) moves to the DLQ. Off: it is "
+                "retried forever, blocking the queue behind it.",
+            ),
+            _t(
+                "poison",
+                "A malformed message",
+                "fault",
+                True,
+                "The producer sends one event with a bad amount.",
+            ),
+            _t(
+                "fx_timeout",
+                "FX service times out",
+                "fault",
+                False,
+                "A transient failure: must be retried.",
+            ),
         ],
     },
 }
@@ -180,15 +318,22 @@ def _charge(t: dict):
         rules.append(_rule("reply_lost", "client:pay-1#1"))
     if t["key_reuse"]:
         rules.append(_rule("key_reuse", "client:pay-1"))
-    return "idempotent_charge", _flags(USE_KEY=t["idempotency_key"]) + _template("idempotent_charge"), rules
+    return (
+        "idempotent_charge",
+        _flags(USE_KEY=t["idempotency_key"]) + _template("idempotent_charge"),
+        rules,
+    )
 
 
 def _twopc(t: dict):
     rules = []
     if t["coordinator_crash"]:
-        rules += [_rule("crash", "coordinator.transfer:cmd-1#1", at=2), _rule("coordinator_down", "coordinator")]
+        rules += [
+            _rule("crash", "coordinator.transfer:cmd-1#1", at=2),
+            _rule("coordinator_down", "coordinator"),
+        ]
     if t["vote_no"]:
-        rules.append(_rule("vote_no", "bank_b:"))        # the first transfer
+        rules.append(_rule("vote_no", "bank_b:"))  # the first transfer
     return "two_phase_commit", scenarios.get("two_phase_commit").reference_source, rules
 
 
@@ -213,9 +358,15 @@ def _poison(t: dict):
     return "poison_message", _flags(DLQ=t["dlq"]) + _template("poison_message"), rules
 
 
-_BUILDERS = {"order-saga": _order_saga, "travel-booking": _travel, "idempotent-charge": _charge,
-             "two-phase-commit": _twopc, "retry-storm": _retry, "shipping-down": _shipping,
-             "poison-message": _poison}
+_BUILDERS = {
+    "order-saga": _order_saga,
+    "travel-booking": _travel,
+    "idempotent-charge": _charge,
+    "two-phase-commit": _twopc,
+    "retry-storm": _retry,
+    "shipping-down": _shipping,
+    "poison-message": _poison,
+}
 
 
 def resolve(key: str, toggles: dict | None = None) -> tuple[str, str, list[dict]]:
@@ -223,7 +374,9 @@ def resolve(key: str, toggles: dict | None = None) -> tuple[str, str, list[dict]
     if key not in PLAYGROUNDS:
         raise KeyError(f"unknown playground {key!r}")
     given = toggles or {}
-    values = {t["name"]: bool(given.get(t["name"], t["default"])) for t in PLAYGROUNDS[key]["toggles"]}
+    values = {
+        t["name"]: bool(given.get(t["name"], t["default"])) for t in PLAYGROUNDS[key]["toggles"]
+    }
     return _BUILDERS[key](values)
 
 

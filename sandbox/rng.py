@@ -1,6 +1,7 @@
 """Randomness. Each simulated run owns one seeded ``random.Random`` (latency, jitter,
 delays); whether a fault fires at a given site is a pure hash of (seed, kind, site),
 so a run's fault decisions do not depend on the order things happen in."""
+
 from __future__ import annotations
 
 import hashlib
@@ -25,6 +26,7 @@ def unit_prefix(*parts: object):
         h = base.copy()
         h.update(str(last).encode())
         return int.from_bytes(h.digest(), "big") / 2.0**64
+
     return draw
 
 

@@ -9,6 +9,7 @@ idempotency layer: a key's stored result is replayed, the same key with a
 different payload is rejected, a request arriving while one with the same key
 is in flight gets a conflict, and keys expire after ``KEY_TTL`` ms.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,7 +18,12 @@ from . import effects
 
 KEY_TTL = 30_000
 # Operations that undo a step are drawn as compensations in the trace.
-COMPENSATIONS = {"release": "compensate", "refund": "compensate", "cancel": "compensate", "void": "compensate"}
+COMPENSATIONS = {
+    "release": "compensate",
+    "refund": "compensate",
+    "cancel": "compensate",
+    "void": "compensate",
+}
 BUCKET_MS = 100
 
 
@@ -36,24 +42,48 @@ class Rpc:
         op = effects._name(payload.get("op"), "call.op")
         data = payload.get("data")
         if not isinstance(data, dict):
-            raise effects.GuestProtocolError("invalid callback from the sandbox: call.data must be a dict")
+            raise effects.GuestProtocolError(
+                "invalid callback from the sandbox: call.data must be a dict"
+            )
         data = effects.clean(data, "call.data", budget)
         key = effects._opt_str(payload.get("idempotency_key"), "call.idempotency_key")
         corr = effects._opt_str(payload.get("correlation_id"), "call.correlation_id")
         n = self.counts[caller_site] = self.counts.get(caller_site, 0) + 1
         return self.call(caller, f"{caller_site}>{service}.{op}#{n}", service, op, data, key, corr)
 
-    def call(self, caller: str, site: str, service: str, op: str, data: dict,
-             key: str | None = None, corr: str | None = None) -> dict:
+    def call(
+        self,
+        caller: str,
+        site: str,
+        service: str,
+        op: str,
+        data: dict,
+        key: str | None = None,
+        corr: str | None = None,
+    ) -> dict:
         w = self.world
-        if ">" not in site:                    # a trusted caller: name the callee in the site too
+        if ">" not in site:  # a trusted caller: name the callee in the site too
             site = f"{site}>{service}.{op}"
-        self.calls.append({"caller": caller, "service": service, "op": op, "data": data,
-                           "idempotency_key": key, "correlation_id": corr, "t": w.now})
+        self.calls.append(
+            {
+                "caller": caller,
+                "service": service,
+                "op": op,
+                "data": data,
+                "idempotency_key": key,
+                "correlation_id": corr,
+                "t": w.now,
+            }
+        )
         tag = {"correlation_id": corr}
         kinds = {**COMPENSATIONS, **getattr(w.scenario, "trace_kinds", {})}
-        w.log(kinds.get(op, "call"), caller, f"{op}({_short(data)})" + (f" key={key}" if key else ""), tag,
-              to=service)
+        w.log(
+            kinds.get(op, "call"),
+            caller,
+            f"{op}({_short(data)})" + (f" key={key}" if key else ""),
+            tag,
+            to=service,
+        )
         fn = w.scenario.rpc_ops.get((service, op))
         if fn is None:
             return {"status": "error", "message": f"{service} has no operation {op!r}"}
@@ -77,43 +107,89 @@ class Rpc:
                 record = None
             if record:
                 if record["fingerprint"] != fingerprint:
-                    w.log("reply", service, f"rejected: key {key} was used with a different payload", tag, to=caller)
-                    return {"status": "rejected", "message": "idempotency key reused with a different payload"}
+                    w.log(
+                        "reply",
+                        service,
+                        f"rejected: key {key} was used with a different payload",
+                        tag,
+                        to=caller,
+                    )
+                    return {
+                        "status": "rejected",
+                        "message": "idempotency key reused with a different payload",
+                    }
                 return self._reply(caller, site, service, op, record["result"], tag, replayed=True)
-        if callable(fn):                       # a trivial trusted operation, answered directly
+        if callable(fn):  # a trivial trusted operation, answered directly
             return self._reply(caller, site, service, op, fn(w, data), tag)
-        request = {"op": op, "data": data, "idempotency_key": key, "correlation_id": corr, "caller": caller}
+        request = {
+            "op": op,
+            "data": data,
+            "idempotency_key": key,
+            "correlation_id": corr,
+            "caller": caller,
+        }
         before = w.stores[service].snapshot() if w.plan.fires("concurrent", site, w.now) else None
         resp = w.invoke(service, fn, site, request=request)
         if before is not None:
             if platform:
-                w.log("conflict", service, f"a concurrent copy of {op} with key {key} got 409 Conflict", tag)
+                w.log(
+                    "conflict",
+                    service,
+                    f"a concurrent copy of {op} with key {key} got 409 Conflict",
+                    tag,
+                )
             else:
                 twin = w.invoke(service, fn, site + "+twin", request=request, snapshot=before)
-                w.log("conflict" if twin.get("conflict") else "duplicate", service,
-                      f"a concurrent copy of {op} " + ("was rejected by the store" if twin.get("conflict")
-                                                       else "was processed too"), tag)
+                w.log(
+                    "conflict" if twin.get("conflict") else "duplicate",
+                    service,
+                    f"a concurrent copy of {op} "
+                    + (
+                        "was rejected by the store" if twin.get("conflict") else "was processed too"
+                    ),
+                    tag,
+                )
         if resp["crashed"] or resp.get("conflict"):
             w.log("timeout", caller, f"{service} crashed while handling {op}; timed out", tag)
             return {"status": "timeout"}
         if not resp["ok"]:
             return {"status": "error", "message": resp["error"]}
         if resp["retry_after"] is not None or resp["poison"] is not None:
-            return {"status": "error", "message": "RetryLater and Poison only make sense in message handlers"}
+            return {
+                "status": "error",
+                "message": "RetryLater and Poison only make sense in message handlers",
+            }
         result = resp["value"] if isinstance(resp["value"], dict) else {"value": resp["value"]}
         if platform:
-            self.keys[(service, key)] = {"fingerprint": fingerprint, "result": result,
-                                         "expires": w.now + KEY_TTL}
+            self.keys[(service, key)] = {
+                "fingerprint": fingerprint,
+                "result": result,
+                "expires": w.now + KEY_TTL,
+            }
         return self._reply(caller, site, service, op, result, tag)
 
-    def _reply(self, caller: str, site: str, service: str, op: str, result: dict, tag: dict,
-               replayed: bool = False) -> dict:
+    def _reply(
+        self,
+        caller: str,
+        site: str,
+        service: str,
+        op: str,
+        result: dict,
+        tag: dict,
+        replayed: bool = False,
+    ) -> dict:
         w = self.world
         if w.plan.fires("reply_lost", site, w.now):
             w.log("timeout", caller, f"{service} did {op} but the reply was lost; timed out", tag)
             return {"status": "timeout"}
         kind = "vote" if getattr(w.scenario, "trace_kinds", {}).get(op) == "prepare" else "reply"
-        w.log(kind, service, ("replayed stored result " if replayed else "") + _short(result), tag, to=caller)
+        w.log(
+            kind,
+            service,
+            ("replayed stored result " if replayed else "") + _short(result),
+            tag,
+            to=caller,
+        )
         return {"status": "ok", "result": result}
 
     def load_series(self, service: str) -> list[list[int]]:

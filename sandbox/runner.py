@@ -7,15 +7,17 @@ child process (learner submissions, see ``sandbox.jail``). Both execute the
 same guest-side dispatcher (``sandbox/guest/dispatch.py``), so the verdict is
 computed identically whichever runner is used, and always on this side.
 """
+
 from __future__ import annotations
 
 import contextlib
 import io
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 GUEST_DIR = Path(__file__).resolve().parent / "guest"
 
@@ -41,13 +43,24 @@ class Limits:
 
 
 # Hard ceilings: per-exercise limits are clamped to these.
-MAX_LIMITS = Limits(cpu_seconds=20, wall_seconds=30.0, memory_mb=512, processes=64,
-                    output_bytes=256 * 1024, open_files=128, file_size_mb=16)
+MAX_LIMITS = Limits(
+    cpu_seconds=20,
+    wall_seconds=30.0,
+    memory_mb=512,
+    processes=64,
+    output_bytes=256 * 1024,
+    open_files=128,
+    file_size_mb=16,
+)
 
 
 def clamp_limits(limits: Limits) -> Limits:
-    return Limits(**{name: min(getattr(limits, name), getattr(MAX_LIMITS, name))
-                     for name in Limits.__dataclass_fields__})
+    return Limits(
+        **{
+            name: min(getattr(limits, name), getattr(MAX_LIMITS, name))
+            for name in Limits.__dataclass_fields__
+        }
+    )
 
 
 class RunnerError(Exception):
@@ -80,6 +93,7 @@ def _load_guest_dispatch():
     if str(GUEST_DIR) not in sys.path:
         sys.path.insert(0, str(GUEST_DIR))
     import dispatch  # noqa: E402  (guest modules are flat, stdlib-only)
+
     return dispatch
 
 
@@ -101,7 +115,7 @@ class InProcessRunner:
             self._code = compile(self.source, "<solution>", "exec")
         except SyntaxError as exc:
             raise RunnerError("syntax", f"line {exc.lineno}: {exc.msg}") from None
-        if str(GUEST_DIR) not in sys.path:   # so trusted sources can ``import saga_api``
+        if str(GUEST_DIR) not in sys.path:  # so trusted sources can ``import saga_api``
             sys.path.insert(0, str(GUEST_DIR))
         self._namespace = self._fresh()
 
@@ -126,7 +140,7 @@ class InProcessRunner:
     def close(self) -> None:
         pass
 
-    def __enter__(self) -> "InProcessRunner":
+    def __enter__(self) -> InProcessRunner:
         return self
 
     def __exit__(self, *exc: Any) -> None:

@@ -4,6 +4,7 @@ A commit is all-or-nothing and re-validated here (the guest's view was only a
 snapshot): inserting an existing key or updating a missing row rejects the
 whole transaction.
 """
+
 from __future__ import annotations
 
 
@@ -58,7 +59,15 @@ class Store:
         rows = []
         for item in outbox:
             self._seq += 1
-            rows.append({"id": f"{self.service}-{self._seq}", "type": item["type"], "data": item["data"],
-                         "correlation_id": item["correlation_id"], "sent": False, "publishes": 0})
+            rows.append(
+                {
+                    "id": f"{self.service}-{self._seq}",
+                    "type": item["type"],
+                    "data": item["data"],
+                    "correlation_id": item["correlation_id"],
+                    "sent": False,
+                    "publishes": 0,
+                }
+            )
         self.outbox.extend(rows)
         return None, rows

@@ -1,4 +1,5 @@
 """Traces are data: timestamped steps the site renders as a sequence diagram."""
+
 from __future__ import annotations
 
 import json
@@ -11,13 +12,28 @@ class Trace:
         self.steps: list[dict] = []
         self.dropped = 0
 
-    def add(self, t: int, service: str, kind: str, detail: str, *, message_id: str | None = None,
-            correlation_id: str | None = None, to: str | None = None) -> None:
+    def add(
+        self,
+        t: int,
+        service: str,
+        kind: str,
+        detail: str,
+        *,
+        message_id: str | None = None,
+        correlation_id: str | None = None,
+        to: str | None = None,
+    ) -> None:
         if len(self.steps) >= MAX_STEPS:
             self.dropped += 1
             return
-        step = {"t": t, "service": service, "kind": kind, "message_id": message_id,
-                "correlation_id": correlation_id, "detail": detail}
+        step = {
+            "t": t,
+            "service": service,
+            "kind": kind,
+            "message_id": message_id,
+            "correlation_id": correlation_id,
+            "detail": detail,
+        }
         if to is not None:
             step["to"] = to
         self.steps.append(step)

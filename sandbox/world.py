@@ -1,6 +1,7 @@
 """One simulated run: services with stores, the broker, the relay, RPC, the clock,
 the fault plan and the trace, and the single place where guest answers are
 validated and applied."""
+
 from __future__ import annotations
 
 import functools
@@ -18,15 +19,19 @@ from .runner import RunnerError
 from .store import Store
 from .trace import Trace
 
-HORIZON = 60_000      # the consistency window, in virtual ms
+HORIZON = 60_000  # the consistency window, in virtual ms
 MAX_STEPS = 20_000
-MAX_ROWS = 5_000      # per service, outbox included: a store is small in these worlds
-MAX_ROUND_TRIPS = 4_000   # learner requests + callbacks in one run (a reference needs well under 100)
+MAX_ROWS = 5_000  # per service, outbox included: a store is small in these worlds
+MAX_ROUND_TRIPS = (
+    4_000  # learner requests + callbacks in one run (a reference needs well under 100)
+)
 # == json.dumps(x, sort_keys=True, separators=(",", ":")), without building an encoder per call.
 _canonical = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
 
 
-MAX_CALLS_PER_INVOCATION = 64   # RPCs one learner invocation may make (the longest saga step needs 6)
+MAX_CALLS_PER_INVOCATION = (
+    64  # RPCs one learner invocation may make (the longest saga step needs 6)
+)
 CACHE_BYTES = 64 * 1024 * 1024  # answer tapes kept per grading; past it the cache starts over
 
 
@@ -39,9 +44,11 @@ class WorkBudgetExceeded(effects.GuestProtocolError):
     ends with a verdict that says so."""
 
     def __init__(self, what: str) -> None:
-        super().__init__(f"Your code made the simulator do too much work: {what}. No solution needs "
-                         f"that much; look for loops that call, retry or write far more than the "
-                         f"scenario asks.")
+        super().__init__(
+            f"Your code made the simulator do too much work: {what}. No solution needs "
+            f"that much; look for loops that call, retry or write far more than the "
+            f"scenario asks."
+        )
 
 
 class Cache:
@@ -69,7 +76,7 @@ class Cache:
         try:
             cost = 64 + len(_canonical(value[1]))
         except (TypeError, ValueError):
-            return        # not JSON (only trusted in-process code can say that): validation will refuse it
+            return  # not JSON (only trusted in-process code can say that): validation will refuse it
         if self.size + cost > self.limit:
             self.entries.clear()
             self.size = 0
@@ -78,8 +85,17 @@ class Cache:
 
 
 class World:
-    def __init__(self, scenario, learner, trusted, plan, seed: int, cache: Cache | None = None,
-                 constants: dict | None = None, tracing: bool = True) -> None:
+    def __init__(
+        self,
+        scenario,
+        learner,
+        trusted,
+        plan,
+        seed: int,
+        cache: Cache | None = None,
+        constants: dict | None = None,
+        tracing: bool = True,
+    ) -> None:
         self.scenario = scenario
         self.learner = learner
         self.trusted = trusted
@@ -101,11 +117,13 @@ class World:
         self.notes: dict[str, list] = {}
         self.errors: list[str] = []
         self.invocations = 0
-        self.round_trips = 0      # calls into learner code (requests and their callbacks), cached or not
-        self.jail_trips = 0       # requests that actually went to the learner's runner
+        self.round_trips = (
+            0  # calls into learner code (requests and their callbacks), cached or not
+        )
+        self.jail_trips = 0  # requests that actually went to the learner's runner
         self.finished = False
         self.exhausted = False
-        self.cpu_deadline: float | None = None     # time.thread_time() past which the grading stops
+        self.cpu_deadline: float | None = None  # time.thread_time() past which the grading stops
 
     @property
     def now(self) -> int:
@@ -114,12 +132,21 @@ class World:
     def note(self, key: str, value) -> None:
         self.notes.setdefault(key, []).append(value)
 
-    def log(self, kind: str, service: str, detail: str, msg: dict | None = None, to: str | None = None) -> None:
+    def log(
+        self, kind: str, service: str, detail: str, msg: dict | None = None, to: str | None = None
+    ) -> None:
         if not self.tracing:
             return
         msg = msg or {}
-        self.trace.add(self.now, service, kind, detail, message_id=msg.get("id"),
-                       correlation_id=msg.get("correlation_id"), to=to)
+        self.trace.add(
+            self.now,
+            service,
+            kind,
+            detail,
+            message_id=msg.get("id"),
+            correlation_id=msg.get("correlation_id"),
+            to=to,
+        )
 
     def down_until(self, service: str) -> int | None:
         for start, end in self.outages.get(service, ()):
@@ -132,8 +159,12 @@ class World:
             self.finished = self.sched.run(HORIZON, MAX_STEPS)
         except RunExhausted:
             self.finished, self.exhausted = False, True
-            self.log("blocked", self.scenario.lanes[0], f"simulation stopped after {self.round_trips} calls "
-                                                       f"into your code: it never settles")
+            self.log(
+                "blocked",
+                self.scenario.lanes[0],
+                f"simulation stopped after {self.round_trips} calls "
+                f"into your code: it never settles",
+            )
 
     # -- talking to the guest ---------------------------------------------------
 
@@ -182,7 +213,7 @@ class World:
                 if tape.get(keys[i])[1] != payload:
                     diverged.append(i)
                     return {"status": "error", "message": "rejected by the simulator"}
-                return answers[i]                  # already executed live above
+                return answers[i]  # already executed live above
             tape.put(keys[i], ("call", payload))
             answers.append(live(payload))
             keys.append(tape.chain(keys[i], answers[-1]))
@@ -193,17 +224,27 @@ class World:
         if diverged:
             raise effects.GuestProtocolError(
                 f"{fn}() did something different for exactly the same input (call {diverged[0] + 1}): keep "
-                f"state in ctx.db, not in module globals, and do not use randomness or the clock")
+                f"state in ctx.db, not in module globals, and do not use randomness or the clock"
+            )
         tape.put(keys[len(answers)], ("done", answer))
         return answer
 
     def charge_cpu(self) -> None:
         if self.cpu_deadline is not None and time.thread_time() > self.cpu_deadline:
-            raise WorkBudgetExceeded("simulating what it did took more of the grader's CPU time than a "
-                                     "grading may use")
+            raise WorkBudgetExceeded(
+                "simulating what it did took more of the grader's CPU time than a grading may use"
+            )
 
-    def invoke(self, service: str, fn: str, site: str, *, event: dict | None = None,
-               request: dict | None = None, snapshot: dict | None = None) -> dict:
+    def invoke(
+        self,
+        service: str,
+        fn: str,
+        site: str,
+        *,
+        event: dict | None = None,
+        request: dict | None = None,
+        snapshot: dict | None = None,
+    ) -> dict:
         """Run a guest function in ``service`` and apply what it did. Returns the checked answer
         plus ``conflict`` (a commit the store rejected).
 
@@ -215,9 +256,14 @@ class World:
         store = self.stores[service]
         crash_at = self.plan.crash_point(site, self.now)
         self.invocations += 1
-        req = {"op": "call", "fn": fn, "service": service, "now": self.now,
-               "invocation": _invocation_id(site),
-               "store": store.snapshot() if snapshot is None else snapshot}
+        req = {
+            "op": "call",
+            "fn": fn,
+            "service": service,
+            "now": self.now,
+            "invocation": _invocation_id(site),
+            "store": store.snapshot() if snapshot is None else snapshot,
+        }
         if event is not None:
             req["event"] = event
         else:
@@ -226,12 +272,14 @@ class World:
         corr = tag.get("correlation_id")
         learner = fn in self.scenario.functions
         state = {"received": 0, "crashed": False, "conflict": None, "calls": 0, "abort": None}
-        budget = effects._Budget()        # what this invocation may send in all, calls and answer together
+        budget = (
+            effects._Budget()
+        )  # what this invocation may send in all, calls and answer together
 
         def take(batch: list[dict]) -> None:
             for effect in batch:
                 if state["crashed"] or (crash_at is not None and state["received"] >= crash_at):
-                    state["crashed"] = True        # the process died before this effect
+                    state["crashed"] = True  # the process died before this effect
                     return
                 state["received"] += 1
                 if effect["kind"] != "call" and not state["conflict"]:
@@ -244,22 +292,29 @@ class World:
                     self.round_trips += 1
                     self.charge_cpu()
                     if state["calls"] > MAX_CALLS_PER_INVOCATION:
-                        raise WorkBudgetExceeded(f"{fn}() made more than {MAX_CALLS_PER_INVOCATION} calls in one "
-                                                 f"invocation")
+                        raise WorkBudgetExceeded(
+                            f"{fn}() made more than {MAX_CALLS_PER_INVOCATION} calls in one "
+                            f"invocation"
+                        )
                     if self.round_trips > MAX_ROUND_TRIPS:
                         raise RunExhausted()
                 if state["crashed"]:
-                    return {"status": "crash"}     # refused: this process is already dead
+                    return {"status": "crash"}  # refused: this process is already dead
                 if not isinstance(payload, dict):
-                    raise effects.GuestProtocolError("invalid callback from the sandbox: not a dict")
+                    raise effects.GuestProtocolError(
+                        "invalid callback from the sandbox: not a dict"
+                    )
                 take(effects.effect_list(payload.get("pending", []), "call.pending", budget))
                 if state["crashed"] or (crash_at is not None and state["received"] >= crash_at):
                     state["crashed"] = True
                     return {"status": "crash"}
-                state["received"] += 1                       # the call itself
+                state["received"] += 1  # the call itself
                 if corr and payload.get("correlation_id") != corr:
-                    self.note("correlation", f"{fn}() called {payload.get('service')}.{payload.get('op')} with "
-                                             f"correlation id {payload.get('correlation_id')!r}, expected {corr!r}")
+                    self.note(
+                        "correlation",
+                        f"{fn}() called {payload.get('service')}.{payload.get('op')} with "
+                        f"correlation id {payload.get('correlation_id')!r}, expected {corr!r}",
+                    )
                 return self.rpc.from_guest(service, site, payload, budget)
             except Exception as exc:  # noqa: BLE001
                 # Raised after the guest answers: learner code must not be able to catch it, and
@@ -270,7 +325,7 @@ class World:
         try:
             raw = self.guest(fn, req, on_call)
         except RunnerError:
-            if state["abort"]:            # the runner gave up on code we had already stopped serving
+            if state["abort"]:  # the runner gave up on code we had already stopped serving
                 raise state["abort"] from None
             raise
         if state["abort"]:
@@ -278,16 +333,23 @@ class World:
         resp = effects.call_response(raw, budget)
         made = resp["effects"]
         if not state["crashed"]:
-            take(made[state["received"]:])
+            take(made[state["received"] :])
         self.plan.crash_sites(site, max(len(made), state["received"]), self.now)
         if crash_at is not None and state["received"] >= crash_at:
-            state["crashed"] = True                # after the last effect, before the ack or reply
+            state["crashed"] = True  # after the last effect, before the ack or reply
         resp["crashed"] = state["crashed"]
         resp["conflict"] = state["conflict"]
         if state["crashed"]:
             # Nothing the guest reported after its crash point counts: no answer, no error.
-            resp.update(ok=True, error=None, traceback="", value=None, retry_after=None, poison=None,
-                        effects=made[:crash_at])
+            resp.update(
+                ok=True,
+                error=None,
+                traceback="",
+                value=None,
+                retry_after=None,
+                poison=None,
+                effects=made[:crash_at],
+            )
             self.plan.crashed(site, crash_at)
             n = crash_at
             where = f"after {n} effect(s)" if n else "before doing anything"
@@ -302,14 +364,19 @@ class World:
         messages = effect["outbox"] if effect["kind"] == "commit" else [effect]
         for m in messages if corr else ():
             if m["correlation_id"] != corr:
-                self.note("correlation", f"{fn}() emitted {m['type']} with correlation id "
-                                         f"{m['correlation_id']!r}, expected {corr!r}")
+                self.note(
+                    "correlation",
+                    f"{fn}() emitted {m['type']} with correlation id "
+                    f"{m['correlation_id']!r}, expected {corr!r}",
+                )
         store = self.stores[service]
         if effect["kind"] == "commit":
             problem, rows = store.commit(effect["writes"], effect["outbox"])
             if sum(map(len, store.tables.values())) + len(store.outbox) > MAX_ROWS:
-                raise effects.GuestProtocolError(f"{service}'s store grew beyond {MAX_ROWS} rows: "
-                                                 f"{fn}() writes far more than this scenario needs")
+                raise effects.GuestProtocolError(
+                    f"{service}'s store grew beyond {MAX_ROWS} rows: "
+                    f"{fn}() writes far more than this scenario needs"
+                )
             if problem:
                 state["conflict"] = problem
                 self.log("conflict", service, f"commit rejected: {problem}", tag)
@@ -320,8 +387,13 @@ class World:
                 self.relay.kick(service)
         else:
             store._seq += 1
-            msg = {"id": f"{service}-p{store._seq}", "type": effect["type"], "data": effect["data"],
-                   "correlation_id": effect["correlation_id"], "source": service}
+            msg = {
+                "id": f"{service}-p{store._seq}",
+                "type": effect["type"],
+                "data": effect["data"],
+                "correlation_id": effect["correlation_id"],
+                "source": service,
+            }
             self.broker.publish(service, msg)
 
 

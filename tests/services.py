@@ -11,6 +11,7 @@ database and the worker logs say happened to every submission.
 Plain Python: no Django in this process (the site, the workers and the
 sweeper are subprocesses pointed at the private services).
 """
+
 from __future__ import annotations
 
 import collections
@@ -54,7 +55,9 @@ def missing_tools() -> list[str]:
 
 
 def _pg_bin(name: str) -> str:
-    found = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"), key=lambda p: int(p.parts[-3]))
+    found = sorted(
+        Path("/usr/lib/postgresql").glob(f"*/bin/{name}"), key=lambda p: int(p.parts[-3])
+    )
     return str(found[-1]) if found else (shutil.which(name) or "")
 
 
@@ -72,22 +75,43 @@ class PrivatePostgres:
         self.port = free_port()
         if os.geteuid() == 0:
             shutil.chown(self.dir, "postgres", "postgres")
-        subprocess.run(_as_postgres([_pg_bin("initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust",
-                                     "--no-sync", "-E", "UTF8", "--locale=C"]),
-                       check=True, capture_output=True)
+        subprocess.run(
+            _as_postgres(
+                [
+                    _pg_bin("initdb"),
+                    "-D",
+                    str(self.data),
+                    "-U",
+                    "postgres",
+                    "--auth=trust",
+                    "--no-sync",
+                    "-E",
+                    "UTF8",
+                    "--locale=C",
+                ]
+            ),
+            check=True,
+            capture_output=True,
+        )
 
     def url(self, name: str = "saga") -> str:
         return f"postgres://postgres@127.0.0.1:{self.port}/{name}"
 
     def _ctl(self, *args: str) -> None:
-        subprocess.run(_as_postgres([_pg_bin("pg_ctl"), "-D", str(self.data), *args]), check=True,
-                       capture_output=True, timeout=90)
+        subprocess.run(
+            _as_postgres([_pg_bin("pg_ctl"), "-D", str(self.data), *args]),
+            check=True,
+            capture_output=True,
+            timeout=90,
+        )
 
     def start(self) -> None:
-        options = (f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=100 "
-                   # Shared memory in the data directory: a cleanup of /dev/shm elsewhere cannot break it.
-                   "-c dynamic_shared_memory_type=mmap")
+        options = (
+            f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=100 "
+            # Shared memory in the data directory: a cleanup of /dev/shm elsewhere cannot break it.
+            "-c dynamic_shared_memory_type=mmap"
+        )
         self._ctl("-l", str(self.dir / "server.log"), "-w", "-t", "60", "-o", options, "start")
 
     def stop(self, mode: str = "fast") -> None:
@@ -130,8 +154,22 @@ class PrivateRedis:
     def start(self) -> None:
         with (self.dir / "server.log").open("a") as log:
             self.proc = subprocess.Popen(
-                ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                 "--appendonly", "no", "--dir", str(self.dir)], stdout=log, stderr=subprocess.STDOUT)
+                [
+                    "redis-server",
+                    "--port",
+                    str(self.port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--dir",
+                    str(self.dir),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         if not wait_for(self._answers, 20, 0.05):
             raise RuntimeError("the private Redis did not start")
 
@@ -169,11 +207,36 @@ class WebServer:
     def start(self) -> None:
         with self.log_path.open("a") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "courseapp.wsgi", "--bind", f"127.0.0.1:{self.port}",
-                 "--workers", str(self.workers), "--timeout", "60", "--log-level", "warning"],
-                cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        if not wait_for(lambda: http_get(self.base + "/health/live/")[0] == 200 or self.proc.poll() is not None,
-                        60, 0.1) or self.proc.poll() is not None:
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "courseapp.wsgi",
+                    "--bind",
+                    f"127.0.0.1:{self.port}",
+                    "--workers",
+                    str(self.workers),
+                    "--timeout",
+                    "60",
+                    "--log-level",
+                    "warning",
+                ],
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        if (
+            not wait_for(
+                lambda: (
+                    http_get(self.base + "/health/live/")[0] == 200 or self.proc.poll() is not None
+                ),
+                60,
+                0.1,
+            )
+            or self.proc.poll() is not None
+        ):
             raise RuntimeError("gunicorn did not start:\n" + self.log()[-3000:])
 
     def kill(self) -> None:
@@ -194,22 +257,39 @@ class WebServer:
         self.log_path.unlink(missing_ok=True)
 
 
-def http_get(url: str, headers: dict | None = None, timeout: float = 30, source: str = "") -> tuple[int, str, dict]:
+def http_get(
+    url: str, headers: dict | None = None, timeout: float = 30, source: str = ""
+) -> tuple[int, str, dict]:
     return http_request("GET", url, headers=headers, timeout=timeout, source=source)
 
 
-def http_request(method: str, url: str, body: bytes | None = None, headers: dict | None = None,
-                 timeout: float = 30, source: str = "") -> tuple[int, str, dict]:
+def http_request(
+    method: str,
+    url: str,
+    body: bytes | None = None,
+    headers: dict | None = None,
+    timeout: float = 30,
+    source: str = "",
+) -> tuple[int, str, dict]:
     """(status, body, headers); status 0 when nothing answered (refused, reset, timed out). No redirects.
     `source` picks the client's loopback address (any of 127.0.0.0/8), so learners are different people."""
     parts = urllib.parse.urlsplit(url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout,
-                                      source_address=(source, 0) if source else None)
+    conn = http.client.HTTPConnection(
+        parts.hostname, parts.port, timeout=timeout, source_address=(source, 0) if source else None
+    )
     try:
-        conn.request(method, parts.path + (f"?{parts.query}" if parts.query else ""), body=body,
-                     headers=headers or {})
+        conn.request(
+            method,
+            parts.path + (f"?{parts.query}" if parts.query else ""),
+            body=body,
+            headers=headers or {},
+        )
         response = conn.getresponse()
-        return response.status, response.read().decode("utf-8", "replace"), dict(response.getheaders())
+        return (
+            response.status,
+            response.read().decode("utf-8", "replace"),
+            dict(response.getheaders()),
+        )
     except (OSError, http.client.HTTPException) as exc:
         return 0, f"{type(exc).__name__}: {exc}", {}
     finally:
@@ -219,7 +299,7 @@ def http_request(method: str, url: str, body: bytes | None = None, headers: dict
 # -- the whole stack ------------------------------------------------------------------
 
 WORKER_ENV = {
-    "SANDBOX_RANDOM_SCHEDULES": "40",   # the drill is about the pipeline, not the exploration
+    "SANDBOX_RANDOM_SCHEDULES": "40",  # the drill is about the pipeline, not the exploration
     "CELERY_TASK_TIME_LIMIT": "10",
     "CELERY_VISIBILITY_TIMEOUT": "15",  # a killed worker's unacknowledged task comes back after this
 }
@@ -232,7 +312,12 @@ SWEEP_REDISPATCH_SECONDS = 15
 class Stack:
     """PostgreSQL, Redis, gunicorn and a Celery worker, all private to one test module or benchmark."""
 
-    def __init__(self, learners: int, worker_concurrency: int = 2, redispatch_seconds: int = SWEEP_REDISPATCH_SECONDS):
+    def __init__(
+        self,
+        learners: int,
+        worker_concurrency: int = 2,
+        redispatch_seconds: int = SWEEP_REDISPATCH_SECONDS,
+    ):
         self.pg = PrivatePostgres()
         self.redis = PrivateRedis()
         self.learners_wanted = learners
@@ -248,17 +333,38 @@ class Stack:
         self.sweep_errors: list[str] = []
 
     def env(self, **extra: str) -> dict:
-        env = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "CACHE_URL", "DJANGO_SETTINGS_MODULE")}
-        env.update(DEBUG="0", SECRET_KEY="fault-drill-secret-key-" + "x" * 40, ALLOWED_HOSTS="127.0.0.1",
-                   SECURE_SSL_REDIRECT="0", SECURE_COOKIES="0", SECURE_HSTS_SECONDS="0", LOG_LEVEL="INFO",
-                   DATABASE_URL=self.pg.url(), CELERY_BROKER_URL=self.redis.url(0), CACHE_URL=self.redis.url(1),
-                   SANDBOX_ALLOW_UNJAILED="0", PYTHONUNBUFFERED="1", **WORKER_ENV)
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("DEBUG", "CACHE_URL", "DJANGO_SETTINGS_MODULE")
+        }
+        env.update(
+            DEBUG="0",
+            SECRET_KEY="fault-drill-secret-key-" + "x" * 40,
+            ALLOWED_HOSTS="127.0.0.1",
+            SECURE_SSL_REDIRECT="0",
+            SECURE_COOKIES="0",
+            SECURE_HSTS_SECONDS="0",
+            LOG_LEVEL="INFO",
+            DATABASE_URL=self.pg.url(),
+            CELERY_BROKER_URL=self.redis.url(0),
+            CACHE_URL=self.redis.url(1),
+            SANDBOX_ALLOW_UNJAILED="0",
+            PYTHONUNBUFFERED="1",
+            **WORKER_ENV,
+        )
         env.update(extra)
         return env
 
     def manage(self, *args: str, timeout: float = 300) -> str:
-        done = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=self.env(), capture_output=True,
-                              text=True, timeout=timeout)
+        done = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         if done.returncode != 0:
             raise RuntimeError(f"manage.py {args[0]} failed:\n{done.stderr[-3000:]}")
         return done.stdout
@@ -278,8 +384,14 @@ class Stack:
         began = time.monotonic()
         self.web = WebServer(self.env())
         self.web.start()
-        self.worker = Worker([f"--concurrency={self.worker_concurrency}", "--prefetch-multiplier=1",
-                              "--pool=prefork"], self.env())
+        self.worker = Worker(
+            [
+                f"--concurrency={self.worker_concurrency}",
+                "--prefetch-multiplier=1",
+                "--pool=prefork",
+            ],
+            self.env(),
+        )
         self.worker.start()
         self.timings["processes"] = time.monotonic() - began
 
@@ -314,12 +426,20 @@ print(json.dumps({{"sessions": keys, "solution": version.solution, "starter": ve
 
     def sweep(self) -> int:
         """What celery beat does every minute in production (with shortened waits): re-relay stuck work."""
-        script = (f"from datetime import timedelta\nfrom django.conf import settings\nfrom exercises import grading\n"
-                  f"settings.EXERCISES_REDISPATCH_AFTER = {self.redispatch_seconds}\n"
-                  f"grading.UNDISPATCHED_GRACE = timedelta(seconds={SWEEP_GRACE_SECONDS})\n"
-                  "print(len(grading.sweep()))")
-        done = subprocess.run([sys.executable, "manage.py", "shell", "-c", script], cwd=ROOT, env=self.env(),
-                              capture_output=True, text=True, timeout=120)
+        script = (
+            f"from datetime import timedelta\nfrom django.conf import settings\nfrom exercises import grading\n"
+            f"settings.EXERCISES_REDISPATCH_AFTER = {self.redispatch_seconds}\n"
+            f"grading.UNDISPATCHED_GRACE = timedelta(seconds={SWEEP_GRACE_SECONDS})\n"
+            "print(len(grading.sweep()))"
+        )
+        done = subprocess.run(
+            [sys.executable, "manage.py", "shell", "-c", script],
+            cwd=ROOT,
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         if done.returncode != 0:  # e.g. the database is down right now: beat would simply try again
             self.sweep_errors.append(done.stderr[-2000:])
             return -1
@@ -327,7 +447,7 @@ print(json.dumps({{"sessions": keys, "solution": version.solution, "starter": ve
 
     def close(self) -> None:
         if self.worker is not None:
-            self.worker.kill()   # nothing left to finish gracefully: the drills are over
+            self.worker.kill()  # nothing left to finish gracefully: the drills are over
         for part in (self.worker, self.web, self.redis, self.pg):
             if part is not None:
                 try:
@@ -341,17 +461,24 @@ print(json.dumps({{"sessions": keys, "solution": version.solution, "starter": ve
 # Words every "a part of the site is down" page must carry; a 500 page or a traceback never does.
 OUTAGE_PAGE_MARKERS = ("site-header", "Nothing was lost")
 READER_PAGES = ("/lessons/idempotency-keys/", "/exercises/")
-NEVER_ON_A_PAGE = ("Traceback", "Server Error (500)", "OperationalError", "psycopg", "redis.exceptions")
+NEVER_ON_A_PAGE = (
+    "Traceback",
+    "Server Error (500)",
+    "OperationalError",
+    "psycopg",
+    "redis.exceptions",
+)
 
 
 @dataclass
 class Answer:
     """One non-success answer a learner got from the site."""
+
     method: str
     status: int
-    clear: bool          # a 503 in the site's layout that says what is wrong and that nothing was lost
-    kept_code: bool      # a refused submission handed the learner's code and token back
-    while_down: bool     # asked while the part was down (else: after it was back)
+    clear: bool  # a 503 in the site's layout that says what is wrong and that nothing was lost
+    kept_code: bool  # a refused submission handed the learner's code and token back
+    while_down: bool  # asked while the part was down (else: after it was back)
     excerpt: str
 
 
@@ -364,14 +491,18 @@ class DrillReport:
     wrong_verdicts: list = field(default_factory=list)
     unfinished: int = 0
     deliveries: dict = field(default_factory=dict)
-    verdict_writes: dict = field(default_factory=dict)   # writes per submission -> how many submissions
+    verdict_writes: dict = field(
+        default_factory=dict
+    )  # writes per submission -> how many submissions
     duplicates: int = 0
     answers: list[Answer] = field(default_factory=list)
-    accepted_while_down: int = 0                          # submissions the site accepted while the part was down
-    slowest_post: float = 0.0                             # seconds, the slowest answer to a submission
-    pages_while_down: dict = field(default_factory=dict)  # a reader's page loads while it was down: status -> count
+    accepted_while_down: int = 0  # submissions the site accepted while the part was down
+    slowest_post: float = 0.0  # seconds, the slowest answer to a submission
+    pages_while_down: dict = field(
+        default_factory=dict
+    )  # a reader's page loads while it was down: status -> count
     sweeps: list[int] = field(default_factory=list)
-    exits: dict = field(default_factory=dict)   # processes that died on their own and were restarted
+    exits: dict = field(default_factory=dict)  # processes that died on their own and were restarted
     seconds: float = 0.0
     drained: bool = False
 
@@ -386,38 +517,59 @@ class DrillReport:
 
     def summary(self) -> str:
         unclear = sum(1 for a in self.answers if a.status and not a.clear)
-        return (f"{self.fault}: {self.submissions} submissions, {self.rows} rows, statuses {self.statuses}, "
-                f"deliveries {dict(sorted(self.deliveries.items()))}, verdict writes per submission "
-                f"{dict(sorted(self.verdict_writes.items()))}, wrong verdicts {len(self.wrong_verdicts)}, "
-                f"unfinished {self.unfinished}; refusals {self.answer_counts} ({unclear} unclear, "
-                f"{self.refused_after_recovery} after the part was back), "
-                f"{self.accepted_while_down} accepted while down, pages while down {self.pages_while_down}, "
-                f"slowest answer to a submission {self.slowest_post:.1f} s; "
-                f"sweeps re-relayed {self.sweeps}; restarted after exiting on their own {self.exits}; "
-                f"{self.seconds:.0f} s")
+        return (
+            f"{self.fault}: {self.submissions} submissions, {self.rows} rows, statuses {self.statuses}, "
+            f"deliveries {dict(sorted(self.deliveries.items()))}, verdict writes per submission "
+            f"{dict(sorted(self.verdict_writes.items()))}, wrong verdicts {len(self.wrong_verdicts)}, "
+            f"unfinished {self.unfinished}; refusals {self.answer_counts} ({unclear} unclear, "
+            f"{self.refused_after_recovery} after the part was back), "
+            f"{self.accepted_while_down} accepted while down, pages while down {self.pages_while_down}, "
+            f"slowest answer to a submission {self.slowest_post:.1f} s; "
+            f"sweeps re-relayed {self.sweeps}; restarted after exiting on their own {self.exits}; "
+            f"{self.seconds:.0f} s"
+        )
 
 
 class Learner:
     """One signed-in learner submitting one piece of code through the form, and retrying as a person would."""
 
-    def __init__(self, stack: Stack, session: str, code: str, report: DrillReport, lock: threading.Lock,
-                 down: threading.Event, number: int):
+    def __init__(
+        self,
+        stack: Stack,
+        session: str,
+        code: str,
+        report: DrillReport,
+        lock: threading.Lock,
+        down: threading.Event,
+        number: int,
+    ):
         self.stack, self.code, self.report, self.lock, self.down = stack, code, report, lock, down
-        self.address = f"127.1.{number // 250}.{number % 250 + 1}"   # each learner from its own address
-        self.csrf = "drill" + os.urandom(16).hex()[:27]   # a 32-character CSRF secret, as the cookie holds
+        self.address = (
+            f"127.1.{number // 250}.{number % 250 + 1}"  # each learner from its own address
+        )
+        self.csrf = (
+            "drill" + os.urandom(16).hex()[:27]
+        )  # a 32-character CSRF secret, as the cookie holds
         self.cookies = f"sessionid={session}; csrftoken={self.csrf}"
         self.token = ""
 
     def _note(self, method: str, status: int, body: str, asked_while_down: bool) -> None:
-        clear = status == 503 and all(m in body for m in OUTAGE_PAGE_MARKERS) and not any(
-            bad in body for bad in NEVER_ON_A_PAGE)
+        clear = (
+            status == 503
+            and all(m in body for m in OUTAGE_PAGE_MARKERS)
+            and not any(bad in body for bad in NEVER_ON_A_PAGE)
+        )
         kept = False
         if method == "POST" and status == 503:
-            kept = (html.escape(self.code, quote=False) in body or html.escape(self.code) in body) \
-                and self.token in body
+            kept = (
+                html.escape(self.code, quote=False) in body or html.escape(self.code) in body
+            ) and self.token in body
         with self.lock:
-            self.report.answers.append(Answer(method, status, clear, kept, asked_while_down,
-                                              re.sub(r"\s+", " ", body)[:300]))
+            self.report.answers.append(
+                Answer(
+                    method, status, clear, kept, asked_while_down, re.sub(r"\s+", " ", body)[:300]
+                )
+            )
 
     @property
     def page(self) -> str:
@@ -440,11 +592,17 @@ class Learner:
         self.open(deadline)
         page = self.page
         form = urllib.parse.urlencode({"client_token": self.token, "code": self.code}).encode()
-        headers = {"Cookie": self.cookies, "X-CSRFToken": self.csrf, "Referer": page,
-                   "Content-Type": "application/x-www-form-urlencoded"}
+        headers = {
+            "Cookie": self.cookies,
+            "X-CSRFToken": self.csrf,
+            "Referer": page,
+            "Content-Type": "application/x-www-form-urlencoded",
+        }
         while time.monotonic() < deadline:
             sent, asked_while_down = time.monotonic(), self.down.is_set()
-            status, body, _ = http_request("POST", page + "submit/", form, headers, source=self.address)
+            status, body, _ = http_request(
+                "POST", page + "submit/", form, headers, source=self.address
+            )
             with self.lock:
                 self.report.slowest_post = max(self.report.slowest_post, time.monotonic() - sent)
             if status == 302:
@@ -462,14 +620,24 @@ class Learner:
 class FaultDrill:
     """A batch of submissions through the site, with one part broken in the middle of it."""
 
-    def __init__(self, stack: Stack, fault: str, sessions: list[str], *, down_seconds: float = 4.0,
-                 parallel: int = 3, pace: float = 0.1, drain_seconds: float = 240, at_fraction: float = 0.3):
+    def __init__(
+        self,
+        stack: Stack,
+        fault: str,
+        sessions: list[str],
+        *,
+        down_seconds: float = 4.0,
+        parallel: int = 3,
+        pace: float = 0.1,
+        drain_seconds: float = 240,
+        at_fraction: float = 0.3,
+    ):
         self.stack, self.fault, self.sessions = stack, fault, sessions
         self.down_seconds, self.parallel, self.pace = down_seconds, parallel, pace
         self.drain_seconds, self.at_fraction = drain_seconds, at_fraction
         self.report = DrillReport(fault=fault, submissions=len(sessions))
         self.expected: dict[str, str] = {}
-        self.down = threading.Event()   # set while the part is broken
+        self.down = threading.Event()  # set while the part is broken
         self.breaking = threading.Event()
 
     # Each fault breaks one part, keeps it broken while learners go on, then brings it back.
@@ -517,8 +685,11 @@ class FaultDrill:
             while True:
                 for path in READER_PAGES:
                     status, body, _ = http_get(self.stack.web.base + path, timeout=10)
-                    clear = status == 503 and all(m in body for m in OUTAGE_PAGE_MARKERS) and not any(
-                        bad in body for bad in NEVER_ON_A_PAGE)
+                    clear = (
+                        status == 503
+                        and all(m in body for m in OUTAGE_PAGE_MARKERS)
+                        and not any(bad in body for bad in NEVER_ON_A_PAGE)
+                    )
                     reads[f"{status}{' clear' if clear else ''}"] += 1
                 if time.monotonic() >= until:
                     break
@@ -528,15 +699,21 @@ class FaultDrill:
 
     def _in_flight(self, ids: set[str]) -> int:
         try:
-            return self.stack.pg.rows("SELECT count(*) FROM exercises_submission WHERE status IN ('queued','running') "
-                                      "AND client_token = ANY(%s)", list(ids))[0][0]
+            return self.stack.pg.rows(
+                "SELECT count(*) FROM exercises_submission WHERE status IN ('queued','running') "
+                "AND client_token = ANY(%s)",
+                list(ids),
+            )[0][0]
         except Exception:  # noqa: BLE001 - the database may be the part that is down
             return -1
 
     def _running(self, tokens: list[str]) -> int:
         try:
-            return self.stack.pg.rows("SELECT count(*) FROM exercises_submission WHERE status = 'running' "
-                                      "AND client_token = ANY(%s)", tokens)[0][0]
+            return self.stack.pg.rows(
+                "SELECT count(*) FROM exercises_submission WHERE status = 'running' "
+                "AND client_token = ANY(%s)",
+                tokens,
+            )[0][0]
         except Exception:  # noqa: BLE001
             return 0
 
@@ -546,8 +723,20 @@ class FaultDrill:
         learners = []
         for n, session in enumerate(self.sessions):
             outcome = "passed" if n % 2 == 0 else "failed"
-            learners.append((Learner(self.stack, session, self.stack.code[outcome], self.report, lock, self.down,
-                                     n), outcome))
+            learners.append(
+                (
+                    Learner(
+                        self.stack,
+                        session,
+                        self.stack.code[outcome],
+                        self.report,
+                        lock,
+                        self.down,
+                        n,
+                    ),
+                    outcome,
+                )
+            )
         queue = list(learners)
         stop_supervising = threading.Event()
         supervisor = threading.Thread(target=self._supervise, args=(stop_supervising,), daemon=True)
@@ -567,8 +756,13 @@ class FaultDrill:
                 time.sleep(self.pace)
 
         # Every learner has the exercise open (and its form's token) before the batch starts.
-        openers = [threading.Thread(target=lambda part=part: [l.open(deadline) for l, _ in part], daemon=True)
-                   for part in (learners[i::self.parallel] for i in range(self.parallel))]
+        openers = [
+            threading.Thread(
+                target=lambda part=part: [learner.open(deadline) for learner, _ in part],
+                daemon=True,
+            )
+            for part in (learners[i :: self.parallel] for i in range(self.parallel))
+        ]
         for thread in openers:
             thread.start()
         for thread in openers:
@@ -580,12 +774,18 @@ class FaultDrill:
         threshold = max(1, int(len(learners) * self.at_fraction))
         wait_for(lambda: len(posted) >= threshold, self.drain_seconds, 0.05)
         if self.fault == "worker":
-            wait_for(lambda: self._running([l.token for l, _ in learners if l.token]) > 0, 30, 0.05)
+            wait_for(
+                lambda: (
+                    self._running([learner.token for learner, _ in learners if learner.token]) > 0
+                ),
+                30,
+                0.05,
+            )
         self.breaking.set()
         try:
             self._break()
         finally:
-            self.down.clear()   # only now: the part is back up
+            self.down.clear()  # only now: the part is back up
             self.breaking.clear()
         for thread in threads:
             thread.join(max(1.0, deadline - time.monotonic()))
@@ -610,19 +810,26 @@ class FaultDrill:
         report = self.report
         rows = self.stack.pg.rows(
             "SELECT id::text, client_token, status, deliveries, finished_at FROM exercises_submission "
-            "WHERE client_token = ANY(%s)", list(tokens))
+            "WHERE client_token = ANY(%s)",
+            list(tokens),
+        )
         report.rows = len(rows)
         report.duplicates = len(rows) - len({row[1] for row in rows})
         report.statuses = dict(collections.Counter(row[2] for row in rows))
         report.deliveries = dict(collections.Counter(row[3] for row in rows))
         report.unfinished = sum(1 for row in rows if row[4] is None)
-        report.wrong_verdicts = [(row[0], row[2], self.expected.get(row[1])) for row in rows
-                                 if row[2] != self.expected.get(row[1])]
+        report.wrong_verdicts = [
+            (row[0], row[2], self.expected.get(row[1]))
+            for row in rows
+            if row[2] != self.expected.get(row[1])
+        ]
         written = verdict_writes(self.stack.worker.log())
         report.verdict_writes = dict(collections.Counter(written.get(row[0], 0) for row in rows))
 
 
-_VERDICT_LINE = re.compile(r"submission ([0-9a-f-]{36}): (?:passed|failed|timeout|error)(?! \(already graded\))")
+_VERDICT_LINE = re.compile(
+    r"submission ([0-9a-f-]{36}): (?:passed|failed|timeout|error)(?! \(already graded\))"
+)
 
 
 def verdict_writes(worker_log: str) -> collections.Counter:

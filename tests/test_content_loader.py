@@ -1,4 +1,5 @@
 """load_content: idempotent, reports what changed, and refuses bad content whole."""
+
 import json
 import re
 import shutil
@@ -23,14 +24,22 @@ def _load(*args) -> str:
 def test_second_load_changes_nothing(content):
     out = _load()
     assert "0 added, 0 changed, 0 removed" in out.splitlines()[0]
-    assert all("0 added, 0 changed, 0 removed" in line for line in out.splitlines() if "loaded" in line)
+    assert all(
+        "0 added, 0 changed, 0 removed" in line for line in out.splitlines() if "loaded" in line
+    )
 
 
 def test_json_counts_lessons_questions_and_exercises(content):
     counts = json.loads(_load("--json"))
     assert counts["lessons"] == 10
     assert counts["questions"]["total"] >= 40
-    assert set(counts["questions"]["by_type"]) == {"single", "multiple", "truefalse", "ordering", "spotbug"}
+    assert set(counts["questions"]["by_type"]) == {
+        "single",
+        "multiple",
+        "truefalse",
+        "ordering",
+        "spotbug",
+    }
     assert counts["exercises"] >= 11
 
 
@@ -44,7 +53,9 @@ def lessons_copy(tmp_path):
 def _expect_rejected(lessons_dir, *fragments):
     before = (Lesson.objects.count(), Question.objects.count())
     with pytest.raises(CommandError) as error:
-        call_command("load_content", "--lessons-dir", str(lessons_dir), stdout=StringIO(), stderr=StringIO())
+        call_command(
+            "load_content", "--lessons-dir", str(lessons_dir), stdout=StringIO(), stderr=StringIO()
+        )
     for fragment in fragments:
         assert fragment in str(error.value)
     assert (Lesson.objects.count(), Question.objects.count()) == before  # nothing half-loaded
@@ -89,10 +100,19 @@ def test_non_utf8_lesson_is_rejected(lessons_copy):
 def test_removed_lesson_is_reported_and_deleted(lessons_copy, content):
     (lessons_copy / "10-design-procedure.md").unlink()
     for path in lessons_copy.glob("*.md"):
-        path.write_text(re.sub(r"lesson:design-procedure(#[a-z0-9-]+)?", "lesson:operating-sagas", path.read_text()))
+        path.write_text(
+            re.sub(
+                r"lesson:design-procedure(#[a-z0-9-]+)?", "lesson:operating-sagas", path.read_text()
+            )
+        )
     for path in (lessons_copy / "questions").glob("*.yaml"):
-        path.write_text(re.sub(r"lesson: design-procedure#[a-z0-9-]+", "lesson: operating-sagas#correlation-ids",
-                               path.read_text()))
+        path.write_text(
+            re.sub(
+                r"lesson: design-procedure#[a-z0-9-]+",
+                "lesson: operating-sagas#correlation-ids",
+                path.read_text(),
+            )
+        )
     out = StringIO()
     call_command("load_content", "--lessons-dir", str(lessons_copy), stdout=out, stderr=StringIO())
     assert "removed: design-procedure" in out.getvalue()

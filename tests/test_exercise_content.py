@@ -1,4 +1,5 @@
 """Exercise content files: complete, matching the course outline, loaded idempotently."""
+
 from __future__ import annotations
 
 import re
@@ -16,7 +17,10 @@ OUTLINE = Path(__file__).resolve().parent.parent / "docs" / "course-outline.md"
 
 def _outline_rows():
     text = OUTLINE.read_text().split("## Exercises", 1)[1].split("\n## ", 1)[0]
-    return {m[0]: (m[1], int(m[2])) for m in re.findall(r"^\| ([a-z-]+) \| ([a-z_]+) \| (\d) \|$", text, re.M)}
+    return {
+        m[0]: (m[1], int(m[2]))
+        for m in re.findall(r"^\| ([a-z-]+) \| ([a-z_]+) \| (\d) \|$", text, re.M)
+    }
 
 
 def _load(directory=CONTENT_DIR) -> LoadReport:
@@ -84,7 +88,10 @@ def test_changed_content_makes_a_new_published_version(db, tmp_path):
     report = _load(root)
     exercise = Exercise.objects.get(slug="idempotent-consumer")
     assert report.changed["exercises"] == ["idempotent-consumer"]
-    assert exercise.published_version.number == 2 and "One more line." in exercise.published_version.statement
+    assert (
+        exercise.published_version.number == 2
+        and "One more line." in exercise.published_version.statement
+    )
 
 
 def test_statement_html_is_sanitised(db, tmp_path):
@@ -93,7 +100,7 @@ def test_statement_html_is_sanitised(db, tmp_path):
     statement.write_text("Hi <script>alert(1)</script> [x](javascript:alert(1))\n")
     _load(root)
     html = Exercise.objects.get().published_version.statement_html
-    assert "<script" not in html and "href=\"javascript" not in html
+    assert "<script" not in html and 'href="javascript' not in html
 
 
 def test_an_exercise_whose_files_are_gone_is_unpublished(db, tmp_path):
@@ -114,15 +121,26 @@ def test_solution_and_variants_default_to_the_scenario_registry(tmp_path):
     assert set(spec.variants) == set(scenario.variants) - {"reference", "starter"}
 
 
-@pytest.mark.parametrize("change, reason, line", [
-    (lambda y: y.replace("scenario: idempotent_consumer", "scenario: no_such_thing"), "unknown simulator scenario", 4),
-    (lambda y: y.replace("module: 2", "module: 9"), "module must be one of", 2),
-    (lambda y: y + "colour: red\n", "unknown key 'colour'", None),
-    (lambda y: y.replace("title:", "title: [unclosed\nx:"), "invalid YAML", None),
-    (lambda y: y.replace("reveal_after: 4", "reveal_after: zero"), "reveal_after must be", None),
-    (lambda y: y + "limits: {cpu_seconds: -1}\n", "must be a positive number", None),
-    (lambda y: y + "variants: {no_dedup: not_an_invariant}\n", "not an invariant", None),
-])
+@pytest.mark.parametrize(
+    "change, reason, line",
+    [
+        (
+            lambda y: y.replace("scenario: idempotent_consumer", "scenario: no_such_thing"),
+            "unknown simulator scenario",
+            4,
+        ),
+        (lambda y: y.replace("module: 2", "module: 9"), "module must be one of", 2),
+        (lambda y: y + "colour: red\n", "unknown key 'colour'", None),
+        (lambda y: y.replace("title:", "title: [unclosed\nx:"), "invalid YAML", None),
+        (
+            lambda y: y.replace("reveal_after: 4", "reveal_after: zero"),
+            "reveal_after must be",
+            None,
+        ),
+        (lambda y: y + "limits: {cpu_seconds: -1}\n", "must be a positive number", None),
+        (lambda y: y + "variants: {no_dedup: not_an_invariant}\n", "not an invariant", None),
+    ],
+)
 def test_bad_exercise_yaml_names_the_file_and_reason(tmp_path, change, reason, line):
     root = _copy_one(tmp_path)
     meta = root / "idempotent-consumer" / "exercise.yaml"
@@ -152,6 +170,8 @@ def test_missing_statement_is_refused(tmp_path):
 def test_a_variant_file_needs_its_expected_invariant(tmp_path):
     root = _copy_one(tmp_path)
     (root / "idempotent-consumer" / "variants").mkdir()
-    (root / "idempotent-consumer" / "variants" / "mine.py").write_text("def on_payment_captured(e, c):\n    pass\n")
+    (root / "idempotent-consumer" / "variants" / "mine.py").write_text(
+        "def on_payment_captured(e, c):\n    pass\n"
+    )
     with pytest.raises(ContentError, match="expected invariant"):
         read_all(root)

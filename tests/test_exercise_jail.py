@@ -1,5 +1,6 @@
 """Every exercise through the real jail: the reference passes, the starter fails,
 and every known-buggy variant fails on the invariant it is known to break."""
+
 from __future__ import annotations
 
 import shutil
@@ -14,7 +15,11 @@ from tests.conftest import need
 SPECS = read_all()
 CASES = [(spec, "reference", spec.solution, "pass") for spec in SPECS]
 CASES += [(spec, "starter", spec.starter, "fail") for spec in SPECS]
-CASES += [(spec, name, v["source"], v["expected"]) for spec in SPECS for name, v in sorted(spec.variants.items())]
+CASES += [
+    (spec, name, v["source"], v["expected"])
+    for spec in SPECS
+    for name, v in sorted(spec.variants.items())
+]
 
 
 @pytest.fixture(autouse=True)
@@ -27,10 +32,14 @@ def real_jail(settings):
 
 
 def _version(spec) -> ExerciseVersion:
-    return ExerciseVersion(scenario=spec.scenario, limits=spec.limits, random_schedules=spec.random_schedules)
+    return ExerciseVersion(
+        scenario=spec.scenario, limits=spec.limits, random_schedules=spec.random_schedules
+    )
 
 
-@pytest.mark.parametrize("spec, name, source, expected", CASES, ids=[f"{c[0].slug}-{c[1]}" for c in CASES])
+@pytest.mark.parametrize(
+    "spec, name, source, expected", CASES, ids=[f"{c[0].slug}-{c[1]}" for c in CASES]
+)
 def test_known_code_gets_its_known_verdict_in_the_jail(spec, name, source, expected):
     result = grading.grade_code(_version(spec), source)
     assert result["jailed"] is True

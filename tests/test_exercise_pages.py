@@ -1,4 +1,5 @@
 """The catalogue, an exercise page, hints, the solution, history and owner-only submission pages."""
+
 from __future__ import annotations
 
 import shutil
@@ -14,20 +15,63 @@ from lessons.content import LoadReport
 from tests.conftest import need
 
 FAILED_RESULT = {
-    "status": "failed", "message": "Confirmed exactly once broke: order o1 was confirmed 2 times.",
-    "violations": [{"name": "confirmed_once", "title": "Confirmed exactly once", "explanation": "…"}],
-    "invariants": [{"name": "confirmed_once", "title": "Confirmed exactly once", "explanation": "once", "held": False},
-                   {"name": "no_lost_event", "title": "No lost event", "explanation": "none lost", "held": True}],
-    "seed": 0, "schedules_explored": 3, "fault_kinds_explored": {"duplicate": 1},
-    "counterexample": {"seed": 7, "schedule": [{"kind": "duplicate", "site": "deliver:m1"}], "trace": [
-        {"t": 0, "service": "payment", "kind": "publish", "message_id": "m1", "correlation_id": "c1",
-         "detail": "PaymentCaptured"},
-        {"t": 5, "service": "order", "kind": "deliver", "message_id": "m1", "correlation_id": "c1",
-         "detail": "PaymentCaptured -> on_payment_captured()"},
-        {"t": 6, "service": "order", "kind": "duplicate", "message_id": "m1", "correlation_id": "c1",
-         "detail": "the broker will deliver PaymentCaptured again"}]},
-    "lanes": ["payment", "order", "shipping"], "output": "<b>printed</b> by the learner", "output_dropped": 0,
-    "duration_ms": 12, "jailed": True,
+    "status": "failed",
+    "message": "Confirmed exactly once broke: order o1 was confirmed 2 times.",
+    "violations": [
+        {"name": "confirmed_once", "title": "Confirmed exactly once", "explanation": "…"}
+    ],
+    "invariants": [
+        {
+            "name": "confirmed_once",
+            "title": "Confirmed exactly once",
+            "explanation": "once",
+            "held": False,
+        },
+        {
+            "name": "no_lost_event",
+            "title": "No lost event",
+            "explanation": "none lost",
+            "held": True,
+        },
+    ],
+    "seed": 0,
+    "schedules_explored": 3,
+    "fault_kinds_explored": {"duplicate": 1},
+    "counterexample": {
+        "seed": 7,
+        "schedule": [{"kind": "duplicate", "site": "deliver:m1"}],
+        "trace": [
+            {
+                "t": 0,
+                "service": "payment",
+                "kind": "publish",
+                "message_id": "m1",
+                "correlation_id": "c1",
+                "detail": "PaymentCaptured",
+            },
+            {
+                "t": 5,
+                "service": "order",
+                "kind": "deliver",
+                "message_id": "m1",
+                "correlation_id": "c1",
+                "detail": "PaymentCaptured -> on_payment_captured()",
+            },
+            {
+                "t": 6,
+                "service": "order",
+                "kind": "duplicate",
+                "message_id": "m1",
+                "correlation_id": "c1",
+                "detail": "the broker will deliver PaymentCaptured again",
+            },
+        ],
+    },
+    "lanes": ["payment", "order", "shipping"],
+    "output": "<b>printed</b> by the learner",
+    "output_dropped": 0,
+    "duration_ms": 12,
+    "jailed": True,
 }
 
 
@@ -37,11 +81,23 @@ def exercise(db):
     return Exercise.objects.get(slug="idempotent-consumer")
 
 
-def _submission(user, exercise, status="failed", result=None, code="def on_payment_captured(e, c):\n    pass\n",
-                token="t"):
-    return Submission.objects.create(user=user, exercise=exercise, version=exercise.published_version, code=code,
-                                     client_token=token, status=status,
-                                     result=result if result is not None else dict(FAILED_RESULT))
+def _submission(
+    user,
+    exercise,
+    status="failed",
+    result=None,
+    code="def on_payment_captured(e, c):\n    pass\n",
+    token="t",
+):
+    return Submission.objects.create(
+        user=user,
+        exercise=exercise,
+        version=exercise.published_version,
+        code=code,
+        client_token=token,
+        status=status,
+        result=result if result is not None else dict(FAILED_RESULT),
+    )
 
 
 def test_the_catalogue_groups_exercises_by_module(client, exercise):
@@ -52,9 +108,9 @@ def test_the_catalogue_groups_exercises_by_module(client, exercise):
 
 def test_the_catalogue_shows_attempted_and_passed_badges(alice_client, alice, exercise):
     _submission(alice, exercise, status="failed")
-    assert 'badge attempted' in alice_client.get("/exercises/").content.decode()
+    assert "badge attempted" in alice_client.get("/exercises/").content.decode()
     _submission(alice, exercise, status="passed", token="t2")
-    assert 'badge passed' in alice_client.get("/exercises/").content.decode()
+    assert "badge passed" in alice_client.get("/exercises/").content.decode()
 
 
 def test_an_anonymous_visitor_sees_the_statement_and_an_invitation_to_log_in(client, exercise):
@@ -75,7 +131,11 @@ def test_an_unpublished_exercise_is_404(client, exercise):
 
 def test_a_learner_starts_from_the_starter_code(alice_client, exercise):
     html = alice_client.get("/exercises/idempotent-consumer/").content.decode()
-    assert 'name="code"' in html and 'name="client_token"' in html and 'enctype="multipart/form-data"' in html
+    assert (
+        'name="code"' in html
+        and 'name="client_token"' in html
+        and 'enctype="multipart/form-data"' in html
+    )
     assert "What happens if this event arrives twice?" in html
 
 
@@ -98,7 +158,9 @@ def test_hints_are_revealed_one_at_a_time(alice_client, alice, exercise):
 
 def test_hints_come_back_as_a_partial_for_htmx_and_stop_at_the_last(alice_client, alice, exercise):
     for _ in range(5):
-        response = alice_client.post("/exercises/idempotent-consumer/hints/", HTTP_HX_REQUEST="true")
+        response = alice_client.post(
+            "/exercises/idempotent-consumer/hints/", HTTP_HX_REQUEST="true"
+        )
     html = response.content.decode()
     assert html.lstrip().startswith('<section id="hints"') and "That was the last hint." in html
     assert HintUse.objects.get(user=alice).revealed == 3
@@ -110,22 +172,34 @@ def test_hints_need_a_login(client, exercise):
 
 
 def test_the_solution_is_hidden_until_a_pass(alice_client, alice, exercise):
-    solution_line = "tx.insert(\"processed\", event.id"
+    solution_line = 'tx.insert("processed", event.id'
     html = alice_client.get("/exercises/idempotent-consumer/").content.decode()
     assert "Show the reference solution" not in html
     _submission(alice, exercise, status="passed", result={**FAILED_RESULT, "status": "passed"})
     html = alice_client.get("/exercises/idempotent-consumer/").content.decode()
-    assert "Show the reference solution" in html and "processed" in html and solution_line.split("(")[0] in html
+    assert (
+        "Show the reference solution" in html
+        and "processed" in html
+        and solution_line.split("(")[0] in html
+    )
 
 
 def test_the_solution_is_revealed_after_enough_failed_attempts(alice_client, alice, exercise):
     for i in range(exercise.published_version.reveal_after):
-        assert "Show the reference solution" not in alice_client.get("/exercises/idempotent-consumer/").content.decode()
+        assert (
+            "Show the reference solution"
+            not in alice_client.get("/exercises/idempotent-consumer/").content.decode()
+        )
         _submission(alice, exercise, token=f"t{i}")
-    assert "Show the reference solution" in alice_client.get("/exercises/idempotent-consumer/").content.decode()
+    assert (
+        "Show the reference solution"
+        in alice_client.get("/exercises/idempotent-consumer/").content.decode()
+    )
 
 
-def test_the_feedback_shows_invariants_timeline_seed_output_and_exploration(alice_client, alice, exercise):
+def test_the_feedback_shows_invariants_timeline_seed_output_and_exploration(
+    alice_client, alice, exercise
+):
     submission = _submission(alice, exercise)
     html = alice_client.get(submission.get_absolute_url()).content.decode()
     assert "Confirmed exactly once" in html and "badge broken" in html and "badge held" in html
@@ -138,11 +212,15 @@ def test_the_feedback_shows_invariants_timeline_seed_output_and_exploration(alic
 
 def test_a_submission_in_flight_polls_and_a_finished_one_stops(alice_client, alice, exercise):
     submission = _submission(alice, exercise, status="running", result={})
-    partial = alice_client.get(submission.get_absolute_url(), HTTP_HX_REQUEST="true").content.decode()
+    partial = alice_client.get(
+        submission.get_absolute_url(), HTTP_HX_REQUEST="true"
+    ).content.decode()
     assert 'hx-trigger="every 1s"' in partial and "<html" not in partial
     assert f'href="{submission.get_absolute_url()}">refresh</a>' in partial
     Submission.objects.filter(pk=submission.pk).update(status="failed", result=FAILED_RESULT)
-    partial = alice_client.get(submission.get_absolute_url(), HTTP_HX_REQUEST="true").content.decode()
+    partial = alice_client.get(
+        submission.get_absolute_url(), HTTP_HX_REQUEST="true"
+    ).content.decode()
     assert "hx-trigger" not in partial.split(">", 1)[0] and "Confirmed exactly once" in partial
 
 
@@ -151,7 +229,10 @@ def test_submission_pages_are_visible_only_to_their_owner(client, bob, alice, ex
     client.force_login(bob)
     assert client.get(submission.get_absolute_url()).status_code == 404
     assert client.post(submission.get_absolute_url() + "replay/").status_code == 404
-    assert submission.code not in client.get("/exercises/idempotent-consumer/history/").content.decode()
+    assert (
+        submission.code
+        not in client.get("/exercises/idempotent-consumer/history/").content.decode()
+    )
 
 
 def test_an_anonymous_visitor_is_sent_to_log_in_for_a_submission(client, alice, exercise):
@@ -160,7 +241,9 @@ def test_an_anonymous_visitor_is_sent_to_log_in_for_a_submission(client, alice, 
     assert response.status_code == 302 and "/accounts/login/" in response.url
 
 
-def test_history_lists_submissions_with_a_diff_against_the_previous_one(alice_client, alice, exercise):
+def test_history_lists_submissions_with_a_diff_against_the_previous_one(
+    alice_client, alice, exercise
+):
     first = _submission(alice, exercise, code="a = 1\nb = 2\n", token="1")
     second = _submission(alice, exercise, code="a = 1\nb = 3\n", token="2")
     Submission.objects.filter(pk=first.pk).update(created_at=second.created_at.replace(year=2020))
@@ -181,18 +264,22 @@ def eager_tasks():
     app.conf.task_always_eager = before
 
 
-def test_replaying_a_schedule_regrades_exactly_that_schedule_in_the_jail(alice_client, alice, exercise, settings,
-                                                                       django_capture_on_commit_callbacks,
-                                                                       eager_tasks):
+def test_replaying_a_schedule_regrades_exactly_that_schedule_in_the_jail(
+    alice_client, alice, exercise, settings, django_capture_on_commit_callbacks, eager_tasks
+):
     need(shutil.which("bwrap") is not None, "bubblewrap (bwrap) is not installed")
     settings.SANDBOX_RANDOM_SCHEDULES = 20
-    submission = _submission(alice, exercise, status="queued", result={}, code=exercise.published_version.starter)
+    submission = _submission(
+        alice, exercise, status="queued", result={}, code=exercise.published_version.starter
+    )
     grading.run_grading(submission.pk)
     submission.refresh_from_db()
     example = submission.counterexample
     # The replay is queued for a worker (here: run eagerly once the request's transaction commits).
     with django_capture_on_commit_callbacks(execute=True):
-        response = alice_client.post(submission.get_absolute_url() + "replay/", HTTP_HX_REQUEST="true")
+        response = alice_client.post(
+            submission.get_absolute_url() + "replay/", HTTP_HX_REQUEST="true"
+        )
     assert response.status_code == 200 and 'hx-trigger="every 1s"' in response.content.decode()
     replay = submission.replays.get()
     # Embedded mode: the replay runs on the background pool, not in the request; wait for it.
@@ -203,22 +290,36 @@ def test_replaying_a_schedule_regrades_exactly_that_schedule_in_the_jail(alice_c
     html = alice_client.get(replay.get_absolute_url(), HTTP_HX_REQUEST="true").content.decode()
     assert f"Replay of seed {example['seed']}" in html
     assert "badge failed" in html and "<svg" in html
-    page = alice_client.get(alice_client.post(submission.get_absolute_url() + "replay/").url).content.decode()
+    page = alice_client.get(
+        alice_client.post(submission.get_absolute_url() + "replay/").url
+    ).content.decode()
     assert "<h1>Replaying one schedule</h1>" in page
 
 
 def test_a_pass_shows_the_reference_solution_beside_the_verdict(alice_client, alice, exercise):
-    submission = _submission(alice, exercise, status="passed",
-                             result={**FAILED_RESULT, "status": "passed", "counterexample": None, "violations": []})
-    partial = alice_client.get(submission.get_absolute_url(), HTTP_HX_REQUEST="true").content.decode()
+    submission = _submission(
+        alice,
+        exercise,
+        status="passed",
+        result={**FAILED_RESULT, "status": "passed", "counterexample": None, "violations": []},
+    )
+    partial = alice_client.get(
+        submission.get_absolute_url(), HTTP_HX_REQUEST="true"
+    ).content.decode()
     assert "Compare with the reference solution" in partial
     assert escape(exercise.published_version.solution.splitlines()[0]) in partial
 
 
 def test_an_error_verdict_shows_invariants_as_not_checked_never_held(alice_client, alice, exercise):
-    result = {**FAILED_RESULT, "status": "error", "counterexample": None, "violations": [],
-              "schedules_explored": 0, "message": "SyntaxError on line 1: expected ':'",
-              "invariants": [{**inv, "held": None} for inv in FAILED_RESULT["invariants"]]}
+    result = {
+        **FAILED_RESULT,
+        "status": "error",
+        "counterexample": None,
+        "violations": [],
+        "schedules_explored": 0,
+        "message": "SyntaxError on line 1: expected ':'",
+        "invariants": [{**inv, "held": None} for inv in FAILED_RESULT["invariants"]],
+    }
     submission = _submission(alice, exercise, status="error", result=result, token="syntax")
     html = alice_client.get(submission.get_absolute_url()).content.decode()
     assert html.count("not checked") == 2

@@ -1,15 +1,59 @@
 """The counterexample timeline: an SVG built on the server, safe under a strict CSP."""
+
 from __future__ import annotations
 
 from exercises.timeline import lanes_for, timeline_svg
 
 TRACE = [
-    {"t": 0, "service": "payment", "kind": "publish", "message_id": "m1", "correlation_id": "c", "detail": "PaymentCaptured"},
-    {"t": 4, "service": "order", "kind": "deliver", "message_id": "m1", "correlation_id": "c", "detail": "deliver 1"},
-    {"t": 5, "service": "order", "kind": "crash", "message_id": "m1", "correlation_id": "c", "detail": "order crashed"},
-    {"t": 6, "service": "order", "kind": "duplicate", "message_id": "m1", "correlation_id": "c", "detail": "again"},
-    {"t": 7, "service": "client", "kind": "call", "message_id": None, "correlation_id": "c", "detail": "charge()", "to": "payment"},
-    {"t": 9, "service": "payment", "kind": "dlq", "message_id": "m2", "correlation_id": "c", "detail": "dead"},
+    {
+        "t": 0,
+        "service": "payment",
+        "kind": "publish",
+        "message_id": "m1",
+        "correlation_id": "c",
+        "detail": "PaymentCaptured",
+    },
+    {
+        "t": 4,
+        "service": "order",
+        "kind": "deliver",
+        "message_id": "m1",
+        "correlation_id": "c",
+        "detail": "deliver 1",
+    },
+    {
+        "t": 5,
+        "service": "order",
+        "kind": "crash",
+        "message_id": "m1",
+        "correlation_id": "c",
+        "detail": "order crashed",
+    },
+    {
+        "t": 6,
+        "service": "order",
+        "kind": "duplicate",
+        "message_id": "m1",
+        "correlation_id": "c",
+        "detail": "again",
+    },
+    {
+        "t": 7,
+        "service": "client",
+        "kind": "call",
+        "message_id": None,
+        "correlation_id": "c",
+        "detail": "charge()",
+        "to": "payment",
+    },
+    {
+        "t": 9,
+        "service": "payment",
+        "kind": "dlq",
+        "message_id": "m2",
+        "correlation_id": "c",
+        "detail": "dead",
+    },
 ]
 
 
@@ -27,14 +71,20 @@ def test_it_draws_arrows_for_calls_and_for_deliveries():
 
 def test_faults_are_marked_by_colour_and_by_words():
     svg = timeline_svg(TRACE, [])
-    for word, tone in (("CRASH", "bad"), ("DUPLICATE", "warn"), ("DEAD LETTER", "bad")):
+    for word, _tone in (("CRASH", "bad"), ("DUPLICATE", "warn"), ("DEAD LETTER", "bad")):
         assert word in svg
     assert "tl-cross" in svg and "tl-label tl-text-bad" in svg and "tl-label tl-text-warn" in svg
 
 
 def test_it_escapes_whatever_the_trace_says_and_uses_no_inline_style_or_script():
-    hostile = [{"t": "<b>", "service": "<script>alert(1)</script>", "kind": "crash\" onload=\"x",
-                "detail": "</text><script>alert(2)</script>"}]
+    hostile = [
+        {
+            "t": "<b>",
+            "service": "<script>alert(1)</script>",
+            "kind": 'crash" onload="x',
+            "detail": "</text><script>alert(2)</script>",
+        }
+    ]
     svg = timeline_svg(hostile, ["<img src=x>"])
     assert "<script" not in svg and "<img" not in svg and "<b>" not in svg
     assert 'onload="x' not in svg

@@ -2,6 +2,7 @@
 address, sign-ups rate limited per address, a verified e-mail where required,
 and a low lane that holds a bounded number of graders for accounts (or
 addresses) with a heavy recent share, so they cannot starve everyone else."""
+
 from __future__ import annotations
 
 import uuid
@@ -41,7 +42,9 @@ def sent(monkeypatch):
 def _learner(django_user_model, name):
     from allauth.account.models import EmailAddress
 
-    user = django_user_model.objects.create_user(name, f"{name}@example.com", "a-long-secret-phrase-1")
+    user = django_user_model.objects.create_user(
+        name, f"{name}@example.com", "a-long-secret-phrase-1"
+    )
     EmailAddress.objects.create(user=user, email=user.email, primary=True, verified=True)
     return user
 
@@ -54,10 +57,17 @@ def _post(client, user, address="203.0.113.9", code="x = 1\n"):
 def _used(user, exercise, seconds, address=None):
     """A finished grading of `seconds` within the share window."""
     now = timezone.now()
-    return Submission.objects.create(user=user, exercise=exercise, version=exercise.published_version,
-                                     code="x = 1\n", client_token=uuid.uuid4().hex, status="failed",
-                                     started_at=now - timedelta(seconds=seconds), finished_at=now,
-                                     client_address=address)
+    return Submission.objects.create(
+        user=user,
+        exercise=exercise,
+        version=exercise.published_version,
+        code="x = 1\n",
+        client_token=uuid.uuid4().hex,
+        status="failed",
+        started_at=now - timedelta(seconds=seconds),
+        finished_at=now,
+        client_address=address,
+    )
 
 
 def test_the_submission_remembers_the_client_address(client, exercise, alice):
@@ -68,15 +78,23 @@ def test_the_submission_remembers_the_client_address(client, exercise, alice):
 def test_behind_a_trusted_proxy_the_forwarded_address_counts(client, exercise, alice, settings):
     settings.ALLAUTH_TRUSTED_PROXY_COUNT = 1
     client.force_login(alice)
-    client.post(URL, {"code": "x = 1\n", "client_token": "t"}, REMOTE_ADDR="10.0.0.1",
-                HTTP_X_FORWARDED_FOR="198.51.100.77")
+    client.post(
+        URL,
+        {"code": "x = 1\n", "client_token": "t"},
+        REMOTE_ADDR="10.0.0.1",
+        HTTP_X_FORWARDED_FOR="198.51.100.77",
+    )
     assert Submission.objects.get().client_address == "198.51.100.77"
 
 
 def test_a_forged_forwarded_address_is_ignored_without_a_trusted_proxy(client, exercise, alice):
     client.force_login(alice)
-    client.post(URL, {"code": "x = 1\n", "client_token": "t"}, REMOTE_ADDR="203.0.113.5",
-                HTTP_X_FORWARDED_FOR="198.51.100.77")
+    client.post(
+        URL,
+        {"code": "x = 1\n", "client_token": "t"},
+        REMOTE_ADDR="203.0.113.5",
+        HTTP_X_FORWARDED_FOR="198.51.100.77",
+    )
     assert Submission.objects.get().client_address == "203.0.113.5"
 
 
@@ -87,7 +105,9 @@ def test_one_account_holds_one_grading_in_flight(client, exercise, alice):
     assert Submission.objects.count() == 1
 
 
-def test_one_address_holds_a_bounded_number_of_gradings_in_flight(client, exercise, django_user_model):
+def test_one_address_holds_a_bounded_number_of_gradings_in_flight(
+    client, exercise, django_user_model
+):
     learners = [_learner(django_user_model, f"room{n}") for n in range(5)]
     statuses = [_post(client, user, address="203.0.113.50").status_code for user in learners]
     assert statuses == [302, 302, 302, 429, 429]
@@ -114,24 +134,31 @@ def test_an_account_with_a_heavy_recent_share_goes_to_the_low_lane(client, exerc
 
 def test_grading_time_outside_the_window_is_forgotten(client, exercise, alice, settings):
     old = _used(alice, exercise, seconds=500)
-    Submission.objects.filter(pk=old.pk).update(finished_at=timezone.now() - timedelta(
-        seconds=settings.GRADING_SHARE_WINDOW_SECONDS + 60))
+    Submission.objects.filter(pk=old.pk).update(
+        finished_at=timezone.now() - timedelta(seconds=settings.GRADING_SHARE_WINDOW_SECONDS + 60)
+    )
     _post(client, alice)
     assert Submission.objects.in_flight().get().lane == "normal"
 
 
-def test_a_new_account_goes_to_the_low_lane_until_it_is_established(client, exercise, alice, settings):
+def test_a_new_account_goes_to_the_low_lane_until_it_is_established(
+    client, exercise, alice, settings
+):
     settings.GRADING_NEW_ACCOUNT_MINUTES = 30
     _post(client, alice, address="198.51.100.20")
     assert Submission.objects.in_flight().get().lane == "low"
     Submission.objects.update(status="failed")
-    type(alice).objects.filter(pk=alice.pk).update(date_joined=timezone.now() - timedelta(minutes=31))
+    type(alice).objects.filter(pk=alice.pk).update(
+        date_joined=timezone.now() - timedelta(minutes=31)
+    )
     alice.refresh_from_db()
     _post(client, alice, address="198.51.100.20")
     assert Submission.objects.in_flight().get().lane == "normal"
 
 
-def test_a_second_grading_from_one_address_waits_in_the_low_lane(client, exercise, django_user_model):
+def test_a_second_grading_from_one_address_waits_in_the_low_lane(
+    client, exercise, django_user_model
+):
     first, second = _learner(django_user_model, "sib1"), _learner(django_user_model, "sib2")
     _post(client, first, address="198.51.100.30")
     _post(client, second, address="198.51.100.30")
@@ -142,14 +169,15 @@ def test_a_second_grading_from_one_address_waits_in_the_low_lane(client, exercis
 def test_fresh_accounts_on_a_heavy_address_go_to_the_low_lane(client, exercise, django_user_model):
     farm = [_learner(django_user_model, f"farm{n}") for n in range(4)]
     for user in farm[:3]:
-        _used(user, exercise, seconds=50, address="203.0.113.66")     # 150 s from one address
-    _used(farm[0], exercise, seconds=40, address="203.0.113.66")       # 190 s: over the address share
+        _used(user, exercise, seconds=50, address="203.0.113.66")  # 150 s from one address
+    _used(farm[0], exercise, seconds=40, address="203.0.113.66")  # 190 s: over the address share
     _post(client, farm[3], address="203.0.113.66")
     assert Submission.objects.in_flight().get().lane == "low"
 
 
-def test_the_low_lane_hands_out_one_grader_and_parks_the_rest(client, exercise, django_user_model, sent,
-                                                              django_capture_on_commit_callbacks):
+def test_the_low_lane_hands_out_one_grader_and_parks_the_rest(
+    client, exercise, django_user_model, sent, django_capture_on_commit_callbacks
+):
     heavy = [_learner(django_user_model, f"heavy{n}") for n in range(3)]
     for user in heavy:
         _used(user, exercise, seconds=120)
@@ -169,7 +197,9 @@ def test_the_low_lane_hands_out_one_grader_and_parks_the_rest(client, exercise, 
     assert sent[-1] == str(Submission.objects.get(user=light).pk)
 
     # The sweeper does not push parked submissions past their slot.
-    Submission.objects.filter(pk__in=[second.pk, third.pk]).update(created_at=timezone.now() - timedelta(hours=1))
+    Submission.objects.filter(pk__in=[second.pk, third.pk]).update(
+        created_at=timezone.now() - timedelta(hours=1)
+    )
     before = list(sent)
     grading.sweep()
     assert sent == before
@@ -187,37 +217,64 @@ def test_the_lightest_parked_account_is_released_first(exercise, django_user_mod
         _used(user, exercise, seconds=seconds)
     parked = []
     for user in users:
-        submission = Submission.objects.create(user=user, exercise=exercise, version=exercise.published_version,
-                                               code="x = 1\n", client_token="p", lane="low")
+        submission = Submission.objects.create(
+            user=user,
+            exercise=exercise,
+            version=exercise.published_version,
+            code="x = 1\n",
+            client_token="p",
+            lane="low",
+        )
         GradingRequest.objects.create(submission=submission)
         parked.append(submission)
     assert fair_share.release_low_lane() == 1
     assert sent == [str(parked[1].pk)]
 
 
-def test_after_a_low_lane_grading_the_task_releases_the_next(exercise, django_user_model, sent, settings):
+def test_after_a_low_lane_grading_the_task_releases_the_next(
+    exercise, django_user_model, sent, settings
+):
     settings.SANDBOX_ALLOW_UNJAILED = False
     users = [_learner(django_user_model, f"q{n}") for n in range(2)]
-    waiting = Submission.objects.create(user=users[1], exercise=exercise, version=exercise.published_version,
-                                        code="x = 1\n", client_token="w", lane="low")
+    waiting = Submission.objects.create(
+        user=users[1],
+        exercise=exercise,
+        version=exercise.published_version,
+        code="x = 1\n",
+        client_token="w",
+        lane="low",
+    )
     GradingRequest.objects.create(submission=waiting)
-    done = Submission.objects.create(user=users[0], exercise=exercise, version=exercise.published_version,
-                                     code="x = 1\n", client_token="d", lane="low", status="passed")
+    done = Submission.objects.create(
+        user=users[0],
+        exercise=exercise,
+        version=exercise.published_version,
+        code="x = 1\n",
+        client_token="d",
+        lane="low",
+        status="passed",
+    )
     GradingRequest.objects.create(submission=done, dispatched_at=timezone.now())
     assert grade_submission.apply(args=[str(done.pk)]).get() == "done"
     assert sent == [str(waiting.pk)]
 
 
-def test_submitting_needs_a_verified_email_where_configured(client, exercise, django_user_model, settings):
+def test_submitting_needs_a_verified_email_where_configured(
+    client, exercise, django_user_model, settings
+):
     settings.SUBMIT_REQUIRES_VERIFIED_EMAIL = True
-    unverified = django_user_model.objects.create_user("new", "new@example.com", "a-long-secret-phrase-1")
+    unverified = django_user_model.objects.create_user(
+        "new", "new@example.com", "a-long-secret-phrase-1"
+    )
     response = _post(client, unverified)
     assert response.status_code == 403
     assert "Confirm your e-mail address before submitting" in response.content.decode()
     assert not Submission.objects.exists()
     from allauth.account.models import EmailAddress
 
-    EmailAddress.objects.create(user=unverified, email=unverified.email, primary=True, verified=True)
+    EmailAddress.objects.create(
+        user=unverified, email=unverified.email, primary=True, verified=True
+    )
     assert _post(client, unverified).status_code == 302
 
 
@@ -242,12 +299,27 @@ def test_mandatory_verification_turns_the_submit_check_on_by_default(monkeypatch
 
 
 def test_sign_ups_from_one_address_are_limited_to_a_few(client, db):
-    statuses = [client.post("/accounts/signup/", {"email": f"farm{n}@example.com",
-                                                  "password1": "a-long-secret-phrase-1",
-                                                  "password2": "a-long-secret-phrase-1"},
-                            REMOTE_ADDR="203.0.113.70").status_code for n in range(5)]
+    statuses = [
+        client.post(
+            "/accounts/signup/",
+            {
+                "email": f"farm{n}@example.com",
+                "password1": "a-long-secret-phrase-1",
+                "password2": "a-long-secret-phrase-1",
+            },
+            REMOTE_ADDR="203.0.113.70",
+        ).status_code
+        for n in range(5)
+    ]
     assert statuses[:3] == [302, 302, 302] and statuses[3:] == [429, 429]
     # Another address can still sign up.
-    other = client.post("/accounts/signup/", {"email": "else@example.com", "password1": "a-long-secret-phrase-1",
-                                              "password2": "a-long-secret-phrase-1"}, REMOTE_ADDR="203.0.113.71")
+    other = client.post(
+        "/accounts/signup/",
+        {
+            "email": "else@example.com",
+            "password1": "a-long-secret-phrase-1",
+            "password2": "a-long-secret-phrase-1",
+        },
+        REMOTE_ADDR="203.0.113.71",
+    )
     assert other.status_code == 302

@@ -1,4 +1,5 @@
 """`manage.py grade`: grades a file exactly as the site does; exit 0 passed, 1 failed, 2 error/usage."""
+
 from __future__ import annotations
 
 import json
@@ -67,17 +68,24 @@ def test_it_uses_the_published_version_when_content_is_loaded(db, capsys, monkey
     load_exercises(CONTENT_DIR, LoadReport())
     seen = []
     real = grading.grade_code
-    monkeypatch.setattr(grading, "grade_code", lambda version, source, **kw: seen.append(version) or real(version, source))
+    monkeypatch.setattr(
+        grading,
+        "grade_code",
+        lambda version, source, **kw: seen.append(version) or real(version, source),
+    )
     _grade(capsys, "idempotent-consumer", "--reference")
     assert seen[0].pk is not None and seen[0].exercise.slug == "idempotent-consumer"
 
 
-@pytest.mark.parametrize("args, message", [
-    ((), "name an exercise"),
-    (("no-such-exercise", "--reference"), "unknown exercise"),
-    (("idempotent-consumer",), "give the PATH"),
-    (("idempotent-consumer", "/no/such/file.py"), "cannot read"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ((), "name an exercise"),
+        (("no-such-exercise", "--reference"), "unknown exercise"),
+        (("idempotent-consumer",), "give the PATH"),
+        (("idempotent-consumer", "/no/such/file.py"), "cannot read"),
+    ],
+)
 def test_usage_errors_exit_2(db, args, message):
     with pytest.raises(CommandError, match=message) as caught:
         call_command("grade", *args)

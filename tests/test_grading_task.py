@@ -1,5 +1,6 @@
 """The grading task: idempotent by submission id, verdict written once,
 jail refused loudly, stuck submissions swept."""
+
 from __future__ import annotations
 
 import os
@@ -46,8 +47,14 @@ def eager():
 
 def _submission(user, exercise, code=None, **fields) -> Submission:
     code = exercise.published_version.starter if code is None else code
-    submission = Submission.objects.create(user=user, exercise=exercise, version=exercise.published_version,
-                                           code=code, client_token=fields.pop("client_token", "tok"), **fields)
+    submission = Submission.objects.create(
+        user=user,
+        exercise=exercise,
+        version=exercise.published_version,
+        code=code,
+        client_token=fields.pop("client_token", "tok"),
+        **fields,
+    )
     GradingRequest.objects.create(submission=submission)
     return submission
 
@@ -73,7 +80,9 @@ def test_a_second_delivery_changes_nothing(alice, exercise, jail, eager):
 
 
 def test_a_submission_running_elsewhere_is_left_alone(alice, exercise, monkeypatch):
-    submission = _submission(alice, exercise, status="running", started_at=timezone.now(), deliveries=1)
+    submission = _submission(
+        alice, exercise, status="running", started_at=timezone.now(), deliveries=1
+    )
     monkeypatch.setattr(grading, "grade_code", lambda *a, **k: pytest.fail("graded twice"))
     assert grading.run_grading(submission.pk) == "busy"
     submission.refresh_from_db()
@@ -91,8 +100,14 @@ def test_a_stale_running_submission_is_claimed_again_and_deliveries_counted(alic
 def test_a_delivery_takes_over_from_a_claimant_that_died_on_this_host(alice, exercise, jail):
     dead = subprocess.Popen(["true"])
     dead.wait()
-    submission = _submission(alice, exercise, status="running", started_at=timezone.now(), deliveries=1,
-                             claimed_by=f"{socket.gethostname()}:{dead.pid}")
+    submission = _submission(
+        alice,
+        exercise,
+        status="running",
+        started_at=timezone.now(),
+        deliveries=1,
+        claimed_by=f"{socket.gethostname()}:{dead.pid}",
+    )
     assert grading.run_grading(submission.pk) == "failed"
     submission.refresh_from_db()
     assert submission.status == "failed" and submission.deliveries == 2
@@ -100,10 +115,18 @@ def test_a_delivery_takes_over_from_a_claimant_that_died_on_this_host(alice, exe
 
 
 @pytest.mark.parametrize("holder", ["alive", "elsewhere"])
-def test_a_claim_held_by_a_live_or_remote_process_is_respected(alice, exercise, holder, monkeypatch):
+def test_a_claim_held_by_a_live_or_remote_process_is_respected(
+    alice, exercise, holder, monkeypatch
+):
     claimed_by = f"{socket.gethostname()}:{os.getppid()}" if holder == "alive" else "other-host:1"
-    submission = _submission(alice, exercise, status="running", started_at=timezone.now(), deliveries=1,
-                             claimed_by=claimed_by)
+    submission = _submission(
+        alice,
+        exercise,
+        status="running",
+        started_at=timezone.now(),
+        deliveries=1,
+        claimed_by=claimed_by,
+    )
     monkeypatch.setattr(grading, "grade_code", lambda *a, **k: pytest.fail("graded twice"))
     assert grading.run_grading(submission.pk) == "busy"
 
@@ -120,9 +143,13 @@ def test_a_missing_submission_is_reported_not_raised(db):
     assert grading.run_grading("00000000-0000-0000-0000-000000000000") == "missing"
 
 
-def test_without_a_jail_it_refuses_to_grade_with_a_clear_error(alice, exercise, settings, monkeypatch):
+def test_without_a_jail_it_refuses_to_grade_with_a_clear_error(
+    alice, exercise, settings, monkeypatch
+):
     settings.SANDBOX_ALLOW_UNJAILED = False
-    monkeypatch.setattr(grading, "jail_status", lambda: (False, "bubblewrap (bwrap) is not installed"))
+    monkeypatch.setattr(
+        grading, "jail_status", lambda: (False, "bubblewrap (bwrap) is not installed")
+    )
     submission = _submission(alice, exercise)
     assert grading.run_grading(submission.pk) == "error"
     submission.refresh_from_db()
@@ -131,8 +158,9 @@ def test_without_a_jail_it_refuses_to_grade_with_a_clear_error(alice, exercise, 
     assert "bwrap" in submission.result["message"]
 
 
-def test_an_allowed_unjailed_run_is_marked_and_shown_with_a_warning(alice, alice_client, exercise, settings,
-                                                                    monkeypatch):
+def test_an_allowed_unjailed_run_is_marked_and_shown_with_a_warning(
+    alice, alice_client, exercise, settings, monkeypatch
+):
     settings.SANDBOX_ALLOW_UNJAILED = True
     monkeypatch.setattr(grading, "jail_status", lambda: (False, "bubblewrap is not installed"))
     submission = _submission(alice, exercise, code=exercise.published_version.solution)
@@ -143,7 +171,9 @@ def test_an_allowed_unjailed_run_is_marked_and_shown_with_a_warning(alice, alice
     assert "this run was not jailed" in html
 
 
-def test_a_crash_in_the_grader_ends_as_an_error_not_a_stuck_submission(alice, exercise, monkeypatch):
+def test_a_crash_in_the_grader_ends_as_an_error_not_a_stuck_submission(
+    alice, exercise, monkeypatch
+):
     def explode(*args, **kwargs):
         raise RuntimeError("bug in the grader")
 
@@ -173,7 +203,9 @@ def test_a_failed_send_is_left_for_the_sweeper(alice, exercise, monkeypatch):
     assert GradingRequest.objects.get().dispatched_at is None
 
 
-def test_the_sweeper_re_enqueues_lost_and_overdue_submissions_only(alice, bob, exercise, monkeypatch):
+def test_the_sweeper_re_enqueues_lost_and_overdue_submissions_only(
+    alice, bob, exercise, monkeypatch
+):
     sent = []
     monkeypatch.setattr(grade_submission, "delay", sent.append)
     old = timezone.now() - timedelta(minutes=30)
@@ -199,11 +231,14 @@ def test_the_sweep_task_counts_what_it_relayed(alice, exercise, monkeypatch):
     assert sweep_submissions() == 1
 
 
-def test_submitting_grades_through_the_outbox_in_eager_mode(alice_client, exercise, jail, eager,
-                                                            django_capture_on_commit_callbacks):
+def test_submitting_grades_through_the_outbox_in_eager_mode(
+    alice_client, exercise, jail, eager, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
-        alice_client.post("/exercises/idempotent-consumer/submit/",
-                          {"code": exercise.published_version.solution, "client_token": "go"})
+        alice_client.post(
+            "/exercises/idempotent-consumer/submit/",
+            {"code": exercise.published_version.solution, "client_token": "go"},
+        )
     submission = Submission.objects.get()
     assert submission.status == "passed" and submission.deliveries == 1
     assert submission.grading_request.dispatch_count == 1
@@ -216,4 +251,4 @@ def test_exploration_is_capped_by_the_setting_and_limits_by_the_exercise(exercis
     options = grading.grading_options(version)
     assert options["random_schedules"] == 7
     assert options["limits"].memory_mb == 64
-    assert options["limits"].wall_seconds == 30.0      # clamped to the sandbox's ceiling
+    assert options["limits"].wall_seconds == 30.0  # clamped to the sandbox's ceiling

@@ -8,6 +8,7 @@ module the text describes and its verdict: ``"pass"`` or the invariant it says b
 the text names more than one way to fail). The convention
 is described in exercises/content/README.md.
 """
+
 from __future__ import annotations
 
 import re
@@ -204,20 +205,33 @@ SNIPPETS = {
         "statement:0": ("def retry_delay(attempt, rand):", ILLUSTRATION),
         "statement:1": ("return 300 * attempt", [("SNIPPET", "retries_bounded_and_spread")]),
         "hint:0": ("Two things need fixing", PROSE),
-        "hint:1": ("return rand * ceiling", [(RETRY_FULL_JITTER_NO_CAP, "retries_bounded_and_spread")]),
-        "hint:2": ("if attempt >= MAX_ATTEMPTS: return None, with MAX_ATTEMPTS = 10", [(RETRY_FULL_JITTER, "pass")]),
+        "hint:1": (
+            "return rand * ceiling",
+            [(RETRY_FULL_JITTER_NO_CAP, "retries_bounded_and_spread")],
+        ),
+        "hint:2": (
+            "if attempt >= MAX_ATTEMPTS: return None, with MAX_ATTEMPTS = 10",
+            [(RETRY_FULL_JITTER, "pass")],
+        ),
     },
     "shipping-down-challenge": {
         "statement:0": ("def checkout(command, ctx):", ILLUSTRATION),
         "statement:1": ('ctx.call("payment", "authorize", order', ILLUSTRATION),
         "hint:0": ("make sure of the money without taking it yet", PROSE),
         "hint:1": ("on its own it still fails", [(SHIPPING_HOLD_NO_DEADLINE, "orders_resolve")]),
-        "hint:2": ("if ctx.now - row['since'] < 8000: raise RetryLater(1000)", [(SHIPPING_WITH_DEADLINE, "pass"),
-                                                                            (SHIPPING_DECIDES_TWICE, ("cancelled_is_clean",
-                                                                                                     "confirmed_is_complete"))]),
+        "hint:2": (
+            "if ctx.now - row['since'] < 8000: raise RetryLater(1000)",
+            [
+                (SHIPPING_WITH_DEADLINE, "pass"),
+                (SHIPPING_DECIDES_TWICE, ("cancelled_is_clean", "confirmed_is_complete")),
+            ],
+        ),
     },
     "design-a-saga": {
-        "statement:0": ('Step("create order", "order.create", compensation="order.cancel")', ILLUSTRATION),
+        "statement:0": (
+            'Step("create order", "order.create", compensation="order.cancel")',
+            ILLUSTRATION,
+        ),
         "hint:0": ("Walk through a declined card", PROSE),
         "hint:1": ("inventory.reserve by inventory.release", [(SAGA_WITH_COMPENSATIONS, "pass")]),
         "hint:2": ("A saga that confirms first", [(SAGA_CONFIRMS_FIRST, "saga_compensates")]),
@@ -228,8 +242,13 @@ SNIPPETS = {
         "statement:2": ('tx.insert("decisions"', ILLUSTRATION),
         "hint:0": ("Walk through a crash", PROSE),
         "hint:1": ("The starter with just this change passes", [(TWOPC_LOGGED_STARTER, "pass")]),
-        "hint:2": ("raise RetryLater(300) instead", [(TWOPC_PHASE_TWO % "pass", "twopc_agreement"),
-                                                     (TWOPC_PHASE_TWO % "raise RetryLater(300)", "pass")]),
+        "hint:2": (
+            "raise RetryLater(300) instead",
+            [
+                (TWOPC_PHASE_TWO % "pass", "twopc_agreement"),
+                (TWOPC_PHASE_TWO % "raise RetryLater(300)", "pass"),
+            ],
+        ),
     },
 }
 
@@ -243,9 +262,13 @@ def _texts(spec) -> dict[str, str]:
 
 
 SPECS = {slug: read_exercise(CONTENT_DIR / slug) for slug in SNIPPETS}
-GRADED = [(slug, where, n, program, expected)
-          for slug, entries in SNIPPETS.items() for where, (_, promise) in entries.items()
-          if isinstance(promise, list) for n, (program, expected) in enumerate(promise)]
+GRADED = [
+    (slug, where, n, program, expected)
+    for slug, entries in SNIPPETS.items()
+    for where, (_, promise) in entries.items()
+    if isinstance(promise, list)
+    for n, (program, expected) in enumerate(promise)
+]
 
 
 @pytest.mark.parametrize("slug", sorted(SNIPPETS))
@@ -262,12 +285,13 @@ def test_illustrations_and_statement_snippets_are_valid_python(slug):
         if where.startswith("statement:"):
             try:
                 compile(text, where, "exec")
-            except SyntaxError:      # a fragment of a function body: valid inside one
+            except SyntaxError:  # a fragment of a function body: valid inside one
                 compile("def _():\n" + textwrap.indent(text, "    "), where, "exec")
 
 
-@pytest.mark.parametrize("slug,where,n,program,expected", GRADED,
-                         ids=[f"{g[0]}-{g[1]}-{g[2]}" for g in GRADED])
+@pytest.mark.parametrize(
+    "slug,where,n,program,expected", GRADED, ids=[f"{g[0]}-{g[1]}-{g[2]}" for g in GRADED]
+)
 def test_snippet_gets_the_verdict_its_text_promises(slug, where, n, program, expected):
     spec = SPECS[slug]
     source = _texts(spec)[where] if program == "SNIPPET" else textwrap.dedent(program)
@@ -275,6 +299,9 @@ def test_snippet_gets_the_verdict_its_text_promises(slug, where, n, program, exp
     broken = [v["name"] for v in report["violations"]]
     if expected == "pass":
         assert report["status"] == "passed", report["message"]
-    else:                       # the invariant it says breaks (or one of them, when the text names several)
+    else:  # the invariant it says breaks (or one of them, when the text names several)
         assert report["status"] == "failed", report["message"]
-        assert set(broken) & ({expected} if isinstance(expected, str) else set(expected)), (broken, report["message"])
+        assert set(broken) & ({expected} if isinstance(expected, str) else set(expected)), (
+            broken,
+            report["message"],
+        )

@@ -6,6 +6,7 @@ code), ``ILLUSTRATION`` (an API example, only valid Python), or a list of (compl
 text describes, ``"pass"`` or the invariant it says breaks). The modules below are the exercise's
 starter with the hints applied, in the words of the hints.
 """
+
 from __future__ import annotations
 
 import re
@@ -21,7 +22,7 @@ ILLUSTRATION = "illustration"
 SCHEDULES = 200
 
 # -- order-saga-choreography: the starter with hint 2, then with hints 2 and 3 ----------------------
-CHOREO_STARTER_HANDLERS = '''
+CHOREO_STARTER_HANDLERS = """
 def on_order_created(event, ctx):
     order = event.data
     with ctx.db.transaction() as tx:
@@ -77,11 +78,11 @@ def on_release_stock(event, ctx):
                 stock = tx.get("stock", r["sku"])
                 tx.update("stock", r["sku"], available=stock["available"] + r["qty"])
                 tx.update("reservations", key, status="RELEASED")
-'''
-INBOX = '''if tx.get("inbox", event.id):
+"""
+INBOX = """if tx.get("inbox", event.id):
             return
-        tx.insert("inbox", event.id, {"type": event.type})'''
-CHOREO_PLACE_ORDER_CATCH = '''
+        tx.insert("inbox", event.id, {"type": event.type})"""
+CHOREO_PLACE_ORDER_CATCH = """
 from saga_api import DuplicateKey
 
 
@@ -93,16 +94,22 @@ def place_order(command, ctx):
             tx.outbox("OrderCreated", order, correlation_id=command.correlation_id)
     except DuplicateKey:
         pass
-'''
+"""
 CHOREO_ALL_HINTS = CHOREO_PLACE_ORDER_CATCH + CHOREO_STARTER_HANDLERS % {
-    "inbox": INBOX, "reservation_key": 'order["order_id"]', "payment_key": 'order["order_id"]',
-    "release_guard": 'r["status"] == "RESERVED"'}
+    "inbox": INBOX,
+    "reservation_key": 'order["order_id"]',
+    "payment_key": 'order["order_id"]',
+    "release_guard": 'r["status"] == "RESERVED"',
+}
 CHOREO_RELEASE_UNGUARDED = CHOREO_PLACE_ORDER_CATCH + CHOREO_STARTER_HANDLERS % {
-    "inbox": INBOX, "reservation_key": 'order["order_id"]', "payment_key": 'order["order_id"]',
-    "release_guard": "True"}
+    "inbox": INBOX,
+    "reservation_key": 'order["order_id"]',
+    "payment_key": 'order["order_id"]',
+    "release_guard": "True",
+}
 
 # -- choreography-vs-orchestration: the exercise's starter with hint 2, then with hints 2 and 3 -----
-ORCH_KEYS_ONLY = '''
+ORCH_KEYS_ONLY = """
 from saga_api import RetryLater, Timeout
 
 
@@ -126,8 +133,8 @@ def handle_place_order(command, ctx):
         raise RetryLater(300)
     with ctx.db.transaction() as tx:
         tx.update("orders", oid, status="CONFIRMED" if captured["status"] == "captured" else "CANCELLED")
-'''
-ORCH_ALL_HINTS = '''
+"""
+ORCH_ALL_HINTS = """
 from saga_api import DuplicateKey, RetryLater, Timeout
 
 
@@ -166,10 +173,10 @@ def finish(ctx, oid, status, corr):
         tx.update("orders", oid, status=status)
         tx.outbox("OrderConfirmed" if status == "CONFIRMED" else "OrderCancelled", {"order_id": oid},
                   correlation_id=corr)
-'''
+"""
 
 # -- travel-booking-orchestration: the starter with hint 2, then with hints 2 and 3 ----------------
-TRAVEL_WITH_COMPENSATION = '''
+TRAVEL_WITH_COMPENSATION = """
 from saga_api import DuplicateKey, Timeout, RetryLater
 
 LEGS = ["flight", "hotel", "car"]
@@ -208,31 +215,40 @@ def finish(ctx, tid, status, corr):
         tx.update("trips", tid, status=status)
         if status == "CONFIRMED":
             tx.outbox("BookingConfirmed", {"trip_id": tid}, correlation_id=corr)
-'''
+"""
 
 SNIPPETS = {
     "order-saga-choreography": {
         "statement:0": ('tx.outbox("PaymentSucceeded", event.data', ILLUSTRATION),
         "hint:0": ("Start with the failure paths", PROSE),
-        "hint:1": ("give the units back only if the reservation is still RESERVED",
-                   [(CHOREO_RELEASE_UNGUARDED, "conservation")]),
+        "hint:1": (
+            "give the units back only if the reservation is still RESERVED",
+            [(CHOREO_RELEASE_UNGUARDED, "conservation")],
+        ),
         "hint:2": ('tx.get("inbox", event.id)', [(CHOREO_ALL_HINTS, "pass")]),
     },
     "choreography-vs-orchestration": {
         "statement:0": ("def handle_place_order(command, ctx):", ILLUSTRATION),
         "statement:1": ('idempotency_key="reserve-" + order["order_id"]', ILLUSTRATION),
         "hint:0": ("A Timeout does not mean the call failed", PROSE),
-        "hint:1": ("a busy answer still cancels the order", [(ORCH_KEYS_ONLY, "cancelled_for_a_reason")]),
+        "hint:1": (
+            "a busy answer still cancels the order",
+            [(ORCH_KEYS_ONLY, "cancelled_for_a_reason")],
+        ),
         "hint:2": ('treat a "busy" answer like a Timeout', [(ORCH_ALL_HINTS, "pass")]),
     },
     "travel-booking-orchestration": {
         "statement:0": ("def book_trip(command, ctx):", ILLUSTRATION),
         "statement:1": ('idempotency_key="book-hotel-" + trip["trip_id"]', ILLUSTRATION),
         "hint:0": ("What does the orchestrator need to remember", PROSE),
-        "hint:1": ("Without a key on the cancel this still fails",
-                   [(TRAVEL_WITH_COMPENSATION % "", "conservation")]),
-        "hint:2": ('idempotency_key=f"cancel-{leg}-{trip_id}"',
-                   [(TRAVEL_WITH_COMPENSATION % 'idempotency_key=f"cancel-{done}-{tid}",', "pass")]),
+        "hint:1": (
+            "Without a key on the cancel this still fails",
+            [(TRAVEL_WITH_COMPENSATION % "", "conservation")],
+        ),
+        "hint:2": (
+            'idempotency_key=f"cancel-{leg}-{trip_id}"',
+            [(TRAVEL_WITH_COMPENSATION % 'idempotency_key=f"cancel-{done}-{tid}",', "pass")],
+        ),
     },
 }
 
@@ -246,9 +262,13 @@ def _texts(spec) -> dict[str, str]:
 
 
 SPECS = {slug: read_exercise(CONTENT_DIR / slug) for slug in SNIPPETS}
-GRADED = [(slug, where, n, program, expected)
-          for slug, entries in SNIPPETS.items() for where, (_, promise) in entries.items()
-          if isinstance(promise, list) for n, (program, expected) in enumerate(promise)]
+GRADED = [
+    (slug, where, n, program, expected)
+    for slug, entries in SNIPPETS.items()
+    for where, (_, promise) in entries.items()
+    if isinstance(promise, list)
+    for n, (program, expected) in enumerate(promise)
+]
 
 
 @pytest.mark.parametrize("slug", sorted(SNIPPETS))
@@ -265,15 +285,18 @@ def test_saga_statement_snippets_are_valid_python(slug):
         if where.startswith("statement:"):
             try:
                 compile(text, where, "exec")
-            except SyntaxError:      # a fragment of a function body: valid inside one
+            except SyntaxError:  # a fragment of a function body: valid inside one
                 compile("def _():\n" + textwrap.indent(text, "    "), where, "exec")
 
 
-@pytest.mark.parametrize("slug,where,n,program,expected", GRADED,
-                         ids=[f"{g[0]}-{g[1]}-{g[2]}" for g in GRADED])
+@pytest.mark.parametrize(
+    "slug,where,n,program,expected", GRADED, ids=[f"{g[0]}-{g[1]}-{g[2]}" for g in GRADED]
+)
 def test_saga_hint_gets_the_verdict_its_text_promises(slug, where, n, program, expected):
     spec = SPECS[slug]
-    report = sandbox.grade(spec.scenario, textwrap.dedent(program), seed=0, random_schedules=SCHEDULES)
+    report = sandbox.grade(
+        spec.scenario, textwrap.dedent(program), seed=0, random_schedules=SCHEDULES
+    )
     broken = [v["name"] for v in report["violations"]]
     if expected == "pass":
         assert report["status"] == "passed", report["message"]

@@ -1,8 +1,10 @@
 import pytest
 
 
-@pytest.mark.parametrize("url", ["/", "/lessons/", "/quick-test/", "/exercises/",
-                                 "/accounts/login/", "/accounts/signup/"])
+@pytest.mark.parametrize(
+    "url",
+    ["/", "/lessons/", "/quick-test/", "/exercises/", "/accounts/login/", "/accounts/signup/"],
+)
 def test_public_page_answers_anonymously(client, db, url):
     response = client.get(url)
     assert response.status_code == 200
@@ -29,8 +31,13 @@ def test_unknown_url_is_404_not_500(client, db):
 
 def test_layout_has_landmarks_and_skip_link(client, db):
     html = client.get("/").content.decode()
-    for landmark in ('<header', '<nav class="site-nav" aria-label="Main"', '<main id="main"', "<footer",
-                     'href="#main"'):
+    for landmark in (
+        "<header",
+        '<nav class="site-nav" aria-label="Main"',
+        '<main id="main"',
+        "<footer",
+        'href="#main"',
+    ):
         assert landmark in html
 
 

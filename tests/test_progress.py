@@ -1,4 +1,5 @@
 """Lesson progress: kept per learner, in the session for visitors, merged at log-in."""
+
 import json
 
 import pytest
@@ -21,7 +22,9 @@ def test_signed_in_learner_marks_a_lesson_complete_and_undoes_it(alice_client, a
     _complete(alice_client, "idempotency-keys")
     assert LessonProgress.objects.get(user=alice, lesson__slug="idempotency-keys").completed_at
     _complete(alice_client, "idempotency-keys", done="0")
-    assert LessonProgress.objects.get(user=alice, lesson__slug="idempotency-keys").completed_at is None
+    assert (
+        LessonProgress.objects.get(user=alice, lesson__slug="idempotency-keys").completed_at is None
+    )
 
 
 def test_complete_requires_post(client, content):
@@ -40,7 +43,9 @@ def test_visiting_a_lesson_sets_continue_where_you_left_off(alice_client, conten
     assert "Continue: The dual-write problem" in alice_client.get("/dashboard/").content.decode()
 
 
-def test_anonymous_progress_is_merged_at_log_in_twice_without_duplicates(client, alice, password, content):
+def test_anonymous_progress_is_merged_at_log_in_twice_without_duplicates(
+    client, alice, password, content
+):
     _complete(client, "idempotency-keys")
     _login(client, alice.email, password)
     client.post("/accounts/logout/")
@@ -52,29 +57,54 @@ def test_anonymous_progress_is_merged_at_log_in_twice_without_duplicates(client,
 
 def test_merge_keeps_the_better_of_session_and_account(client, alice, password, content):
     earlier = timezone.now() - timezone.timedelta(days=3)
-    LessonProgress.objects.create(user=alice, lesson=Lesson.objects.get(slug="two-phase-commit"), completed_at=earlier)
+    LessonProgress.objects.create(
+        user=alice, lesson=Lesson.objects.get(slug="two-phase-commit"), completed_at=earlier
+    )
     LessonProgress.objects.create(user=alice, lesson=Lesson.objects.get(slug="orchestration"))
     _complete(client, "orchestration")
-    _complete(client, "two-phase-commit", done="0")  # not completed in this browser: must not undo the account's
+    _complete(
+        client, "two-phase-commit", done="0"
+    )  # not completed in this browser: must not undo the account's
     _login(client, alice.email, password)
-    assert LessonProgress.objects.get(user=alice, lesson__slug="two-phase-commit").completed_at == earlier
-    assert LessonProgress.objects.get(user=alice, lesson__slug="orchestration").completed_at is not None
+    assert (
+        LessonProgress.objects.get(user=alice, lesson__slug="two-phase-commit").completed_at
+        == earlier
+    )
+    assert (
+        LessonProgress.objects.get(user=alice, lesson__slug="orchestration").completed_at
+        is not None
+    )
 
 
 def test_anonymous_progress_is_merged_at_sign_up(client, content):
     _complete(client, "sagas-and-choreography")
-    client.post("/accounts/signup/", {"email": "dora@example.com", "password1": "a-long-secret-phrase-9",
-                                      "password2": "a-long-secret-phrase-9"})
-    assert LessonProgress.objects.filter(user__email="dora@example.com", lesson__slug="sagas-and-choreography",
-                                         completed_at__isnull=False).exists()
+    client.post(
+        "/accounts/signup/",
+        {
+            "email": "dora@example.com",
+            "password1": "a-long-secret-phrase-9",
+            "password2": "a-long-secret-phrase-9",
+        },
+    )
+    assert LessonProgress.objects.filter(
+        user__email="dora@example.com",
+        lesson__slug="sagas-and-choreography",
+        completed_at__isnull=False,
+    ).exists()
 
 
 def test_dashboard_shows_only_my_own_submissions(alice_client, bob, content):
     from exercises.models import Exercise, Submission
 
     exercise = Exercise.objects.published().first()
-    Submission.objects.create(user=bob, exercise=exercise, version=exercise.published_version,
-                              code="print('bob secret code')", client_token="t1", status="failed")
+    Submission.objects.create(
+        user=bob,
+        exercise=exercise,
+        version=exercise.published_version,
+        code="print('bob secret code')",
+        client_token="t1",
+        status="failed",
+    )
     html = alice_client.get("/dashboard/").content.decode()
     assert "No submissions yet" in html
 
@@ -84,8 +114,15 @@ def test_export_holds_everything_tracked(alice_client, alice, content):
 
     _complete(alice_client, "idempotency-keys")
     exercise = Exercise.objects.published().first()
-    Submission.objects.create(user=alice, exercise=exercise, version=exercise.published_version,
-                              code="x = 1", client_token="t2", status="passed", result={"status": "passed"})
+    Submission.objects.create(
+        user=alice,
+        exercise=exercise,
+        version=exercise.published_version,
+        code="x = 1",
+        client_token="t2",
+        status="passed",
+        result={"status": "passed"},
+    )
     HintUse.objects.create(user=alice, exercise=exercise, revealed=2)
     response = alice_client.get("/account/data/")
     assert response["Content-Disposition"].startswith("attachment")

@@ -1,5 +1,6 @@
 """The real Quick Test question bank (lessons/content/questions/*.yaml) loads
 against the real lessons and is big and varied enough to draw tests from."""
+
 from __future__ import annotations
 
 import random
@@ -62,7 +63,9 @@ def test_every_question_links_to_a_section_of_its_lesson(report):
 
 
 def test_single_choice_answers_are_not_always_in_the_same_place(report):
-    positions = Counter(Question.objects.filter(type__in=["single", "spotbug"]).values_list("answer", flat=True))
+    positions = Counter(
+        Question.objects.filter(type__in=["single", "spotbug"]).values_list("answer", flat=True)
+    )
     assert len(positions) >= 3 and max(positions.values()) <= 0.5 * sum(positions.values())
 
 
@@ -77,7 +80,9 @@ def test_draws_from_the_real_bank_are_balanced(report):
 
 def test_loading_the_bank_twice_changes_nothing(report):
     again = LoadReport()
-    load_questions(CONTENT_ROOT / "questions", {lesson.slug: lesson for lesson in Lesson.objects.all()}, again)
+    load_questions(
+        CONTENT_ROOT / "questions", {lesson.slug: lesson for lesson in Lesson.objects.all()}, again
+    )
     assert again.added == {} and again.changed == {} and again.removed == {}
 
 
@@ -89,7 +94,9 @@ def test_no_real_question_page_carries_its_answer_or_explanation(report, client)
     attempt = QuizAttempt.objects.get()
     for question in Question.objects.active():
         QuizAttempt.objects.filter(pk=attempt.pk).update(
-            question_keys=[question.key], layouts={question.key: quiz.shuffled_layout(len(question.items), random.Random(1))})
+            question_keys=[question.key],
+            layouts={question.key: quiz.shuffled_layout(len(question.items), random.Random(1))},
+        )
         html = client.get(reverse("quiz:attempt", args=[attempt.pk])).content.decode()
         assert "Question 1 of 1" in html, question.key
         assert question.explanation not in html and "data-answer" not in html, question.key

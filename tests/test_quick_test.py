@@ -1,5 +1,6 @@
 """The Quick Test: drawing a test, answering one question at a time, feedback,
 the result page, and refusing every tampered or stale request."""
+
 from __future__ import annotations
 
 import random
@@ -23,33 +24,75 @@ def make_bank() -> None:
     """One lesson per topic and one question of every type per topic (45 in all)."""
     for order, topic in enumerate(TOPICS, start=1):
         lesson = Lesson.objects.create(
-            slug=f"{topic}-lesson", title=f"All about {topic}", module=0, order=order, summary="s", body="b",
-            html="<p>b</p>", topics=[topic],
-            toc=[{"id": "basics", "text": "The basics"}, {"id": "details", "text": "The details"}])
+            slug=f"{topic}-lesson",
+            title=f"All about {topic}",
+            module=0,
+            order=order,
+            summary="s",
+            body="b",
+            html="<p>b</p>",
+            topics=[topic],
+            toc=[{"id": "basics", "text": "The basics"}, {"id": "details", "text": "The details"}],
+        )
         common = {"topic": topic, "lesson": lesson, "anchor": "details"}
-        Question.objects.create(key=f"{topic}-single", type="single", prompt=f"Pick one about {topic}",
-                                choices=["Alpha", "Beta", "Gamma"], answer=1,
-                                explanation=f"Beta is right for {topic}: secret-explanation-single", **common)
-        Question.objects.create(key=f"{topic}-multiple", type="multiple", prompt=f"Pick several about {topic}",
-                                choices=["One", "Two", "Three", "Four"], answer=[0, 2],
-                                explanation="One and Three: secret-explanation-multiple", **common)
-        Question.objects.create(key=f"{topic}-truefalse", type="truefalse", prompt=f"True about {topic}?",
-                                answer=False, explanation="It is false: secret-explanation-truefalse", **common)
-        Question.objects.create(key=f"{topic}-ordering", type="ordering", prompt=f"Order the {topic} steps",
-                                items=["First step", "Second step", "Third step", "Fourth step"],
-                                explanation="First to fourth: secret-explanation-ordering", **common)
-        Question.objects.create(key=f"{topic}-spotbug", type="spotbug", prompt=f"Spot the {topic} bug",
-                                code="def handle(msg):\n    charge(msg)\n    ack(msg)",
-                                choices=["Line 1", "Line 2: no dedup", "Line 3"], answer=1,
-                                explanation="Charging twice: secret-explanation-spotbug", **common)
+        Question.objects.create(
+            key=f"{topic}-single",
+            type="single",
+            prompt=f"Pick one about {topic}",
+            choices=["Alpha", "Beta", "Gamma"],
+            answer=1,
+            explanation=f"Beta is right for {topic}: secret-explanation-single",
+            **common,
+        )
+        Question.objects.create(
+            key=f"{topic}-multiple",
+            type="multiple",
+            prompt=f"Pick several about {topic}",
+            choices=["One", "Two", "Three", "Four"],
+            answer=[0, 2],
+            explanation="One and Three: secret-explanation-multiple",
+            **common,
+        )
+        Question.objects.create(
+            key=f"{topic}-truefalse",
+            type="truefalse",
+            prompt=f"True about {topic}?",
+            answer=False,
+            explanation="It is false: secret-explanation-truefalse",
+            **common,
+        )
+        Question.objects.create(
+            key=f"{topic}-ordering",
+            type="ordering",
+            prompt=f"Order the {topic} steps",
+            items=["First step", "Second step", "Third step", "Fourth step"],
+            explanation="First to fourth: secret-explanation-ordering",
+            **common,
+        )
+        Question.objects.create(
+            key=f"{topic}-spotbug",
+            type="spotbug",
+            prompt=f"Spot the {topic} bug",
+            code="def handle(msg):\n    charge(msg)\n    ack(msg)",
+            choices=["Line 1", "Line 2: no dedup", "Line 3"],
+            answer=1,
+            explanation="Charging twice: secret-explanation-spotbug",
+            **common,
+        )
 
 
 def answer_data(attempt: QuizAttempt, question: Question, right: bool = True) -> dict:
     data = {"question": question.key}
     if question.type in ("single", "spotbug"):
-        data["choice"] = str(question.answer if right else (question.answer + 1) % len(question.choices))
+        data["choice"] = str(
+            question.answer if right else (question.answer + 1) % len(question.choices)
+        )
     elif question.type == "truefalse":
-        data["choice"] = ("true" if question.answer else "false") if right else ("false" if question.answer else "true")
+        data["choice"] = (
+            ("true" if question.answer else "false")
+            if right
+            else ("false" if question.answer else "true")
+        )
     elif question.type == "multiple":
         data["choice"] = [str(i) for i in question.answer] if right else [str(question.answer[0])]
     else:
@@ -57,7 +100,9 @@ def answer_data(attempt: QuizAttempt, question: Question, right: bool = True) ->
         positions = [index + 1 for index in layout]
         if not right:
             positions = positions[::-1]
-        data.update({f"position-{shown}": str(position) for shown, position in enumerate(positions)})
+        data.update(
+            {f"position-{shown}": str(position) for shown, position in enumerate(positions)}
+        )
     return data
 
 
@@ -78,7 +123,9 @@ def attempt(client, bank) -> QuizAttempt:
 
 def answer(client, attempt, right=True, question=None, **extra):
     question = question or current(attempt)
-    return client.post(reverse("quiz:answer", args=[attempt.pk]), answer_data(attempt, question, right), **extra)
+    return client.post(
+        reverse("quiz:answer", args=[attempt.pk]), answer_data(attempt, question, right), **extra
+    )
 
 
 def finish(client, attempt, right=True):
@@ -87,6 +134,7 @@ def finish(client, attempt, right=True):
 
 
 # The start page and the draw ------------------------------------------------------------------
+
 
 class TestStartPage:
     def test_it_explains_the_test_and_offers_a_start_button(self, client, bank):
@@ -138,7 +186,9 @@ class TestDraw:
     def test_start_creates_an_anonymous_attempt_remembered_by_the_session(self, client, bank):
         response = client.post(reverse("quiz:new"))
         attempt = QuizAttempt.objects.get()
-        assert response.status_code == 302 and response.url == reverse("quiz:attempt", args=[attempt.pk])
+        assert response.status_code == 302 and response.url == reverse(
+            "quiz:attempt", args=[attempt.pk]
+        )
         assert attempt.user is None and attempt.session_key == client.session.session_key
         assert client.session[quiz.SESSION_KEY] == [attempt.pk]
         assert len(attempt.question_keys) == 10
@@ -152,23 +202,31 @@ class TestDraw:
 
 # One question at a time ------------------------------------------------------------------------
 
+
 class TestQuestionPage:
     def test_it_shows_the_first_question_with_progress_and_a_labelled_form(self, client, attempt):
         question = current(attempt)
         html = client.get(reverse("quiz:attempt", args=[attempt.pk])).content.decode()
         assert "Question 1 of 10" in html
         assert "<fieldset>" in html and "<legend" in html and question.prompt in html
-        assert 'hx-post="/quick-test/%d/answer/"' % attempt.pk in html and 'hx-target="#quiz-region"' in html
-        assert '<html' in html
+        assert (
+            'hx-post="/quick-test/%d/answer/"' % attempt.pk in html
+            and 'hx-target="#quiz-region"' in html
+        )
+        assert "<html" in html
 
     def test_htmx_gets_only_the_question_partial(self, client, attempt):
         html = client.get(reverse("quiz:attempt", args=[attempt.pk]), **HTMX).content.decode()
         assert "Question 1 of 10" in html and "<html" not in html and "<form" in html
 
     @pytest.mark.parametrize("kind", TYPES)
-    def test_no_answer_or_explanation_reaches_the_page_before_answering(self, client, attempt, kind):
+    def test_no_answer_or_explanation_reaches_the_page_before_answering(
+        self, client, attempt, kind
+    ):
         question = Question.objects.get(key=f"sagas-{kind}")
-        attempt.question_keys = [question.key] + [k for k in attempt.question_keys if k != question.key][:9]
+        attempt.question_keys = [question.key] + [
+            k for k in attempt.question_keys if k != question.key
+        ][:9]
         attempt.layouts = {**attempt.layouts, question.key: [2, 0, 3, 1]}
         attempt.save()
         for extra in ({}, HTMX):
@@ -176,16 +234,27 @@ class TestQuestionPage:
             assert question.prompt in html
             assert "secret-explanation" not in html
             assert question.explanation not in html
-            for marker in ("checked", "data-answer", "data-correct", "correct", "Right!", "Not quite"):
+            for marker in (
+                "checked",
+                "data-answer",
+                "data-correct",
+                "correct",
+                "Right!",
+                "Not quite",
+            ):
                 assert marker not in html, marker
 
-    def test_ordering_items_show_in_the_attempts_shuffled_order_with_a_select_each(self, client, attempt):
+    def test_ordering_items_show_in_the_attempts_shuffled_order_with_a_select_each(
+        self, client, attempt
+    ):
         question = Question.objects.get(key="outbox-ordering")
         attempt.question_keys = [question.key] + attempt.question_keys[1:]
         attempt.layouts = {question.key: [2, 0, 3, 1]}
         attempt.save()
         html = client.get(reverse("quiz:attempt", args=[attempt.pk])).content.decode()
-        positions = [html.index(item) for item in ("Third step", "First step", "Fourth step", "Second step")]
+        positions = [
+            html.index(item) for item in ("Third step", "First step", "Fourth step", "Second step")
+        ]
         assert positions == sorted(positions)
         for shown in range(4):
             assert f'<label for="position-{shown}">' in html and f'name="position-{shown}"' in html
@@ -214,7 +283,9 @@ class TestAnswering:
     def test_a_wrong_answer_shows_the_correct_answer_and_the_explanation(self, client, attempt):
         question = current(attempt)
         html = answer(client, attempt, right=False, **HTMX).content.decode()
-        assert "Not quite." in html and "The correct answer" in html and question.explanation in html
+        assert (
+            "Not quite." in html and "The correct answer" in html and question.explanation in html
+        )
         for text in question.correct_answer():
             assert text in html
         assert QuizAnswer.objects.get().score == 0.0
@@ -236,7 +307,9 @@ class TestAnswering:
         assert "See your result" in html and reverse("quiz:result", args=[attempt.pk]) in html
         attempt.refresh_from_db()
         assert attempt.is_finished
-        assert client.get(reverse("quiz:attempt", args=[attempt.pk])).url == reverse("quiz:result", args=[attempt.pk])
+        assert client.get(reverse("quiz:attempt", args=[attempt.pk])).url == reverse(
+            "quiz:result", args=[attempt.pk]
+        )
 
 
 class TestResult:
@@ -247,8 +320,13 @@ class TestResult:
         html = client.get(reverse("quiz:result", args=[attempt.pk])).content.decode()
         assert "5 / 10" in html
         for topic, (points, total) in attempt.topic_scores().items():
-            assert re.search(rf"<th scope=\"row\">{re.escape(TOPICS[topic])}</th><td>{points:g} / {total}</td>", html)
-        missed_topics = {t for t, (points, total) in attempt.topic_scores().items() if points < total}
+            assert re.search(
+                rf"<th scope=\"row\">{re.escape(TOPICS[topic])}</th><td>{points:g} / {total}</td>",
+                html,
+            )
+        missed_topics = {
+            t for t, (points, total) in attempt.topic_scores().items() if points < total
+        }
         for topic in missed_topics:
             assert f'href="/lessons/{topic}-lesson/"' in html
         for topic in set(TOPICS) - missed_topics:
@@ -265,7 +343,10 @@ class TestResult:
         response = client.post(reverse("quiz:new"))
         fresh = QuizAttempt.objects.exclude(pk=attempt.pk).get()
         assert response.url == reverse("quiz:attempt", args=[fresh.pk])
-        assert fresh.answers.count() == 0 and client.session[quiz.SESSION_KEY] == [fresh.pk, attempt.pk]
+        assert fresh.answers.count() == 0 and client.session[quiz.SESSION_KEY] == [
+            fresh.pk,
+            attempt.pk,
+        ]
 
     def test_an_unfinished_attempt_has_no_result_yet(self, client, attempt):
         response = client.get(reverse("quiz:result", args=[attempt.pk]))
@@ -279,11 +360,14 @@ class TestResult:
         assert attempt.score() == (1.0, 10)
         scores = attempt.topic_scores()
         assert sum(total for _, total in scores.values()) == 10
-        assert scores[first.topic][0] == 1.0 and (first.topic == second.topic or scores[second.topic][0] == 0)
+        assert scores[first.topic][0] == 1.0 and (
+            first.topic == second.topic or scores[second.topic][0] == 0
+        )
         assert list(scores) == [topic for topic in TOPICS if topic in scores]
 
 
 # Scoring rules ----------------------------------------------------------------------------------
+
 
 class TestScoring:
     @pytest.fixture
@@ -319,7 +403,13 @@ class TestScoring:
         attempt.layouts = {question.key: [2, 0, 3, 1]}
         attempt.save()
         # Shown: Third, First, Fourth, Second -> positions 3, 1, 4, 2 is the right order.
-        data = {"question": question.key, "position-0": "3", "position-1": "1", "position-2": "4", "position-3": "2"}
+        data = {
+            "question": question.key,
+            "position-0": "3",
+            "position-1": "1",
+            "position-2": "4",
+            "position-3": "2",
+        }
         client.post(reverse("quiz:answer", args=[attempt.pk]), data)
         saved = QuizAnswer.objects.get()
         assert saved.given == [0, 1, 2, 3] and saved.score == 1.0
@@ -329,7 +419,9 @@ class TestScoring:
         for right, expected in ((True, 1.0), (False, 0.0)):
             QuizAnswer.objects.all().delete()
             question = Question.objects.get(key=f"consumers-{kind}")
-            attempt.question_keys = [question.key] + [k for k in attempt.question_keys if k != question.key][:9]
+            attempt.question_keys = [question.key] + [
+                k for k in attempt.question_keys if k != question.key
+            ][:9]
             attempt.layouts = {question.key: [1, 3, 0, 2]}
             attempt.save()
             assert answer(client, attempt, right=right, question=question).status_code == 302
@@ -337,6 +429,7 @@ class TestScoring:
 
 
 # Tampering and stale requests -------------------------------------------------------------------
+
 
 def assert_refused(response, status, text):
     assert response.status_code == status
@@ -351,15 +444,22 @@ class TestTampering:
         client.post(url, data)
         before = list(QuizAnswer.objects.values_list("pk", "given", "score"))
         assert_refused(client.post(url, data), 409, "already answered")
-        assert_refused(client.post(url, answer_data(attempt, question, right=True)), 409, "already answered")
+        assert_refused(
+            client.post(url, answer_data(attempt, question, right=True)), 409, "already answered"
+        )
         assert list(QuizAnswer.objects.values_list("pk", "given", "score")) == before
 
     def test_a_question_not_in_the_attempt_is_refused(self, client, attempt):
-        outsider = Question.objects.exclude(key__in=attempt.question_keys).filter(type="single").first()
+        outsider = (
+            Question.objects.exclude(key__in=attempt.question_keys).filter(type="single").first()
+        )
         response = answer(client, attempt, question=outsider)
         assert_refused(response, 400, "not part of this test")
-        assert_refused(client.post(reverse("quiz:answer", args=[attempt.pk]), {"choice": "1"}), 400,
-                       "not part of this test")
+        assert_refused(
+            client.post(reverse("quiz:answer", args=[attempt.pk]), {"choice": "1"}),
+            400,
+            "not part of this test",
+        )
         assert not QuizAnswer.objects.exists()
 
     def test_a_later_question_cannot_be_answered_out_of_turn(self, client, attempt):
@@ -372,9 +472,16 @@ class TestTampering:
 
         stranger = Client()
         question = current(attempt)
-        assert_refused(stranger.get(reverse("quiz:attempt", args=[attempt.pk])), 404, "no such test")
-        assert_refused(stranger.post(reverse("quiz:answer", args=[attempt.pk]), answer_data(attempt, question)),
-                       404, "no such test")
+        assert_refused(
+            stranger.get(reverse("quiz:attempt", args=[attempt.pk])), 404, "no such test"
+        )
+        assert_refused(
+            stranger.post(
+                reverse("quiz:answer", args=[attempt.pk]), answer_data(attempt, question)
+            ),
+            404,
+            "no such test",
+        )
         assert stranger.get(reverse("quiz:result", args=[attempt.pk])).status_code == 404
         assert not QuizAnswer.objects.exists()
 
@@ -392,35 +499,61 @@ class TestTampering:
         assert client.post("/quick-test/1x/answer/", {"question": "x"}).status_code == 404
         assert client.get(reverse("quiz:attempt", args=[attempt.pk + 100])).status_code == 404
 
-    @pytest.mark.parametrize("kind,data", [
-        ("single", {"choice": "abc"}),
-        ("single", {"choice": "3"}),
-        ("single", {"choice": "-1"}),
-        ("single", {"choice": ["0", "1"]}),
-        ("single", {}),
-        ("spotbug", {"choice": "99"}),
-        ("truefalse", {"choice": "maybe"}),
-        ("multiple", {"choice": ["0", "4"]}),
-        ("multiple", {"choice": ["0", "0"]}),
-        ("multiple", {}),
-        ("ordering", {"position-0": "1", "position-1": "2", "position-2": "3"}),
-        ("ordering", {"position-0": "1", "position-1": "2", "position-2": "3", "position-3": "4",
-                      "position-4": "5"}),
-        ("ordering", {"position-0": "1", "position-1": "1", "position-2": "3", "position-3": "4"}),
-        ("ordering", {"position-0": "0", "position-1": "2", "position-2": "3", "position-3": "4"}),
-        ("ordering", {"position-0": "x", "position-1": "2", "position-2": "3", "position-3": "4"}),
-    ])
+    @pytest.mark.parametrize(
+        "kind,data",
+        [
+            ("single", {"choice": "abc"}),
+            ("single", {"choice": "3"}),
+            ("single", {"choice": "-1"}),
+            ("single", {"choice": ["0", "1"]}),
+            ("single", {}),
+            ("spotbug", {"choice": "99"}),
+            ("truefalse", {"choice": "maybe"}),
+            ("multiple", {"choice": ["0", "4"]}),
+            ("multiple", {"choice": ["0", "0"]}),
+            ("multiple", {}),
+            ("ordering", {"position-0": "1", "position-1": "2", "position-2": "3"}),
+            (
+                "ordering",
+                {
+                    "position-0": "1",
+                    "position-1": "2",
+                    "position-2": "3",
+                    "position-3": "4",
+                    "position-4": "5",
+                },
+            ),
+            (
+                "ordering",
+                {"position-0": "1", "position-1": "1", "position-2": "3", "position-3": "4"},
+            ),
+            (
+                "ordering",
+                {"position-0": "0", "position-1": "2", "position-2": "3", "position-3": "4"},
+            ),
+            (
+                "ordering",
+                {"position-0": "x", "position-1": "2", "position-2": "3", "position-3": "4"},
+            ),
+        ],
+    )
     def test_malformed_answers_are_refused(self, client, attempt, kind, data):
         question = Question.objects.get(key=f"idempotency-{kind}")
-        attempt.question_keys = [question.key] + [k for k in attempt.question_keys if k != question.key][:9]
+        attempt.question_keys = [question.key] + [
+            k for k in attempt.question_keys if k != question.key
+        ][:9]
         attempt.layouts = {question.key: [1, 0, 3, 2]}
         attempt.save()
-        response = client.post(reverse("quiz:answer", args=[attempt.pk]), {"question": question.key, **data})
+        response = client.post(
+            reverse("quiz:answer", args=[attempt.pk]), {"question": question.key, **data}
+        )
         assert response.status_code == 400 and 'class="notice error' in response.content.decode()
         assert not QuizAnswer.objects.exists()
 
     def test_an_expired_attempt_is_gone(self, client, attempt):
-        QuizAttempt.objects.filter(pk=attempt.pk).update(created_at=timezone.now() - timedelta(hours=7))
+        QuizAttempt.objects.filter(pk=attempt.pk).update(
+            created_at=timezone.now() - timedelta(hours=7)
+        )
         assert_refused(answer(client, attempt), 410, "expired")
         assert_refused(client.get(reverse("quiz:attempt", args=[attempt.pk])), 410, "expired")
         assert not QuizAnswer.objects.exists()
@@ -432,7 +565,9 @@ class TestTampering:
         assert_refused(answer(client, attempt, question=last), 409, "finished")
         assert list(QuizAnswer.objects.values_list("score", flat=True)) == scores
 
-    def test_htmx_refusals_carry_the_status_and_refresh_the_page_with_the_message(self, client, attempt):
+    def test_htmx_refusals_carry_the_status_and_refresh_the_page_with_the_message(
+        self, client, attempt
+    ):
         question = current(attempt)
         answer(client, attempt)
         response = answer(client, attempt, question=question, **HTMX)
@@ -442,10 +577,14 @@ class TestTampering:
         html = client.get(reverse("quiz:attempt", args=[attempt.pk])).content.decode()
         assert "already answered" in html and "Question 2 of 10" in html
 
-    def test_htmx_refusals_for_someone_elses_attempt_go_back_to_the_start_page(self, client, attempt):
+    def test_htmx_refusals_for_someone_elses_attempt_go_back_to_the_start_page(
+        self, client, attempt
+    ):
         from django.test import Client
 
-        response = Client().post(reverse("quiz:answer", args=[attempt.pk]), {"question": "x"}, **HTMX)
+        response = Client().post(
+            reverse("quiz:answer", args=[attempt.pk]), {"question": "x"}, **HTMX
+        )
         assert response.status_code == 404 and response["HX-Redirect"] == reverse("quiz:start")
 
     def test_answering_needs_a_post(self, client, attempt):

@@ -1,4 +1,5 @@
 """Loading the question bank: strict validation with file and line, and an idempotent upsert."""
+
 from __future__ import annotations
 
 import textwrap
@@ -62,12 +63,23 @@ GOOD = {name: textwrap.dedent(text) for name, text in GOOD.items()}
 @pytest.fixture
 def lessons(db):
     made = {}
-    for order, (slug, anchors) in enumerate([
-        ("sagas-and-choreography", ["what-a-saga-is", "compensations"]),
-        ("transactional-outbox", ["the-outbox-table", "the-relay"]),
-    ], start=1):
-        made[slug] = Lesson.objects.create(slug=slug, title=slug, module=0, order=order, summary="s", body="b",
-                                           html="b", toc=[{"id": a, "text": a.replace("-", " ")} for a in anchors])
+    for order, (slug, anchors) in enumerate(
+        [
+            ("sagas-and-choreography", ["what-a-saga-is", "compensations"]),
+            ("transactional-outbox", ["the-outbox-table", "the-relay"]),
+        ],
+        start=1,
+    ):
+        made[slug] = Lesson.objects.create(
+            slug=slug,
+            title=slug,
+            module=0,
+            order=order,
+            summary="s",
+            body="b",
+            html="b",
+            toc=[{"id": a, "text": a.replace("-", " ")} for a in anchors],
+        )
     return made
 
 
@@ -95,7 +107,13 @@ def rejected(tmp_path, lessons, files) -> ContentError:
 class TestLoadingQuestions:
     def test_it_loads_every_type_and_counts_them(self, tmp_path, lessons):
         report = load(write(tmp_path / "q", GOOD), lessons)
-        assert sorted(report.added["questions"]) == ["outbox-multi", "outbox-tf", "saga-bug", "saga-order", "saga-single"]
+        assert sorted(report.added["questions"]) == [
+            "outbox-multi",
+            "outbox-tf",
+            "saga-bug",
+            "saga-order",
+            "saga-single",
+        ]
         assert report.counts["questions"] == {
             "total": 5,
             "by_type": {"single": 1, "ordering": 1, "spotbug": 1, "multiple": 1, "truefalse": 1},
@@ -117,7 +135,10 @@ class TestLoadingQuestions:
     def test_it_notes_changed_and_deactivates_removed_questions(self, tmp_path, lessons):
         directory = write(tmp_path / "q", GOOD)
         load(directory, lessons)
-        write(directory, {"sagas.yaml": GOOD["sagas.yaml"].replace("Reserve, charge, ship.", "Reserve first.")})
+        write(
+            directory,
+            {"sagas.yaml": GOOD["sagas.yaml"].replace("Reserve, charge, ship.", "Reserve first.")},
+        )
         report = load(directory, lessons)
         assert report.changed == {"questions": ["saga-order"]}
         assert sorted(report.removed["questions"]) == ["outbox-multi", "outbox-tf"]
@@ -133,7 +154,9 @@ class TestLoadingQuestions:
 
 class TestRejectingBadQuestionFiles:
     def test_a_duplicate_id_across_files_names_both_places(self, tmp_path, lessons):
-        files = dict(GOOD, **{"outbox.yaml": GOOD["outbox.yaml"].replace("id: outbox-tf", "id: saga-bug")})
+        files = dict(
+            GOOD, **{"outbox.yaml": GOOD["outbox.yaml"].replace("id: outbox-tf", "id: saga-bug")}
+        )
         error = rejected(tmp_path, lessons, files)
         assert error.path.endswith("sagas.yaml") and error.line == 16
         assert "duplicate question id 'saga-bug'" in str(error) and "outbox.yaml:9" in str(error)
@@ -141,8 +164,12 @@ class TestRejectingBadQuestionFiles:
         assert not Question.objects.exists()
 
     def test_an_unknown_lesson(self, tmp_path, lessons):
-        files = {"sagas.yaml": GOOD["sagas.yaml"].replace("lesson: sagas-and-choreography#what-a-saga-is",
-                                                          "lesson: sagas-everywhere#what-a-saga-is")}
+        files = {
+            "sagas.yaml": GOOD["sagas.yaml"].replace(
+                "lesson: sagas-and-choreography#what-a-saga-is",
+                "lesson: sagas-everywhere#what-a-saga-is",
+            )
+        }
         error = rejected(tmp_path, lessons, files)
         assert error.path.endswith("sagas.yaml") and error.line == 9
         assert "unknown lesson 'sagas-everywhere'" in error.reason and "saga-order" in error.reason
@@ -154,16 +181,42 @@ class TestRejectingBadQuestionFiles:
         assert "compensations" in error.reason
 
     def test_a_lesson_without_an_anchor(self, tmp_path, lessons):
-        files = {"sagas.yaml": GOOD["sagas.yaml"].replace("sagas-and-choreography#what-a-saga-is",
-                                                          "sagas-and-choreography")}
+        files = {
+            "sagas.yaml": GOOD["sagas.yaml"].replace(
+                "sagas-and-choreography#what-a-saga-is", "sagas-and-choreography"
+            )
+        }
         assert rejected(tmp_path, lessons, files).line == 9
 
-    @pytest.mark.parametrize("old,new,line,reason", [
-        ("answer: 1\n  explanation: It is", "answer: 2\n  explanation: It is", 1, "index of a choice"),
-        ("answer: 1\n  explanation: Not", "answer: -1\n  explanation: Not", 16, "index of a choice"),
-        ("answer: 1\n  explanation: Not", "answer: true\n  explanation: Not", 16, "index of a choice"),
-        ("answer: 1\n  explanation: Not", "answer: [1]\n  explanation: Not", 16, "index of a choice"),
-    ])
+    @pytest.mark.parametrize(
+        "old,new,line,reason",
+        [
+            (
+                "answer: 1\n  explanation: It is",
+                "answer: 2\n  explanation: It is",
+                1,
+                "index of a choice",
+            ),
+            (
+                "answer: 1\n  explanation: Not",
+                "answer: -1\n  explanation: Not",
+                16,
+                "index of a choice",
+            ),
+            (
+                "answer: 1\n  explanation: Not",
+                "answer: true\n  explanation: Not",
+                16,
+                "index of a choice",
+            ),
+            (
+                "answer: 1\n  explanation: Not",
+                "answer: [1]\n  explanation: Not",
+                16,
+                "index of a choice",
+            ),
+        ],
+    )
     def test_a_bad_answer_index(self, tmp_path, lessons, old, new, line, reason):
         text = textwrap.dedent(GOOD["sagas.yaml"])
         assert old in text
@@ -174,29 +227,56 @@ class TestRejectingBadQuestionFiles:
     def test_a_bad_multiple_select_answer(self, tmp_path, lessons, answer):
         files = {"outbox.yaml": GOOD["outbox.yaml"].replace("answer: [0, 2]", f"answer: {answer}")}
         error = rejected(tmp_path, lessons, files)
-        assert error.path.endswith("outbox.yaml") and error.line == 1 and "outbox-multi" in error.reason
+        assert (
+            error.path.endswith("outbox.yaml")
+            and error.line == 1
+            and "outbox-multi" in error.reason
+        )
 
     def test_a_topic_that_does_not_match_the_file(self, tmp_path, lessons):
-        files = {"sagas.yaml": GOOD["sagas.yaml"].replace("topic: sagas\n  lesson: sagas-and-choreography#what",
-                                                          "topic: outbox\n  lesson: sagas-and-choreography#what")}
+        files = {
+            "sagas.yaml": GOOD["sagas.yaml"].replace(
+                "topic: sagas\n  lesson: sagas-and-choreography#what",
+                "topic: outbox\n  lesson: sagas-and-choreography#what",
+            )
+        }
         error = rejected(tmp_path, lessons, files)
         assert error.line == 9 and "must have topic 'sagas'" in error.reason
 
     def test_an_unknown_topic(self, tmp_path, lessons):
         files = {"blockchain.yaml": GOOD["sagas.yaml"].replace("topic: sagas", "topic: blockchain")}
         error = rejected(tmp_path, lessons, files)
-        assert error.path.endswith("blockchain.yaml") and error.line == 1 and "unknown topic" in error.reason
+        assert (
+            error.path.endswith("blockchain.yaml")
+            and error.line == 1
+            and "unknown topic" in error.reason
+        )
 
-    @pytest.mark.parametrize("old,new,reason", [
-        ("type: ordering", "type: essay", "'type' must be one of"),
-        ("  items: [\"Reserve\", \"Charge\", \"Ship\"]\n", "", "needs items"),
-        ("  explanation: Reserve, charge, ship.\n", "", "'explanation' must be non-empty"),
-        ("prompt: Order the steps.", "prompt: Order the steps.\n  answer: 0", "must not have answer"),
-        ("prompt: Order the steps.", "prompt: Order the steps.\n  hint: think", "unknown field(s): hint"),
-        ("items: [\"Reserve\", \"Charge\", \"Ship\"]", "items: [\"Reserve\"]", "at least two"),
-        ("items: [\"Reserve\", \"Charge\", \"Ship\"]", "items: [\"Reserve\", \"Reserve\"]", "repeated entry"),
-        ("id: saga-order", "id: Saga Order", "lower-case slug"),
-    ])
+    @pytest.mark.parametrize(
+        "old,new,reason",
+        [
+            ("type: ordering", "type: essay", "'type' must be one of"),
+            ('  items: ["Reserve", "Charge", "Ship"]\n', "", "needs items"),
+            ("  explanation: Reserve, charge, ship.\n", "", "'explanation' must be non-empty"),
+            (
+                "prompt: Order the steps.",
+                "prompt: Order the steps.\n  answer: 0",
+                "must not have answer",
+            ),
+            (
+                "prompt: Order the steps.",
+                "prompt: Order the steps.\n  hint: think",
+                "unknown field(s): hint",
+            ),
+            ('items: ["Reserve", "Charge", "Ship"]', 'items: ["Reserve"]', "at least two"),
+            (
+                'items: ["Reserve", "Charge", "Ship"]',
+                'items: ["Reserve", "Reserve"]',
+                "repeated entry",
+            ),
+            ("id: saga-order", "id: Saga Order", "lower-case slug"),
+        ],
+    )
     def test_other_malformed_questions(self, tmp_path, lessons, old, new, reason):
         text = textwrap.dedent(GOOD["sagas.yaml"])
         assert old in text
@@ -216,6 +296,8 @@ class TestRejectingBadQuestionFiles:
         assert error.line == 1 and "must be a list" in error.reason
 
     def test_a_bad_file_writes_nothing(self, tmp_path, lessons):
-        files = dict(GOOD, **{"sagas.yaml": GOOD["sagas.yaml"].replace("answer: 1", "answer: 9", 1)})
+        files = dict(
+            GOOD, **{"sagas.yaml": GOOD["sagas.yaml"].replace("answer: 1", "answer: 9", 1)}
+        )
         rejected(tmp_path, lessons, files)
         assert not Question.objects.exists()

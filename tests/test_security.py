@@ -1,13 +1,20 @@
 """Web security of the platform: CSRF, rate limits, headers, private pages."""
+
 import pytest
 from django.test import Client
-from django.urls import reverse
 
 pytestmark = pytest.mark.django_db
 
 
-POST_URLS = ["/accounts/login/", "/accounts/signup/", "/accounts/logout/", "/accounts/password/reset/",
-             "/quick-test/new/", "/lessons/idempotency-keys/complete/", "/account/delete/"]
+POST_URLS = [
+    "/accounts/login/",
+    "/accounts/signup/",
+    "/accounts/logout/",
+    "/accounts/password/reset/",
+    "/quick-test/new/",
+    "/lessons/idempotency-keys/complete/",
+    "/account/delete/",
+]
 
 
 @pytest.mark.parametrize("url", POST_URLS)
@@ -27,14 +34,25 @@ def test_repeated_failed_logins_are_rate_limited(client, alice, password):
 
 
 def test_password_reset_requests_are_rate_limited(client, alice):
-    statuses = [client.post("/accounts/password/reset/", {"email": alice.email}).status_code for _ in range(8)]
+    statuses = [
+        client.post("/accounts/password/reset/", {"email": alice.email}).status_code
+        for _ in range(8)
+    ]
     assert 429 in statuses
 
 
 def test_signups_are_rate_limited(client):
-    statuses = [client.post("/accounts/signup/", {"email": f"spam{n}@example.com", "password1": "a-long-secret-phrase-1",
-                                                  "password2": "a-long-secret-phrase-1"}).status_code
-                for n in range(25)]
+    statuses = [
+        client.post(
+            "/accounts/signup/",
+            {
+                "email": f"spam{n}@example.com",
+                "password1": "a-long-secret-phrase-1",
+                "password2": "a-long-secret-phrase-1",
+            },
+        ).status_code
+        for n in range(25)
+    ]
     assert 429 in statuses
 
 
@@ -52,17 +70,28 @@ def test_security_headers_are_set(client):
 
 
 def test_templates_use_no_inline_scripts_or_styles(client, content):
-    for url in ["/", "/lessons/", "/lessons/sagas-and-choreography/", "/quick-test/", "/exercises/", "/dashboard/",
-                "/accounts/login/"]:
+    for url in [
+        "/",
+        "/lessons/",
+        "/lessons/sagas-and-choreography/",
+        "/quick-test/",
+        "/exercises/",
+        "/dashboard/",
+        "/accounts/login/",
+    ]:
         html = client.get(url).content.decode()
-        assert "<script>" not in html and "<script " not in html.replace('<script src=', '') , url
+        assert "<script>" not in html and "<script " not in html.replace("<script src=", ""), url
         assert " style=" not in html and "<style" not in html, url
         assert " onclick=" not in html and " onload=" not in html, url
 
 
 def test_malformed_form_bodies_get_400_not_500(client, content):
-    response = client.generic("POST", "/quick-test/new/", b"\xff\xfe\x00garbage",
-                              content_type="application/x-www-form-urlencoded")
+    response = client.generic(
+        "POST",
+        "/quick-test/new/",
+        b"\xff\xfe\x00garbage",
+        content_type="application/x-www-form-urlencoded",
+    )
     assert response.status_code < 500
 
 

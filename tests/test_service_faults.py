@@ -14,6 +14,7 @@ traceback), and a refused submission hands the learner's code back.
 
 `python -m bench.faults` runs the same drills with 100 submissions each.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -39,7 +40,7 @@ def stack():
 
 def drill(stack: Stack, fault: str):
     part = BATCH_FAULTS.index(fault)
-    report = FaultDrill(stack, fault, stack.sessions[part * BATCH:(part + 1) * BATCH]).run()
+    report = FaultDrill(stack, fault, stack.sessions[part * BATCH : (part + 1) * BATCH]).run()
     print(f"\n{report.summary()}")
     return report
 
@@ -49,8 +50,12 @@ def assert_every_submission_has_exactly_one_verdict(report):
     assert report.rows == report.submissions, "a submission was lost or made twice"
     assert report.duplicates == 0
     assert report.unfinished == 0
-    assert report.wrong_verdicts == [], "a submission ended with a verdict its code does not deserve"
-    assert set(report.verdict_writes) <= {0, 1}, f"a verdict was written twice: {report.verdict_writes}"
+    assert report.wrong_verdicts == [], (
+        "a submission ended with a verdict its code does not deserve"
+    )
+    assert set(report.verdict_writes) <= {0, 1}, (
+        f"a verdict was written twice: {report.verdict_writes}"
+    )
     # A write whose log line was lost with a killed worker is the only way to see 0 here.
     assert report.verdict_writes.get(1, 0) >= report.submissions - 2
 
@@ -76,10 +81,14 @@ def test_restarting_postgresql_mid_batch_answers_503_and_grades_each_once(stack)
     report = drill(stack, "postgres")
     assert_every_submission_has_exactly_one_verdict(report)
     assert_every_refusal_was_clear(report)
-    assert report.pages_while_down.get("503 clear"), "no page was loaded while the database was down"
+    assert report.pages_while_down.get("503 clear"), (
+        "no page was loaded while the database was down"
+    )
     refused_posts = [a for a in report.answers if a.method == "POST" and a.status == 503]
     assert refused_posts, "no submission was posted while the database was down"
-    assert all(a.kept_code for a in refused_posts), "a refused submission lost the learner's code or token"
+    assert all(a.kept_code for a in refused_posts), (
+        "a refused submission lost the learner's code or token"
+    )
 
 
 @pytest.mark.services
@@ -87,7 +96,9 @@ def test_killing_the_web_server_mid_batch_loses_no_submission_and_doubles_none(s
     report = drill(stack, "web")
     assert_every_submission_has_exactly_one_verdict(report)
     assert_every_refusal_was_clear(report)
-    assert any(a.status == 0 for a in report.answers), "no learner was submitting while the web server was down"
+    assert any(a.status == 0 for a in report.answers), (
+        "no learner was submitting while the web server was down"
+    )
 
 
 @pytest.mark.services
@@ -95,13 +106,16 @@ def test_killing_the_worker_mid_batch_grades_each_submission_once(stack):
     report = drill(stack, "worker")
     assert_every_submission_has_exactly_one_verdict(report)
     assert_every_refusal_was_clear(report)
-    assert report.deliveries.get(2, 0) + report.deliveries.get(3, 0) >= 1, \
+    assert report.deliveries.get(2, 0) + report.deliveries.get(3, 0) >= 1, (
         "no grading was under way when the worker was killed"
+    )
 
 
 @pytest.mark.services
 def test_once_postgresql_is_back_the_first_request_of_every_web_process_succeeds(stack):
-    pages = [http_get(stack.web.base + "/exercises/")[0] for _ in range(8)]   # every gunicorn worker connects
+    pages = [
+        http_get(stack.web.base + "/exercises/")[0] for _ in range(8)
+    ]  # every gunicorn worker connects
     assert pages == [200] * 8
     stack.pg.stop("fast")
     stack.pg.start()
@@ -112,10 +126,15 @@ def test_once_postgresql_is_back_the_first_request_of_every_web_process_succeeds
 
 # -- the 503 page itself, without the private stack ----------------------------------------
 
+
 @pytest.mark.django_db
 def test_an_unreachable_cache_answers_the_clear_503_page_not_a_500(content):
-    unreachable = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                               "LOCATION": f"redis://127.0.0.1:{free_port()}/0"}}
+    unreachable = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
+        }
+    }
     with override_settings(CACHES=unreachable, DEBUG=False):
         response = Client(raise_request_exception=False).get("/lessons/idempotency-keys/")
     page = response.content.decode()
@@ -131,7 +150,10 @@ def cut_database(transactional_db):
     """Point this thread's connection at a port where nothing listens: the next query cannot connect."""
     from django.db import connection
 
-    need(connection.vendor == "postgresql", "cutting the database needs PostgreSQL (an in-memory SQLite cannot close)")
+    need(
+        connection.vendor == "postgresql",
+        "cutting the database needs PostgreSQL (an in-memory SQLite cannot close)",
+    )
     saved = dict(connection.settings_dict)
 
     def cut():
@@ -143,13 +165,17 @@ def cut_database(transactional_db):
     connection.settings_dict.update(saved)
 
 
-def test_a_database_outage_on_submit_hands_the_code_and_its_token_back(alice, content, cut_database):
+def test_a_database_outage_on_submit_hands_the_code_and_its_token_back(
+    alice, content, cut_database
+):
     client = Client(raise_request_exception=False)
     client.force_login(alice)
     code = "def handle(ctx, message):\n    return '<not html>'\n"
     cut_database()
-    response = client.post("/exercises/idempotent-consumer/submit/",
-                           {"code": code, "client_token": "tok-123", "password": "never echoed"})
+    response = client.post(
+        "/exercises/idempotent-consumer/submit/",
+        {"code": code, "client_token": "tok-123", "password": "never echoed"},
+    )
     page = response.content.decode()
     assert response.status_code == 503
     assert "Our database is unreachable" in page and "Nothing was lost" in page
@@ -159,7 +185,9 @@ def test_a_database_outage_on_submit_hands_the_code_and_its_token_back(alice, co
     assert "Try again" in page and 'action="/exercises/idempotent-consumer/submit/"' in page
 
 
-def test_an_htmx_post_during_an_outage_reloads_the_page_to_show_the_503(alice, content, cut_database):
+def test_an_htmx_post_during_an_outage_reloads_the_page_to_show_the_503(
+    alice, content, cut_database
+):
     client = Client(raise_request_exception=False)
     client.force_login(alice)
     cut_database()

@@ -1,5 +1,6 @@
 """Hostile submissions through the whole grading path: whatever learner code
 does, it never ends as a pass, never breaks the page, and never hangs a worker."""
+
 from __future__ import annotations
 
 import shutil
@@ -21,10 +22,14 @@ HOSTILE = {
     "loops forever": "def on_payment_captured(event, ctx):\n    while True:\n        pass\n",
     "eats memory": "def on_payment_captured(event, ctx):\n    x = ['a' * 10**6 for _ in range(10**5)]\n",
     "floods output": "def on_payment_captured(event, ctx):\n    while True:\n        print('spam' * 1000)\n",
-    "reads the project's secrets": ("import os\nprint(os.environ.get('SECRET_KEY'), os.path.exists('/work'))\n"
-                                    "def on_payment_captured(event, ctx):\n    pass\n"),
-    "patches the grader's api": ("import saga_api\nsaga_api.Transaction.update = lambda *a, **k: None\n"
-                                 "def on_payment_captured(event, ctx):\n    pass\n"),
+    "reads the project's secrets": (
+        "import os\nprint(os.environ.get('SECRET_KEY'), os.path.exists('/work'))\n"
+        "def on_payment_captured(event, ctx):\n    pass\n"
+    ),
+    "patches the grader's api": (
+        "import saga_api\nsaga_api.Transaction.update = lambda *a, **k: None\n"
+        "def on_payment_captured(event, ctx):\n    pass\n"
+    ),
     "forks": "import os\nfor _ in range(200):\n    try:\n        os.fork()\n    except OSError:\n        break\n",
     "html in the output": "print('<script>alert(1)</script>')\ndef on_payment_captured(event, ctx):\n    pass\n",
 }
@@ -41,18 +46,26 @@ def exercise(db, settings):
     exercise = Exercise.objects.get(slug="idempotent-consumer")
     # Tight limits keep the slow cases quick.
     ExerciseVersion.objects.filter(pk=exercise.published_version_id).update(
-        limits={"wall_seconds": 3, "cpu_seconds": 2, "memory_mb": 128, "output_bytes": 4096})
+        limits={"wall_seconds": 3, "cpu_seconds": 2, "memory_mb": 128, "output_bytes": 4096}
+    )
     exercise.refresh_from_db()
     return exercise
 
 
 @pytest.mark.parametrize("name", HOSTILE)
 def test_hostile_code_never_passes_and_the_page_still_renders(alice, alice_client, exercise, name):
-    submission = Submission.objects.create(user=alice, exercise=exercise, version=exercise.published_version,
-                                           code=HOSTILE[name], client_token=name)
+    submission = Submission.objects.create(
+        user=alice,
+        exercise=exercise,
+        version=exercise.published_version,
+        code=HOSTILE[name],
+        client_token=name,
+    )
     outcome = grading.run_grading(submission.pk)
     submission.refresh_from_db()
-    assert outcome in ("failed", "error", "timeout") and submission.status in ("failed", "error"), submission.result
+    assert outcome in ("failed", "error", "timeout") and submission.status in ("failed", "error"), (
+        submission.result
+    )
     assert submission.result["jailed"] is True
     assert len(submission.result["output"]) <= grading.STORED_OUTPUT_CHARS
     html = alice_client.get(submission.get_absolute_url()).content.decode()

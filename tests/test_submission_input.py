@@ -1,4 +1,5 @@
 """Submitting code: every bad input gets a clear message and loses nothing."""
+
 from __future__ import annotations
 
 import pytest
@@ -37,8 +38,9 @@ def test_it_creates_the_submission_and_its_grading_request_together(alice_client
     assert GradingRequest.objects.get().submission == submission
 
 
-def test_it_relays_the_grading_request_only_after_commit(alice_client, exercise, monkeypatch,
-                                                        django_capture_on_commit_callbacks):
+def test_it_relays_the_grading_request_only_after_commit(
+    alice_client, exercise, monkeypatch, django_capture_on_commit_callbacks
+):
     relayed = []
     monkeypatch.setattr(grading, "relay", relayed.append)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
@@ -71,7 +73,9 @@ def test_it_refuses_oversized_code_and_keeps_it_in_the_editor(alice_client, exer
 
 
 def test_it_refuses_a_non_utf8_upload_and_keeps_the_editor_code(alice_client, exercise):
-    upload = SimpleUploadedFile("mine.py", b"def f():\n    return '\xff\xfe'\n", content_type="text/x-python")
+    upload = SimpleUploadedFile(
+        "mine.py", b"def f():\n    return '\xff\xfe'\n", content_type="text/x-python"
+    )
     response = _post(alice_client, code="# my editor code\n", upload=upload)
     html = response.content.decode()
     assert response.status_code == 400
@@ -94,7 +98,9 @@ def test_a_replayed_post_does_not_submit_twice(alice_client, exercise):
     assert GradingRequest.objects.count() == 1
 
 
-def test_a_second_submit_while_one_is_in_flight_is_refused_and_the_first_continues(alice_client, exercise):
+def test_a_second_submit_while_one_is_in_flight_is_refused_and_the_first_continues(
+    alice_client, exercise
+):
     _post(alice_client, token="first")
     response = _post(alice_client, code="# second attempt\n", token="second")
     html = response.content.decode()
@@ -106,8 +112,14 @@ def test_a_second_submit_while_one_is_in_flight_is_refused_and_the_first_continu
 
 def test_it_caps_submissions_per_minute(alice_client, alice, exercise):
     for i in range(grading.SUBMISSIONS_PER_MINUTE):
-        Submission.objects.create(user=alice, exercise=exercise, version=exercise.published_version,
-                                  code="x", client_token=f"old-{i}", status="failed")
+        Submission.objects.create(
+            user=alice,
+            exercise=exercise,
+            version=exercise.published_version,
+            code="x",
+            client_token=f"old-{i}",
+            status="failed",
+        )
     response = _post(alice_client, code="# try again\n", token="new")
     html = response.content.decode()
     assert response.status_code == 429 and "in the last minute" in html and "# try again" in html
@@ -130,5 +142,7 @@ def test_it_rejects_get(alice_client, exercise):
 
 
 def test_it_404s_for_an_unknown_exercise(alice_client, exercise):
-    response = alice_client.post("/exercises/no-such-exercise/submit/", {"code": "x", "client_token": "t"})
+    response = alice_client.post(
+        "/exercises/no-such-exercise/submit/", {"code": "x", "client_token": "t"}
+    )
     assert response.status_code == 404

@@ -1,4 +1,5 @@
 """Who gets into the instructor area: instructors yes; learners 403 on every view and method."""
+
 from __future__ import annotations
 
 import pytest
@@ -56,13 +57,17 @@ def test_an_instructor_gets_in(client, instructor, content):
 
 
 def test_a_superuser_gets_in(client, django_user_model, db):
-    admin = django_user_model.objects.create_superuser("root", "root@example.com", "pw-long-enough-1")
+    admin = django_user_model.objects.create_superuser(
+        "root", "root@example.com", "pw-long-enough-1"
+    )
     client.force_login(admin)
     assert client.get("/teach/").status_code == 200
 
 
 def test_the_admin_keeps_working_for_staff(client, django_user_model, db):
-    admin = django_user_model.objects.create_superuser("root", "root@example.com", "pw-long-enough-1")
+    admin = django_user_model.objects.create_superuser(
+        "root", "root@example.com", "pw-long-enough-1"
+    )
     client.force_login(admin)
     assert client.get("/admin/exercises/exercise/").status_code == 200
 

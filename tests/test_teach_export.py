@@ -1,4 +1,5 @@
 """An exercise authored in the site goes back to files that the loader reads as the same exercise."""
+
 from __future__ import annotations
 
 import io
@@ -25,20 +26,36 @@ def fast_passwords(settings):
 @pytest.fixture
 def authored(bob):
     spec = ExerciseSpec(
-        slug="confirm-once", title="Confirm once: “quotes” & ünïcode", module=2, order=7,
-        summary="A summary: with a colon", scenario="idempotent_consumer",
-        statement="## Task\n\nWrite it.\n\n```python\nx = 1\n```\n", starter=SCENARIO.starter_source,
-        solution=SCENARIO.reference_source, hints=["First: a hint", "Second\nover two lines"], reveal_after=3,
-        random_schedules=40, limits={"wall_seconds": 12.5, "memory_mb": 300},
-        variants={"no_dedup": {"source": SCENARIO.variants["no_dedup"][0], "expected": "confirmed_once"},
-                  "late_dedup": {"source": SCENARIO.variants["dedup_after_effect"][0], "expected": "confirmed_once"}})
+        slug="confirm-once",
+        title="Confirm once: “quotes” & ünïcode",
+        module=2,
+        order=7,
+        summary="A summary: with a colon",
+        scenario="idempotent_consumer",
+        statement="## Task\n\nWrite it.\n\n```python\nx = 1\n```\n",
+        starter=SCENARIO.starter_source,
+        solution=SCENARIO.reference_source,
+        hints=["First: a hint", "Second\nover two lines"],
+        reveal_after=3,
+        random_schedules=40,
+        limits={"wall_seconds": 12.5, "memory_mb": 300},
+        variants={
+            "no_dedup": {"source": SCENARIO.variants["no_dedup"][0], "expected": "confirmed_once"},
+            "late_dedup": {
+                "source": SCENARIO.variants["dedup_after_effect"][0],
+                "expected": "confirmed_once",
+            },
+        },
+    )
     exercise, version, _ = authoring.save_draft(spec, bob)
     return exercise, version
 
 
 def test_export_then_import_gives_the_same_exercise(authored, tmp_path):
     exercise, version = authored
-    call_command("export_exercise", "confirm-once", str(tmp_path), "--number", "1", stdout=io.StringIO())
+    call_command(
+        "export_exercise", "confirm-once", str(tmp_path), "--number", "1", stdout=io.StringIO()
+    )
     assert read_exercise(tmp_path / "confirm-once").content_hash() == version.content_hash
 
     original = authoring.spec_for(exercise, version)
@@ -52,7 +69,9 @@ def test_export_then_import_gives_the_same_exercise(authored, tmp_path):
 
 def test_importing_the_export_over_the_original_changes_nothing(authored, tmp_path):
     exercise, version = authored
-    call_command("export_exercise", "confirm-once", str(tmp_path), "--number", "1", stdout=io.StringIO())
+    call_command(
+        "export_exercise", "confirm-once", str(tmp_path), "--number", "1", stdout=io.StringIO()
+    )
     report = LoadReport()
     load_exercises(tmp_path, report)
     assert exercise.versions.count() == 1
@@ -60,22 +79,53 @@ def test_importing_the_export_over_the_original_changes_nothing(authored, tmp_pa
 
 
 def test_the_export_writes_the_content_layout(authored, tmp_path):
-    call_command("export_exercise", "confirm-once", "--to", str(tmp_path), "--number", "1", stdout=io.StringIO())
-    written = sorted(str(p.relative_to(tmp_path / "confirm-once")) for p in (tmp_path / "confirm-once").rglob("*.py"))
-    assert written == ["solution.py", "starter.py", "variants/late_dedup.py", "variants/no_dedup.py"]
+    call_command(
+        "export_exercise",
+        "confirm-once",
+        "--to",
+        str(tmp_path),
+        "--number",
+        "1",
+        stdout=io.StringIO(),
+    )
+    written = sorted(
+        str(p.relative_to(tmp_path / "confirm-once"))
+        for p in (tmp_path / "confirm-once").rglob("*.py")
+    )
+    assert written == [
+        "solution.py",
+        "starter.py",
+        "variants/late_dedup.py",
+        "variants/no_dedup.py",
+    ]
     assert (tmp_path / "confirm-once" / "exercise.yaml").exists()
-    assert (tmp_path / "confirm-once" / "statement.md").read_text() == "## Task\n\nWrite it.\n\n```python\nx = 1\n```\n"
+    assert (
+        tmp_path / "confirm-once" / "statement.md"
+    ).read_text() == "## Task\n\nWrite it.\n\n```python\nx = 1\n```\n"
 
 
 def test_a_forced_export_drops_variant_files_that_no_longer_exist(authored, tmp_path, bob):
     exercise, version = authored
-    call_command("export_exercise", "confirm-once", str(tmp_path), "--number", "1", stdout=io.StringIO())
+    call_command(
+        "export_exercise", "confirm-once", str(tmp_path), "--number", "1", stdout=io.StringIO()
+    )
     spec = authoring.spec_for(exercise, version)
     del spec.variants["late_dedup"]
     authoring.save_draft(spec, bob, exercise)
-    call_command("export_exercise", "confirm-once", str(tmp_path), "--number", "2", "--force", stdout=io.StringIO())
+    call_command(
+        "export_exercise",
+        "confirm-once",
+        str(tmp_path),
+        "--number",
+        "2",
+        "--force",
+        stdout=io.StringIO(),
+    )
     assert not (tmp_path / "confirm-once" / "variants" / "late_dedup.py").exists()
-    assert read_exercise(tmp_path / "confirm-once").content_hash() == exercise.latest_version().content_hash
+    assert (
+        read_exercise(tmp_path / "confirm-once").content_hash()
+        == exercise.latest_version().content_hash
+    )
 
 
 def test_an_unpublished_exercise_needs_a_version_number(authored, tmp_path):
@@ -106,7 +156,9 @@ def loaded(db):
 
 
 def test_it_exports_a_published_exercise_from_the_files_back_to_the_same_content(loaded, tmp_path):
-    call_command("export_exercise", "idempotent-consumer", "--to", str(tmp_path), stdout=io.StringIO())
+    call_command(
+        "export_exercise", "idempotent-consumer", "--to", str(tmp_path), stdout=io.StringIO()
+    )
     version = Exercise.objects.get(slug="idempotent-consumer").published_version
     assert read_exercise(tmp_path / "idempotent-consumer").content_hash() == version.content_hash
     assert (tmp_path / "idempotent-consumer" / "variants" / "no_dedup.py").exists()
@@ -116,11 +168,15 @@ def test_it_refuses_to_overwrite_without_force(loaded, tmp_path):
     call_command("export_exercise", "idempotent-consumer", str(tmp_path), stdout=io.StringIO())
     with pytest.raises(CommandError, match="--force"):
         call_command("export_exercise", "idempotent-consumer", str(tmp_path), stdout=io.StringIO())
-    call_command("export_exercise", "idempotent-consumer", str(tmp_path), "--force", stdout=io.StringIO())
+    call_command(
+        "export_exercise", "idempotent-consumer", str(tmp_path), "--force", stdout=io.StringIO()
+    )
 
 
 def test_a_dry_run_writes_nothing(loaded, tmp_path):
-    call_command("export_exercise", "idempotent-consumer", str(tmp_path), "--dry-run", stdout=io.StringIO())
+    call_command(
+        "export_exercise", "idempotent-consumer", str(tmp_path), "--dry-run", stdout=io.StringIO()
+    )
     assert not (tmp_path / "idempotent-consumer").exists()
 
 

@@ -1,4 +1,5 @@
 """Authored Markdown cannot inject script: not in the preview, the learner page or the teach pages."""
+
 from __future__ import annotations
 
 import re
@@ -36,11 +37,20 @@ def assert_inert(html: str) -> None:
     assert not re.search(r"<script(?![^>]*\ssrc=)", html, re.I), "an inline <script> element"
     # Any tag carrying an event handler attribute.
     assert not re.search(r"<[a-z][^>]*\son[a-z]+\s*=", html, re.I), "an event-handler attribute"
-    assert not re.search(r"<[a-z][^>]*\s(href|src)\s*=\s*[\"']?\s*javascript:", html, re.I), "a javascript: URL"
+    assert not re.search(r"<[a-z][^>]*\s(href|src)\s*=\s*[\"']?\s*javascript:", html, re.I), (
+        "a javascript: URL"
+    )
 
 
-@pytest.mark.parametrize("live", ["<script>alert(1)</script>", "<img src=x onerror=alert(1)>",
-                                  '<a href="javascript:alert(1)">x</a>', "<p onclick='x()'>y</p>"])
+@pytest.mark.parametrize(
+    "live",
+    [
+        "<script>alert(1)</script>",
+        "<img src=x onerror=alert(1)>",
+        '<a href="javascript:alert(1)">x</a>',
+        "<p onclick='x()'>y</p>",
+    ],
+)
 def test_the_checker_catches_live_markup(live):
     with pytest.raises(AssertionError):
         assert_inert(live)
@@ -60,12 +70,24 @@ def instructor_client(client, bob):
 
 @pytest.fixture
 def hostile_exercise(bob):
-    spec = ExerciseSpec(slug="hostile", title="Hostile <script>alert('title')</script>", module=2, order=1,
-                        summary="<img src=x onerror=alert('summary')>", scenario="idempotent_consumer",
-                        statement=HOSTILE, starter=SCENARIO.starter_source, solution=SCENARIO.reference_source,
-                        hints=["<script>alert('hint')</script>"],
-                        variants={"x": {"source": "print('</code><script>alert(1)</script>')\n",
-                                        "expected": "confirmed_once"}})
+    spec = ExerciseSpec(
+        slug="hostile",
+        title="Hostile <script>alert('title')</script>",
+        module=2,
+        order=1,
+        summary="<img src=x onerror=alert('summary')>",
+        scenario="idempotent_consumer",
+        statement=HOSTILE,
+        starter=SCENARIO.starter_source,
+        solution=SCENARIO.reference_source,
+        hints=["<script>alert('hint')</script>"],
+        variants={
+            "x": {
+                "source": "print('</code><script>alert(1)</script>')\n",
+                "expected": "confirmed_once",
+            }
+        },
+    )
     exercise, version, _ = authoring.save_draft(spec, bob)
     Exercise.objects.filter(pk=exercise.pk).update(published_version=version)
     return exercise
@@ -78,13 +100,17 @@ def test_the_rendered_statement_keeps_the_text_but_not_the_script(hostile_exerci
 
 
 def test_the_htmx_preview_is_inert(instructor_client):
-    html = instructor_client.post("/teach/preview/", {"statement": HOSTILE}, HTTP_HX_REQUEST="true").content.decode()
+    html = instructor_client.post(
+        "/teach/preview/", {"statement": HOSTILE}, HTTP_HX_REQUEST="true"
+    ).content.decode()
     assert "raw anchor" in html
     assert_inert(html)
 
 
 def test_the_no_javascript_preview_is_inert(instructor_client):
-    html = instructor_client.post("/teach/exercises/new/", {"statement": HOSTILE, "preview": "1"}).content.decode()
+    html = instructor_client.post(
+        "/teach/exercises/new/", {"statement": HOSTILE, "preview": "1"}
+    ).content.decode()
     assert "raw anchor" in html
     assert_inert(html)
 
@@ -96,8 +122,16 @@ def test_the_learner_page_is_inert(alice_client, hostile_exercise):
     assert_inert(alice_client.get("/exercises/").content.decode())
 
 
-@pytest.mark.parametrize("url", ["/teach/", "/teach/exercises/hostile/", "/teach/exercises/hostile/v1/",
-                                 "/teach/exercises/hostile/edit/", "/teach/exercises/hostile/stats/"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/teach/",
+        "/teach/exercises/hostile/",
+        "/teach/exercises/hostile/v1/",
+        "/teach/exercises/hostile/edit/",
+        "/teach/exercises/hostile/stats/",
+    ],
+)
 def test_the_teach_pages_are_inert(instructor_client, hostile_exercise, url):
     html = instructor_client.get(url).content.decode()
     assert "Hostile" in html
@@ -105,6 +139,11 @@ def test_the_teach_pages_are_inert(instructor_client, hostile_exercise, url):
 
 
 def test_teach_pages_use_no_inline_styles(instructor_client, hostile_exercise):
-    for url in ["/teach/", "/teach/exercises/new/", "/teach/exercises/hostile/v1/", "/teach/questions/"]:
+    for url in [
+        "/teach/",
+        "/teach/exercises/new/",
+        "/teach/exercises/hostile/v1/",
+        "/teach/questions/",
+    ]:
         html = instructor_client.get(url).content.decode()
         assert " style=" not in html and "<style" not in html, url

@@ -1,5 +1,6 @@
 """Validation through a real Celery worker on Redis with PostgreSQL (CI): the view queues it, a worker
 process runs every check in the jail, and the page then shows the verdict and allows publishing."""
+
 from __future__ import annotations
 
 import os
@@ -28,24 +29,37 @@ def services(transactional_db, settings):
 
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     before = app.conf.task_always_eager
-    app.conf.task_always_eager = False        # really send to the broker
+    app.conf.task_always_eager = False  # really send to the broker
     yield
     app.conf.task_always_eager = before
 
 
 def test_a_worker_validates_a_version_and_it_can_then_be_published(services, client, bob):
-    spec = ExerciseSpec(slug="confirm-once", title="Confirm once", module=2, order=1, summary="", statement="x",
-                        scenario="idempotent_consumer", starter=SCENARIO.starter_source,
-                        solution=SCENARIO.reference_source, hints=["h"],
-                        variants={"no_dedup": {"source": SCENARIO.variants["no_dedup"][0],
-                                               "expected": "confirmed_once"}})
+    spec = ExerciseSpec(
+        slug="confirm-once",
+        title="Confirm once",
+        module=2,
+        order=1,
+        summary="",
+        statement="x",
+        scenario="idempotent_consumer",
+        starter=SCENARIO.starter_source,
+        solution=SCENARIO.reference_source,
+        hints=["h"],
+        variants={
+            "no_dedup": {"source": SCENARIO.variants["no_dedup"][0], "expected": "confirmed_once"}
+        },
+    )
     exercise, version, _ = authoring.save_draft(spec, bob)
     authoring.make_instructor(bob)
     client.force_login(bob)
 
     with celery_worker("--pool=solo", SANDBOX_RANDOM_SCHEDULES="10") as worker:
         response = client.post("/teach/exercises/confirm-once/v1/validate/", HTTP_HX_REQUEST="true")
-        assert "Validation is queued" in response.content.decode() or "Validation is running" in response.content.decode()
+        assert (
+            "Validation is queued" in response.content.decode()
+            or "Validation is running" in response.content.decode()
+        )
 
         def finished():
             state = ExerciseVersion.objects.get(pk=version.pk).validation or {}

@@ -1,6 +1,7 @@
 """End to end through a real Celery worker on Redis with PostgreSQL: the view
 writes the submission and its outbox row, the relay sends the task, a worker
 process grades it in the jail, and a second delivery changes nothing."""
+
 from __future__ import annotations
 
 import os
@@ -37,7 +38,7 @@ def services(transactional_db):
     from courseapp.celery import app
 
     before = app.conf.task_always_eager
-    app.conf.task_always_eager = False        # really send to the broker
+    app.conf.task_always_eager = False  # really send to the broker
     yield
     app.conf.task_always_eager = before
 
@@ -50,12 +51,35 @@ def pool():
 @pytest.fixture
 def worker(services, pool):
     log = tempfile.NamedTemporaryFile("w+", prefix="celery-e2e-", suffix=".log", delete=False)
-    env = {**os.environ, "DATABASE_URL": database_url(), "SANDBOX_RANDOM_SCHEDULES": "30",
-           "SANDBOX_ALLOW_UNJAILED": "0", "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "SANDBOX_RANDOM_SCHEDULES": "30",
+        "SANDBOX_ALLOW_UNJAILED": "0",
+        "PYTHONUNBUFFERED": "1",
+    }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "courseapp", "worker", *pool, "--loglevel=INFO",
-         "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"e2e-{uuid.uuid4().hex[:8]}@%h"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "courseapp",
+            "worker",
+            *pool,
+            "--loglevel=INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "-n",
+            f"e2e-{uuid.uuid4().hex[:8]}@%h",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         wait_for(lambda: " ready." in Path(log.name).read_text() or proc.poll() is not None, 60)
         if proc.poll() is not None:
@@ -84,8 +108,10 @@ def test_a_real_worker_grades_a_submission_exactly_once(worker, client, alice):
     load_exercises(CONTENT_DIR, LoadReport())
     exercise = Exercise.objects.get(slug="idempotent-consumer")
     client.force_login(alice)
-    response = client.post("/exercises/idempotent-consumer/submit/",
-                           {"code": exercise.published_version.starter, "client_token": "e2e-1"})
+    response = client.post(
+        "/exercises/idempotent-consumer/submit/",
+        {"code": exercise.published_version.starter, "client_token": "e2e-1"},
+    )
     assert response.status_code == 302
     submission = _graded(Submission.objects.get(client_token="e2e-1").pk)
     assert submission.status == "failed" and submission.deliveries == 1
@@ -99,8 +125,12 @@ def test_a_real_worker_grades_a_submission_exactly_once(worker, client, alice):
     grade_submission.delay(str(submission.pk))
     assert wait_for(lambda: log.read_text().count("succeeded in") >= 2, 60), log.read_text()[-3000:]
     again = Submission.objects.get(pk=submission.pk)
-    assert (again.status, again.result, again.deliveries, again.finished_at) == \
-        (submission.status, submission.result, 1, submission.finished_at)
+    assert (again.status, again.result, again.deliveries, again.finished_at) == (
+        submission.status,
+        submission.result,
+        1,
+        submission.finished_at,
+    )
 
 
 def test_the_sweeper_recovers_a_submission_whose_worker_died(worker, alice):
@@ -108,9 +138,16 @@ def test_the_sweeper_recovers_a_submission_whose_worker_died(worker, alice):
     exercise = Exercise.objects.get(slug="idempotent-consumer")
     long_ago = timezone.now() - grading.running_deadline() - timedelta(minutes=1)
     # As a worker killed mid-grade leaves it: claimed, running, never finished.
-    submission = Submission.objects.create(user=alice, exercise=exercise, version=exercise.published_version,
-                                           code=exercise.published_version.solution, client_token="died",
-                                           status="running", started_at=long_ago, deliveries=1)
+    submission = Submission.objects.create(
+        user=alice,
+        exercise=exercise,
+        version=exercise.published_version,
+        code=exercise.published_version.solution,
+        client_token="died",
+        status="running",
+        started_at=long_ago,
+        deliveries=1,
+    )
     GradingRequest.objects.create(submission=submission, dispatched_at=long_ago, dispatch_count=1)
     assert [s.pk for s in grading.sweep()] == [submission.pk]
     submission = _graded(submission.pk)
@@ -128,12 +165,14 @@ def test_killing_the_worker_process_mid_grade_still_grades_exactly_once(worker, 
     load_exercises(CONTENT_DIR, LoadReport())
     exercise = Exercise.objects.get(slug="idempotent-consumer")
     client.force_login(alice)
-    client.post("/exercises/idempotent-consumer/submit/",
-                {"code": SLOW_PREFIX + exercise.published_version.solution, "client_token": "kill-me"})
+    client.post(
+        "/exercises/idempotent-consumer/submit/",
+        {"code": SLOW_PREFIX + exercise.published_version.solution, "client_token": "kill-me"},
+    )
     submission = Submission.objects.get(client_token="kill-me")
     assert wait_for(lambda: Submission.objects.get(pk=submission.pk).status == "running", 60)
     child = _only_child(proc.pid)
-    os.kill(child, signal.SIGKILL)          # the pool process grading it dies, unacknowledged
+    os.kill(child, signal.SIGKILL)  # the pool process grading it dies, unacknowledged
 
     submission = _graded(submission.pk)
     assert submission.status == "passed", submission.result["message"]

@@ -1,6 +1,7 @@
 """Fault test of the grading pipeline: 100 submissions, the worker SIGKILLed at
 random moments several times and restarted; every submission must end with
 exactly one verdict. Real PostgreSQL, Redis, worker processes and jail."""
+
 from __future__ import annotations
 
 import collections
@@ -27,9 +28,9 @@ pytestmark = pytest.mark.services
 SUBMISSIONS = 100
 KILLS = 4
 WORKER_ENV = {
-    "SANDBOX_RANDOM_SCHEDULES": "40",      # the test is about the pipeline, not the exploration
+    "SANDBOX_RANDOM_SCHEDULES": "40",  # the test is about the pipeline, not the exploration
     "CELERY_TASK_TIME_LIMIT": "15",
-    "CELERY_VISIBILITY_TIMEOUT": "20",     # unacknowledged tasks of a killed worker come back after this
+    "CELERY_VISIBILITY_TIMEOUT": "20",  # unacknowledged tasks of a killed worker come back after this
 }
 
 
@@ -46,12 +47,18 @@ def live_pipeline(transactional_db):
     app.conf.task_always_eager = before
 
 
-def test_killing_the_worker_repeatedly_still_gives_every_submission_exactly_one_verdict(live_pipeline):
+def test_killing_the_worker_repeatedly_still_gives_every_submission_exactly_one_verdict(
+    live_pipeline,
+):
     load_exercises(CONTENT_DIR, LoadReport())
     exercise = Exercise.objects.get(slug="idempotent-consumer")
     version = exercise.published_version
     users = get_user_model().objects.bulk_create(
-        [get_user_model()(username=f"fault{n}", email=f"fault{n}@example.com") for n in range(SUBMISSIONS)])
+        [
+            get_user_model()(username=f"fault{n}", email=f"fault{n}@example.com")
+            for n in range(SUBMISSIONS)
+        ]
+    )
     expected = {}
     for n, user in enumerate(users):
         code, outcome = (version.solution, "passed") if n % 2 == 0 else (version.starter, "failed")
@@ -59,8 +66,13 @@ def test_killing_the_worker_repeatedly_still_gives_every_submission_exactly_one_
         assert created
         expected[submission.pk] = outcome
 
-    env = {**os.environ, "DATABASE_URL": database_url(), "SANDBOX_ALLOW_UNJAILED": "0", "PYTHONUNBUFFERED": "1",
-           **WORKER_ENV}
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "SANDBOX_ALLOW_UNJAILED": "0",
+        "PYTHONUNBUFFERED": "1",
+        **WORKER_ENV,
+    }
     worker = Worker(["--pool=prefork", "--concurrency=2", "--prefetch-multiplier=1"], env)
     rng = random.Random(20261125)
     kills = 0
@@ -69,7 +81,13 @@ def test_killing_the_worker_repeatedly_still_gives_every_submission_exactly_one_
         # Kill by progress, not by the clock, so a fast machine cannot finish first:
         # once each threshold of verdicts is passed, after a random extra moment.
         for threshold in sorted(rng.sample(range(5, SUBMISSIONS - 10), KILLS)):
-            wait_for(lambda: Submission.objects.exclude(status__in=Submission.IN_FLIGHT).count() >= threshold, 120, 0.05)
+            wait_for(
+                lambda threshold=threshold: (
+                    Submission.objects.exclude(status__in=Submission.IN_FLIGHT).count() >= threshold
+                ),
+                120,
+                0.05,
+            )
             time.sleep(rng.uniform(0, 0.3))
             if not Submission.objects.filter(status__in=Submission.IN_FLIGHT).exists():
                 break
@@ -77,7 +95,9 @@ def test_killing_the_worker_repeatedly_still_gives_every_submission_exactly_one_
             kills += 1
             grading.sweep()  # as beat would: re-relay anything stuck
             worker.start()
-        done = wait_for(lambda: not Submission.objects.filter(status__in=Submission.IN_FLIGHT).exists(), 300, 1)
+        done = wait_for(
+            lambda: not Submission.objects.filter(status__in=Submission.IN_FLIGHT).exists(), 300, 1
+        )
         log = worker.log()
     finally:
         worker.close()
@@ -86,13 +106,20 @@ def test_killing_the_worker_repeatedly_still_gives_every_submission_exactly_one_
     counts = collections.Counter(final.values())
     deliveries = collections.Counter(Submission.objects.values_list("deliveries", flat=True))
     written = collections.Counter(
-        m.group(1) for m in re.finditer(r"submission ([0-9a-f-]{36}): (?:passed|failed|error)(?! \(already graded\))",
-                                        log))
-    print(f"\nfault test: {SUBMISSIONS} submissions, {kills} SIGKILLs of the worker; final statuses "
-          f"{dict(counts)}; deliveries per submission {dict(sorted(deliveries.items()))}; "
-          f"verdicts written per submission (from worker logs) {dict(collections.Counter(written.values()))}")
+        m.group(1)
+        for m in re.finditer(
+            r"submission ([0-9a-f-]{36}): (?:passed|failed|error)(?! \(already graded\))", log
+        )
+    )
+    print(
+        f"\nfault test: {SUBMISSIONS} submissions, {kills} SIGKILLs of the worker; final statuses "
+        f"{dict(counts)}; deliveries per submission {dict(sorted(deliveries.items()))}; "
+        f"verdicts written per submission (from worker logs) {dict(collections.Counter(written.values()))}"
+    )
     assert done, f"still in flight: {counts}"
     assert kills >= 2, "the workload finished before the worker could be killed twice"
-    assert {str(pk): status for pk, status in final.items()} == {str(pk): out for pk, out in expected.items()}
+    assert {str(pk): status for pk, status in final.items()} == {
+        str(pk): out for pk, out in expected.items()
+    }
     assert all(n <= 1 for n in written.values()), "a submission received two verdicts"
     assert Submission.objects.filter(finished_at__isnull=True).count() == 0

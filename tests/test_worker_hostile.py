@@ -1,6 +1,7 @@
 """The hostile-submission suite through a live worker: real Redis, PostgreSQL,
 a prefork Celery worker and the jail. Nothing passes, the worker survives
 every case, and a normal submission afterwards grades normally."""
+
 from __future__ import annotations
 
 import os
@@ -39,17 +40,31 @@ def test_hostile_submissions_through_a_live_worker_never_pass(live_pipeline):
     load_exercises(CONTENT_DIR, LoadReport())
     exercise = Exercise.objects.get(slug="idempotent-consumer")
     ExerciseVersion.objects.filter(pk=exercise.published_version_id).update(
-        limits={"wall_seconds": 3, "cpu_seconds": 2, "memory_mb": 128, "output_bytes": 4096})
+        limits={"wall_seconds": 3, "cpu_seconds": 2, "memory_mb": 128, "output_bytes": 4096}
+    )
     exercise.refresh_from_db()
     users = get_user_model().objects.bulk_create(
-        [get_user_model()(username=f"hostile{n}", email=f"hostile{n}@example.com") for n in range(len(HOSTILE) + 1)])
-    with celery_worker("--pool=prefork", "--concurrency=2", SANDBOX_RANDOM_SCHEDULES="10") as worker:
-        hostile = {name: grading.submit(user, exercise, code, uuid.uuid4().hex)[0]
-                   for (name, code), user in zip(HOSTILE.items(), users)}
-        assert wait_for(lambda: not Submission.objects.filter(status__in=Submission.IN_FLIGHT).exists(), 240, 1), \
+        [
+            get_user_model()(username=f"hostile{n}", email=f"hostile{n}@example.com")
+            for n in range(len(HOSTILE) + 1)
+        ]
+    )
+    with celery_worker(
+        "--pool=prefork", "--concurrency=2", SANDBOX_RANDOM_SCHEDULES="10"
+    ) as worker:
+        hostile = {
+            name: grading.submit(user, exercise, code, uuid.uuid4().hex)[0]
+            for (name, code), user in zip(HOSTILE.items(), users)
+        }
+        assert wait_for(
+            lambda: not Submission.objects.filter(status__in=Submission.IN_FLIGHT).exists(), 240, 1
+        ), worker.log()[-3000:]
+        normal, _ = grading.submit(
+            users[-1], exercise, exercise.published_version.solution, uuid.uuid4().hex
+        )
+        assert wait_for(lambda: Submission.objects.get(pk=normal.pk).is_done, 120, 0.5), (
             worker.log()[-3000:]
-        normal, _ = grading.submit(users[-1], exercise, exercise.published_version.solution, uuid.uuid4().hex)
-        assert wait_for(lambda: Submission.objects.get(pk=normal.pk).is_done, 120, 0.5), worker.log()[-3000:]
+        )
         assert worker.proc.poll() is None, "a hostile submission took the worker down"
     outcomes = {name: Submission.objects.get(pk=s.pk).status for name, s in hostile.items()}
     print("\nhostile submissions through a live worker:", outcomes)

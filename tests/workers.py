@@ -1,4 +1,5 @@
 """Real Celery worker processes for tests, started against the test database."""
+
 from __future__ import annotations
 
 import os
@@ -48,12 +49,32 @@ class Worker:
     def start(self, ready_within: float = 60) -> None:
         with self.log_path.open("a") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "celery", "-A", "courseapp", "worker", *self.args, "--loglevel=INFO",
-                 "--without-gossip", "--without-mingle", "--without-heartbeat",
-                 "-n", f"test-{uuid.uuid4().hex[:8]}@%h"],
-                cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "courseapp",
+                    "worker",
+                    *self.args,
+                    "--loglevel=INFO",
+                    "--without-gossip",
+                    "--without-mingle",
+                    "--without-heartbeat",
+                    "-n",
+                    f"test-{uuid.uuid4().hex[:8]}@%h",
+                ],
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         marker = self.log().count(" ready.")
-        if not wait_for(lambda: self.log().count(" ready.") > marker or self.proc.poll() is not None, ready_within):
+        if not wait_for(
+            lambda: self.log().count(" ready.") > marker or self.proc.poll() is not None,
+            ready_within,
+        ):
             raise RuntimeError("the worker did not become ready:\n" + self.log()[-3000:])
         if self.proc.poll() is not None:
             raise RuntimeError("the worker exited at start:\n" + self.log()[-3000:])
@@ -82,8 +103,13 @@ class Worker:
 
 @contextmanager
 def celery_worker(*args: str, **env_extra: str):
-    env = {**os.environ, "DATABASE_URL": database_url(), "SANDBOX_ALLOW_UNJAILED": "0", "PYTHONUNBUFFERED": "1",
-           **env_extra}
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "SANDBOX_ALLOW_UNJAILED": "0",
+        "PYTHONUNBUFFERED": "1",
+        **env_extra,
+    }
     worker = Worker(list(args), env)
     worker.start()
     try:

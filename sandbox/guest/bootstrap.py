@@ -24,11 +24,12 @@ honest programs on a clean channel and makes dishonest ones work for it.
 
 Flat, stdlib only, no imports from the host package.
 """
+
 import os
 import sys
 
 MAX_IN_FRAME = 16 * 1024 * 1024
-MAX_OUT_FRAME = 1024 * 1024 + 4     # the host refuses larger frames anyway
+MAX_OUT_FRAME = 1024 * 1024 + 4  # the host refuses larger frames anyway
 
 
 def _exit_fatal(wfd, message):
@@ -40,8 +41,10 @@ def _exit_fatal(wfd, message):
 
 def _encode_frame(obj):
     import json
-    data = json.dumps(obj, separators=(",", ":"), ensure_ascii=True,
-                      allow_nan=False).encode("ascii")
+
+    data = json.dumps(obj, separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode(
+        "ascii"
+    )
     return len(data).to_bytes(4, "big") + data
 
 
@@ -76,6 +79,7 @@ def _read_raw_frame(rfd):
 
 def _parse_frame(raw):
     import json
+
     obj = json.loads(raw.decode("utf-8"))
     if not isinstance(obj, dict):
         os._exit(71)
@@ -104,6 +108,7 @@ def _hide_fd(fd):
     import fcntl
     import random
     import resource
+
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft != resource.RLIM_INFINITY and soft < 1024:
         try:
@@ -142,6 +147,7 @@ def _limit_ipc():
 
 def _set_limits(limits, cpu_total):
     import resource
+
     mib = 1024 * 1024
 
     def setlim(res, value):
@@ -213,6 +219,7 @@ def _flush_output():
 
 def main():
     import json
+
     config = json.loads(sys.argv[1])
     rfd = _hide_fd(int(config["in_fd"]))
     wfd = _hide_fd(int(config["out_fd"]))
@@ -233,10 +240,12 @@ def main():
         sys.path.insert(0, guest_dir)
     try:
         import dispatch
+
         handle = dispatch.handle  # captured before learner code can patch it
     except BaseException as exc:  # noqa: BLE001
-        _exit_fatal(wfd, "could not load the grader's dispatch module: %s: %s"
-                    % (type(exc).__name__, exc))
+        _exit_fatal(
+            wfd, "could not load the grader's dispatch module: %s: %s" % (type(exc).__name__, exc)
+        )
 
     per_call_cpu = int(config["limits"]["cpu_seconds"])
     cpu_total = max(float(config.get("cpu_total_seconds", 0)), per_call_cpu)
@@ -255,18 +264,30 @@ def main():
     try:
         code = compile(source, "<solution>", "exec")
     except (SyntaxError, ValueError) as exc:
-        _write_frame(wfd, {
-            "type": "syntax",
-            "exc_type": type(exc).__name__,
-            "message": _describe(getattr(exc, "msg", None) or exc),
-            "lineno": getattr(exc, "lineno", None) if isinstance(getattr(exc, "lineno", None), int) else None,
-            "text": (getattr(exc, "text", None) or "")[:200],
-        })
+        _write_frame(
+            wfd,
+            {
+                "type": "syntax",
+                "exc_type": type(exc).__name__,
+                "message": _describe(getattr(exc, "msg", None) or exc),
+                "lineno": getattr(exc, "lineno", None)
+                if isinstance(getattr(exc, "lineno", None), int)
+                else None,
+                "text": (getattr(exc, "text", None) or "")[:200],
+            },
+        )
         os._exit(0)
     except BaseException as exc:  # MemoryError, RecursionError in the parser
         _flush_output()
-        _write_frame(wfd, {"type": "load_error", "exc_type": type(exc).__name__,
-                           "message": _describe(exc), "lineno": None})
+        _write_frame(
+            wfd,
+            {
+                "type": "load_error",
+                "exc_type": type(exc).__name__,
+                "message": _describe(exc),
+                "lineno": None,
+            },
+        )
         os._exit(0)
     del source
 
@@ -276,8 +297,16 @@ def main():
     data, failed = zygote.run_child(b"load")
     if failed is not None:
         kind, message = failed
-        _write_frame(wfd, {"type": "load_error", "kind": kind, "exc_type": "", "message": message,
-                           "lineno": None})
+        _write_frame(
+            wfd,
+            {
+                "type": "load_error",
+                "kind": kind,
+                "exc_type": "",
+                "message": message,
+                "lineno": None,
+            },
+        )
         os._exit(0)
     _write_all(wfd, data)
     zygote.finish()
@@ -302,13 +331,17 @@ class _Zygote:
         self.cpu_used = 0.0
         self.pid_namespace = pid_namespace
         import random  # noqa: F401  (imported once here, so children do not pay for it)
+
         # Writable places learner code could leave state in for a later call.
         # Only inside the jail: unjailed, /dev/shm is the host's own (other programs' shared memory).
-        places = (os.getcwd(), "/dev/shm") if pid_namespace and os.getpid() < 100 else (os.getcwd(),)
+        places = (
+            (os.getcwd(), "/dev/shm") if pid_namespace and os.getpid() < 100 else (os.getcwd(),)
+        )
         self.scratch = [d for d in places if os.path.isdir(d) and os.access(d, os.W_OK)]
         self.pending = None
         import gc
-        gc.freeze()     # children share these pages instead of copying them when a collection runs
+
+        gc.freeze()  # children share these pages instead of copying them when a collection runs
         self.spare = self._spawn()
 
     # -- in the child ---------------------------------------------------------
@@ -316,7 +349,8 @@ class _Zygote:
     def _fresh_namespace(self):
         import builtins
         import random
-        random.seed(0)          # the same input gives the same answer, in every child
+
+        random.seed(0)  # the same input gives the same answer, in every child
         namespace = {"__name__": "solution", "__builtins__": builtins}
         exec(self.code, namespace)
         return namespace
@@ -327,8 +361,12 @@ class _Zygote:
                 self._fresh_namespace()
         except BaseException as exc:  # noqa: BLE001 - SystemExit, KeyboardInterrupt too
             _flush_output()
-            return {"type": "load_error", "exc_type": type(exc).__name__[:100],
-                    "message": _describe(exc), "lineno": _learner_lineno(exc)}
+            return {
+                "type": "load_error",
+                "exc_type": type(exc).__name__[:100],
+                "message": _describe(exc),
+                "lineno": _learner_lineno(exc),
+            }
         return {"type": "ready"}
 
     def request_body(self, rid, request):
@@ -352,8 +390,13 @@ class _Zygote:
         except BaseException as exc:  # noqa: BLE001
             _flush_output()
             kind = "memory" if isinstance(exc, MemoryError) else "crashed"
-            return {"type": "error", "id": rid, "kind": kind, "exc_type": type(exc).__name__[:100],
-                    "message": _describe(exc)}
+            return {
+                "type": "error",
+                "id": rid,
+                "kind": kind,
+                "exc_type": type(exc).__name__[:100],
+                "message": _describe(exc),
+            }
         return {"type": "response", "id": rid, "response": response}
 
     # -- in the zygote --------------------------------------------------------
@@ -362,13 +405,15 @@ class _Zygote:
         """A pristine child, forked ahead of need: it waits (running nothing of the learner's)
         until it is handed one job, so the fork costs no time on the grading's critical path."""
         import resource
+
         job_r, job_w = os.pipe()
         result_r, result_w = os.pipe()
         cpu = max(1, min(self.per_call_cpu, int(self.cpu_total - self.cpu_used) + 1))
         pid = os.fork()
         if pid == 0:
             import gc
-            gc.disable()        # a short-lived process: collections would only copy shared pages
+
+            gc.disable()  # a short-lived process: collections would only copy shared pages
             os.close(job_w)
             os.close(result_r)
             try:
@@ -382,20 +427,26 @@ class _Zygote:
             try:
                 job = _read_all(job_r)
                 if not job:
-                    os._exit(0)                       # retired unused
+                    os._exit(0)  # retired unused
                 if job == b"load":
                     frame = self.load_body()
                 else:
                     import json
+
                     request = json.loads(job.decode("utf-8"))
                     frame = self.request_body(request.get("id"), request.get("request"))
                 try:
                     data = _encode_frame(frame)
-                except (TypeError, ValueError, RecursionError) as exc:   # not JSON-shaped
-                    data = _encode_frame({"type": "error", "id": frame.get("id"), "kind": "protocol",
-                                          "exc_type": type(exc).__name__[:100],
-                                          "message": "the answer could not be encoded as JSON: "
-                                                     + _describe(exc)})
+                except (TypeError, ValueError, RecursionError) as exc:  # not JSON-shaped
+                    data = _encode_frame(
+                        {
+                            "type": "error",
+                            "id": frame.get("id"),
+                            "kind": "protocol",
+                            "exc_type": type(exc).__name__[:100],
+                            "message": "the answer could not be encoded as JSON: " + _describe(exc),
+                        }
+                    )
                 _flush_output()
                 _write_all(result_w, data)
             except BaseException:  # noqa: BLE001
@@ -430,17 +481,25 @@ class _Zygote:
             return bytes(buf), None
         status, used = self._reap(pid)
         if too_big:
-            return None, ("protocol", "the answer of your code is larger than %d MiB"
-                          % (MAX_OUT_FRAME >> 20))
+            return None, (
+                "protocol",
+                "the answer of your code is larger than %d MiB" % (MAX_OUT_FRAME >> 20),
+            )
         if os.WIFSIGNALED(status):
             sig = os.WTERMSIG(status)
-            if sig in (24, 9) and used >= cpu - 0.5:            # SIGXCPU, or SIGKILL at the hard limit
+            if sig in (24, 9) and used >= cpu - 0.5:  # SIGXCPU, or SIGKILL at the hard limit
                 return None, ("cpu", "your code used more than %d s of CPU time" % cpu)
-            return None, ("died", "your process died (signal %d, %s)" % (sig, _SIGNALS.get(sig, "killed")))
+            return None, (
+                "died",
+                "your process died (signal %d, %s)" % (sig, _SIGNALS.get(sig, "killed")),
+            )
         if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 70:
             return None, ("died", "your code broke the sandbox's answer (it could not be sent)")
-        return None, ("died", "your process exited (exit code %d) before answering"
-                      % (os.WEXITSTATUS(status) if os.WIFEXITED(status) else -1))
+        return None, (
+            "died",
+            "your process exited (exit code %d) before answering"
+            % (os.WEXITSTATUS(status) if os.WIFEXITED(status) else -1),
+        )
 
     def finish(self):
         """After an answer went out (while the host works on it): end the child that gave it,
@@ -451,6 +510,7 @@ class _Zygote:
 
     def _reap(self, pid):
         import signal
+
         try:
             os.kill(pid, signal.SIGKILL)
         except OSError:
@@ -466,6 +526,7 @@ class _Zygote:
         """Read the child's answer until it is complete or the child exits (not until EOF:
         processes it forked may hold the pipe open forever). Returns (bytes, too_big)."""
         import select
+
         buf = bytearray()
         os.set_blocking(result_r, False)
         try:
@@ -506,6 +567,7 @@ class _Zygote:
         """Kill whatever the child left behind (processes it forked) and wipe the files it wrote:
         nothing of one call may reach the next but what the simulator carries (ctx.db)."""
         import signal
+
         if self.pid_namespace and os.getpid() < 100:
             # The jail's own PID namespace: every process but init, this one and the pristine
             # spare is learner debris. Orphans are reparented to init, which reaps them.
@@ -522,6 +584,7 @@ class _Zygote:
             except OSError:
                 pass
         import shutil
+
         for scratch in self.scratch:
             try:
                 entries = os.listdir(scratch)
@@ -543,12 +606,20 @@ class _Zygote:
             frame = _parse_frame(raw)
             if frame.get("type") != "request":
                 os._exit(71)
-            rid = frame.get("id")       # the child gets the raw frame; only the id is needed here
+            rid = frame.get("id")  # the child gets the raw frame; only the id is needed here
             del frame
             if self.cpu_used >= self.cpu_total:
-                _write_frame(self.wfd, {"type": "error", "id": rid, "kind": "cpu", "exc_type": "",
-                                        "message": "your code used more than %d s of CPU time in total, "
-                                                   "over all the calls of this grading" % self.cpu_total})
+                _write_frame(
+                    self.wfd,
+                    {
+                        "type": "error",
+                        "id": rid,
+                        "kind": "cpu",
+                        "exc_type": "",
+                        "message": "your code used more than %d s of CPU time in total, "
+                        "over all the calls of this grading" % self.cpu_total,
+                    },
+                )
                 continue
             data, failed = self.run_child(raw)
             if failed is None:
@@ -556,12 +627,23 @@ class _Zygote:
                 self.finish()
             else:
                 kind, message = failed
-                _write_frame(self.wfd, {"type": "error", "id": rid, "kind": kind, "exc_type": "",
-                                        "message": message})
+                _write_frame(
+                    self.wfd,
+                    {"type": "error", "id": rid, "kind": kind, "exc_type": "", "message": message},
+                )
 
 
-_SIGNALS = {11: "segmentation fault", 7: "bus error", 4: "illegal instruction", 8: "floating point exception",
-            6: "aborted", 9: "killed", 15: "terminated", 25: "file size limit exceeded", 13: "broken pipe"}
+_SIGNALS = {
+    11: "segmentation fault",
+    7: "bus error",
+    4: "illegal instruction",
+    8: "floating point exception",
+    6: "aborted",
+    9: "killed",
+    15: "terminated",
+    25: "file size limit exceeded",
+    13: "broken pipe",
+}
 
 
 class _quiet_if:
@@ -573,6 +655,7 @@ class _quiet_if:
     def __enter__(self):
         if self.quiet:
             import io
+
             self.saved = sys.stdout, sys.stderr
             sys.stdout = sys.stderr = io.StringIO()
 

@@ -13,6 +13,7 @@ Requests (all JSON):
       -> {"ok", "error", "traceback", "value"}
   {"op": "batch", "requests": [...]}            -> {"results": [...]}
 """
+
 import traceback
 
 import saga_api
@@ -34,8 +35,11 @@ def handle(namespace, request, callback):
 
 
 def _describe(namespace):
-    functions = sorted(k for k, v in namespace.items()
-                       if callable(v) and not k.startswith("_") and not isinstance(v, type))
+    functions = sorted(
+        k
+        for k, v in namespace.items()
+        if callable(v) and not k.startswith("_") and not isinstance(v, type)
+    )
     constants = {}
     for k, v in namespace.items():
         if k.isupper() and isinstance(v, (int, float, str, bool, type(None))):
@@ -67,12 +71,15 @@ def _jsonable(value, depth=0):
     to_json = getattr(value, "to_json", None)
     if callable(to_json) and isinstance(value, saga_api.Step):
         return _jsonable(to_json(), depth + 1)
-    raise ValueError(f"a {type(value).__name__} cannot be sent back (use dicts, lists, str, int, float, bool, None)")
+    raise ValueError(
+        f"a {type(value).__name__} cannot be sent back (use dicts, lists, str, int, float, bool, None)"
+    )
 
 
 def _short_traceback(exc):
-    frames = [f for f in traceback.extract_tb(exc.__traceback__)
-              if not f.filename.endswith(_API_FILES)]
+    frames = [
+        f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.endswith(_API_FILES)
+    ]
     lines = [f"  line {f.lineno}, in {f.name}: {(f.line or '').strip()}" for f in frames[-4:]]
     return "\n".join(lines)
 
@@ -87,23 +94,53 @@ def _pure(namespace, request):
         value = _jsonable(fn(*request.get("args", [])))
         return {"ok": True, "error": None, "traceback": "", "value": value}
     except Exception as exc:
-        return {"ok": False, "error": _error(exc), "traceback": _short_traceback(exc), "value": None}
+        return {
+            "ok": False,
+            "error": _error(exc),
+            "traceback": _short_traceback(exc),
+            "value": None,
+        }
 
 
 def _call(namespace, request, callback):
     recorder = saga_api._Recorder()
-    ctx = saga_api.Context(request.get("service"), request.get("now", 0), request.get("store") or {},
-                           recorder, callback, request.get("invocation", "0"))
+    ctx = saga_api.Context(
+        request.get("service"),
+        request.get("now", 0),
+        request.get("store") or {},
+        recorder,
+        callback,
+        request.get("invocation", "0"),
+    )
     if "event" in request:
         e = request["event"]
-        arg = saga_api.Event(e.get("id"), e.get("type"), e.get("data"), e.get("correlation_id"),
-                             e.get("source"), e.get("attempt", 1))
+        arg = saga_api.Event(
+            e.get("id"),
+            e.get("type"),
+            e.get("data"),
+            e.get("correlation_id"),
+            e.get("source"),
+            e.get("attempt", 1),
+        )
     else:
         r = request.get("request") or {}
-        arg = saga_api.Request(r.get("op"), r.get("data"), r.get("idempotency_key"),
-                               r.get("correlation_id"), r.get("caller"))
-    out = {"ok": True, "error": None, "traceback": "", "crashed": False, "effects": recorder.effects,
-           "value": None, "retry_after": None, "poison": None}
+        arg = saga_api.Request(
+            r.get("op"),
+            r.get("data"),
+            r.get("idempotency_key"),
+            r.get("correlation_id"),
+            r.get("caller"),
+        )
+    out = {
+        "ok": True,
+        "error": None,
+        "traceback": "",
+        "crashed": False,
+        "effects": recorder.effects,
+        "value": None,
+        "retry_after": None,
+        "poison": None,
+    }
     try:
         fn = _lookup(namespace, request.get("fn"))
         out["value"] = _jsonable(fn(arg, ctx))

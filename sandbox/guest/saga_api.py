@@ -21,14 +21,27 @@ before it; a crash inside a transaction applies none of it).
 Module globals are NOT durable: your module may be loaded fresh, and results
 may be replayed from a cache, at any time. Keep all state in ``ctx.db``.
 """
+
 from __future__ import annotations
 
 import contextlib
 
 __all__ = [
-    "Event", "Request", "Step", "Context", "Database", "Transaction",
-    "SagaError", "DuplicateKey", "NotFound", "Timeout", "Conflict", "Rejected",
-    "RemoteError", "RetryLater", "Poison",
+    "Event",
+    "Request",
+    "Step",
+    "Context",
+    "Database",
+    "Transaction",
+    "SagaError",
+    "DuplicateKey",
+    "NotFound",
+    "Timeout",
+    "Conflict",
+    "Rejected",
+    "RemoteError",
+    "RetryLater",
+    "Poison",
 ]
 
 
@@ -84,12 +97,12 @@ class Event:
     __slots__ = ("id", "type", "data", "correlation_id", "source", "attempt")
 
     def __init__(self, id, type, data, correlation_id=None, source=None, attempt=1):
-        self.id = id                            # unique per message; duplicates repeat it
-        self.type = type                        # e.g. "OrderCreated"
-        self.data = data                        # a dict
-        self.correlation_id = correlation_id    # the business operation this belongs to
-        self.source = source                    # the service that published it
-        self.attempt = attempt                  # 1 on first delivery, 2+ on redelivery
+        self.id = id  # unique per message; duplicates repeat it
+        self.type = type  # e.g. "OrderCreated"
+        self.data = data  # a dict
+        self.correlation_id = correlation_id  # the business operation this belongs to
+        self.source = source  # the service that published it
+        self.attempt = attempt  # 1 on first delivery, 2+ on redelivery
 
     def __repr__(self):
         return f"Event({self.type} {self.id} {self.data!r} corr={self.correlation_id})"
@@ -129,7 +142,7 @@ class Step:
 
 
 _MISSING = object()
-MAX_EFFECTS = 200          # what the simulator accepts from one invocation
+MAX_EFFECTS = 200  # what the simulator accepts from one invocation
 
 
 class Row(dict):
@@ -163,7 +176,7 @@ class _Recorder:
 
     def __init__(self):
         self.effects = []
-        self.sent = 0              # effects already sent to the simulator with a call
+        self.sent = 0  # effects already sent to the simulator with a call
 
     def record(self, effect):
         if len(self.effects) >= MAX_EFFECTS:
@@ -177,8 +190,8 @@ class Transaction:
 
     def __init__(self, db):
         self._db = db
-        self._writes = []          # [op, table, key, row-or-fields]
-        self._overlay = {}         # (table, key) -> row | None (deleted)
+        self._writes = []  # [op, table, key, row-or-fields]
+        self._overlay = {}  # (table, key) -> row | None (deleted)
         self._outbox = []
 
     def _read(self, table, key):
@@ -242,14 +255,16 @@ class Transaction:
         publishes it after the commit (at least once)."""
         if not isinstance(type, str):
             raise TypeError("event type must be a string")
-        self._outbox.append({"type": type, "data": _copy(dict(data)), "correlation_id": correlation_id})
+        self._outbox.append(
+            {"type": type, "data": _copy(dict(data)), "correlation_id": correlation_id}
+        )
 
 
 class Database:
     """Your service's store. Reads outside a transaction see the last committed state."""
 
     def __init__(self, snapshot, recorder):
-        self._base = snapshot      # {table: {key: row}}; never mutated here
+        self._base = snapshot  # {table: {key: row}}; never mutated here
         self._overlay = {}
         self._recorder = recorder
 
@@ -283,8 +298,8 @@ class Context:
     """What a function can do besides reading its input."""
 
     def __init__(self, service, now, snapshot, recorder, callback, invocation):
-        self.service = service            # the service this code runs in
-        self.now = now                    # virtual time in ms
+        self.service = service  # the service this code runs in
+        self.now = now  # virtual time in ms
         self.db = Database(snapshot, recorder)
         self._recorder = recorder
         self._callback = callback
@@ -298,8 +313,14 @@ class Context:
 
     def publish(self, type, data, *, correlation_id=None):
         """Publish directly to the broker, right now, outside any transaction (no outbox)."""
-        self._recorder.record({"kind": "publish", "type": type, "data": _copy(dict(data)),
-                               "correlation_id": correlation_id})
+        self._recorder.record(
+            {
+                "kind": "publish",
+                "type": type,
+                "data": _copy(dict(data)),
+                "correlation_id": correlation_id,
+            }
+        )
 
     def call(self, service, op, data, *, idempotency_key=None, correlation_id=None):
         """Call ``op`` on another service and return its answer (a dict).
@@ -308,16 +329,23 @@ class Context:
         or the service is down: it may have acted!), ``Conflict``, ``Rejected`` or
         ``RemoteError`` as the other side decides.
         """
-        effect = {"kind": "call", "service": service, "op": op, "data": _copy(dict(data)),
-                  "idempotency_key": idempotency_key, "correlation_id": correlation_id}
+        effect = {
+            "kind": "call",
+            "service": service,
+            "op": op,
+            "data": _copy(dict(data)),
+            "idempotency_key": idempotency_key,
+            "correlation_id": correlation_id,
+        }
         # Effects recorded so far travel with the call, so the simulator applies them first
         # (a commit made before a call really happens before it).
         if len(self._recorder.effects) >= MAX_EFFECTS:
             raise SagaError(f"more than {MAX_EFFECTS} writes, messages and calls in one invocation")
-        pending = self._recorder.effects[self._recorder.sent:]
+        pending = self._recorder.effects[self._recorder.sent :]
         self._recorder.sent = len(self._recorder.effects) + 1
-        answer = self._callback({"kind": "call", "index": len(self._recorder.effects), "pending": pending,
-                                 **effect})
+        answer = self._callback(
+            {"kind": "call", "index": len(self._recorder.effects), "pending": pending, **effect}
+        )
         status = answer.get("status")
         effect["status"] = status
         self._recorder.effects.append(effect)
@@ -326,4 +354,6 @@ class Context:
         if status == "crash":
             raise _Crash()
         message = f"{service}.{op}: {answer.get('message') or status}"
-        raise {"timeout": Timeout, "conflict": Conflict, "rejected": Rejected}.get(status, RemoteError)(message)
+        raise {"timeout": Timeout, "conflict": Conflict, "rejected": Rejected}.get(
+            status, RemoteError
+        )(message)

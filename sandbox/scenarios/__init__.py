@@ -1,12 +1,22 @@
 """The scenario registry: ``all()`` maps each name to its scenario object."""
+
 from __future__ import annotations
 
 from importlib import import_module
 
 NAMES = (
-    "idempotent_consumer", "idempotent_charge", "order_outbox", "order_saga_choreography",
-    "order_saga_orchestration", "travel_booking", "retry_storm", "poison_message", "correlation_ids",
-    "two_phase_commit", "shipping_down", "design_saga",
+    "idempotent_consumer",
+    "idempotent_charge",
+    "order_outbox",
+    "order_saga_choreography",
+    "order_saga_orchestration",
+    "travel_booking",
+    "retry_storm",
+    "poison_message",
+    "correlation_ids",
+    "two_phase_commit",
+    "shipping_down",
+    "design_saga",
 )
 _LOADED: dict = {}
 

@@ -1,6 +1,7 @@
 """What every scenario declares: its services, the learner's slot, the trusted
 world code, the faults it explores, the invariants it checks, and its sources
 (reference, starter and known-buggy variants, as files next to it)."""
+
 from __future__ import annotations
 
 from functools import cached_property
@@ -12,13 +13,13 @@ class Scenario:
     title = ""
     summary = ""
     lanes: tuple[str, ...] = ()
-    functions: tuple[str, ...] = ()            # learner function names
-    signatures: dict[str, str] = {}            # name -> "on_x(event, ctx)" for messages
+    functions: tuple[str, ...] = ()  # learner function names
+    signatures: dict[str, str] = {}  # name -> "on_x(event, ctx)" for messages
     invariants: tuple[str, ...] = ()
     fault_kinds: tuple[str, ...] = ()
-    rpc_ops: dict[tuple[str, str], str] = {}   # (service, op) -> function name
+    rpc_ops: dict[tuple[str, str], str] = {}  # (service, op) -> function name
     idempotent_services: tuple[str, ...] = ()  # get the platform's idempotency-key layer
-    expected: dict[str, str] = {}              # variant file stem -> "pass" | invariant name
+    expected: dict[str, str] = {}  # variant file stem -> "pass" | invariant name
     fault_horizon = 3000
 
     @property
@@ -38,7 +39,11 @@ class Scenario:
         path = self.directory / "world.py"
         if not path.exists():
             return ""
-        return (Path(__file__).resolve().parent / "world_prelude.py").read_text() + "\n\n" + path.read_text()
+        return (
+            (Path(__file__).resolve().parent / "world_prelude.py").read_text()
+            + "\n\n"
+            + path.read_text()
+        )
 
     @cached_property
     def reference_source(self) -> str:
@@ -74,7 +79,11 @@ class Scenario:
         out = {}
         for name in dir(self):
             value = getattr(self, name, None)
-            if name.isupper() and isinstance(value, (int, float, str)) and not isinstance(value, bool):
+            if (
+                name.isupper()
+                and isinstance(value, (int, float, str))
+                and not isinstance(value, bool)
+            ):
                 out[name] = value
         return out
 
@@ -85,20 +94,37 @@ class Scenario:
         """Scenarios whose learner slot is plain functions drive them here."""
 
     def as_dict(self) -> dict:
-        return {"name": self.name, "title": self.title, "summary": self.summary, "lanes": list(self.lanes),
-                "functions": list(self.functions), "signatures": dict(self.signatures),
-                "invariants": list(self.invariants), "fault_kinds": list(self.fault_kinds),
-                "variants": dict(self.expected)}
+        return {
+            "name": self.name,
+            "title": self.title,
+            "summary": self.summary,
+            "lanes": list(self.lanes),
+            "functions": list(self.functions),
+            "signatures": dict(self.signatures),
+            "invariants": list(self.invariants),
+            "fault_kinds": list(self.fault_kinds),
+            "variants": dict(self.expected),
+        }
 
 
 def commit_outbox(world, service: str, messages: list[tuple[str, dict, str]]) -> None:
     """Trusted setup: put events in a service's outbox as if a transaction had committed them."""
-    world.stores[service].commit([], [{"type": t, "data": d, "correlation_id": c} for t, d, c in messages])
+    world.stores[service].commit(
+        [], [{"type": t, "data": d, "correlation_id": c} for t, d, c in messages]
+    )
     world.relay.kick(service)
 
 
-def send_commands(world, source: str, commands: list[tuple[str, dict, str]], spacing: int = 5) -> None:
+def send_commands(
+    world, source: str, commands: list[tuple[str, dict, str]], spacing: int = 5
+) -> None:
     """Trusted setup: a client sends commands through the broker (at least once, like everything)."""
     for i, (type, data, corr) in enumerate(commands):
-        msg = {"id": f"cmd-{i + 1}", "type": type, "data": data, "correlation_id": corr, "source": source}
+        msg = {
+            "id": f"cmd-{i + 1}",
+            "type": type,
+            "data": data,
+            "correlation_id": corr,
+            "source": source,
+        }
         world.sched.at(i * spacing, world.broker.publish, source, msg)

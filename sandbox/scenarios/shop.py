@@ -26,6 +26,7 @@ so code that keys a reservation by SKU, a payment by customer, a dedup record by
 content, or rebuilds a correlation id from the order id is caught. ``design_saga`` still uses the
 two fixed ``ORDERS`` through ``setup_shop``.
 """
+
 from __future__ import annotations
 
 import random
@@ -36,11 +37,27 @@ ORDERS = {
 }
 STOCK = 5
 BALANCE = 100
-DATA_SETS = 4           # distinct data sets per grading; a schedule's seed picks one
-SPACING = 5             # ms between two PlaceOrder commands
-ORDERS_PER_RUN = 3      # the roles P1..P3 below
-FIRST_NAMES = ("alice", "bob", "chen", "dana", "emeka", "farah", "goran", "hana", "ivan", "jun", "kofi",
-               "lena", "mateo", "nadia", "omar", "priya")
+DATA_SETS = 4  # distinct data sets per grading; a schedule's seed picks one
+SPACING = 5  # ms between two PlaceOrder commands
+ORDERS_PER_RUN = 3  # the roles P1..P3 below
+FIRST_NAMES = (
+    "alice",
+    "bob",
+    "chen",
+    "dana",
+    "emeka",
+    "farah",
+    "goran",
+    "hana",
+    "ivan",
+    "jun",
+    "kofi",
+    "lena",
+    "mateo",
+    "nadia",
+    "omar",
+    "priya",
+)
 
 
 def saga_constants(scenario) -> dict:
@@ -48,8 +65,12 @@ def saga_constants(scenario) -> dict:
     faults stop, and the dead-letter cap of a handler that keeps raising."""
     from ..broker import DEFAULT_MAX_ATTEMPTS
     from ..world import HORIZON
-    return {"WINDOW_S": HORIZON // 1000, "FAULTS_STOP_S": scenario.fault_horizon // 1000,
-            "MAX_ATTEMPTS": DEFAULT_MAX_ATTEMPTS}
+
+    return {
+        "WINDOW_S": HORIZON // 1000,
+        "FAULTS_STOP_S": scenario.fault_horizon // 1000,
+        "MAX_ATTEMPTS": DEFAULT_MAX_ATTEMPTS,
+    }
 
 
 def _hex(rng: random.Random, n: int) -> str:
@@ -70,8 +91,9 @@ def draw_shop(world) -> dict:
     by every run that draws the same data set)."""
     index = world.seed % DATA_SETS
     if index not in _DRAWN:
-        _DRAWN[index] = _draw_shop(random.Random(f"shop|{index}"), cheap=index % 2 == 0,
-                                   exact=index // 2 % 2 == 0)
+        _DRAWN[index] = _draw_shop(
+            random.Random(f"shop|{index}"), cheap=index % 2 == 0, exact=index // 2 % 2 == 0
+        )
     return _DRAWN[index]
 
 
@@ -91,7 +113,13 @@ def _draw_shop(rng: random.Random, cheap: bool, exact: bool) -> dict:
     roles = [(x, s1, q1, m1), (x, s1, q1, m1), (x, s2, q3, m3) if cheap else (y, s1, q3, m3)]
     orders = {}
     for oid, (customer, sku, qty, amount) in zip(rng.sample(sorted(ids), ORDERS_PER_RUN), roles):
-        orders[oid] = {"order_id": oid, "customer": customer, "sku": sku, "qty": qty, "amount": amount}
+        orders[oid] = {
+            "order_id": oid,
+            "customer": customer,
+            "sku": sku,
+            "qty": qty,
+            "amount": amount,
+        }
     corr = {oid: f"c-{_hex(rng, 10)}" for oid in orders}
     stock = {s1: 2 * q1, **({s2: q3 + rng.randint(0, 2)} if cheap else {})}
     # X can pay P1 (and P3 when it is the cheap one) but never P2 as well: spare < m1 - m3.
@@ -106,17 +134,24 @@ def setup_shop(world, orders=None, data: dict | None = None) -> dict:
     ``out_of_stock`` fault empties an order's SKU; ``declined`` leaves its customer almost nothing."""
     if data is None:
         orders = ORDERS if orders is None else orders
-        data = {"orders": orders, "corr": {oid: f"corr-{oid}" for oid in orders},
-                "stock": {o["sku"]: STOCK for o in orders.values()},
-                "balance": {o["customer"]: BALANCE for o in orders.values()}}
+        data = {
+            "orders": orders,
+            "corr": {oid: f"corr-{oid}" for oid in orders},
+            "stock": {o["sku"]: STOCK for o in orders.values()},
+            "balance": {o["customer"]: BALANCE for o in orders.values()},
+        }
     stock, balance = dict(data["stock"]), dict(data["balance"])
     for oid, o in data["orders"].items():
         if world.plan.fires("out_of_stock", f"inventory:{oid}", 0):
             stock[o["sku"]] = 0
         if world.plan.fires("declined", f"payment:{oid}", 0):
             balance[o["customer"]] = min(balance[o["customer"]], 10)
-    world.stores["inventory"].table("stock").update({sku: {"available": n} for sku, n in stock.items()})
-    world.stores["payment"].table("accounts").update({c: {"balance": n} for c, n in balance.items()})
+    world.stores["inventory"].table("stock").update(
+        {sku: {"available": n} for sku, n in stock.items()}
+    )
+    world.stores["payment"].table("accounts").update(
+        {c: {"balance": n} for c, n in balance.items()}
+    )
     world.notes["shop"] = {**data, "initial_stock": stock, "initial_balance": balance}
     return world.notes["shop"]
 
@@ -157,24 +192,35 @@ def shop_facts(world, orders=None, order_service="order", exact: bool = False) -
         if captured.get(oid, 0) < o["amount"]:
             missing.append("its money was not captured")
         if exact and reserved.get(oid, 0) > o["qty"]:
-            missing.append(f"it holds {reserved[oid]} units of {o['sku']} for an order of {o['qty']}")
+            missing.append(
+                f"it holds {reserved[oid]} units of {o['sku']} for an order of {o['qty']}"
+            )
         if exact and captured.get(oid, 0) > o["amount"]:
             missing.append(f"{captured[oid]} was captured for an order of {o['amount']}")
         if reserved.get(oid):
             held.append(f"{reserved[oid]} unit(s) of {o['sku']} are still reserved")
         if captured.get(oid):
             held.append(f"{captured[oid]} of {o['customer']}'s money is still captured")
-        facts_orders[oid] = {"status": row.get("status", "never created"), "missing": missing, "held": held}
+        facts_orders[oid] = {
+            "status": row.get("status", "never created"),
+            "missing": missing,
+            "held": held,
+        }
     conservation = []
     for sku, start in sorted(data["initial_stock"].items()):
         now = _int((inv.get("stock", sku) or {}).get("available"))
-        conservation.append((f"units of {sku} (available + reserved)", start, now + held_units.get(sku, 0)))
+        conservation.append(
+            (f"units of {sku} (available + reserved)", start, now + held_units.get(sku, 0))
+        )
     for customer, start in sorted(data["initial_balance"].items()):
         now = _int((pay.get("accounts", customer) or {}).get("balance"))
         taken = sum(captured.get(oid, 0) for oid, o in orders.items() if o["customer"] == customer)
         conservation.append((f"{customer}'s money (balance + captured)", start, now + taken))
-    return {"orders": facts_orders, "charges": {f"order {k}": v for k, v in charges.items()},
-            "conservation": conservation}
+    return {
+        "orders": facts_orders,
+        "charges": {f"order {k}": v for k, v in charges.items()},
+        "conservation": conservation,
+    }
 
 
 def _int(value) -> int:
@@ -183,10 +229,16 @@ def _int(value) -> int:
 
 def lost_events(world, expectations) -> list[str]:
     """``expectations``: (order_id, event type, why) that must have been published."""
-    published = {(m["type"], m["data"].get("order_id")) for m in world.broker.published
-                 if isinstance(m.get("data"), dict)}
-    return [f"{why} but {type} for {oid} was never published"
-            for oid, type, why in expectations if (type, oid) not in published]
+    published = {
+        (m["type"], m["data"].get("order_id"))
+        for m in world.broker.published
+        if isinstance(m.get("data"), dict)
+    }
+    return [
+        f"{why} but {type} for {oid} was never published"
+        for oid, type, why in expectations
+        if (type, oid) not in published
+    ]
 
 
 def choreography_expectations(world, orders=None) -> list:
@@ -222,12 +274,18 @@ def tap_calls(world, caller: str, delay=(200, 900), refusals=(), slow_ops=()) ->
             return call(who, site, service, op, data, key, corr)
         if op in slow_ops and world.plan.fires("late_reply", site, world.now):
             late = world.rng.randint(*delay)
-            world.log("timeout", who, f"{op} to {service} is slow: timed out; it will arrive in {late} ms",
-                      {"correlation_id": corr})
+            world.log(
+                "timeout",
+                who,
+                f"{op} to {service} is slow: timed out; it will arrive in {late} ms",
+                {"correlation_id": corr},
+            )
             world.sched.after(late, call, who, site + "~late", service, op, data, key, corr)
             return {"status": "timeout"}
         answer = call(who, site, service, op, data, key, corr)
-        status = (answer.get("result") or {}).get("status") if answer.get("status") == "ok" else None
+        status = (
+            (answer.get("result") or {}).get("status") if answer.get("status") == "ok" else None
+        )
         if status in refusals and isinstance(data, dict):
             refused.add(str(data.get("order_id", data.get("trip_id"))))
         return answer
@@ -236,7 +294,10 @@ def tap_calls(world, caller: str, delay=(200, 900), refusals=(), slow_ops=()) ->
 
 
 def dead_letters(world) -> list[str]:
-    return [f"{msg['type']} ({msg['id']}) to {sub}() was dead-lettered: {why}" for sub, msg, why in world.broker.dlq]
+    return [
+        f"{msg['type']} ({msg['id']}) to {sub}() was dead-lettered: {why}"
+        for sub, msg, why in world.broker.dlq
+    ]
 
 
 def tap_publishes(world, announces: dict) -> None:
@@ -269,21 +330,31 @@ def has_row(world, service, table, oid) -> bool:
 
 
 CHOREOGRAPHY_ANNOUNCES = {
-    "OrderCreated": lambda w, d: None if order_row(w, d.get("order_id")) else
-    f"order {d.get('order_id')} was not saved",
-    "InventoryReserved": lambda w, d: None if has_row(w, "inventory", "reservations", d.get("order_id")) else
-    f"no reservation of {d.get('order_id')} was committed",
-    "PaymentSucceeded": lambda w, d: None if has_row(w, "payment", "payments", d.get("order_id")) else
-    f"no payment of {d.get('order_id')} was committed",
+    "OrderCreated": lambda w, d: (
+        None if order_row(w, d.get("order_id")) else f"order {d.get('order_id')} was not saved"
+    ),
+    "InventoryReserved": lambda w, d: (
+        None
+        if has_row(w, "inventory", "reservations", d.get("order_id"))
+        else f"no reservation of {d.get('order_id')} was committed"
+    ),
+    "PaymentSucceeded": lambda w, d: (
+        None
+        if has_row(w, "payment", "payments", d.get("order_id"))
+        else f"no payment of {d.get('order_id')} was committed"
+    ),
 }
 
 
 def status_announces(events: dict, table: str, key: str, service: str) -> dict:
     """``events``: event type -> the status the row must already have when it is published."""
+
     def check(status):
         def run(w, d):
             row = w.stores[service].get(table, d.get(key)) if isinstance(d.get(key), str) else None
             got = (row or {}).get("status", "not saved")
             return None if got == status else f"{d.get(key)} is {got}, not {status}"
+
         return run
+
     return {event: check(status) for event, status in events.items()}

@@ -2,19 +2,26 @@
 
 Every browser test takes `page` (a fresh context per test) and `live_server`.
 """
+
 from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 
 import pytest
 
 from tests.conftest import need
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def pytest_collection_modifyitems(items):
@@ -25,7 +32,10 @@ def pytest_collection_modifyitems(items):
 
 @pytest.fixture(scope="session")
 def browser():
-    need(shutil.which(CHROMIUM) is not None or os.path.exists(CHROMIUM), f"Chromium not found at {CHROMIUM}")
+    need(
+        shutil.which(CHROMIUM) is not None or os.path.exists(CHROMIUM),
+        f"Chromium not found at {CHROMIUM}",
+    )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -1,4 +1,5 @@
 """Browser journey: sign up, log out, log in again, change the password."""
+
 import re
 
 from playwright.sync_api import expect

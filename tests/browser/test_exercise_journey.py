@@ -1,5 +1,6 @@
 """A learner signs in, fails an exercise, reads the broken invariant and its
 timeline, submits a fix, passes, and sees it marked passed in the catalogue."""
+
 from __future__ import annotations
 
 import re
@@ -47,7 +48,9 @@ def _session_login(page, live_server, user, next_url):
     client = Client()
     client.force_login(user)
     cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
-    page.context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}])
+    page.context.add_cookies(
+        [{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}]
+    )
     page.goto(next_url)
 
 
@@ -59,7 +62,9 @@ def _sign_in(page, email, password, next_url):
     page.wait_for_url(f"**{next_url}")
 
 
-def test_a_learner_fails_reads_the_trace_fixes_and_passes(page, exercise, alice, password, eager_grading):
+def test_a_learner_fails_reads_the_trace_fixes_and_passes(
+    page, exercise, alice, password, eager_grading
+):
     version = exercise.published_version
     _sign_in(page, alice.email, password, exercise.get_absolute_url())
 
@@ -95,7 +100,9 @@ def test_a_learner_fails_reads_the_trace_fixes_and_passes(page, exercise, alice,
     expect(card.locator(".badge")).to_have_text("Passed")
 
 
-def test_the_editor_indents_with_tab_and_lets_keyboard_users_leave(page, live_server, exercise, alice):
+def test_the_editor_indents_with_tab_and_lets_keyboard_users_leave(
+    page, live_server, exercise, alice
+):
     _session_login(page, live_server, alice, exercise.get_absolute_url())
     editor = page.locator("textarea[name=code]")
     editor.fill("x = 1")
@@ -116,7 +123,8 @@ def test_the_editor_indents_with_tab_and_lets_keyboard_users_leave(page, live_se
 
 
 def test_without_javascript_a_learner_can_reveal_hints_submit_and_read_the_verdict(
-        js_disabled_page, live_server, exercise, alice, eager_grading):
+    js_disabled_page, live_server, exercise, alice, eager_grading
+):
     page = js_disabled_page
     _session_login(page, live_server, alice, exercise.get_absolute_url())
     page.get_by_role("button", name=re.compile("Show a hint")).click()
@@ -134,14 +142,26 @@ def test_a_verdict_appears_without_reloading_while_grading_runs(page, live_serve
     from exercises.models import Submission
 
     _session_login(page, live_server, alice, exercise.get_absolute_url())
-    submission = Submission.objects.create(user=alice, exercise=exercise, version=exercise.published_version,
-                                           code="x = 1\n", client_token="poll", status="running")
+    submission = Submission.objects.create(
+        user=alice,
+        exercise=exercise,
+        version=exercise.published_version,
+        code="x = 1\n",
+        client_token="poll",
+        status="running",
+    )
     page.goto(submission.get_absolute_url())
     expect(page.locator(".submission-status")).to_contain_text("being graded")
     page.evaluate("window.notReloaded = true")
-    Submission.objects.filter(pk=submission.pk).update(status="error", result={
-        "status": "error", "message": "line 1: a made-up verdict for this test", "invariants": [],
-        "schedules_explored": 0})
+    Submission.objects.filter(pk=submission.pk).update(
+        status="error",
+        result={
+            "status": "error",
+            "message": "line 1: a made-up verdict for this test",
+            "invariants": [],
+            "schedules_explored": 0,
+        },
+    )
     expect(page.locator(".submission-status")).to_contain_text("a made-up verdict", timeout=5_000)
     assert page.evaluate("window.notReloaded") is True
     expect(page.locator(".submission-status[hx-trigger]")).to_have_count(0)

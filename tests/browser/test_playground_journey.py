@@ -1,4 +1,5 @@
 """Browser journey: open a lesson, flip a fault toggle, see the broken invariant."""
+
 from playwright.sync_api import expect
 
 

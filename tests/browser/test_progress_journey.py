@@ -1,5 +1,6 @@
 """Browser journey: complete a lesson and a Quick Test anonymously, sign up,
 and find both on the dashboard."""
+
 import re
 
 from playwright.sync_api import expect

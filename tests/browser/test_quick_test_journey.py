@@ -1,5 +1,6 @@
 """Browser journeys: a whole Quick Test taken anonymously with htmx, kept after
 signing up; and one question answered with JavaScript switched off."""
+
 import re
 from datetime import timedelta
 
@@ -55,8 +56,9 @@ def test_an_anonymous_learner_takes_the_test_then_signs_up_and_keeps_it(page, ba
         feedback = page.locator(".feedback")
         expect(feedback).to_contain_text("Right!" if number <= 7 else "Not quite.")
         expect(feedback).to_contain_text(question.explanation)
-        expect(feedback.get_by_role("link", name=re.compile(question.lesson.title))).to_have_attribute(
-            "href", question.lesson_url())
+        expect(
+            feedback.get_by_role("link", name=re.compile(question.lesson.title))
+        ).to_have_attribute("href", question.lesson_url())
         expect(page).to_have_url(attempt_url)  # swapped in place by htmx, no page load
         if number < 10:
             page.get_by_role("link", name="Next question").click()

@@ -3,6 +3,7 @@ page waits and updates itself, with JavaScript (htmx polling) and without
 (a plain POST, a redirect, a page that refreshes until the answer is there).
 Here the embedded mode runs them on background threads; fair-share refusals
 keep the learner's code in the editor."""
+
 from __future__ import annotations
 
 import re
@@ -50,20 +51,29 @@ def _login(page, live_server, user, url):
     client = Client()
     client.force_login(user)
     cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
-    page.context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}])
+    page.context.add_cookies(
+        [{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}]
+    )
     page.goto(url)
 
 
 def _failed(user, exercise) -> Submission:
-    submission = Submission.objects.create(user=user, exercise=exercise, version=exercise.published_version,
-                                           code=exercise.published_version.starter, client_token=uuid.uuid4().hex)
+    submission = Submission.objects.create(
+        user=user,
+        exercise=exercise,
+        version=exercise.published_version,
+        code=exercise.published_version.starter,
+        client_token=uuid.uuid4().hex,
+    )
     GradingRequest.objects.create(submission=submission)
     grading.run_grading(submission.pk)
     submission.refresh_from_db()
     return submission
 
 
-def test_a_replay_is_queued_and_its_result_appears_in_place(page, live_server, exercise, alice, embedded):
+def test_a_replay_is_queued_and_its_result_appears_in_place(
+    page, live_server, exercise, alice, embedded
+):
     submission = _failed(alice, exercise)
     _login(page, live_server, alice, submission.get_absolute_url())
     page.evaluate("window.notReloaded = true")
@@ -76,8 +86,9 @@ def test_a_replay_is_queued_and_its_result_appears_in_place(page, live_server, e
     assert Replay.objects.get().is_done
 
 
-def test_without_javascript_a_replay_page_refreshes_until_the_result_is_there(js_disabled_page, live_server,
-                                                                             exercise, alice, embedded):
+def test_without_javascript_a_replay_page_refreshes_until_the_result_is_there(
+    js_disabled_page, live_server, exercise, alice, embedded
+):
     page = js_disabled_page
     submission = _failed(alice, exercise)
     _login(page, live_server, alice, submission.get_absolute_url())
@@ -88,21 +99,32 @@ def test_without_javascript_a_replay_page_refreshes_until_the_result_is_there(js
     expect(page.get_by_role("link", name="the submission")).to_be_visible()
 
 
-def test_without_javascript_a_submission_ends_on_its_verdict(js_disabled_page, live_server, exercise, alice,
-                                                             embedded):
+def test_without_javascript_a_submission_ends_on_its_verdict(
+    js_disabled_page, live_server, exercise, alice, embedded
+):
     page = js_disabled_page
     _login(page, live_server, alice, exercise.get_absolute_url())
     page.locator("textarea[name=code]").fill(exercise.published_version.solution)
     page.get_by_role("button", name="Submit for grading").click()
-    expect(page.locator(".submission-status .verdict-title .badge")).to_have_text("Passed", timeout=30_000)
+    expect(page.locator(".submission-status .verdict-title .badge")).to_have_text(
+        "Passed", timeout=30_000
+    )
 
 
-def test_a_refused_submission_keeps_the_code_and_says_why(page, live_server, exercise, django_user_model, settings):
+def test_a_refused_submission_keeps_the_code_and_says_why(
+    page, live_server, exercise, django_user_model, settings
+):
     settings.SUBMIT_REQUIRES_VERIFIED_EMAIL = True
-    newcomer = django_user_model.objects.create_user("newcomer", "newcomer@example.com", "a-long-secret-phrase-1")
+    newcomer = django_user_model.objects.create_user(
+        "newcomer", "newcomer@example.com", "a-long-secret-phrase-1"
+    )
     _login(page, live_server, newcomer, exercise.get_absolute_url())
-    page.locator("textarea[name=code]").fill("def on_payment_captured(event, ctx):\n    return 'mine'\n")
+    page.locator("textarea[name=code]").fill(
+        "def on_payment_captured(event, ctx):\n    return 'mine'\n"
+    )
     page.get_by_role("button", name="Submit for grading").click()
-    expect(page.locator("#submit-error")).to_contain_text("Confirm your e-mail address before submitting")
+    expect(page.locator("#submit-error")).to_contain_text(
+        "Confirm your e-mail address before submitting"
+    )
     expect(page.locator("textarea[name=code]")).to_have_value(re.compile("return 'mine'"))
     assert not Submission.objects.exists()

@@ -1,5 +1,6 @@
 """An instructor authors an exercise in the browser: a broken reference fails validation and
 cannot be published; the fixed one validates and is published; a learner then passes it."""
+
 from __future__ import annotations
 
 import re
@@ -38,7 +39,9 @@ def eager_validation(settings):
 def instructor(eager_validation, django_user_model, password):
     from allauth.account.models import EmailAddress
 
-    user = django_user_model.objects.create_user(username="teacher", email="teacher@example.com", password=password)
+    user = django_user_model.objects.create_user(
+        username="teacher", email="teacher@example.com", password=password
+    )
     EmailAddress.objects.create(user=user, email=user.email, primary=True, verified=True)
     authoring.make_instructor(user)
     return user
@@ -52,8 +55,9 @@ def _sign_in(page, email, password, next_url):
     page.wait_for_url(f"**{next_url}")
 
 
-def test_an_instructor_validates_publishes_and_a_learner_passes(page, browser, live_server, transactional_db,
-                                                                instructor, alice, password):
+def test_an_instructor_validates_publishes_and_a_learner_passes(
+    page, browser, live_server, transactional_db, instructor, alice, password
+):
     _sign_in(page, instructor.email, password, "/teach/")
     page.get_by_role("link", name="New exercise").first.click()
 
@@ -83,9 +87,13 @@ def test_an_instructor_validates_publishes_and_a_learner_passes(page, browser, l
     reference_row = validation.locator("tr.check", has_text="Reference solution")
     expect(reference_row.locator(".badge")).to_have_text("wrong")
     expect(reference_row).to_contain_text("it must pass")
-    expect(validation.locator("tr.check", has_text="Variant no_dedup").locator(".badge")).to_have_text("as expected")
+    expect(
+        validation.locator("tr.check", has_text="Variant no_dedup").locator(".badge")
+    ).to_have_text("as expected")
     page.get_by_role("button", name="Publish version 1").click()
-    expect(page.locator(".messages")).to_contain_text("Version 1 cannot be published: its validation failed")
+    expect(page.locator(".messages")).to_contain_text(
+        "Version 1 cannot be published: its validation failed"
+    )
 
     # Fix the reference: a new version.
     page.get_by_role("link", name=re.compile("Edit")).first.click()
@@ -111,7 +119,9 @@ def test_an_instructor_validates_publishes_and_a_learner_passes(page, browser, l
         expect(learner.locator(".exercise-statement h2")).to_have_text("What to build")
         learner.locator("textarea[name=code]").fill(SCENARIO.reference_source)
         learner.get_by_role("button", name="Submit for grading").click()
-        expect(learner.locator(".submission-status .verdict-title .badge")).to_have_text("Passed", timeout=60_000)
+        expect(learner.locator(".submission-status .verdict-title .badge")).to_have_text(
+            "Passed", timeout=60_000
+        )
     finally:
         context.close()
 
@@ -120,7 +130,9 @@ def test_an_instructor_validates_publishes_and_a_learner_passes(page, browser, l
     expect(page.locator("[data-stat=pass_rate]")).to_have_text("100%")
 
 
-def test_without_javascript_the_preview_button_renders_the_statement(js_disabled_page, instructor, password):
+def test_without_javascript_the_preview_button_renders_the_statement(
+    js_disabled_page, instructor, password
+):
     page = js_disabled_page
     _sign_in(page, instructor.email, password, "/teach/exercises/new/")
     page.fill("textarea[name=statement]", STATEMENT)

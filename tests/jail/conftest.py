@@ -1,4 +1,5 @@
 """Fixtures for the jail tests (no Django needed)."""
+
 from __future__ import annotations
 
 import os
@@ -15,8 +16,15 @@ FAKE_GUEST = HERE / "fake_guest"
 REPO_ROOT = HERE.parent.parent
 
 # Small limits keep the hostile suite fast.
-SMALL = Limits(cpu_seconds=2, wall_seconds=3.0, memory_mb=128, processes=16,
-               output_bytes=64 * 1024, open_files=32, file_size_mb=1)
+SMALL = Limits(
+    cpu_seconds=2,
+    wall_seconds=3.0,
+    memory_mb=128,
+    processes=16,
+    output_bytes=64 * 1024,
+    open_files=32,
+    file_size_mb=1,
+)
 
 
 def require_jail() -> None:

@@ -3,6 +3,7 @@ crash point itself, refuses calls past it, and nothing the guest reports can un-
 
 Each buggy variant of every scenario is graded through the real jail with tampering code prepended;
 it must still fail on the invariant it breaks (and the reference must still pass)."""
+
 import pytest
 
 import sandbox
@@ -12,7 +13,7 @@ from sandbox.jail import JailRunner
 from .conftest import require_jail
 
 # Every trick at once: they compose, and each alone is weaker than all of them.
-TAMPER = '''
+TAMPER = """
 import saga_api as _sa, dispatch as _dp
 
 _orig_init = _sa.Context.__init__
@@ -35,18 +36,23 @@ def _call(namespace, request, callback):
     out["ok"] = out.get("ok", True)
     return out
 _dp._call = _call
-'''
+"""
 
 ONE_LINER = "import saga_api as _sa\n_sa._Recorder.crash_at = None\n"
 
-CASES = [(name, variant) for name in scenarios.NAMES
-         for variant, (_, expected) in scenarios.get(name).variants.items()
-         if expected != "pass" and "crash" in scenarios.get(name).fault_kinds]
+CASES = [
+    (name, variant)
+    for name in scenarios.NAMES
+    for variant, (_, expected) in scenarios.get(name).variants.items()
+    if expected != "pass" and "crash" in scenarios.get(name).fault_kinds
+]
 
 
 def _grade(name, source, schedules=120):
     require_jail()
-    return sandbox.grade(name, source, runner_factory=JailRunner, seed=0, random_schedules=schedules)
+    return sandbox.grade(
+        name, source, runner_factory=JailRunner, seed=0, random_schedules=schedules
+    )
 
 
 @pytest.mark.parametrize("name,variant", CASES)
@@ -57,7 +63,9 @@ def test_tampering_does_not_turn_a_buggy_variant_into_a_pass(name, variant):
     assert expected in [v["name"] for v in report["violations"]], report["message"]
 
 
-@pytest.mark.parametrize("name", [n for n in scenarios.NAMES if "crash" in scenarios.get(n).fault_kinds])
+@pytest.mark.parametrize(
+    "name", [n for n in scenarios.NAMES if "crash" in scenarios.get(n).fault_kinds]
+)
 def test_tampering_does_not_make_a_reference_fail(name):
     report = _grade(name, TAMPER + scenarios.get(name).reference_source, schedules=60)
     assert report["status"] == "passed", report["message"]
@@ -65,7 +73,7 @@ def test_tampering_does_not_make_a_reference_fail(name):
 
 def test_a_handler_that_swallows_its_crash_still_crashed():
     # A refused call raises inside the guest; catching it and carrying on changes nothing.
-    source = '''
+    source = """
 def on_payment_captured(event, ctx):
     try:
         with ctx.db.transaction() as tx:
@@ -74,7 +82,7 @@ def on_payment_captured(event, ctx):
                       correlation_id=event.correlation_id)
     except BaseException:
         pass
-'''
+"""
     report = _grade("idempotent_consumer", source)
     assert report["status"] == "failed"
     assert "confirmed_once" in [v["name"] for v in report["violations"]]

@@ -1,6 +1,7 @@
 """One bounded budget per grading: whatever a submission does, the grading ends with a verdict, the
 trusted side's memory stays under sandbox.isolated.MEMORY_MB, and a busy host is not blamed on the
 learner. Every grading here runs the way the site runs it: sandbox.isolated + the real jail."""
+
 import resource
 import subprocess
 import sys
@@ -14,17 +15,19 @@ REFERENCE = scenarios.get("idempotent_consumer").reference_source
 
 # Thousands of callbacks from one invocation, each with long names: once made the trusted side's
 # cache keys grow with the square of the callbacks (gigabytes).
-CALLBACK_FLOOD = '''
+CALLBACK_FLOOD = """
 def on_payment_captured(event, ctx):
     for i in range(10000):
         try:
             ctx.call("s" * 190, "o" * 190, {"k" * 190: ["v" * 3000] * 5}, correlation_id=event.correlation_id)
         except BaseException:
             pass
-'''
+"""
 
 # The reference plus large payloads on every call: host work the learner must be charged for.
-HEAVY_PAYLOADS = REFERENCE + '''
+HEAVY_PAYLOADS = (
+    REFERENCE
+    + """
 _original = on_payment_captured
 
 def on_payment_captured(event, ctx):
@@ -35,7 +38,8 @@ def on_payment_captured(event, ctx):
         except BaseException:
             pass
     return _original(event, ctx)
-'''
+"""
+)
 
 
 def _children_peak_mib() -> float:
@@ -68,14 +72,18 @@ def test_every_grading_runs_under_the_memory_and_cpu_caps():
 
 def test_a_grading_killed_at_its_cpu_cap_ends_as_too_much_work():
     require_jail()
-    report = grade_isolated("idempotent_consumer", REFERENCE, random_schedules=100_000, cpu_seconds=1)
+    report = grade_isolated(
+        "idempotent_consumer", REFERENCE, random_schedules=100_000, cpu_seconds=1
+    )
     assert report["status"] == "timeout"
     assert "too much work" in report["message"]
 
 
 def test_running_out_of_wall_time_is_retried_once_before_blaming_the_code():
     require_jail()
-    report = grade_isolated("idempotent_consumer", REFERENCE, random_schedules=10, wall_seconds=0.05)
+    report = grade_isolated(
+        "idempotent_consumer", REFERENCE, random_schedules=10, wall_seconds=0.05
+    )
     assert report.get("retried") is True
     assert report["status"] == "timeout" and report["limit"] == "timeout"
 

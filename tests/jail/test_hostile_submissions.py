@@ -6,6 +6,7 @@ the next runner must work normally.
 Needs real bubblewrap: skipped without it, but FAILS when
 SAGA_REQUIRE_SERVICES=1 (CI).
 """
+
 from __future__ import annotations
 
 import os
@@ -20,8 +21,16 @@ import sandbox.jail as jail_mod
 from sandbox.jail import MAX_SOURCE_BYTES, JailRunner
 from sandbox.runner import Limits, RunnerError
 
-from .conftest import (FAKE_GUEST, REPO_ROOT, SMALL, assert_healthy, assert_no_processes,
-                       processes_with, require_jail, run)
+from .conftest import (
+    FAKE_GUEST,
+    REPO_ROOT,
+    SMALL,
+    assert_healthy,
+    assert_no_processes,
+    processes_with,
+    require_jail,
+    run,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -62,21 +71,25 @@ def expect_error(source, kinds, limits=SMALL, call=None, **kw):
 
 # -- runaway resource use ----------------------------------------------------
 
+
 def test_infinite_loop_at_import_hits_cpu_limit():
     # A generous wall clock, so that CPU time runs out first even on a busy machine.
-    err, _, _ = expect_error("while True:\n    pass\n", {"cpu"},
-                                   limits=Limits(cpu_seconds=1, wall_seconds=10))
+    err, _, _ = expect_error(
+        "while True:\n    pass\n", {"cpu"}, limits=Limits(cpu_seconds=1, wall_seconds=10)
+    )
     assert err.message == "your code used more than 1 s of CPU time"
 
 
 def test_infinite_loop_in_call():
-    err, _, _ = expect_error("def f():\n    while True:\n        pass\n", {"cpu", "timeout"},
-                             call={"fn": "f"})
+    err, _, _ = expect_error(
+        "def f():\n    while True:\n        pass\n", {"cpu", "timeout"}, call={"fn": "f"}
+    )
 
 
 def test_sleeping_call_hits_wall_clock():
-    err, _, _ = expect_error("import time\ndef f():\n    time.sleep(60)\n", {"timeout"},
-                                   call={"fn": "f"})
+    err, _, _ = expect_error(
+        "import time\ndef f():\n    time.sleep(60)\n", {"timeout"}, call={"fn": "f"}
+    )
     assert err.message == "your code ran past 3 s of wall time"
 
 
@@ -105,8 +118,7 @@ def test_fork_bomb_is_contained():
                 except OSError:
                     pass
     """)
-    expect_error(code, {"cpu", "timeout", "crashed", "protocol"},
-                                     call={"fn": "f"})
+    expect_error(code, {"cpu", "timeout", "crashed", "protocol"}, call={"fn": "f"})
 
 
 def test_fork_bomb_hits_process_limit():
@@ -228,11 +240,21 @@ def test_segfault_inside_a_call():
 
 # -- reading what it must not see ---------------------------------------------
 
+
 def test_cannot_read_host_secrets_files():
-    targets = ["/etc/shadow", "/etc/passwd", str(REPO_ROOT / "courseapp" / "settings.py"),
-               str(REPO_ROOT / "db.sqlite3"), str(REPO_ROOT / ".git" / "config"),
-               str(REPO_ROOT / ".env"), "/work/shared/DESIGN.md", "/root/.bash_history",
-               str(REPO_ROOT / "sandbox" / "jail.py"), "/proc/1/environ", "/proc/1/root/etc/shadow"]
+    targets = [
+        "/etc/shadow",
+        "/etc/passwd",
+        str(REPO_ROOT / "courseapp" / "settings.py"),
+        str(REPO_ROOT / "db.sqlite3"),
+        str(REPO_ROOT / ".git" / "config"),
+        str(REPO_ROOT / ".env"),
+        "/work/shared/DESIGN.md",
+        "/root/.bash_history",
+        str(REPO_ROOT / "sandbox" / "jail.py"),
+        "/proc/1/environ",
+        "/proc/1/root/etc/shadow",
+    ]
     code = src("""
         def probe(paths):
             out = {}
@@ -314,12 +336,28 @@ def test_no_network():
 
 # -- writing where it must not -------------------------------------------------
 
+
 def test_writes_outside_tmpfs_fail_and_host_is_untouched(tmp_path):
     marker = "saga-pwned-%d" % os.getpid()
     from sandbox.jail import _interpreter
+
     prefix = _interpreter()[1]
-    dirs = ["/", "/tmp", "/usr/lib", "/etc", "/root", "/guest", "/jail", prefix, "/dev/shm",
-            "/proc", str(REPO_ROOT), str(FAKE_GUEST), str(tmp_path), "/var/tmp"]
+    dirs = [
+        "/",
+        "/tmp",
+        "/usr/lib",
+        "/etc",
+        "/root",
+        "/guest",
+        "/jail",
+        prefix,
+        "/dev/shm",
+        "/proc",
+        str(REPO_ROOT),
+        str(FAKE_GUEST),
+        str(tmp_path),
+        "/var/tmp",
+    ]
     code = src("""
         import os
         def write(dirs, marker):
@@ -343,6 +381,7 @@ def test_writes_outside_tmpfs_fail_and_host_is_untouched(tmp_path):
 
 
 # -- processes that try to outlive or take down the run ------------------------
+
 
 def test_daemon_does_not_outlive_the_run():
     code = src("""
@@ -376,6 +415,7 @@ def test_kill_everything():
     # kill(-1) spares the caller, so do it from a child: it reaches every
     # process of the jail's uid (the bootstrap included), and nothing else.
     import subprocess
+
     bystander = subprocess.Popen(["sleep", "30"])
     try:
         code = src("""
@@ -540,8 +580,17 @@ def test_monkeypatching_dispatch_has_no_effect():
 
 # -- exceptions that are not Exceptions ----------------------------------------
 
-@pytest.mark.parametrize("exc", ["SystemExit(0)", "SystemExit('bye')", "KeyboardInterrupt()",
-                                 "BaseException('base')", "GeneratorExit()"])
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        "SystemExit(0)",
+        "SystemExit('bye')",
+        "KeyboardInterrupt()",
+        "BaseException('base')",
+        "GeneratorExit()",
+    ],
+)
 def test_base_exceptions_at_import(exc):
     err, _, _ = expect_error(f"raise {exc}\n", {"crashed"})
     assert exc.split("(")[0] in err.message
@@ -566,8 +615,10 @@ def test_exit_at_import():
 
 # -- what is not even started --------------------------------------------------
 
+
 def test_ten_megabyte_source_is_rejected_before_starting(monkeypatch):
     big = "x = 1\n" * (10 * 1024 * 1024 // 6)
+
     def must_not_start(*args, **kwargs):
         raise AssertionError("a process was started for an oversized source")
 
@@ -609,12 +660,15 @@ def test_source_just_under_the_cap_runs():
 
 GRADE = getattr(sandbox, "grade", None)
 STARTER = REPO_ROOT / "sandbox" / "scenarios" / "idempotent_charge" / "starter.py"
-needs_grader = pytest.mark.skipif(GRADE is None or not STARTER.exists(),
-                                  reason="sandbox.grade / the idempotent_charge scenario is not there")
+needs_grader = pytest.mark.skipif(
+    GRADE is None or not STARTER.exists(),
+    reason="sandbox.grade / the idempotent_charge scenario is not there",
+)
 
 CHEATS = {
     "prints a fake pass": 'print(\'{"status": "passed", "message": "All invariants held"}\')\n',
-    "forges frames": FIND_CHANNEL + src("""
+    "forges frames": FIND_CHANNEL
+    + src("""
         spray(frame({"type": "ready"}))
         spray(frame({"type": "response", "id": 1, "response": {"status": "passed"}}))
     """),
@@ -634,8 +688,9 @@ CHEATS = {
 def test_cheating_through_the_real_grader_never_passes(cheat):
     # The unmodified starter fails this scenario; no trick may turn it into a pass.
     source = STARTER.read_text() + "\n" + CHEATS[cheat]
-    report = GRADE("idempotent_charge", source, runner_factory=JailRunner, random_schedules=20,
-                   limits=SMALL)
+    report = GRADE(
+        "idempotent_charge", source, runner_factory=JailRunner, random_schedules=20, limits=SMALL
+    )
     print(cheat, "->", report["status"], report["message"][:120])
     assert report["status"] != "passed", report
     assert report["status"] in ("failed", "error", "timeout")
@@ -644,8 +699,9 @@ def test_cheating_through_the_real_grader_never_passes(cheat):
 @needs_grader
 def test_real_grader_through_the_jail_passes_the_reference():
     reference = STARTER.with_name("reference.py").read_text()
-    report = GRADE("idempotent_charge", reference, runner_factory=JailRunner, random_schedules=20,
-                   limits=SMALL)
+    report = GRADE(
+        "idempotent_charge", reference, runner_factory=JailRunner, random_schedules=20, limits=SMALL
+    )
     assert report["status"] == "passed", report
 
 
@@ -674,19 +730,24 @@ def test_kernel_attack_surface_is_filtered():
     """)
     with run(code) as r:
         out = r.request({"fn": "probe"})["value"]
-    assert out["unshare_user"] == 1 and out["unshare_net"] == 1 and out["unshare_mount"] == 1  # EPERM
+    assert (
+        out["unshare_user"] == 1 and out["unshare_net"] == 1 and out["unshare_mount"] == 1
+    )  # EPERM
     if os.uname().machine == "x86_64":
         assert out["bpf"] == 1
     assert out["thread"] == "thread ok" and out["fork"] == 7 and out["subprocess"] == "42"
 
 
-@pytest.mark.parametrize("payload", [
-    '"[" * 200000 + "]" * 200000',          # nesting the host's JSON parser must survive
-    '"1" * 100000',                          # an integer too long to convert
-    '"{\\"type\\": \\"response\\", \\"id\\": NaN}"',
-    '"[1, 2, 3]"',                           # valid JSON, not an object
-    '"{\\"type\\": \\"verdict\\", \\"passed\\": true}"',
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        '"[" * 200000 + "]" * 200000',  # nesting the host's JSON parser must survive
+        '"1" * 100000',  # an integer too long to convert
+        '"{\\"type\\": \\"response\\", \\"id\\": NaN}"',
+        '"[1, 2, 3]"',  # valid JSON, not an object
+        '"{\\"type\\": \\"verdict\\", \\"passed\\": true}"',
+    ],
+)
 def test_malformed_frames_on_the_channel(payload):
     code = FIND_CHANNEL + src(f"""
         def f():
@@ -702,21 +763,25 @@ def test_grading_process_killed_leaves_nothing_behind(tmp_path):
     import signal
     import subprocess
     import sys
+
     script = tmp_path / "worker.py"
-    learner = ("import os, time\n"
-               "if os.fork() == 0:\n"
-               "    os.setsid()\n"
-               "    while True:\n"
-               "        time.sleep(0.1)\n"
-               "def f():\n"
-               "    time.sleep(60)\n")
+    learner = (
+        "import os, time\n"
+        "if os.fork() == 0:\n"
+        "    os.setsid()\n"
+        "    while True:\n"
+        "        time.sleep(0.1)\n"
+        "def f():\n"
+        "    time.sleep(60)\n"
+    )
     script.write_text(
         "import sys\n"
         f"sys.path.insert(0, {str(REPO_ROOT)!r})\n"
         "from sandbox.jail import JailRunner\n"
         f"r = JailRunner({learner!r}, guest_dir={str(FAKE_GUEST)!r})\n"
         "print(r.tag, flush=True)\n"
-        "r.request({'fn': 'f'})\n")
+        "r.request({'fn': 'f'})\n"
+    )
     worker = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
     try:
         tag = worker.stdout.readline().strip()

@@ -1,5 +1,6 @@
 """The JailRunner contract: round trips, callbacks, output capture, limits,
 error messages, failing closed, and the unjailed development fallback."""
+
 from __future__ import annotations
 
 import logging
@@ -29,9 +30,11 @@ def test_round_trips_reuse_one_process(jail):
 def test_module_state_does_not_survive_between_requests(jail):
     # Every request runs in a freshly loaded module, in a fresh process: globals, patched
     # modules and builtins all start over (the world says only ctx.db is durable).
-    src = ("import builtins, json\nn = 0\ndef bump():\n    global n\n    n += 1\n"
-           "    builtins.stash = getattr(builtins, 'stash', 0) + 1\n    json.stash = getattr(json, 'stash', 0) + 1\n"
-           "    return [n, builtins.stash, json.stash]\n")
+    src = (
+        "import builtins, json\nn = 0\ndef bump():\n    global n\n    n += 1\n"
+        "    builtins.stash = getattr(builtins, 'stash', 0) + 1\n    json.stash = getattr(json, 'stash', 0) + 1\n"
+        "    return [n, builtins.stash, json.stash]\n"
+    )
     with run(src) as r:
         assert [r.request({"fn": "bump"})["value"] for _ in range(3)] == [[1, 1, 1]] * 3
 
@@ -45,8 +48,12 @@ def test_callback_round_trip(jail):
         return {"a": payload["q"] * 10}
 
     with run(src) as r:
-        assert r.request({"fn": "ask", "args": [4], "with_callback": True}, on_callback) == {"value": 41}
-        assert r.request({"fn": "ask", "args": [5], "with_callback": True}, on_callback) == {"value": 51}
+        assert r.request({"fn": "ask", "args": [4], "with_callback": True}, on_callback) == {
+            "value": 41
+        }
+        assert r.request({"fn": "ask", "args": [5], "with_callback": True}, on_callback) == {
+            "value": 51
+        }
     assert seen == [{"q": 4}, {"q": 5}]
 
 
@@ -62,7 +69,9 @@ def test_callback_errors_surface_in_guest_code(jail):
         assert "no such service" in out["error"]["message"]
         out = r.request({"fn": "ask", "with_callback": True})  # no handler at all
         assert out["error"]["type"] == "CallbackError"
-        assert r.request({"fn": "ask", "with_callback": True}, lambda p: {"ok": 1}) == {"value": {"ok": 1}}
+        assert r.request({"fn": "ask", "with_callback": True}, lambda p: {"ok": 1}) == {
+            "value": {"ok": 1}
+        }
 
 
 def test_time_in_callbacks_is_not_charged_to_learner(jail):
@@ -83,10 +92,7 @@ def test_learner_exceptions_are_responses(jail):
 
 
 def test_output_is_separate_and_capped(jail):
-    src = ("print('loading')\n"
-           "def talk(n):\n"
-           "    print('x' * n)\n"
-           "    return 'done'\n")
+    src = "print('loading')\ndef talk(n):\n    print('x' * n)\n    return 'done'\n"
     with run(src) as r:
         assert r.request({"fn": "talk", "args": [10]}) == {"value": "done"}
         kept, dropped = r.output()
@@ -140,31 +146,62 @@ def test_utf8_bytes_accepted(jail):
 
 
 def test_limits_are_clamped(jail):
-    with run(ADD, Limits(cpu_seconds=999, wall_seconds=999, memory_mb=99999, processes=9999,
-                         output_bytes=10**9, open_files=10**6, file_size_mb=10**4)) as r:
+    with run(
+        ADD,
+        Limits(
+            cpu_seconds=999,
+            wall_seconds=999,
+            memory_mb=99999,
+            processes=9999,
+            output_bytes=10**9,
+            open_files=10**6,
+            file_size_mb=10**4,
+        ),
+    ) as r:
         assert r.limits == MAX_LIMITS
 
 
 def test_rlimits_and_identity_inside_the_jail(jail):
-    src = ("import os, resource, socket\n"
-           "def probe():\n"
-           "    g = resource.getrlimit\n"
-           "    return {'uid': os.getuid(), 'euid': os.geteuid(), 'pid': os.getpid(),\n"
-           "            'env': dict(os.environ), 'root': sorted(os.listdir('/')),\n"
-           "            'cwd': os.getcwd(), 'host': socket.gethostname(),\n"
-           "            'cpu': g(resource.RLIMIT_CPU), 'as': g(resource.RLIMIT_AS),\n"
-           "            'nproc': g(resource.RLIMIT_NPROC), 'nofile': g(resource.RLIMIT_NOFILE),\n"
-           "            'fsize': g(resource.RLIMIT_FSIZE), 'core': g(resource.RLIMIT_CORE),\n"
-           "            'ifaces': [n for _, n in socket.if_nameindex()]}\n")
+    src = (
+        "import os, resource, socket\n"
+        "def probe():\n"
+        "    g = resource.getrlimit\n"
+        "    return {'uid': os.getuid(), 'euid': os.geteuid(), 'pid': os.getpid(),\n"
+        "            'env': dict(os.environ), 'root': sorted(os.listdir('/')),\n"
+        "            'cwd': os.getcwd(), 'host': socket.gethostname(),\n"
+        "            'cpu': g(resource.RLIMIT_CPU), 'as': g(resource.RLIMIT_AS),\n"
+        "            'nproc': g(resource.RLIMIT_NPROC), 'nofile': g(resource.RLIMIT_NOFILE),\n"
+        "            'fsize': g(resource.RLIMIT_FSIZE), 'core': g(resource.RLIMIT_CORE),\n"
+        "            'ifaces': [n for _, n in socket.if_nameindex()]}\n"
+    )
     with run(src) as r:
         p = r.request({"fn": "probe"})["value"]
     mib = 1024 * 1024
     assert p["uid"] != 0 and p["euid"] != 0
     assert p["pid"] <= 8  # its own PID namespace
-    assert set(p["env"]) <= {"PATH", "HOME", "LANG", "PYTHONDONTWRITEBYTECODE", "PYTHONHASHSEED",
-                                "LC_CTYPE", "PWD"}
-    assert set(p["root"]) <= {"tmp", "dev", "proc", "usr", "lib", "lib64", "etc", "root",
-                              "guest", "jail", "opt", "bin"}
+    assert set(p["env"]) <= {
+        "PATH",
+        "HOME",
+        "LANG",
+        "PYTHONDONTWRITEBYTECODE",
+        "PYTHONHASHSEED",
+        "LC_CTYPE",
+        "PWD",
+    }
+    assert set(p["root"]) <= {
+        "tmp",
+        "dev",
+        "proc",
+        "usr",
+        "lib",
+        "lib64",
+        "etc",
+        "root",
+        "guest",
+        "jail",
+        "opt",
+        "bin",
+    }
     assert p["cwd"] == "/tmp"
     assert p["env"]["PYTHONHASHSEED"] == "0"
     assert p["host"] == "saga-jail"
@@ -229,6 +266,7 @@ def test_real_guest_dispatch(jail):
 
 # -- failing closed, and the development fallback ---------------------------
 
+
 @pytest.fixture
 def no_jail(monkeypatch):
     monkeypatch.setattr(jail_mod, "jail_available", lambda: (False, "bwrap missing (test)"))
@@ -247,8 +285,9 @@ def test_unjailed_fallback_is_loud_and_works(no_jail, caplog):
         assert r.jailed is False
         assert r.request({"fn": "add", "args": [1, 2]}) == {"value": 3}
         tag = r.tag
-    assert any("UNJAILED" in rec.getMessage() and rec.levelno == logging.WARNING
-               for rec in caplog.records)
+    assert any(
+        "UNJAILED" in rec.getMessage() and rec.levelno == logging.WARNING for rec in caplog.records
+    )
     assert_no_processes(tag)
 
 
@@ -257,8 +296,12 @@ def test_unjailed_fallback_still_applies_rlimits(no_jail):
     with JailRunner(src, SMALL, allow_unjailed=True, guest_dir=FAKE_GUEST) as r:
         assert r.request({"fn": "lim"}) == {"value": [SMALL.memory_mb * 1024 * 1024] * 2}
     with pytest.raises(RunnerError) as err:
-        JailRunner("while True: pass\n", Limits(cpu_seconds=1, wall_seconds=10),
-                   allow_unjailed=True, guest_dir=FAKE_GUEST)
+        JailRunner(
+            "while True: pass\n",
+            Limits(cpu_seconds=1, wall_seconds=10),
+            allow_unjailed=True,
+            guest_dir=FAKE_GUEST,
+        )
     assert err.value.kind == "cpu"
 
 
@@ -271,6 +314,7 @@ def test_host_resource_limits_untouched(jail):
 
 def test_concurrent_runners_do_not_interfere(jail):
     import threading
+
     results, errors = {}, []
 
     def work(k):
@@ -322,7 +366,9 @@ def test_closing_stdout_does_not_busy_loop_the_host(jail, monkeypatch):
         return real_poll(*args)
 
     monkeypatch.setattr(jail_mod, "_poll", counting_poll)
-    src = "import os, time\nos.close(1)\nos.close(2)\ndef f():\n    time.sleep(1)\n    return 'ok'\n"
+    src = (
+        "import os, time\nos.close(1)\nos.close(2)\ndef f():\n    time.sleep(1)\n    return 'ok'\n"
+    )
     with run(src) as r:
         calls.clear()
         assert r.request({"fn": "f"}) == {"value": "ok"}
@@ -331,18 +377,20 @@ def test_closing_stdout_does_not_busy_loop_the_host(jail, monkeypatch):
 
 # -- limits per call, and per grading -----------------------------------------
 
-BURN = ("import resource, time\n"
-        "def used():\n"
-        "    u = resource.getrusage(resource.RUSAGE_SELF)\n"
-        "    return u.ru_utime + u.ru_stime\n"
-        "def burn(seconds):\n"
-        "    end = used() + seconds\n"
-        "    while used() < end:\n"
-        "        pass\n"
-        "    return 'burnt'\n"
-        "def nap(seconds):\n"
-        "    time.sleep(seconds)\n"
-        "    return 'rested'\n")
+BURN = (
+    "import resource, time\n"
+    "def used():\n"
+    "    u = resource.getrusage(resource.RUSAGE_SELF)\n"
+    "    return u.ru_utime + u.ru_stime\n"
+    "def burn(seconds):\n"
+    "    end = used() + seconds\n"
+    "    while used() < end:\n"
+    "        pass\n"
+    "    return 'burnt'\n"
+    "def nap(seconds):\n"
+    "    time.sleep(seconds)\n"
+    "    return 'rested'\n"
+)
 
 
 def test_wall_clock_is_per_call(jail):
@@ -402,14 +450,16 @@ def test_set_order_is_the_same_in_every_jail(jail):
 def test_files_and_processes_left_by_a_call_are_gone_by_the_next(jail):
     # State kept in a scratch file or in a process that outlives the call would be memory the
     # world says does not exist: both are swept after every call.
-    src = ("import os, time\n"
-           "def stash():\n"
-           "    seen = os.path.exists('/tmp/state') or os.path.exists(os.path.join(os.getcwd(), 'state'))\n"
-           "    open('state', 'w').write('x')\n"
-           "    if os.fork() == 0:\n"
-           "        time.sleep(30)\n"
-           "        os._exit(0)\n"
-           "    return [seen, sorted(p for p in os.listdir('/proc') if p.isdigit())]\n")
+    src = (
+        "import os, time\n"
+        "def stash():\n"
+        "    seen = os.path.exists('/tmp/state') or os.path.exists(os.path.join(os.getcwd(), 'state'))\n"
+        "    open('state', 'w').write('x')\n"
+        "    if os.fork() == 0:\n"
+        "        time.sleep(30)\n"
+        "        os._exit(0)\n"
+        "    return [seen, sorted(p for p in os.listdir('/proc') if p.isdigit())]\n"
+    )
     with run(src) as r:
         first = r.request({"fn": "stash"})["value"]
         second = r.request({"fn": "stash"})["value"]

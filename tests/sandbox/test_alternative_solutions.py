@@ -1,5 +1,6 @@
 """Correct solutions written differently from the references pass: the grader must not fail right code
 just because it is not the reference's shape."""
+
 from pathlib import Path
 
 import pytest

@@ -1,4 +1,5 @@
 """Same (scenario, code, seed) gives a byte-identical trace; shrinking only ever shortens."""
+
 import json
 
 import sandbox
@@ -36,7 +37,9 @@ def test_fresh_runner_replays_the_counterexample_identically():
     report = sandbox.grade("two_phase_commit", source, seed=1, random_schedules=100)
     ce = report["counterexample"]
     replayed = sandbox.replay("two_phase_commit", source, ce["seed"], ce["schedule"])
-    assert json.dumps(replayed["counterexample"]["trace"], sort_keys=True) == json.dumps(ce["trace"], sort_keys=True)
+    assert json.dumps(replayed["counterexample"]["trace"], sort_keys=True) == json.dumps(
+        ce["trace"], sort_keys=True
+    )
 
 
 def test_shrunk_schedule_is_no_longer_than_the_original_and_still_fails():
@@ -66,14 +69,24 @@ def test_traces_do_not_depend_on_the_process_hash_seed():
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[2]
-    code = ("import json, sandbox\n"
-            "from sandbox import scenarios\n"
-            "src = scenarios.get('order_outbox').variants['commit_then_publish'][0]\n"
-            "r = sandbox.grade('order_outbox', src, seed=5, random_schedules=50)\n"
-            "print(json.dumps(r['counterexample'], sort_keys=True))\n")
+    code = (
+        "import json, sandbox\n"
+        "from sandbox import scenarios\n"
+        "src = scenarios.get('order_outbox').variants['commit_then_publish'][0]\n"
+        "r = sandbox.grade('order_outbox', src, seed=5, random_schedules=50)\n"
+        "print(json.dumps(r['counterexample'], sort_keys=True))\n"
+    )
     outputs = set()
     for hash_seed in ("1", "2"):
         env = {**os.environ, "PYTHONHASHSEED": hash_seed, "PYTHONPATH": str(root)}
-        outputs.add(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                                   check=True, cwd=root).stdout)
+        outputs.add(
+            subprocess.run(
+                [sys.executable, "-c", code],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+                cwd=root,
+            ).stdout
+        )
     assert len(outputs) == 1

@@ -1,9 +1,10 @@
 """Module globals are not durable: every call into learner code starts from a freshly loaded module,
 so state kept outside ctx.db never survives a crash, a new schedule or a concurrent copy, and the
 answer cache cannot make such code look correct."""
+
 import sandbox
 
-GLOBAL_IDEMPOTENCY = '''
+GLOBAL_IDEMPOTENCY = """
 ANSWERS = {}
 
 def charge(request, ctx):
@@ -22,9 +23,9 @@ def charge(request, ctx):
             answer = {"status": "charged", "charge_id": charge_id}
     ANSWERS[key] = answer
     return answer
-'''
+"""
 
-GLOBAL_DEDUP = '''
+GLOBAL_DEDUP = """
 SEEN = set()
 
 def on_payment_captured(event, ctx):
@@ -34,15 +35,15 @@ def on_payment_captured(event, ctx):
     with ctx.db.transaction() as tx:
         tx.update("orders", event.data["order_id"], status="CONFIRMED")
         tx.outbox("OrderConfirmed", {"order_id": event.data["order_id"]}, correlation_id=event.correlation_id)
-'''
+"""
 
-COUNTER = '''
+COUNTER = """
 CALLS = [0]
 
 def on_payment_captured(event, ctx):
     CALLS[0] += 1
     return CALLS[0]
-'''
+"""
 
 
 def test_idempotency_answers_kept_in_a_module_dict_do_not_pass():
@@ -58,7 +59,15 @@ def test_deduplication_kept_in_a_module_set_does_not_pass():
 
 def test_every_call_sees_a_freshly_loaded_module():
     from sandbox.runner import InProcessRunner
+
     runner = InProcessRunner(COUNTER)
-    request = {"op": "call", "fn": "on_payment_captured", "service": "order", "now": 0, "invocation": "i",
-               "store": {}, "event": {"id": "m", "type": "T", "data": {}, "correlation_id": "c"}}
+    request = {
+        "op": "call",
+        "fn": "on_payment_captured",
+        "service": "order",
+        "now": 0,
+        "invocation": "i",
+        "store": {},
+        "event": {"id": "m", "type": "T", "data": {}, "correlation_id": "c"},
+    }
     assert [runner.request(request)["value"] for _ in range(3)] == [1, 1, 1]

@@ -1,5 +1,6 @@
 """Everything the guest returns is untrusted: malformed or oversized answers end as an error,
 never a pass; runner failures map to error/timeout; learner exceptions fail the scenario."""
+
 import pytest
 
 import sandbox
@@ -31,23 +32,48 @@ class FakeRunner:
 
 def _grade_with(answer):
     runner = type("Runner", (FakeRunner,), {"answer": answer})
-    return sandbox.grade("idempotent_consumer", REFERENCE, runner_factory=runner, random_schedules=5)
+    return sandbox.grade(
+        "idempotent_consumer", REFERENCE, runner_factory=runner, random_schedules=5
+    )
 
 
-GOOD = {"ok": True, "error": None, "traceback": "", "crashed": False, "effects": [], "value": None,
-        "retry_after": None, "poison": None}
+GOOD = {
+    "ok": True,
+    "error": None,
+    "traceback": "",
+    "crashed": False,
+    "effects": [],
+    "value": None,
+    "retry_after": None,
+    "poison": None,
+}
 
 MALFORMED = {
     "not a dict": ["ok"],
     "effects not a list": {**GOOD, "effects": "commit"},
     "unknown effect kind": {**GOOD, "effects": [{"kind": "launch_missiles"}]},
-    "bad write op": {**GOOD, "effects": [{"kind": "commit", "writes": [["drop", "orders", "o1", {}]], "outbox": []}]},
-    "row not a dict": {**GOOD, "effects": [{"kind": "commit", "writes": [["put", "orders", "o1", "x"]],
-                                            "outbox": []}]},
-    "huge string": {**GOOD, "effects": [{"kind": "commit", "writes": [["put", "orders", "o1", {"x": "a" * 100_000}]],
-                                         "outbox": []}]},
-    "too many effects": {**GOOD, "effects": [{"kind": "publish", "type": "X", "data": {}, "correlation_id": None}]
-                         * 1000},
+    "bad write op": {
+        **GOOD,
+        "effects": [{"kind": "commit", "writes": [["drop", "orders", "o1", {}]], "outbox": []}],
+    },
+    "row not a dict": {
+        **GOOD,
+        "effects": [{"kind": "commit", "writes": [["put", "orders", "o1", "x"]], "outbox": []}],
+    },
+    "huge string": {
+        **GOOD,
+        "effects": [
+            {
+                "kind": "commit",
+                "writes": [["put", "orders", "o1", {"x": "a" * 100_000}]],
+                "outbox": [],
+            }
+        ],
+    },
+    "too many effects": {
+        **GOOD,
+        "effects": [{"kind": "publish", "type": "X", "data": {}, "correlation_id": None}] * 1000,
+    },
     "too many nodes": {**GOOD, "value": list(range(100_000))},
     "ok not a bool": {**GOOD, "ok": "yes"},
     "non-JSON value": {**GOOD, "value": object()},
@@ -68,8 +94,16 @@ def test_a_guest_that_claims_success_but_does_nothing_fails():
     assert "no_lost_event" in [v["name"] for v in report["violations"]]
 
 
-@pytest.mark.parametrize("kind,status", [("timeout", "timeout"), ("cpu", "timeout"), ("memory", "error"),
-                                         ("crashed", "error"), ("protocol", "error")])
+@pytest.mark.parametrize(
+    "kind,status",
+    [
+        ("timeout", "timeout"),
+        ("cpu", "timeout"),
+        ("memory", "error"),
+        ("crashed", "error"),
+        ("protocol", "error"),
+    ],
+)
 def test_runner_errors_map_to_error_or_timeout(kind, status):
     class Dying(FakeRunner):
         def request(self, request, on_callback=None):
@@ -77,7 +111,9 @@ def test_runner_errors_map_to_error_or_timeout(kind, status):
                 return super().request(request)
             raise RunnerError(kind, f"the sandbox said {kind}")
 
-    report = sandbox.grade("idempotent_consumer", REFERENCE, runner_factory=Dying, random_schedules=5)
+    report = sandbox.grade(
+        "idempotent_consumer", REFERENCE, runner_factory=Dying, random_schedules=5
+    )
     assert report["status"] == status
     assert report["message"] == f"the sandbox said {kind}"
 
@@ -118,40 +154,46 @@ def test_output_is_capped():
 
 
 def test_oversized_callback_payload_is_an_error():
-    source = ("def charge(request, ctx):\n"
-              "    ctx.call('payment', 'charge', {'x': 'a' * 100_000})\n")
+    source = "def charge(request, ctx):\n    ctx.call('payment', 'charge', {'x': 'a' * 100_000})\n"
     report = sandbox.grade("idempotent_charge", source, random_schedules=0)
     assert report["status"] == "error"
     assert "invalid answer from the sandbox" in report["message"]
 
 
 def test_retry_policy_returning_garbage_fails_with_a_clear_message():
-    report = sandbox.grade("retry_storm", "def retry_delay(attempt, rand):\n    return 'soon'\n",
-                           random_schedules=0)
+    report = sandbox.grade(
+        "retry_storm", "def retry_delay(attempt, rand):\n    return 'soon'\n", random_schedules=0
+    )
     assert report["status"] == "failed"
     assert "returned 'soon'" in report["message"]
 
 
 def test_in_process_runner_is_the_default():
-    report = sandbox.grade("idempotent_consumer", REFERENCE, runner_factory=InProcessRunner, random_schedules=0)
+    report = sandbox.grade(
+        "idempotent_consumer", REFERENCE, runner_factory=InProcessRunner, random_schedules=0
+    )
     assert report["status"] == "passed"
 
 
 def test_a_store_flooded_with_rows_is_an_error():
-    source = ("def on_payment_captured(event, ctx):\n"
-              "    for i in range(40):\n"
-              "        with ctx.db.transaction() as tx:\n"
-              "            for j in range(150):\n"
-              "                tx.put('junk', f'{event.id}-{i}-{j}', {})\n")
+    source = (
+        "def on_payment_captured(event, ctx):\n"
+        "    for i in range(40):\n"
+        "        with ctx.db.transaction() as tx:\n"
+        "            for j in range(150):\n"
+        "                tx.put('junk', f'{event.id}-{i}-{j}', {})\n"
+    )
     report = sandbox.grade("idempotent_consumer", source, random_schedules=0)
     assert report["status"] == "error"
     assert "grew beyond" in report["message"]
 
 
 def test_an_endless_retry_loop_is_stopped_and_fails():
-    source = ("from saga_api import RetryLater\n"
-              "def on_payment_captured(event, ctx):\n"
-              "    raise RetryLater(1)\n")
+    source = (
+        "from saga_api import RetryLater\n"
+        "def on_payment_captured(event, ctx):\n"
+        "    raise RetryLater(1)\n"
+    )
     report = sandbox.grade("idempotent_consumer", source, random_schedules=50)
     assert report["status"] == "failed"
     assert "settles" in [v["name"] for v in report["violations"]]
@@ -160,17 +202,23 @@ def test_an_endless_retry_loop_is_stopped_and_fails():
 
 def test_a_solution_that_needs_too_many_calls_times_out(monkeypatch):
     from sandbox import explore
+
     monkeypatch.setattr(explore, "MAX_GRADE_ROUND_TRIPS", 10)
-    report = sandbox.grade("order_saga_choreography", scenarios.get("order_saga_choreography").reference_source,
-                           random_schedules=500)
+    report = sandbox.grade(
+        "order_saga_choreography",
+        scenarios.get("order_saga_choreography").reference_source,
+        random_schedules=500,
+    )
     assert report["status"] == "timeout"
     assert "too much work" in report["message"]
 
 
 def test_data_of_an_unexpected_shape_is_an_error_not_a_crash():
-    source = ("def place_order(command, ctx):\n"
-              "    ctx.publish('OrderCreated', {'order_id': ['not', 'a', 'key']}, "
-              "correlation_id=command.correlation_id)\n")
+    source = (
+        "def place_order(command, ctx):\n"
+        "    ctx.publish('OrderCreated', {'order_id': ['not', 'a', 'key']}, "
+        "correlation_id=command.correlation_id)\n"
+    )
     report = sandbox.grade("order_outbox", source, random_schedules=0)
     assert report["status"] == "error"
     assert "could not use what your code produced" in report["message"]
@@ -184,10 +232,18 @@ def test_code_that_behaves_differently_for_the_same_input_is_reported():
             if request.get("op") == "describe":
                 return {"functions": ["handle_place_order"], "constants": {}}
             Fickle.runs += request["event"]["id"] == "cmd-1"
-            op = "reserve" if Fickle.runs % 2 else "release"      # not a function of its input
-            on_callback({"kind": "call", "service": "inventory", "op": op, "data": {"order_id": "o1"},
-                         "idempotency_key": None, "correlation_id": request["event"]["correlation_id"],
-                         "pending": []})
+            op = "reserve" if Fickle.runs % 2 else "release"  # not a function of its input
+            on_callback(
+                {
+                    "kind": "call",
+                    "service": "inventory",
+                    "op": op,
+                    "data": {"order_id": "o1"},
+                    "idempotency_key": None,
+                    "correlation_id": request["event"]["correlation_id"],
+                    "pending": [],
+                }
+            )
             return {**GOOD, "effects": [{"kind": "call", "service": "inventory", "op": op}]}
 
     from sandbox.effects import GuestProtocolError
@@ -195,7 +251,9 @@ def test_code_that_behaves_differently_for_the_same_input_is_reported():
 
     sc = scenarios.get("order_saga_orchestration")
     session = Session(sc, Fickle("", None), {})
-    session.run(_plan(sc, "replay", 0, []), 0)                 # records the answer tape
-    lost = [{"kind": "request_lost", "site": "order.handle_place_order:cmd-1#1>inventory.reserve#1"}]
+    session.run(_plan(sc, "replay", 0, []), 0)  # records the answer tape
+    lost = [
+        {"kind": "request_lost", "site": "order.handle_place_order:cmd-1#1>inventory.reserve#1"}
+    ]
     with pytest.raises(GuestProtocolError, match="exactly the same input"):
-        session.run(_plan(sc, "replay", 0, lost), 0)           # same request, new answer: re-run diverges
+        session.run(_plan(sc, "replay", 0, lost), 0)  # same request, new answer: re-run diverges

@@ -1,4 +1,5 @@
 """Grading through the real jail gives the same verdicts as in-process (skipped where no jail)."""
+
 import json
 
 import pytest
@@ -19,11 +20,14 @@ def test_jailed_verdicts_match_in_process_verdicts(name):
         local = sandbox.grade(name, source, random_schedules=100)
         assert jailed["status"] == local["status"]
         assert jailed["violations"] == local["violations"]
-        assert json.dumps(jailed["counterexample"], sort_keys=True) == json.dumps(local["counterexample"],
-                                                                                 sort_keys=True)
+        assert json.dumps(jailed["counterexample"], sort_keys=True) == json.dumps(
+            local["counterexample"], sort_keys=True
+        )
 
 
 def test_jailed_learner_cannot_forge_a_pass_by_exiting():
     source = "import os\ndef on_payment_captured(event, ctx):\n    os._exit(0)\n"
-    report = sandbox.grade("idempotent_consumer", source, runner_factory=jail.JailRunner, random_schedules=5)
+    report = sandbox.grade(
+        "idempotent_consumer", source, runner_factory=jail.JailRunner, random_schedules=5
+    )
     assert report["status"] in ("error", "failed")

@@ -1,5 +1,6 @@
 """Mutation testing of the grader: the operators make the mistakes they promise, a fixed sample of
 every reference's mutants is caught (or listed as equivalent), and the CLI's JSON has a fixed shape."""
+
 import ast
 import json
 import textwrap
@@ -51,7 +52,7 @@ EXPECTED = {
     "drop_kwarg": "ctx.call('inventory', 'release', {}, correlation_id=event.correlation_id)",
     "tx_own": "        with ctx.db.transaction() as _tx2:\n            _tx2.update('orders'",
     "tx_after": "        tx.outbox('Done', {}, correlation_id=event.correlation_id)\n"
-                "    with ctx.db.transaction() as tx:\n        tx.update(",
+    "    with ctx.db.transaction() as tx:\n        tx.update(",
     "tx_split": "        tx.insert('seen', event.id, {})\n    with ctx.db.transaction() as tx:\n        tx.update(",
     "outbox_publish": "        ctx.publish('Done', {}, correlation_id=event.correlation_id)\n    if event.attempt",
     "publish_after": "    ctx.publish('Done', {}, correlation_id=event.correlation_id)\n    if event.attempt",
@@ -66,7 +67,7 @@ EXPECTED = {
     "flip_cmp": "if event.attempt <= CAP:",
     "off_by_one": "CAP = 2",
     "retry_return": "    if event.attempt < CAP:\n        return\n",
-    "swallow": "    \"\"\"Docstring stays first.\"\"\"\n    try:\n        with ctx.db.transaction() as tx:",
+    "swallow": '    """Docstring stays first."""\n    try:\n        with ctx.db.transaction() as tx:',
 }
 
 
@@ -128,8 +129,12 @@ def test_every_reference_has_mutants_and_its_equivalents_list_is_current(name):
     ids = {m.id for m in mutate.mutants(scenarios.get(name).reference_source)}
     assert ids
     listed = mutate.equivalents(name)
-    assert set(listed) <= ids, f"stale entries in {name}/{mutate.EQUIVALENTS_FILE}: {sorted(set(listed) - ids)}"
-    assert all(reason for reason in listed.values()), "every equivalent mutant needs a one-line reason"
+    assert set(listed) <= ids, (
+        f"stale entries in {name}/{mutate.EQUIVALENTS_FILE}: {sorted(set(listed) - ids)}"
+    )
+    assert all(reason for reason in listed.values()), (
+        "every equivalent mutant needs a one-line reason"
+    )
 
 
 @pytest.mark.parametrize("name", scenarios.NAMES)
@@ -141,15 +146,22 @@ def test_a_fixed_sample_of_mutants_is_killed_or_listed_as_equivalent(name):
 
 
 def test_a_listed_mutant_whose_reason_starts_with_allowed_counts_as_allowed_not_equivalent():
-    assert mutate.verdict_of(False, "allowed: a duplicate at-least-once delivery allows") == "allowed"
+    assert (
+        mutate.verdict_of(False, "allowed: a duplicate at-least-once delivery allows") == "allowed"
+    )
     assert mutate.verdict_of(False, "nothing in it raises") == "equivalent"
     assert mutate.verdict_of(False, None) == "survived"
     assert mutate.verdict_of(True, "allowed: anything") == "killed"
 
 
 def test_the_summary_table_has_an_allowed_column_apart_from_equivalent():
-    res = mutate.ScenarioResult("x", rows=[{"verdict": v, "seconds": 0.0}
-                                           for v in ("killed", "killed", "equivalent", "allowed", "allowed")])
+    res = mutate.ScenarioResult(
+        "x",
+        rows=[
+            {"verdict": v, "seconds": 0.0}
+            for v in ("killed", "killed", "equivalent", "allowed", "allowed")
+        ],
+    )
     header, _, row = mutate.summary_table([res]).splitlines()
     assert header.split("|")[5:7] == [" equivalent ", " allowed "]
     assert row.split("|")[2:8] == [" 5 ", " 2 ", " 0 ", " 1 ", " 2 ", " 100% "]
@@ -159,20 +171,55 @@ def test_the_summary_table_has_an_allowed_column_apart_from_equivalent():
 def test_every_allowed_reason_says_what_the_statement_allows(name):
     for mid, reason in mutate.equivalents(name).items():
         if reason.lower().startswith("allowed"):
-            assert reason.startswith(mutate.ALLOWED) and len(reason) > len(mutate.ALLOWED) + 10, (mid, reason)
+            assert reason.startswith(mutate.ALLOWED) and len(reason) > len(mutate.ALLOWED) + 10, (
+                mid,
+                reason,
+            )
 
 
 def test_the_cli_prints_one_json_document_per_run(capsys):
-    code = main(["mutate", "idempotent_charge", "--json", "--sample", "2", "--schedules", "10",
-                 "--workers", "1", "--quiet"])
+    code = main(
+        [
+            "mutate",
+            "idempotent_charge",
+            "--json",
+            "--sample",
+            "2",
+            "--schedules",
+            "10",
+            "--workers",
+            "1",
+            "--quiet",
+        ]
+    )
     report = json.loads(capsys.readouterr().out)
     assert set(report) == {"schedules", "sample", "seconds", "scenarios", "survivors"}
     (sc,) = report["scenarios"]
-    assert set(sc) >= {"name", "reference", "mutants", "total", "killed", "survived", "equivalent", "allowed",
-                       "score", "stale_equivalents", "seconds"}
+    assert set(sc) >= {
+        "name",
+        "reference",
+        "mutants",
+        "total",
+        "killed",
+        "survived",
+        "equivalent",
+        "allowed",
+        "score",
+        "stale_equivalents",
+        "seconds",
+    }
     assert sc["name"] == "idempotent_charge" and sc["total"] == len(sc["mutants"]) == 2
     for row in sc["mutants"]:
-        assert set(row) >= {"id", "operator", "line", "description", "verdict", "status", "by", "seconds"}
+        assert set(row) >= {
+            "id",
+            "operator",
+            "line",
+            "description",
+            "verdict",
+            "status",
+            "by",
+            "seconds",
+        }
         assert row["verdict"] in ("killed", "survived", "equivalent", "allowed")
     assert code == (1 if report["survivors"] else 0)
 
@@ -185,6 +232,7 @@ def test_the_cli_wants_scenarios_or_all_but_not_both(capsys):
 
 def test_a_mutant_that_never_ends_is_stopped_and_counted_as_killed(monkeypatch):
     from sandbox import mutate
+
     monkeypatch.setattr(mutate, "MUTANT_SECONDS", 1)
     source = "def on_payment_captured(event, ctx):\n    while True:\n        pass\n"
     row = mutate._grade_one(("idempotent_consumer", "loop:1:0", source, 5))

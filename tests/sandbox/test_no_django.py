@@ -1,4 +1,5 @@
 """The sandbox is plain Python: no module in it imports Django."""
+
 import ast
 from pathlib import Path
 
@@ -17,8 +18,12 @@ def _imports(path):
 def test_sandbox_imports_nothing_from_django():
     files = sorted(SANDBOX.rglob("*.py"))
     assert len(files) > 20
-    offenders = [f"{path.relative_to(SANDBOX)}: {name}" for path in files for name in _imports(path)
-                 if name == "django" or name.startswith("django.")]
+    offenders = [
+        f"{path.relative_to(SANDBOX)}: {name}"
+        for path in files
+        for name in _imports(path)
+        if name == "django" or name.startswith("django.")
+    ]
     assert offenders == []
 
 

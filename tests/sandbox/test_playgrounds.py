@@ -1,12 +1,25 @@
 """Lesson playground toggles change the verdict the way the lessons claim."""
+
 import json
 
 import pytest
 
 from sandbox import playgrounds
 
-REPORT_KEYS = {"status", "message", "violations", "invariants", "seed", "schedules_explored",
-               "fault_kinds_explored", "counterexample", "lanes", "output", "output_dropped", "duration_ms"}
+REPORT_KEYS = {
+    "status",
+    "message",
+    "violations",
+    "invariants",
+    "seed",
+    "schedules_explored",
+    "fault_kinds_explored",
+    "counterexample",
+    "lanes",
+    "output",
+    "output_dropped",
+    "duration_ms",
+}
 
 
 def _run(key, **toggles):
@@ -70,12 +83,16 @@ def test_travel_booking_without_compensation_keeps_the_flight():
 
 def test_non_idempotent_compensation_refunds_twice_when_its_reply_is_lost():
     assert _run("travel-booking", cancel_reply_lost=True)["status"] == "passed"
-    assert "conservation" in _broken(_run("travel-booking", idempotent_compensation=False, cancel_reply_lost=True))
+    assert "conservation" in _broken(
+        _run("travel-booking", idempotent_compensation=False, cancel_reply_lost=True)
+    )
 
 
 def test_idempotency_key_turns_a_retry_into_a_replay():
     assert _run("idempotent-charge", reply_lost=True)["status"] == "passed"
-    assert "no_double_charge" in _broken(_run("idempotent-charge", idempotency_key=False, reply_lost=True))
+    assert "no_double_charge" in _broken(
+        _run("idempotent-charge", idempotency_key=False, reply_lost=True)
+    )
 
 
 def test_coordinator_crash_after_prepare_leaves_participants_blocked():
@@ -88,10 +105,14 @@ def test_retry_storm_needs_jitter_backoff_and_a_cap():
     ok = _run("retry-storm")
     assert ok["status"] == "passed" and ok["load"]
     for toggle in ("jitter", "backoff", "cap"):
-        assert "retries_bounded_and_spread" in _broken(_run("retry-storm", **{toggle: False})), toggle
+        assert "retries_bounded_and_spread" in _broken(_run("retry-storm", **{toggle: False})), (
+            toggle
+        )
     no_jitter = _run("retry-storm", jitter=False)
     # After the first burst, synchronised retries arrive as one wave; jittered ones spread out.
-    assert max(n for t, n in no_jitter["load"] if t >= 300) > 2 * max(n for t, n in ok["load"] if t >= 300)
+    assert max(n for t, n in no_jitter["load"] if t >= 300) > 2 * max(
+        n for t, n in ok["load"] if t >= 300
+    )
 
 
 def test_capturing_before_shipping_is_guaranteed_breaks_the_promise():

@@ -1,4 +1,5 @@
 """Every reference solution keeps every invariant: all single faults, then 1,000 random schedules."""
+
 import pytest
 
 import sandbox
@@ -14,7 +15,7 @@ def test_reference_keeps_every_invariant(name):
     assert report["status"] == "passed", report["message"]
     assert report["violations"] == []
     assert all(inv["held"] for inv in report["invariants"])
-    assert report["schedules_explored"] > REFERENCE_SCHEDULES      # plus the systematic single faults
+    assert report["schedules_explored"] > REFERENCE_SCHEDULES  # plus the systematic single faults
     fired = set(report["fault_kinds_explored"])
     assert fired, "no fault ever fired"
     assert fired <= set(sc.fault_kinds)
@@ -24,6 +25,7 @@ def test_every_scenario_explores_every_single_crash_point():
     sc = scenarios.get("idempotent_consumer")
     from sandbox.explore import Session, _plan
     from sandbox.runner import InProcessRunner
+
     session = Session(sc, InProcessRunner(sc.reference_source), {})
     discovery = _plan(sc, "discover", 0)
     session.run(discovery, 0)

@@ -1,17 +1,18 @@
 """The platform's idempotency-key layer for RPC: replay, reject, conflict, expiry."""
+
 from sandbox.faults import FaultPlan
 from sandbox.rpc import KEY_TTL
 from sandbox.runner import InProcessRunner
 from sandbox.scenarios.base import Scenario
 from sandbox.world import World
 
-BANK = '''
+BANK = """
 def deposit(request, ctx):
     with ctx.db.transaction() as tx:
         n = len(tx.find("deposits"))
         tx.insert("deposits", f"d{n + 1}", {"amount": request.data["amount"]})
     return {"deposit": f"d{n + 1}"}
-'''
+"""
 
 
 class Bank(Scenario):
@@ -27,7 +28,9 @@ def _world(rules=()):
 
 
 def _deposit(world, key, amount=10, n=1):
-    return world.rpc.call("client", f"client#{n}", "bank", "deposit", {"amount": amount}, key, "corr-1")
+    return world.rpc.call(
+        "client", f"client#{n}", "bank", "deposit", {"amount": amount}, key, "corr-1"
+    )
 
 
 def test_repeated_key_replays_the_stored_result():

@@ -1,4 +1,5 @@
 """Sentence-level checks of the worked scenarios, replayed with hand-written schedules."""
+
 import sandbox
 from sandbox import scenarios
 
@@ -36,9 +37,16 @@ def test_publishing_outside_the_transaction_loses_the_event_on_a_crash():
 
 
 def test_relay_crash_republishes_with_the_same_message_id():
-    report = _replay("idempotent_consumer", CONSUMER.reference_source,
-                     [{"kind": "relay_crash", "site": "payment:payment-1#1"}])
-    publishes = [s for s in report["counterexample"]["trace"] if s["kind"] == "publish" and s["message_id"] == "payment-1"]
+    report = _replay(
+        "idempotent_consumer",
+        CONSUMER.reference_source,
+        [{"kind": "relay_crash", "site": "payment:payment-1#1"}],
+    )
+    publishes = [
+        s
+        for s in report["counterexample"]["trace"]
+        if s["kind"] == "publish" and s["message_id"] == "payment-1"
+    ]
     assert len(publishes) == 2
     assert report["status"] == "passed"
 
@@ -49,13 +57,21 @@ def _shop(name, seed=0):
     from sandbox.runner import InProcessRunner
 
     sc = scenarios.get(name)
-    world, _ = Session(sc, InProcessRunner(sc.reference_source), {}).run(_plan(sc, "replay", seed, []), seed)
+    world, _ = Session(sc, InProcessRunner(sc.reference_source), {}).run(
+        _plan(sc, "replay", seed, []), seed
+    )
     return world.notes["shop"]
 
 
 def test_every_trace_step_carries_the_correlation_id_of_its_order():
-    report = _replay("order_saga_choreography", scenarios.get("order_saga_choreography").reference_source, [])
-    steps = [s for s in report["counterexample"]["trace"] if s["kind"] in ("deliver", "publish", "commit")]
+    report = _replay(
+        "order_saga_choreography", scenarios.get("order_saga_choreography").reference_source, []
+    )
+    steps = [
+        s
+        for s in report["counterexample"]["trace"]
+        if s["kind"] in ("deliver", "publish", "commit")
+    ]
     corr = _shop("order_saga_choreography")["corr"]
     assert steps and {s["correlation_id"] for s in steps} == set(corr.values())
 
@@ -68,7 +84,8 @@ def test_orchestrator_timeout_after_the_server_acted_does_not_act_twice():
     # Without keys the retry acts again: a second reservation or capture, or (the stock or the money
     # is gone by then) a cancelled order that still holds the first one.
     assert {"cancelled_is_clean", "confirmed_is_complete", "no_double_charge"} & {
-        v["name"] for v in bad["violations"]}
+        v["name"] for v in bad["violations"]
+    }
 
 
 def test_declined_payment_releases_the_stock_and_cancels_the_order():

@@ -1,12 +1,17 @@
 """Every known-buggy variant is caught on the invariant it targets, with a shrunk counterexample;
 every starter fails."""
+
 import pytest
 
 import sandbox
 from sandbox import scenarios
 
-CASES = [(name, variant) for name in scenarios.NAMES
-         for variant, (_, expected) in scenarios.get(name).variants.items() if expected != "pass"]
+CASES = [
+    (name, variant)
+    for name in scenarios.NAMES
+    for variant, (_, expected) in scenarios.get(name).variants.items()
+    if expected != "pass"
+]
 
 
 @pytest.mark.parametrize("name,variant", CASES)
@@ -18,8 +23,10 @@ def test_buggy_variant_breaks_its_invariant(name, variant):
     assert expected in names, (names, report["message"])
     ce = report["counterexample"]
     assert ce is not None and ce["trace"], "a failure must come with a trace"
-    assert all(set(step) >= {"t", "service", "kind", "message_id", "correlation_id", "detail"}
-               for step in ce["trace"])
+    assert all(
+        set(step) >= {"t", "service", "kind", "message_id", "correlation_id", "detail"}
+        for step in ce["trace"]
+    )
     # The shrunk schedule replays to the same failure.
     again = sandbox.replay(name, source, ce["seed"], ce["schedule"])
     assert again["status"] == "failed"

@@ -1,6 +1,7 @@
 """Worlds that vary their data per schedule, invariants as strong as the statements, and statements
 and hints that say exactly what is graded: payment API, idempotent consumer, order outbox, poison
 messages and correlation ids."""
+
 import random
 import re
 from pathlib import Path
@@ -15,9 +16,13 @@ from sandbox import playgrounds, scenarios
 CONTENT = Path(__file__).resolve().parents[2] / "exercises" / "content"
 SOLUTIONS = Path(__file__).resolve().parent / "solutions"
 SEEDS = range(60)
-EXERCISES = {"idempotent-payment-api": "idempotent_charge", "idempotent-consumer": "idempotent_consumer",
-             "order-outbox-relay": "order_outbox", "dead-letter-poison-message": "poison_message",
-             "correlation-id-propagation": "correlation_ids"}
+EXERCISES = {
+    "idempotent-payment-api": "idempotent_charge",
+    "idempotent-consumer": "idempotent_consumer",
+    "order-outbox-relay": "order_outbox",
+    "dead-letter-poison-message": "poison_message",
+    "correlation-id-propagation": "correlation_ids",
+}
 
 
 def _data(name, seed):
@@ -38,6 +43,7 @@ def _variant(name, stem):
 
 
 # -- data families ------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("name", sorted(EXERCISES.values()))
 def test_data_is_the_same_for_one_seed_and_differs_between_seeds(name):
@@ -61,7 +67,9 @@ def test_every_payment_world_has_shared_customers_money_that_runs_out_and_a_top_
     for seed in SEEDS:
         data = _data("idempotent_charge", seed)
         roles, balances = data["customers"], data["balances"]
-        by = {c: [p["data"] for p in data["payments"] if p["data"]["customer"] == c] for c in balances}
+        by = {
+            c: [p["data"] for p in data["payments"] if p["data"]["customer"] == c] for c in balances
+        }
         assert len(by[roles["short"]]) >= 2 and len(by[roles["topup"]]) == 2
         # The short customer can pay all but the last order, to the last unit: every lost-reply
         # retry of a charged order is under-funded, and the last order is declined.
@@ -76,7 +84,8 @@ def test_every_payment_world_has_shared_customers_money_that_runs_out_and_a_top_
         # The first payment sent is always affordable twice over (the playground loses its reply).
         lead = data["payments"][0]["data"]
         assert lead["customer"] == roles["plenty"] and balances[roles["plenty"]] >= 2 * sum(
-            o["amount"] for o in by[roles["plenty"]])
+            o["amount"] for o in by[roles["plenty"]]
+        )
         assert all(p["reuse_data"] != p["data"] for p in data["payments"])
         assert any(p["reuse_data"]["order_id"] != p["data"]["order_id"] for p in data["payments"])
         assert any(p["reuse_data"]["order_id"] == p["data"]["order_id"] for p in data["payments"])
@@ -100,7 +109,9 @@ def test_every_outbox_world_has_shared_skus_and_a_re_sent_order():
         data = _data("order_outbox", seed)
         skus = [o["sku"] for o in data["orders"]]
         assert len(set(skus)) == 2 and len(skus) >= 3
-        assert data["resend"] and all(sc.RESEND_FROM_MS <= t <= sc.RESEND_TO_MS for t, _ in data["resend"])
+        assert data["resend"] and all(
+            sc.RESEND_FROM_MS <= t <= sc.RESEND_TO_MS for t, _ in data["resend"]
+        )
         assert all(o["order_id"] not in corr for _, o, corr in data["commands"])
         assert len({corr for _, _, corr in data["commands"]}) == len(data["commands"]) - 1
 
@@ -111,10 +122,17 @@ def test_every_poison_world_has_loud_and_sneaky_poison_a_permanent_and_a_transie
     for seed in SEEDS:
         data = _data("poison_message", seed)
         kinds = [e["kind"] for e in data["events"]]
-        assert kinds.count("malformed") == 2 and kinds.count("unknown") == 1 and kinds.count("good") >= 2
+        assert (
+            kinds.count("malformed") == 2
+            and kinds.count("unknown") == 1
+            and kinds.count("good") >= 2
+        )
         amounts = [e["data"].get("amount") for e in data["events"] if e["kind"] == "malformed"]
         assert any(isinstance(a, str) and " " in a for a in amounts), "a loud one"
-        assert any(not (type(a) is int and a > 0) and not (isinstance(a, str) and " " in a) for a in amounts)
+        assert any(
+            not (type(a) is int and a > 0) and not (isinstance(a, str) and " " in a)
+            for a in amounts
+        )
         start, end = data["busy"]
         assert sc.BUSY_MIN_MS <= end - start <= sc.BUSY_MAX_MS and start <= 60
         rates.add(tuple(sorted(data["rates"].items())))
@@ -153,30 +171,42 @@ def test_charging_without_enough_money_breaks_decline_is_justified():
 
 
 def test_a_charge_row_without_its_debit_breaks_conservation():
-    source = REFERENCE_CHARGE.replace('tx.update("accounts", customer, balance=balance - amount)', "pass")
+    source = REFERENCE_CHARGE.replace(
+        'tx.update("accounts", customer, balance=balance - amount)', "pass"
+    )
     assert source != REFERENCE_CHARGE
     assert "conservation" in _broken(_grade("idempotent_charge", source))
 
 
 def test_a_charged_answer_naming_another_orders_charge_breaks_charge_is_recorded():
-    source = REFERENCE_CHARGE.replace(
-        'saved = tx.get("idempotency", key)',
-        'saved = tx.get("idempotency", key) or tx.get("idempotency", "last-" + request.data["customer"])'
-    ).replace('            if saved["request"] != request.data:', '            if False:').replace(
-        '        tx.insert("idempotency", key, {"request": request.data, "response": response})',
-        '        tx.insert("idempotency", key, {"request": request.data, "response": response})\n'
-        '        tx.put("idempotency", "last-" + customer, {"request": request.data, "response": response})')
+    source = (
+        REFERENCE_CHARGE.replace(
+            'saved = tx.get("idempotency", key)',
+            'saved = tx.get("idempotency", key) or tx.get("idempotency", "last-" + request.data["customer"])',
+        )
+        .replace('            if saved["request"] != request.data:', "            if False:")
+        .replace(
+            '        tx.insert("idempotency", key, {"request": request.data, "response": response})',
+            '        tx.insert("idempotency", key, {"request": request.data, "response": response})\n'
+            '        tx.put("idempotency", "last-" + customer, {"request": request.data, "response": response})',
+        )
+    )
     assert "charge_is_recorded" in _broken(_grade("idempotent_charge", source))
 
 
-@pytest.mark.parametrize("answer,passes", [
-    ('return {"error": "idempotency key reused with a different payload"}', True),
-    ('raise ValueError("idempotency key reused with a different payload")', True),
-    ('return {"status": "error", "message": "key reused"}', False),
-    ('return {"status": "rejected"}', False),
-])
+@pytest.mark.parametrize(
+    "answer,passes",
+    [
+        ('return {"error": "idempotency key reused with a different payload"}', True),
+        ('raise ValueError("idempotency key reused with a different payload")', True),
+        ('return {"status": "error", "message": "key reused"}', False),
+        ('return {"status": "rejected"}', False),
+    ],
+)
 def test_a_reused_key_must_get_exactly_the_error_the_statement_defines(answer, passes):
-    source = REFERENCE_CHARGE.replace('return {"error": "idempotency key reused with a different payload"}', answer)
+    source = REFERENCE_CHARGE.replace(
+        'return {"error": "idempotency key reused with a different payload"}', answer
+    )
     report = _grade("idempotent_charge", source)
     if passes:
         assert report["status"] == "passed", report["message"]
@@ -190,7 +220,9 @@ def test_a_decline_not_stored_under_its_key_turns_into_a_charge_after_a_top_up()
     label = [p["label"] for p in data["payments"] if p["data"]["customer"] == topup][1]
     lost = [{"kind": "reply_lost", "site": f"client:{label}#1>payment.charge"}]
     assert sandbox.replay("idempotent_charge", REFERENCE_CHARGE, 0, lost)["status"] == "passed"
-    report = sandbox.replay("idempotent_charge", _variant("idempotent_charge", "forgets_refusal"), 0, lost)
+    report = sandbox.replay(
+        "idempotent_charge", _variant("idempotent_charge", "forgets_refusal"), 0, lost
+    )
     assert _broken(report) == ["retry_gets_same_answer"]
     assert "a refusal must be replayed too" in report["message"]
 
@@ -201,33 +233,43 @@ def test_a_balance_checked_before_the_key_declines_a_retry_of_a_payment_already_
     label = [p["label"] for p in data["payments"] if p["data"]["customer"] == short][0]
     lost = [{"kind": "reply_lost", "site": f"client:{label}#1>payment.charge"}]
     assert sandbox.replay("idempotent_charge", REFERENCE_CHARGE, 0, lost)["status"] == "passed"
-    report = sandbox.replay("idempotent_charge", _variant("idempotent_charge", "balance_before_key"), 0, lost)
+    report = sandbox.replay(
+        "idempotent_charge", _variant("idempotent_charge", "balance_before_key"), 0, lost
+    )
     assert _broken(report) == ["retry_gets_same_answer"]
 
 
 def test_a_key_made_of_the_order_id_replays_the_old_decline_to_the_new_payment():
-    report = _grade("idempotent_charge", _variant("idempotent_charge", "keyed_by_order"), schedules=0)
+    report = _grade(
+        "idempotent_charge", _variant("idempotent_charge", "keyed_by_order"), schedules=0
+    )
     assert _broken(report) == ["decline_is_justified"], "it breaks without any fault"
     assert not report["counterexample"]["schedule"]
 
 
 def test_a_hard_coded_fx_rate_breaks_the_ledger():
-    assert _broken(_grade("poison_message", _variant("poison_message", "hard_coded_rate"))) == ["ledger_is_right"]
+    assert _broken(_grade("poison_message", _variant("poison_message", "hard_coded_rate"))) == [
+        "ledger_is_right"
+    ]
 
 
 def test_booking_a_sneaky_malformed_event_breaks_poison_isolation():
     report = _grade("poison_message", _variant("poison_message", "no_validation"))
     assert "poison_isolated" in _broken(report)
     assert "booked in the ledger instead of dead-lettered" in report["message"] or any(
-        "booked" in v["detail"] for v in report["violations"])
+        "booked" in v["detail"] for v in report["violations"]
+    )
 
 
 def test_the_poison_playground_has_poison_only_when_its_toggle_says_so():
     assert playgrounds.run("poison-message", {"poison": False, "dlq": False})["status"] == "passed"
-    assert "poison_isolated" in _broken(playgrounds.run("poison-message", {"poison": True, "dlq": False}))
+    assert "poison_isolated" in _broken(
+        playgrounds.run("poison-message", {"poison": True, "dlq": False})
+    )
 
 
 # -- statements and hints ------------------------------------------------------------------------
+
 
 def _spec(slug):
     meta = yaml.safe_load((CONTENT / slug / "exercise.yaml").read_text())
@@ -257,30 +299,93 @@ def test_statement_numbers_are_the_scenarios_own_constants(slug):
 # Each hint with code names what to do; following it passes, and each way of not following it fails
 # on the invariant the statement promises.
 HINTS = [
-    ("idempotent-payment-api", 1, "before the balance", [("balance_before_key", "retry_gets_same_answer")]),
+    (
+        "idempotent-payment-api",
+        1,
+        "before the balance",
+        [("balance_before_key", "retry_gets_same_answer")],
+    ),
     ("idempotent-payment-api", 1, "a decline too", [("forgets_refusal", "key_reuse_rejected")]),
-    ("idempotent-payment-api", 1, "same ctx.db.transaction()", [("key_saved_separately", "no_double_charge")]),
+    (
+        "idempotent-payment-api",
+        1,
+        "same ctx.db.transaction()",
+        [("key_saved_separately", "no_double_charge")],
+    ),
     ("idempotent-payment-api", 2, "compare it", [("ignores_payload", "key_reuse_rejected")]),
-    ("idempotent-payment-api", 2, "tx.insert (not tx.put)", [("check_then_put", "no_double_charge")]),
-    ("idempotent-consumer", 1, 'event.data[\"payment_id\"]', [("dedup_by_event_id", "confirmed_once"),
-                                                              ("dedup_by_correlation_id", "no_lost_event")]),
-    ("idempotent-consumer", 1, "same ctx.db.transaction()", [("dedup_after_effect", "confirmed_once")]),
+    (
+        "idempotent-payment-api",
+        2,
+        "tx.insert (not tx.put)",
+        [("check_then_put", "no_double_charge")],
+    ),
+    (
+        "idempotent-consumer",
+        1,
+        'event.data["payment_id"]',
+        [("dedup_by_event_id", "confirmed_once"), ("dedup_by_correlation_id", "no_lost_event")],
+    ),
+    (
+        "idempotent-consumer",
+        1,
+        "same ctx.db.transaction()",
+        [("dedup_after_effect", "confirmed_once")],
+    ),
     ("idempotent-consumer", 2, "tx.outbox(...)", [("publish_after_commit", "no_lost_event")]),
-    ("order-outbox-relay", 1, "tx.outbox(...)", [("commit_then_publish", "no_lost_event"),
-                                                 ("publish_then_commit", "no_ghost_event")]),
-    ("order-outbox-relay", 2, "order id (not the command id)", [("inbox_by_command_id", "no_ghost_event")]),
-    ("dead-letter-poison-message", 1, "type(amount) is int, amount > 0", [("no_validation", "poison_isolated")]),
-    ("dead-letter-poison-message", 1, "unknown_currency", [("retry_unknown_currency", "poison_isolated")]),
-    ("dead-letter-poison-message", 2, "RetryLater(200)", [("transient_to_dlq", "poison_isolated"),
-                                                          ("busy_is_poison", "poison_isolated")]),
-    ("correlation-id-propagation", 1, "correlation_id=event.correlation_id", [
-        ("missing_on_call", "correlation_ids_present"), ("missing_on_event", "correlation_ids_present")]),
-    ("correlation-id-propagation", 2, "never mint a new one", [
-        ("new_correlation_id", "correlation_ids_present"), ("rebuilt_from_order_id", "correlation_ids_present")]),
+    (
+        "order-outbox-relay",
+        1,
+        "tx.outbox(...)",
+        [("commit_then_publish", "no_lost_event"), ("publish_then_commit", "no_ghost_event")],
+    ),
+    (
+        "order-outbox-relay",
+        2,
+        "order id (not the command id)",
+        [("inbox_by_command_id", "no_ghost_event")],
+    ),
+    (
+        "dead-letter-poison-message",
+        1,
+        "type(amount) is int, amount > 0",
+        [("no_validation", "poison_isolated")],
+    ),
+    (
+        "dead-letter-poison-message",
+        1,
+        "unknown_currency",
+        [("retry_unknown_currency", "poison_isolated")],
+    ),
+    (
+        "dead-letter-poison-message",
+        2,
+        "RetryLater(200)",
+        [("transient_to_dlq", "poison_isolated"), ("busy_is_poison", "poison_isolated")],
+    ),
+    (
+        "correlation-id-propagation",
+        1,
+        "correlation_id=event.correlation_id",
+        [
+            ("missing_on_call", "correlation_ids_present"),
+            ("missing_on_event", "correlation_ids_present"),
+        ],
+    ),
+    (
+        "correlation-id-propagation",
+        2,
+        "never mint a new one",
+        [
+            ("new_correlation_id", "correlation_ids_present"),
+            ("rebuilt_from_order_id", "correlation_ids_present"),
+        ],
+    ),
 ]
 
 
-@pytest.mark.parametrize("slug,index,advice,breaking", HINTS, ids=lambda v: v if isinstance(v, str) else None)
+@pytest.mark.parametrize(
+    "slug,index,advice,breaking", HINTS, ids=lambda v: v if isinstance(v, str) else None
+)
 def test_hint_advice_passes_and_ignoring_it_fails_as_the_hint_says(slug, index, advice, breaking):
     meta, _ = _spec(slug)
     assert advice in meta["hints"][index]

@@ -1,5 +1,6 @@
 """The retry storm, shipping-down, two-phase-commit and design-saga worlds: their data varies per
 schedule (and only per schedule), and their invariants measure exactly what the statements say."""
+
 from types import SimpleNamespace
 
 import pytest
@@ -30,19 +31,26 @@ def _broken(report):
 
 # -- retry storm ---------------------------------------------------------------------------------
 
+
 def test_retry_crowds_and_outages_vary_per_schedule_and_repeat_per_seed():
     seen = [(w.notes["clients"][0], w.notes["recovered_at"][0]) for _, w, _ in _worlds(RETRY, n=30)]
     assert len({c for c, _ in seen}) > 5 and len({r for _, r in seen}) > 10
     assert all(RETRY.CLIENTS_MIN <= c <= RETRY.CLIENTS_MAX for c, _ in seen)
-    again = [(w.notes["clients"][0], w.notes["recovered_at"][0]) for _, w, _ in _worlds(RETRY, n=30)]
+    again = [
+        (w.notes["clients"][0], w.notes["recovered_at"][0]) for _, w, _ in _worlds(RETRY, n=30)
+    ]
     assert again == seen
 
 
 def test_a_burst_split_across_two_buckets_still_counts_as_one_peak():
     # 40 retries between t=1080 and t=1119: the 100 ms buckets see 20 and 20, a sliding window 40.
-    world = SimpleNamespace(notes={"recovered_at": [1000], "retry_times": [1080 + i for i in range(40)]})
+    world = SimpleNamespace(
+        notes={"recovered_at": [1000], "retry_times": [1080 + i for i in range(40)]}
+    )
     assert RETRY.peak_after_recovery(world) == (40, 1080)
-    spread = SimpleNamespace(notes={"recovered_at": [1000], "retry_times": [1000 + 25 * i for i in range(40)]})
+    spread = SimpleNamespace(
+        notes={"recovered_at": [1000], "retry_times": [1000 + 25 * i for i in range(40)]}
+    )
     assert RETRY.peak_after_recovery(spread)[0] == 4
 
 
@@ -113,20 +121,31 @@ def retry_delay(attempt, rand):
 
 
 def test_the_statements_sizing_example_fails_with_eight_attempts_and_passes_with_ten():
-    eight = sandbox.grade("retry_storm", FULL_JITTER_CEILING_FROM_100.format(attempts=8), random_schedules=300)
+    eight = sandbox.grade(
+        "retry_storm", FULL_JITTER_CEILING_FROM_100.format(attempts=8), random_schedules=300
+    )
     assert "requests_complete" in _broken(eight)
-    ten = sandbox.grade("retry_storm", FULL_JITTER_CEILING_FROM_100.format(attempts=10), random_schedules=300)
+    ten = sandbox.grade(
+        "retry_storm", FULL_JITTER_CEILING_FROM_100.format(attempts=10), random_schedules=300
+    )
     assert ten["status"] == "passed", ten["message"]
 
 
 # -- shipping down -------------------------------------------------------------------------------
 
+
 def test_shipping_orders_vary_share_customers_and_carry_unguessable_ids():
     orders = [w.notes["orders"][0] for _, w, _ in _worlds(SHIPPING, n=40)]
     ids = [oid for o in orders for oid in o]
     assert len(set(ids)) == len(ids) and not {"o1", "o2"} & set(ids)
-    assert all(o["corr"] != f"corr-{oid}" and oid not in o["corr"] for os in orders for oid, o in os.items())
-    assert any(len({o["customer"] for o in os.values()}) < len(os) for os in orders), "no shared customers"
+    assert all(
+        o["corr"] != f"corr-{oid}" and oid not in o["corr"]
+        for os in orders
+        for oid, o in os.items()
+    )
+    assert any(len({o["customer"] for o in os.values()}) < len(os) for os in orders), (
+        "no shared customers"
+    )
     assert any(o["refused"] for os in orders for o in os.values()), "no permanent refusal"
     assert any(o["late"] for os in orders for o in os.values()), "no late processing"
     assert len({len(os) for os in orders}) > 1
@@ -142,17 +161,36 @@ def _stores(payments, shipment):
 
         def get(self, table, key):
             return self.tables.get(table, {}).get(key)
-    return {"payment": Store({"payments": payments}), "shipping": Store({"shipments": {"o": shipment} if shipment else {}})}
+
+    return {
+        "payment": Store({"payments": payments}),
+        "shipping": Store({"shipments": {"o": shipment} if shipment else {}}),
+    }
 
 
-@pytest.mark.parametrize("payments, shipment, now, expected", [
-    ({"p": {"order_id": "o", "captured_at": 1000, "refunded_at": 9000}}, None, 20_000, 8000),
-    ({"p": {"order_id": "o", "captured_at": 1000}}, {"scheduled_at": 4000}, 20_000, 3000),
-    ({"p": {"order_id": "o", "captured_at": 1000}}, {"scheduled_at": 4000, "cancelled_at": 6000}, 20_000, 17_000),
-    ({"p": {"order_id": "o", "captured_at": 1000, "refunded_at": 5000},
-      "q": {"order_id": "o", "captured_at": 3000, "refunded_at": 7000}}, None, 20_000, 6000),
-    ({"p": {"order_id": "other", "captured_at": 0}}, None, 20_000, 0),
-])
+@pytest.mark.parametrize(
+    "payments, shipment, now, expected",
+    [
+        ({"p": {"order_id": "o", "captured_at": 1000, "refunded_at": 9000}}, None, 20_000, 8000),
+        ({"p": {"order_id": "o", "captured_at": 1000}}, {"scheduled_at": 4000}, 20_000, 3000),
+        (
+            {"p": {"order_id": "o", "captured_at": 1000}},
+            {"scheduled_at": 4000, "cancelled_at": 6000},
+            20_000,
+            17_000,
+        ),
+        (
+            {
+                "p": {"order_id": "o", "captured_at": 1000, "refunded_at": 5000},
+                "q": {"order_id": "o", "captured_at": 3000, "refunded_at": 7000},
+            },
+            None,
+            20_000,
+            6000,
+        ),
+        ({"p": {"order_id": "other", "captured_at": 0}}, None, 20_000, 0),
+    ],
+)
 def test_time_charged_without_a_shipment_is_measured_exactly(payments, shipment, now, expected):
     world = SimpleNamespace(now=now, stores=_stores(payments, shipment))
     assert SHIPPING.charged_without_shipment_ms(world, "o") == expected
@@ -209,33 +247,58 @@ def end(ctx, oid, status, corr):
 
 def test_capture_then_refund_passes_inside_the_window_and_fails_outside_it():
     limit = SHIPPING.CHARGED_WITHOUT_SHIPMENT_MS
-    inside = sandbox.grade("shipping_down", CAPTURE_THEN_REFUND.format(after=limit - 1500), random_schedules=150)
+    inside = sandbox.grade(
+        "shipping_down", CAPTURE_THEN_REFUND.format(after=limit - 1500), random_schedules=150
+    )
     assert inside["status"] == "passed", inside["message"]
-    outside = sandbox.grade("shipping_down", CAPTURE_THEN_REFUND.format(after=limit + 1500), random_schedules=150)
+    outside = sandbox.grade(
+        "shipping_down", CAPTURE_THEN_REFUND.format(after=limit + 1500), random_schedules=150
+    )
     assert "no_charge_without_shipment" in _broken(outside)
 
 
 def test_a_request_that_timed_out_while_shipping_was_down_is_processed_when_it_is_back():
-    queued = [(w, c) for _, w, _ in _worlds(SHIPPING, n=60) for c in w.rpc.calls if c["caller"] == "shipping"]
+    queued = [
+        (w, c)
+        for _, w, _ in _worlds(SHIPPING, n=60)
+        for c in w.rpc.calls
+        if c["caller"] == "shipping"
+    ]
     assert queued, "no schedule request was processed late"
     assert all(c["t"] == w.notes["shipping_back"][0] and c["op"] == "schedule" for w, c in queued)
 
 
 # -- two-phase commit ----------------------------------------------------------------------------
 
+
 def test_transfers_vary_share_accounts_and_meet_every_kind_of_no_vote():
     worlds = list(_worlds(TWOPC, n=60))
     transfers = [w.notes["transfers"][0] for _, w, _ in worlds]
     ids = [xid for t in transfers for xid in t]
     assert len(set(ids)) == len(ids) and all(xid.startswith("t-") for xid in ids)
-    assert all(x["corr"] != f"corr-{xid}" and xid not in x["corr"] for t in transfers for xid, x in t.items())
-    shared = [t for t in transfers
-              if len({x["changes"]["bank_a"]["account"] for x in t.values()}) < len(t)]
+    assert all(
+        x["corr"] != f"corr-{xid}" and xid not in x["corr"]
+        for t in transfers
+        for xid, x in t.items()
+    )
+    shared = [
+        t
+        for t in transfers
+        if len({x["changes"]["bank_a"]["account"] for x in t.values()}) < len(t)
+    ]
     assert shared, "no two transfers share an account"
-    reasons = {(w.stores[bank].get("txns", xid) or {}).get("state") for _, w, _ in worlds
-               for bank in ("bank_a", "bank_b") for xid in w.notes["transfers"][0]}
+    reasons = {
+        (w.stores[bank].get("txns", xid) or {}).get("state")
+        for _, w, _ in worlds
+        for bank in ("bank_a", "bank_b")
+        for xid in w.notes["transfers"][0]
+    }
     assert {"COMMITTED", "ABORTED"} <= reasons
-    assert any(c["op"] == "prepare" and c["t"] >= TWOPC.LATE_PREPARE_MIN_MS for _, w, _ in worlds for c in w.rpc.calls)
+    assert any(
+        c["op"] == "prepare" and c["t"] >= TWOPC.LATE_PREPARE_MIN_MS
+        for _, w, _ in worlds
+        for c in w.rpc.calls
+    )
 
 
 def test_no_votes_carry_their_reason_and_a_correct_coordinator_leaves_no_lock():
@@ -247,7 +310,9 @@ def test_no_votes_carry_their_reason_and_a_correct_coordinator_leaves_no_lock():
         assert not broken
         details += [step["detail"] for step in world.trace.steps if step["kind"] == "vote"]
         for bank in ("bank_a", "bank_b"):
-            assert all(acc["locked_by"] is None for acc in world.stores[bank].rows("accounts").values())
+            assert all(
+                acc["locked_by"] is None for acc in world.stores[bank].rows("accounts").values()
+            )
     for reason in ("locked", "insufficient_funds", "refused"):
         assert any(f"reason={reason}" in d for d in details), reason
 
@@ -259,32 +324,54 @@ def test_a_late_prepare_after_an_abort_finds_the_transfer_aborted():
         for c in w.rpc.calls:
             if c["op"] == "prepare" and c["t"] >= TWOPC.LATE_PREPARE_MIN_MS:
                 xid = c["data"]["transfer_id"]
-                assert (w.stores[c["service"]].get("txns", xid) or {}).get("state") in ("COMMITTED", "ABORTED")
+                assert (w.stores[c["service"]].get("txns", xid) or {}).get("state") in (
+                    "COMMITTED",
+                    "ABORTED",
+                )
 
 
 # -- design saga ---------------------------------------------------------------------------------
 
+
 def test_design_saga_runs_the_shops_varied_orders():
     from sandbox.scenarios.shop import ORDERS_PER_RUN
+
     orders = [w.notes["shop"]["orders"] for _, w, _ in _worlds(DESIGN, n=20)]
     assert all(len(o) == ORDERS_PER_RUN for o in orders)
-    assert len({oid for o in orders for oid in o}) > ORDERS_PER_RUN, "every schedule got the same orders"
-    assert all(len({x["customer"] for x in o.values()}) < len(o) for o in orders), "no shared customer"
-    statuses = {x.get("status") for _, w, _ in _worlds(DESIGN, n=20) for x in w.stores["order"].rows("orders").values()}
+    assert len({oid for o in orders for oid in o}) > ORDERS_PER_RUN, (
+        "every schedule got the same orders"
+    )
+    assert all(len({x["customer"] for x in o.values()}) < len(o) for o in orders), (
+        "no shared customer"
+    )
+    statuses = {
+        x.get("status")
+        for _, w, _ in _worlds(DESIGN, n=20)
+        for x in w.stores["order"].rows("orders").values()
+    }
     assert {"CONFIRMED", "CANCELLED"} <= statuses
 
 
 # -- nothing done is not a pass ------------------------------------------------------------------
 
-@pytest.mark.parametrize("body", ["pass", """for bank in ("bank_a", "bank_b"):
-        ctx.call(bank, "abort", command.data, correlation_id=command.correlation_id)"""])
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "pass",
+        """for bank in ("bank_a", "bank_b"):
+        ctx.call(bank, "abort", command.data, correlation_id=command.correlation_id)""",
+    ],
+)
 def test_a_coordinator_that_never_commits_fails(body):
     source = f"def transfer(command, ctx):\n    {body}\n"
-    assert "twopc_commits" in _broken(sandbox.grade("two_phase_commit", source, random_schedules=20))
+    assert "twopc_commits" in _broken(
+        sandbox.grade("two_phase_commit", source, random_schedules=20)
+    )
 
 
 def test_a_coordinator_may_presume_abort_after_its_own_crash():
-    source = '''
+    source = """
 from saga_api import Timeout, RetryLater
 
 BANKS = ["bank_a", "bank_b"]
@@ -316,7 +403,7 @@ def transfer(command, ctx):
             ctx.call(bank, decision, command.data, correlation_id=command.correlation_id)
     except Timeout:
         raise RetryLater(300)
-'''
+"""
     report = sandbox.grade("two_phase_commit", source, random_schedules=300)
     assert report["status"] == "passed", report["message"]
 
@@ -327,7 +414,9 @@ def checkout(command, ctx):
     with ctx.db.transaction() as tx:
         tx.put("orders", command.data["order_id"], {"status": "CANCELLED"})
 """
-    assert "cancelled_for_a_reason" in _broken(sandbox.grade("shipping_down", source, random_schedules=20))
+    assert "cancelled_for_a_reason" in _broken(
+        sandbox.grade("shipping_down", source, random_schedules=20)
+    )
 
 
 def test_a_saga_that_cancels_instead_of_confirming_fails():

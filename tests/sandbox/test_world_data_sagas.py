@@ -1,6 +1,7 @@
 """The order saga and travel worlds vary their data per schedule, so a solution keyed on the wrong field
 fails: unguessable ids and correlation ids, orders sharing SKUs and customers, twins, stock and money
 that run out, busy (transient) answers against final refusals, and requests that arrive late."""
+
 import pytest
 
 import sandbox
@@ -16,7 +17,8 @@ SEEDS = range(shop.DATA_SETS)
 def _calm_world(name, seed, source=None):
     sc = scenarios.get(name)
     world, broken = Session(sc, InProcessRunner(source or sc.reference_source), {}).run(
-        _plan(sc, "replay", seed, []), seed)
+        _plan(sc, "replay", seed, []), seed
+    )
     return world, broken
 
 
@@ -64,16 +66,23 @@ def test_in_a_calm_run_stock_and_money_run_out_part_way():
     for seed in SEEDS:
         world, broken = _calm_world("order_saga_choreography", seed)
         assert not broken
-        statuses = [world.stores["order"].get("orders", oid)["status"] for oid in world.notes["shop"]["orders"]]
+        statuses = [
+            world.stores["order"].get("orders", oid)["status"]
+            for oid in world.notes["shop"]["orders"]
+        ]
         assert "CONFIRMED" in statuses and "CANCELLED" in statuses
         types = [m["type"] for m in world.broker.published]
         declined += "PaymentFailed" in types
         out_of_stock += "InventoryFailed" in types
-        payers = [world.notes["shop"]["orders"][p["order_id"]]["customer"]
-                  for p in world.stores["payment"].rows("payments").values()]
+        payers = [
+            world.notes["shop"]["orders"][p["order_id"]]["customer"]
+            for p in world.stores["payment"].rows("payments").values()
+        ]
         second_capture += len(payers) > len(set(payers))
     assert declined == len(SEEDS), "every data set has an order refused because the money ran out"
-    assert out_of_stock and second_capture, "some data sets run out of stock, others charge a customer twice"
+    assert out_of_stock and second_capture, (
+        "some data sets run out of stock, others charge a customer twice"
+    )
 
 
 def test_the_last_units_always_and_the_last_money_sometimes_fit_exactly():
@@ -83,12 +92,23 @@ def test_the_last_units_always_and_the_last_money_sometimes_fit_exactly():
         data = world.notes["shop"]
         twins = list(data["orders"].values())[:2]
         assert data["stock"][twins[0]["sku"]] == sum(o["qty"] for o in twins)
-        money_exact += any(row["balance"] == 0 for row in world.stores["payment"].rows("accounts").values())
+        money_exact += any(
+            row["balance"] == 0 for row in world.stores["payment"].rows("accounts").values()
+        )
     assert money_exact > 0
 
 
-@pytest.mark.parametrize("variant", ["reservation_by_sku", "payment_by_customer", "dedup_by_content",
-                                     "rebuilt_correlation_id", "strict_comparison", "inbox_by_order_id"])
+@pytest.mark.parametrize(
+    "variant",
+    [
+        "reservation_by_sku",
+        "payment_by_customer",
+        "dedup_by_content",
+        "rebuilt_correlation_id",
+        "strict_comparison",
+        "inbox_by_order_id",
+    ],
+)
 def test_a_choreography_keyed_on_the_wrong_field_fails_without_any_fault(variant):
     sc = scenarios.get("order_saga_choreography")
     source, expected = sc.variants[variant]
@@ -99,9 +119,15 @@ def test_a_choreography_keyed_on_the_wrong_field_fails_without_any_fault(variant
 def test_releasing_another_orders_reservation_is_caught():
     sc = scenarios.get("order_saga_choreography")
     source, expected = sc.variants["release_by_sku"]
-    caught = [seed for seed in SEEDS if expected in _names(sandbox.replay("order_saga_choreography", source, seed, []))]
+    caught = [
+        seed
+        for seed in SEEDS
+        if expected in _names(sandbox.replay("order_saga_choreography", source, seed, []))
+    ]
     assert caught, "the twin's reservation is released in some data set"
-    assert sandbox.grade("order_saga_choreography", source, random_schedules=100)["status"] == "failed"
+    assert (
+        sandbox.grade("order_saga_choreography", source, random_schedules=100)["status"] == "failed"
+    )
 
 
 def test_a_refusal_is_justified_by_what_the_refusing_handler_saw():
@@ -114,20 +140,29 @@ def test_a_refusal_is_justified_by_what_the_refusing_handler_saw():
             assert min(world.notes["seen_balance"][oid]) < orders[oid]["amount"]
 
 
-@pytest.mark.parametrize("name,variant", [("order_saga_orchestration", "key_by_customer"),
-                                          ("travel_booking", "key_by_customer")])
+@pytest.mark.parametrize(
+    "name,variant",
+    [("order_saga_orchestration", "key_by_customer"), ("travel_booking", "key_by_customer")],
+)
 def test_idempotency_keys_built_from_the_customer_replay_another_orders_answer(name, variant):
     source, expected = scenarios.get(name).variants[variant]
     for seed in (0, 1, 2):
         assert expected in _names(sandbox.replay(name, source, seed, []))
 
 
-@pytest.mark.parametrize("name,variant", [("order_saga_orchestration", "busy_means_refused"),
-                                          ("travel_booking", "busy_means_unavailable")])
+@pytest.mark.parametrize(
+    "name,variant",
+    [
+        ("order_saga_orchestration", "busy_means_refused"),
+        ("travel_booking", "busy_means_unavailable"),
+    ],
+)
 def test_a_busy_answer_is_transient_and_treating_it_as_a_refusal_fails(name, variant):
     world, broken = _calm_world(name, 0)
     assert not broken
-    busy = [(service, key) for service in world.stores for key in world.stores[service].rows("busy")]
+    busy = [
+        (service, key) for service in world.stores for key in world.stores[service].rows("busy")
+    ]
     assert len(busy) == 1
     source, expected = scenarios.get(name).variants[variant]
     assert expected in _names(sandbox.replay(name, source, 0, []))
@@ -135,21 +170,32 @@ def test_a_busy_answer_is_transient_and_treating_it_as_a_refusal_fails(name, var
 
 def test_a_busy_answer_is_not_stored_under_the_idempotency_key():
     world, _ = _calm_world("order_saga_orchestration", 0)
-    (service, oid), = [(s, k) for s in world.stores for k in world.stores[s].rows("busy")]
+    ((service, oid),) = [(s, k) for s in world.stores for k in world.stores[s].rows("busy")]
     op = "reserve" if service == "inventory" else "capture"
     saved = world.stores[service].get("keys", f"{op}-{oid}")
-    assert saved["result"]["status"] != "busy"        # a final answer, stored once the server was free
+    assert saved["result"]["status"] != "busy"  # a final answer, stored once the server was free
 
 
 def test_a_late_request_lands_after_a_compensation_sent_on_timeout():
     sc = scenarios.get("order_saga_orchestration")
     late = [{"kind": "late_reply", "site": "order.handle_place_order:cmd-1#1>inventory.reserve#1"}]
-    assert sandbox.replay("order_saga_orchestration", sc.reference_source, 0, late)["status"] == "passed"
-    report = sandbox.replay("order_saga_orchestration", sc.variants["compensate_on_timeout"][0], 0, late)
+    assert (
+        sandbox.replay("order_saga_orchestration", sc.reference_source, 0, late)["status"]
+        == "passed"
+    )
+    report = sandbox.replay(
+        "order_saga_orchestration", sc.variants["compensate_on_timeout"][0], 0, late
+    )
     assert "cancelled_is_clean" in _names(report)
     kinds = [(s["kind"], s["detail"]) for s in report["counterexample"]["trace"]]
-    release = next(i for i, (k, d) in enumerate(kinds) if k == "compensate" and d.startswith("release"))
-    landed = next(i for i, (k, d) in enumerate(kinds) if k == "call" and d.startswith("reserve") and i > release)
+    release = next(
+        i for i, (k, d) in enumerate(kinds) if k == "compensate" and d.startswith("release")
+    )
+    landed = next(
+        i
+        for i, (k, d) in enumerate(kinds)
+        if k == "call" and d.startswith("reserve") and i > release
+    )
     assert release < landed
 
 
@@ -165,11 +211,15 @@ def test_travel_data_sets_have_twin_trips_and_a_partner_that_runs_out():
     for seed in SEEDS:
         data = _data("travel_booking", seed)
         trips = list(data["trips"].values())
-        assert len({(t["customer"], tuple(sorted(t["fares"].items()))) for t in trips}) == 1, "twins"
+        assert len({(t["customer"], tuple(sorted(t["fares"].items()))) for t in trips}) == 1, (
+            "twins"
+        )
         assert sorted(data["capacity"].values()) == [len(trips) - 1, len(trips), len(trips)]
         world, broken = _calm_world("travel_booking", seed)
         assert not broken
-        assert len(world.notes["refused"]) == 1, "one trip finds no place left (the last one to ask)"
+        assert len(world.notes["refused"]) == 1, (
+            "one trip finds no place left (the last one to ask)"
+        )
 
 
 def test_lesson_playgrounds_keep_the_classic_two_orders_and_two_trips():
@@ -188,28 +238,47 @@ def _swap(name, old, new):
 
 
 def test_an_outcome_event_published_before_its_status_is_committed_is_a_ghost():
-    source = _swap("order_saga_orchestration", '''    with ctx.db.transaction() as tx:
+    source = _swap(
+        "order_saga_orchestration",
+        """    with ctx.db.transaction() as tx:
         tx.update("orders", oid, status=status)
-        tx.outbox("Order" + status.capitalize(), {"order_id": oid}, correlation_id=corr)''', '''    ctx.publish("Order" + status.capitalize(), {"order_id": oid}, correlation_id=corr)
+        tx.outbox("Order" + status.capitalize(), {"order_id": oid}, correlation_id=corr)""",
+        """    ctx.publish("Order" + status.capitalize(), {"order_id": oid}, correlation_id=corr)
     with ctx.db.transaction() as tx:
-        tx.update("orders", oid, status=status)''')
+        tx.update("orders", oid, status=status)""",
+    )
     report = sandbox.replay("order_saga_orchestration", source, 0, [])
     assert _names(report) == ["no_ghost_event"]
 
 
 def test_a_payment_announced_before_it_is_committed_is_a_ghost():
-    source = _swap("order_saga_choreography", '''            tx.outbox("PaymentSucceeded", order, correlation_id=event.correlation_id)''',
-                   '''            ctx.publish("PaymentSucceeded", order, correlation_id=event.correlation_id)''')
+    source = _swap(
+        "order_saga_choreography",
+        """            tx.outbox("PaymentSucceeded", order, correlation_id=event.correlation_id)""",
+        """            ctx.publish("PaymentSucceeded", order, correlation_id=event.correlation_id)""",
+    )
     report = sandbox.replay("order_saga_choreography", source, 0, [])
     assert "no_ghost_event" in _names(report)
-    assert sandbox.replay("order_saga_choreography", scenarios.get("order_saga_choreography").reference_source,
-                          0, [])["status"] == "passed"
+    assert (
+        sandbox.replay(
+            "order_saga_choreography",
+            scenarios.get("order_saga_choreography").reference_source,
+            0,
+            [],
+        )["status"]
+        == "passed"
+    )
 
 
 def test_a_refusal_that_arrives_after_the_cancellation_does_not_justify_it():
     sc = scenarios.get("order_saga_orchestration")
     source = sc.variants["compensate_on_timeout"][0]
     for n in (1, 2, 3):
-        late = [{"kind": "late_reply", "site": f"order.handle_place_order:cmd-{n}#1>inventory.reserve#1"}]
+        late = [
+            {
+                "kind": "late_reply",
+                "site": f"order.handle_place_order:cmd-{n}#1>inventory.reserve#1",
+            }
+        ]
         report = sandbox.replay("order_saga_orchestration", source, 0, late)
         assert "cancelled_for_a_reason" in _names(report), n

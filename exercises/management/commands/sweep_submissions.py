@@ -5,6 +5,7 @@
 - running past the deadline (the worker died: the hard time limit is over).
 The grading task is idempotent, so sending one twice is harmless.
 """
+
 from django.core.management.base import BaseCommand
 
 from exercises import grading
@@ -14,12 +15,18 @@ class Command(BaseCommand):
     help = "Re-enqueue submissions stuck in the queue or running past their deadline."
 
     def add_arguments(self, parser):
-        parser.add_argument("--dry-run", action="store_true", help="list what would be re-enqueued, send nothing")
+        parser.add_argument(
+            "--dry-run", action="store_true", help="list what would be re-enqueued, send nothing"
+        )
 
     def handle(self, *args, **options):
         stuck = grading.sweep(dry_run=options["dry_run"])
         for submission in stuck:
-            self.stdout.write(f"{'would re-enqueue' if options['dry_run'] else 're-enqueued'} {submission.pk} "
-                              f"({submission.status})")
+            self.stdout.write(
+                f"{'would re-enqueue' if options['dry_run'] else 're-enqueued'} {submission.pk} "
+                f"({submission.status})"
+            )
         if options["verbosity"]:
-            self.stdout.write(f"{len(stuck)} submission(s) {'stuck' if options['dry_run'] else 're-enqueued'}")
+            self.stdout.write(
+                f"{len(stuck)} submission(s) {'stuck' if options['dry_run'] else 're-enqueued'}"
+            )

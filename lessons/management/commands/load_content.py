@@ -5,6 +5,7 @@
   content stops the load with the file, the line and the reason.
 - Reports what it added, changed and removed; --json prints the counts.
 """
+
 import json
 from pathlib import Path
 
@@ -27,13 +28,19 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--json", action="store_true", help="print the counts as JSON")
-        parser.add_argument("--dry-run", action="store_true", help="validate and report, write nothing")
+        parser.add_argument(
+            "--dry-run", action="store_true", help="validate and report, write nothing"
+        )
         parser.add_argument("--lessons-dir", type=Path, default=CONTENT_ROOT)
         parser.add_argument("--exercises-dir", type=Path, default=EXERCISES_ROOT)
 
     def handle(self, *args, **options):
         report = LoadReport()
-        progress = (lambda msg: None) if options["json"] or options["verbosity"] == 0 else self.stderr.write
+        progress = (
+            (lambda msg: None)
+            if options["json"] or options["verbosity"] == 0
+            else self.stderr.write
+        )
         try:
             with transaction.atomic():
                 self._load(options, report, progress)
@@ -70,11 +77,15 @@ class Command(BaseCommand):
 
     def _summary(self, report):
         for kind in ("lessons", "questions", "exercises"):
-            parts = [f"{len(getattr(report, outcome).get(kind, []))} {outcome}"
-                     for outcome in ("added", "changed", "removed")]
+            parts = [
+                f"{len(getattr(report, outcome).get(kind, []))} {outcome}"
+                for outcome in ("added", "changed", "removed")
+            ]
             count = report.counts.get(kind)
             total = count.get("total") if isinstance(count, dict) else count
-            self.stdout.write(f"{kind}: {total if total is not None else 0} loaded ({', '.join(parts)})")
+            self.stdout.write(
+                f"{kind}: {total if total is not None else 0} loaded ({', '.join(parts)})"
+            )
             for outcome in ("added", "changed", "removed"):
                 for key in getattr(report, outcome).get(kind, []):
                     self.stdout.write(f"  {outcome}: {key}")

@@ -7,6 +7,7 @@ order may find its SKU sold out), next to the ``out_of_stock`` / ``declined`` fa
 and replies are lost (``request_lost`` / ``reply_lost``: the runner retries with idempotency
 keys, so a lost reply means the service acted) and services crash mid-step.
 """
+
 from ... import effects
 from ..base import Scenario
 from ..shop import draw_shop, setup_shop, shop, shop_facts
@@ -28,29 +29,46 @@ INLINE_RETRIES = 20
 class DesignSaga(Scenario):
     name = "design_saga"
     title = "Design a saga"
-    summary = ("Declare the order saga as a list of steps, each with its action and its compensation, chosen "
-               "from the operations Order, Inventory and Payment offer. The simulator runs it for every order "
-               "with a failure injected at every step that can fail: a payment failure must release the stock "
-               "and cancel the order; a success must end CONFIRMED with stock reserved and money captured.")
+    summary = (
+        "Declare the order saga as a list of steps, each with its action and its compensation, chosen "
+        "from the operations Order, Inventory and Payment offer. The simulator runs it for every order "
+        "with a failure injected at every step that can fail: a payment failure must release the stock "
+        "and cancel the order; a success must end CONFIRMED with stock reserved and money captured."
+    )
     lanes = ("saga", "order", "inventory", "payment")
     functions = ("saga",)
     signatures = {"saga": "saga()  (returns a list of saga_api.Step)"}
-    invariants = ("saga_compensates", "orders_resolve", "confirmed_is_complete", "cancelled_is_clean",
-                  "conservation", "no_double_charge")
+    invariants = (
+        "saga_compensates",
+        "orders_resolve",
+        "confirmed_is_complete",
+        "cancelled_is_clean",
+        "conservation",
+        "no_double_charge",
+    )
     fault_kinds = ("crash", "request_lost", "reply_lost", "out_of_stock", "declined")
     rpc_ops = {tuple(name.split(".")): name.replace(".", "_") for name in CATALOGUE}
-    expected = {"reference": "pass", "missing_compensation": "cancelled_is_clean", "cancels_instead": "saga_compensates",
-                "wrong_compensation": "cancelled_is_clean", "confirm_too_early": "saga_compensates",
-                "swapped_compensations": "cancelled_is_clean", "order_never_cancelled": "orders_resolve",
-                "no_payment_step": "confirmed_is_complete", "release_compensates_payment": "cancelled_is_clean",
-                "starter": "orders_resolve"}
+    expected = {
+        "reference": "pass",
+        "missing_compensation": "cancelled_is_clean",
+        "cancels_instead": "saga_compensates",
+        "wrong_compensation": "cancelled_is_clean",
+        "confirm_too_early": "saga_compensates",
+        "swapped_compensations": "cancelled_is_clean",
+        "order_never_cancelled": "orders_resolve",
+        "no_payment_step": "confirmed_is_complete",
+        "release_compensates_payment": "cancelled_is_clean",
+        "starter": "orders_resolve",
+    }
 
     MAX_STEPS = MAX_STEPS
     INLINE_RETRIES = INLINE_RETRIES
 
     def setup(self, world):
         setup_shop(world, data=draw_shop(world))
-        answer = effects.pure_response(world.guest("saga", {"op": "pure", "fn": "saga", "args": []}))
+        answer = effects.pure_response(
+            world.guest("saga", {"op": "pure", "fn": "saga", "args": []})
+        )
         steps, problems = _validate(answer)
         world.notes["design_problems"] = problems
         if problems:
@@ -63,8 +81,15 @@ class DesignSaga(Scenario):
         service, op = action.split(".")
         data = shop(world)
         for attempt in range(1, INLINE_RETRIES + 1):
-            answer = world.rpc.call("saga", f"saga:{oid}:{label}#{attempt}", service, op, dict(data["orders"][oid]),
-                                    f"{action}-{oid}", data["corr"][oid])
+            answer = world.rpc.call(
+                "saga",
+                f"saga:{oid}:{label}#{attempt}",
+                service,
+                op,
+                dict(data["orders"][oid]),
+                f"{action}-{oid}",
+                data["corr"][oid],
+            )
             if answer["status"] != "timeout":
                 return answer
         return answer
@@ -78,27 +103,39 @@ class DesignSaga(Scenario):
                 done.append(step)
                 continue
             why = result.get("status") or answer.get("message") or answer["status"]
-            world.log("compensate", "saga", f"step {step['name']} failed ({why}): compensating "
-                      f"{', '.join(s['name'] for s in reversed(done)) or 'nothing'}",
-                      {"correlation_id": shop(world)["corr"][oid]})
+            world.log(
+                "compensate",
+                "saga",
+                f"step {step['name']} failed ({why}): compensating "
+                f"{', '.join(s['name'] for s in reversed(done)) or 'nothing'}",
+                {"correlation_id": shop(world)["corr"][oid]},
+            )
             if any(s["action"] == "order.confirm" for s in done):
                 world.note("saga", f"{oid} was CONFIRMED before step {step['name']} failed")
             for prev in reversed(done):
                 if prev["compensation"] is None:
                     if CATALOGUE[prev["action"]][0] or prev["action"] == "order.create":
-                        world.note("saga", f"step {prev['name']} ({prev['action']}) has no compensation, so its "
-                                           f"effect was kept when {step['name']} failed for {oid}")
+                        world.note(
+                            "saga",
+                            f"step {prev['name']} ({prev['action']}) has no compensation, so its "
+                            f"effect was kept when {step['name']} failed for {oid}",
+                        )
                     continue
                 self._call(world, oid, prev["compensation"], "undo-" + prev["name"])
             return
         status = (world.stores["order"].get("orders", oid) or {}).get("status", "never created")
         if status != "CONFIRMED":
-            world.note("saga", f"no step failed for {oid}, yet it ended {status}: a saga whose steps all succeed "
-                               f"must end CONFIRMED")
+            world.note(
+                "saga",
+                f"no step failed for {oid}, yet it ended {status}: a saga whose steps all succeed "
+                f"must end CONFIRMED",
+            )
 
     def facts(self, world):
         facts = shop_facts(world)
-        facts["saga_compensates"] = world.notes.get("design_problems", []) + world.notes.get("saga", [])
+        facts["saga_compensates"] = world.notes.get("design_problems", []) + world.notes.get(
+            "saga", []
+        )
         return facts
 
 
@@ -120,7 +157,9 @@ def _validate(answer):
         if action not in CATALOGUE:
             problems.append(f"step {step['name']}: unknown action {action!r} (choose from {known})")
         if comp is not None and comp not in CATALOGUE:
-            problems.append(f"step {step['name']}: unknown compensation {comp!r} (choose from {known})")
+            problems.append(
+                f"step {step['name']}: unknown compensation {comp!r} (choose from {known})"
+            )
         steps.append({"name": step["name"][:60], "action": action, "compensation": comp})
     return steps, problems
 

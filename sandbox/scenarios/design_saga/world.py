@@ -43,8 +43,11 @@ def inventory_reserve(request, ctx):
         if stock["available"] < d["qty"]:
             return _save(tx, request, {"ok": False, "status": "out_of_stock"})
         tx.update("stock", d["sku"], available=stock["available"] - d["qty"])
-        tx.insert("reservations", d["order_id"], {"order_id": d["order_id"], "sku": d["sku"], "qty": d["qty"],
-                                                  "status": "RESERVED"})
+        tx.insert(
+            "reservations",
+            d["order_id"],
+            {"order_id": d["order_id"], "sku": d["sku"], "qty": d["qty"], "status": "RESERVED"},
+        )
         return _save(tx, request, {"ok": True, "status": "reserved"})
 
 
@@ -69,8 +72,11 @@ def payment_capture(request, ctx):
         if account["balance"] < d["amount"]:
             return _save(tx, request, {"ok": False, "status": "declined"})
         tx.update("accounts", d["customer"], balance=account["balance"] - d["amount"])
-        tx.insert("payments", d["order_id"], {"order_id": d["order_id"], "amount": d["amount"],
-                                              "status": "CAPTURED"})
+        tx.insert(
+            "payments",
+            d["order_id"],
+            {"order_id": d["order_id"], "amount": d["amount"], "status": "CAPTURED"},
+        )
         return _save(tx, request, {"ok": True, "status": "captured"})
 
 

@@ -31,6 +31,7 @@ Every client attempt is recorded with the balance before it, the charge rows it 
 whether its reply was lost, so the invariants can compare every answer with what the server
 really did.
 """
+
 from __future__ import annotations
 
 import random
@@ -51,23 +52,38 @@ def _int(value) -> int | None:
 class IdempotentCharge(Scenario):
     name = "idempotent_charge"
     title = "Idempotent payment API"
-    summary = ("Write the Payment service's charge operation. Clients send an idempotency key with each "
-               "request and retry with the same key when they time out. A retry must return the original "
-               "result without charging again; the same key with a different payload must be rejected.")
+    summary = (
+        "Write the Payment service's charge operation. Clients send an idempotency key with each "
+        "request and retry with the same key when they time out. A retry must return the original "
+        "result without charging again; the same key with a different payload must be rejected."
+    )
     lanes = ("client", "payment")
     functions = ("charge",)
     signatures = {"charge": "charge(request, ctx)"}
-    invariants = ("no_double_charge", "retry_gets_same_answer", "charge_is_recorded", "decline_is_justified",
-                  "key_reuse_rejected", "conservation")
+    invariants = (
+        "no_double_charge",
+        "retry_gets_same_answer",
+        "charge_is_recorded",
+        "decline_is_justified",
+        "key_reuse_rejected",
+        "conservation",
+    )
     fault_kinds = ("crash", "request_lost", "reply_lost", "concurrent", "key_reuse")
     rpc_ops = {("payment", "charge"): "charge"}
-    expected = {"reference": "pass", "no_idempotency": "no_double_charge",
-                "key_saved_separately": "no_double_charge", "ignores_payload": "key_reuse_rejected",
-                "check_then_put": "no_double_charge", "starter": "no_double_charge",
-                "balance_before_key": "retry_gets_same_answer", "forgets_refusal": "key_reuse_rejected",
-                "keyed_by_order": "decline_is_justified", "keyed_by_customer": "decline_is_justified",
-                "new_charge_id_on_replay": "retry_gets_same_answer"}
-    DATA_WORLDS = 8       # data sets the schedules draw from; each has every family (see the docstring)
+    expected = {
+        "reference": "pass",
+        "no_idempotency": "no_double_charge",
+        "key_saved_separately": "no_double_charge",
+        "ignores_payload": "key_reuse_rejected",
+        "check_then_put": "no_double_charge",
+        "starter": "no_double_charge",
+        "balance_before_key": "retry_gets_same_answer",
+        "forgets_refusal": "key_reuse_rejected",
+        "keyed_by_order": "decline_is_justified",
+        "keyed_by_customer": "decline_is_justified",
+        "new_charge_id_on_replay": "retry_gets_same_answer",
+    }
+    DATA_WORLDS = 8  # data sets the schedules draw from; each has every family (see the docstring)
     TOPUP_FROM_MS = 40
     TOPUP_TO_MS = 90
     RETRIES = len(RETRY_DELAYS)
@@ -77,42 +93,72 @@ class IdempotentCharge(Scenario):
     # -- data -----------------------------------------------------------------------------------
     def data(self, world) -> dict:
         """This schedule's customers, balances, payments and top-up (see the module docstring)."""
-        index = world.rng.getrandbits(64) % self.DATA_WORLDS      # which of this scenario's data sets
+        index = world.rng.getrandbits(64) % self.DATA_WORLDS  # which of this scenario's data sets
         rng = random.Random(f"{self.name}|{index}")
         short, topup, plenty = (f"cus-{_hex(rng, 6)}" for _ in range(3))
 
         def order(customer):
-            return {"order_id": f"ord-{_hex(rng, 6)}", "customer": customer, "amount": rng.randint(10, 60)}
+            return {
+                "order_id": f"ord-{_hex(rng, 6)}",
+                "customer": customer,
+                "amount": rng.randint(10, 60),
+            }
 
         short_orders = [order(short) for _ in range(rng.randint(2, 3))]
         topup_orders = [order(topup) for _ in range(2)]
         plenty_orders = [order(plenty) for _ in range(rng.randint(1, 2))]
         charged = short_orders[:-1]
         # What is left after the affordable ones is below every amount charged and the last one.
-        slack = 0            # the last affordable payment takes the balance to exactly zero
+        slack = 0  # the last affordable payment takes the balance to exactly zero
         balances = {short: sum(o["amount"] for o in charged) + slack}
         slack2 = rng.randint(0, min(o["amount"] for o in topup_orders) - 1)
         balances[topup] = topup_orders[0]["amount"] + slack2
-        balances[plenty] = 2 * sum(o["amount"] for o in plenty_orders) + rng.randint(0, 40)   # even a double charge
-        topups = [(rng.randint(self.TOPUP_FROM_MS, self.TOPUP_TO_MS), topup,
-                   topup_orders[1]["amount"] - slack2 + rng.randint(0, 9))]
+        balances[plenty] = 2 * sum(o["amount"] for o in plenty_orders) + rng.randint(
+            0, 40
+        )  # even a double charge
+        topups = [
+            (
+                rng.randint(self.TOPUP_FROM_MS, self.TOPUP_TO_MS),
+                topup,
+                topup_orders[1]["amount"] - slack2 + rng.randint(0, 9),
+            )
+        ]
         rest = short_orders + topup_orders + plenty_orders[1:]
         rng.shuffle(rest)
         # A customer's orders keep their relative order (the balances above assume it).
-        by_customer = {c: iter([o for o in short_orders + topup_orders + plenty_orders[1:] if o["customer"] == c])
-                       for c in (short, topup, plenty)}
+        by_customer = {
+            c: iter(
+                [o for o in short_orders + topup_orders + plenty_orders[1:] if o["customer"] == c]
+            )
+            for c in (short, topup, plenty)
+        }
         sequence = [plenty_orders[0]] + [next(by_customer[o["customer"]]) for o in rest]
         payments = []
         for i, o in enumerate(sequence, 1):
             # A reused key carries either this order with another amount, or another order (of another
             # customer, for the same amount): no single field tells a reuse apart.
             other = next(p for p in sequence[i:] + sequence if p["customer"] != o["customer"])
-            reuse = ({**o, "amount": max(1, o["amount"] + rng.choice([-7, -3, 5, 11]))} if i % 2 else
-                     {**other, "amount": o["amount"]})
-            payments.append({"label": f"pay-{i}", "data": o, "key": _hex(rng, 16), "again_key": _hex(rng, 16),
-                             "reuse_data": reuse, "correlation_id": f"c{_hex(rng, 10)}"})
-        return {"balances": balances, "payments": payments, "topups": topups,
-                "customers": {"short": short, "topup": topup, "plenty": plenty}}
+            reuse = (
+                {**o, "amount": max(1, o["amount"] + rng.choice([-7, -3, 5, 11]))}
+                if i % 2
+                else {**other, "amount": o["amount"]}
+            )
+            payments.append(
+                {
+                    "label": f"pay-{i}",
+                    "data": o,
+                    "key": _hex(rng, 16),
+                    "again_key": _hex(rng, 16),
+                    "reuse_data": reuse,
+                    "correlation_id": f"c{_hex(rng, 10)}",
+                }
+            )
+        return {
+            "balances": balances,
+            "payments": payments,
+            "topups": topups,
+            "customers": {"short": short, "topup": topup, "plenty": plenty},
+        }
 
     def setup(self, world):
         data = self.data(world)
@@ -131,7 +177,10 @@ class IdempotentCharge(Scenario):
         row = accounts.get(customer) or {}
         balance = _int(row.get("balance"))
         if balance is not None:
-            accounts[customer] = {**row, "balance": balance + amount}      # rows are replaced, never mutated
+            accounts[customer] = {
+                **row,
+                "balance": balance + amount,
+            }  # rows are replaced, never mutated
         world.note("topups", (customer, amount))
         world.log("commit", "payment", f"top-up: {customer} paid in {amount}")
 
@@ -139,43 +188,77 @@ class IdempotentCharge(Scenario):
         return _int((world.stores["payment"].get("accounts", customer) or {}).get("balance"))
 
     def _attempt(self, world, pay, attempt):
-        site = f"client:{pay['label']}{'' if pay['kind'] == 'first' else '-' + pay['kind']}#{attempt}"
+        site = (
+            f"client:{pay['label']}{'' if pay['kind'] == 'first' else '-' + pay['kind']}#{attempt}"
+        )
         data, tag = pay["data"], {"correlation_id": pay["correlation_id"]}
         charges = world.stores["payment"].rows("charges")
         before = set(charges)
         balance = self._balance(world, data["customer"])
         fired = len(world.plan.fired)
-        answer = world.rpc.call("client", site, "payment", "charge", data, pay["key"], pay["correlation_id"])
+        answer = world.rpc.call(
+            "client", site, "payment", "charge", data, pay["key"], pay["correlation_id"]
+        )
         new_faults = {f["kind"] for f in world.plan.fired[fired:]}
         charges = world.stores["payment"].rows("charges")
-        created = sorted(k for k in set(charges) - before
-                         if isinstance(charges[k], dict) and charges[k].get("order_id") == data["order_id"])
-        world.note("attempts", {"label": pay["label"], "kind": pay["kind"], "key": pay["key"], "data": data,
-                                "attempt": attempt, "status": answer["status"], "result": answer.get("result"),
-                                "message": answer.get("message"), "created": created, "balance": balance,
-                                "after": self._balance(world, data["customer"]),
-                                "lost": "reply_lost" in new_faults, "reached": "request_lost" not in new_faults})
+        created = sorted(
+            k
+            for k in set(charges) - before
+            if isinstance(charges[k], dict) and charges[k].get("order_id") == data["order_id"]
+        )
+        world.note(
+            "attempts",
+            {
+                "label": pay["label"],
+                "kind": pay["kind"],
+                "key": pay["key"],
+                "data": data,
+                "attempt": attempt,
+                "status": answer["status"],
+                "result": answer.get("result"),
+                "message": answer.get("message"),
+                "created": created,
+                "balance": balance,
+                "after": self._balance(world, data["customer"]),
+                "lost": "reply_lost" in new_faults,
+                "reached": "request_lost" not in new_faults,
+            },
+        )
         if answer["status"] == "timeout" and attempt <= len(RETRY_DELAYS):
             delay = RETRY_DELAYS[attempt - 1]
-            world.log("retry", "client", f"timed out; retrying {data['order_id']} with the same key in {delay} ms",
-                      tag)
+            world.log(
+                "retry",
+                "client",
+                f"timed out; retrying {data['order_id']} with the same key in {delay} ms",
+                tag,
+            )
             world.sched.after(delay, self._attempt, world, pay, attempt + 1)
             return
         result = answer.get("result") if isinstance(answer.get("result"), dict) else {}
         if pay["kind"] != "first":
             return
-        if answer["status"] == "ok" and world.plan.fires("key_reuse", f"client:{pay['label']}", world.now):
+        if answer["status"] == "ok" and world.plan.fires(
+            "key_reuse", f"client:{pay['label']}", world.now
+        ):
             # A client bug: the same key sent again with a different amount.
             wrong = pay["reuse_data"]
-            world.log("call", "client", f"bug: reusing key {pay['key']} for {wrong['order_id']}, amount "
-                                        f"{wrong['amount']}", tag)
+            world.log(
+                "call",
+                "client",
+                f"bug: reusing key {pay['key']} for {wrong['order_id']}, amount {wrong['amount']}",
+                tag,
+            )
             world.sched.after(50, self._attempt, world, dict(pay, data=wrong, kind="reuse"), 1)
         topups = [t for t, c, _ in world.notes["data"][0]["topups"] if c == data["customer"]]
         if answer["status"] == "ok" and result.get("status") == "declined" and topups:
             # The shop tries the declined order again once money has arrived: a new payment, a new key.
             again = dict(pay, kind="again", key=pay["again_key"])
-            world.log("call", "client", f"{data['order_id']} was declined: paying again with a new key "
-                                        f"after the top-up", tag)
+            world.log(
+                "call",
+                "client",
+                f"{data['order_id']} was declined: paying again with a new key after the top-up",
+                tag,
+            )
             world.sched.at(max(world.now, max(topups)) + 30, self._attempt, world, again, 1)
 
     # -- what happened ----------------------------------------------------------------------------
@@ -196,8 +279,10 @@ class IdempotentCharge(Scenario):
             if oid in owner:
                 spent[owner[oid]] = spent.get(owner[oid], 0) + (amount or 0)
                 if amount != payments[oid]["data"]["amount"]:
-                    recorded.append(f"charge {cid} for {oid} is for {row.get('amount')!r}, but the order's "
-                                    f"amount is {payments[oid]['data']['amount']}")
+                    recorded.append(
+                        f"charge {cid} for {oid} is for {row.get('amount')!r}, but the order's "
+                        f"amount is {payments[oid]['data']['amount']}"
+                    )
         attempts: dict[tuple[str, str], list] = {}
         for a in world.notes.get("attempts", []):
             attempts.setdefault((a["key"], a["kind"]), []).append(a)
@@ -210,15 +295,28 @@ class IdempotentCharge(Scenario):
         for customer, balance in sorted(data["balances"].items()):
             now = self._balance(world, customer)
             if now is not None and now < 0:
-                justified.append(f"{customer}'s balance ended at {now}: a payment was charged without enough money")
+                justified.append(
+                    f"{customer}'s balance ended at {now}: a payment was charged without enough money"
+                )
         topped = {}
         for customer, amount in world.notes.get("topups", []):
             topped[customer] = topped.get(customer, 0) + amount
-        conservation = [(f"{c}'s money (balance + charges for their orders)", start + topped.get(c, 0),
-                         (self._balance(world, c) or 0) + spent.get(c, 0))
-                        for c, start in sorted(data["balances"].items())]
-        return {"charges": charges, "retry_gets_same_answer": same, "charge_is_recorded": recorded,
-                "decline_is_justified": justified, "key_reuse_rejected": reuse, "conservation": conservation}
+        conservation = [
+            (
+                f"{c}'s money (balance + charges for their orders)",
+                start + topped.get(c, 0),
+                (self._balance(world, c) or 0) + spent.get(c, 0),
+            )
+            for c, start in sorted(data["balances"].items())
+        ]
+        return {
+            "charges": charges,
+            "retry_gets_same_answer": same,
+            "charge_is_recorded": recorded,
+            "decline_is_justified": justified,
+            "key_reuse_rejected": reuse,
+            "conservation": conservation,
+        }
 
     @staticmethod
     def _answer_facts(key, atts, store, same, recorded, justified):
@@ -233,14 +331,21 @@ class IdempotentCharge(Scenario):
                 cid = res.get("charge_id")
                 row = store.get("charges", cid) if isinstance(cid, str) else None
                 if not isinstance(row, dict) or row.get("order_id") != oid:
-                    what = ("no charge with that id" if row is None else
-                            f"charge {cid} belongs to {row.get('order_id') if isinstance(row, dict) else '?'}")
-                    recorded.append(f"key {key} for {oid} was answered charged with charge_id {cid!r}, but there "
-                                    f"is {what}")
+                    what = (
+                        "no charge with that id"
+                        if row is None
+                        else f"charge {cid} belongs to {row.get('order_id') if isinstance(row, dict) else '?'}"
+                    )
+                    recorded.append(
+                        f"key {key} for {oid} was answered charged with charge_id {cid!r}, but there "
+                        f"is {what}"
+                    )
                     break
         if final["status"] != "ok" or status not in ("charged", "declined"):
             got = final["message"] if final["status"] != "ok" else result
-            justified.append(f"the payment for {oid} (key {key}) got {got!r} instead of charged or declined")
+            justified.append(
+                f"the payment for {oid} (key {key}) got {got!r} instead of charged or declined"
+            )
         # The first answer the service gave (delivered, or lost on the way back) decides every later one.
         created, first = [], None
         for i, a in enumerate(atts):
@@ -248,26 +353,38 @@ class IdempotentCharge(Scenario):
             if a["status"] in ("ok", "error") or a["lost"]:
                 first = i
                 break
-        later = [c for a in atts[(first if first is not None else len(atts)) + 1:] for c in a["created"]]
+        later = [
+            c for a in atts[(first if first is not None else len(atts)) + 1 :] for c in a["created"]
+        ]
         if created:
             if status != "charged" or result.get("charge_id") != created[0]:
-                same.append(f"the service charged {oid} as {created[0]} for key {key}, but the client's "
-                            f"{'retry' if len(atts) > 1 else 'request'} was answered {result or final['message']!r}")
+                same.append(
+                    f"the service charged {oid} as {created[0]} for key {key}, but the client's "
+                    f"{'retry' if len(atts) > 1 else 'request'} was answered {result or final['message']!r}"
+                )
         elif later and first is not None:
-            same.append(f"the first request with key {key} for {oid} was answered without a charge (that answer "
-                        f"was lost), but a retry with the same key charged it: a refusal must be replayed too")
+            same.append(
+                f"the first request with key {key} for {oid} was answered without a charge (that answer "
+                f"was lost), but a retry with the same key charged it: a refusal must be replayed too"
+            )
         for j, a in enumerate(atts):
             res = a["result"] if isinstance(a["result"], dict) else {}
             if a["status"] == "ok" and res.get("status") == "declined":
-                seen = [b["balance"] for b in atts[:j + 1] if b["reached"] and b["balance"] is not None]
+                seen = [
+                    b["balance"] for b in atts[: j + 1] if b["reached"] and b["balance"] is not None
+                ]
                 if seen and min(seen) >= amount:
-                    justified.append(f"the payment for {oid} ({amount}, key {key}) was declined although "
-                                     f"{customer}'s balance was {min(seen)} whenever the request reached the service")
+                    justified.append(
+                        f"the payment for {oid} ({amount}, key {key}) was declined although "
+                        f"{customer}'s balance was {min(seen)} whenever the request reached the service"
+                    )
                 break
         for a in atts:
             if a["after"] is not None and a["after"] < 0:
-                justified.append(f"{customer}'s balance went to {a['after']} charging {oid}: a payment was charged "
-                                 f"without enough money")
+                justified.append(
+                    f"{customer}'s balance went to {a['after']} charging {oid}: a payment was charged "
+                    f"without enough money"
+                )
                 break
 
     @staticmethod
@@ -276,12 +393,16 @@ class IdempotentCharge(Scenario):
         data = final["data"]
         result = final["result"] if isinstance(final["result"], dict) else {}
         if final["status"] == "ok" and "error" not in result:
-            reuse.append(f"key {final['key']} was reused for {data['order_id']} with amount {data['amount']} and "
-                         f"the service answered {result} instead of an error")
+            reuse.append(
+                f"key {final['key']} was reused for {data['order_id']} with amount {data['amount']} and "
+                f"the service answered {result} instead of an error"
+            )
         made = [c for a in atts for c in a["created"]]
         if made:
-            reuse.append(f"key {final['key']} was reused with a different payload and the service charged again "
-                         f"({', '.join(made)})")
+            reuse.append(
+                f"key {final['key']} was reused with a different payload and the service charged again "
+                f"({', '.join(made)})"
+            )
 
     def statement_constants(self) -> dict:
         out = super().statement_constants()

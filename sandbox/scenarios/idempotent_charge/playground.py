@@ -18,7 +18,9 @@ def charge(request, ctx):
         else:
             charge_id = ctx.new_id("ch")
             tx.update("accounts", customer, balance=balance - amount)
-            tx.insert("charges", charge_id, {"order_id": request.data["order_id"], "amount": amount})
+            tx.insert(
+                "charges", charge_id, {"order_id": request.data["order_id"], "amount": amount}
+            )
             response = {"status": "charged", "charge_id": charge_id}
         if USE_KEY:
             tx.insert("idempotency", key, {"request": request.data, "response": response})

@@ -14,6 +14,7 @@ all of them), and every set holds every family below; only the details differ:
   key (``payment_id``, or the order's status) is what makes a repeat recognisable.
 * Broker faults on top: duplicates (same ``event.id``), delays, crashes, relay crashes.
 """
+
 from __future__ import annotations
 
 import random
@@ -29,35 +30,62 @@ def _hex(rng: random.Random, digits: int) -> str:
 class IdempotentConsumer(Scenario):
     name = "idempotent_consumer"
     title = "Idempotent consumer"
-    summary = ("Payment publishes PaymentCaptured events, at least once, and sometimes announces one capture "
-               "twice under two message ids. Write the Order service's handler: it must confirm each order "
-               "exactly once and emit OrderConfirmed through the outbox, however many times a capture arrives.")
+    summary = (
+        "Payment publishes PaymentCaptured events, at least once, and sometimes announces one capture "
+        "twice under two message ids. Write the Order service's handler: it must confirm each order "
+        "exactly once and emit OrderConfirmed through the outbox, however many times a capture arrives."
+    )
     lanes = ("payment", "order", "shipping")
     functions = ("on_payment_captured",)
     signatures = {"on_payment_captured": "on_payment_captured(event, ctx)"}
-    invariants = ("confirmed_once", "no_lost_event", "nothing_dead_lettered", "correlation_ids_present")
+    invariants = (
+        "confirmed_once",
+        "no_lost_event",
+        "nothing_dead_lettered",
+        "correlation_ids_present",
+    )
     fault_kinds = ("crash", "duplicate", "delay", "relay_crash")
-    expected = {"reference": "pass", "no_dedup": "confirmed_once", "dedup_after_effect": "confirmed_once",
-                "publish_after_commit": "no_lost_event", "starter": "confirmed_once",
-                "dedup_by_event_id": "confirmed_once", "dedup_by_correlation_id": "no_lost_event",
-                "uncaught_duplicate_key": "nothing_dead_lettered", "no_correlation_id": "correlation_ids_present"}
-    DATA_WORLDS = 8       # data sets the schedules draw from; each has every family (see the docstring)
+    expected = {
+        "reference": "pass",
+        "no_dedup": "confirmed_once",
+        "dedup_after_effect": "confirmed_once",
+        "publish_after_commit": "no_lost_event",
+        "starter": "confirmed_once",
+        "dedup_by_event_id": "confirmed_once",
+        "dedup_by_correlation_id": "no_lost_event",
+        "uncaught_duplicate_key": "nothing_dead_lettered",
+        "no_correlation_id": "correlation_ids_present",
+    }
+    DATA_WORLDS = 8  # data sets the schedules draw from; each has every family (see the docstring)
     REANNOUNCE_FROM_MS = 50
     REANNOUNCE_TO_MS = 400
 
     def data(self, world) -> dict:
-        index = world.rng.getrandbits(64) % self.DATA_WORLDS      # which of this scenario's data sets
+        index = world.rng.getrandbits(64) % self.DATA_WORLDS  # which of this scenario's data sets
         rng = random.Random(f"{self.name}|{index}")
-        orders = [{"order_id": f"ord-{_hex(rng, 6)}", "payment_id": f"pay-{_hex(rng, 8)}",
-                   "amount": rng.randint(5, 90)} for _ in range(rng.randint(3, 5))]
-        shared = rng.randrange(len(orders) - 1)           # orders[shared] and the next share a checkout
+        orders = [
+            {
+                "order_id": f"ord-{_hex(rng, 6)}",
+                "payment_id": f"pay-{_hex(rng, 8)}",
+                "amount": rng.randint(5, 90),
+            }
+            for _ in range(rng.randint(3, 5))
+        ]
+        shared = rng.randrange(len(orders) - 1)  # orders[shared] and the next share a checkout
         corr = {}
         for i, o in enumerate(orders):
-            corr[o["order_id"]] = corr[orders[i - 1]["order_id"]] if i == shared + 1 else f"chk-{_hex(rng, 10)}"
+            corr[o["order_id"]] = (
+                corr[orders[i - 1]["order_id"]] if i == shared + 1 else f"chk-{_hex(rng, 10)}"
+            )
         again = rng.sample(range(len(orders)), rng.randint(1, 2))
-        return {"orders": orders, "corr": corr,
-                "reannounce": [(rng.randint(self.REANNOUNCE_FROM_MS, self.REANNOUNCE_TO_MS), orders[i]["order_id"])
-                               for i in sorted(again)]}
+        return {
+            "orders": orders,
+            "corr": corr,
+            "reannounce": [
+                (rng.randint(self.REANNOUNCE_FROM_MS, self.REANNOUNCE_TO_MS), orders[i]["order_id"])
+                for i in sorted(again)
+            ],
+        }
 
     def setup(self, world):
         data = self.data(world)
@@ -67,16 +95,24 @@ class IdempotentConsumer(Scenario):
         orders = world.stores["order"].table("orders")
         for o in data["orders"]:
             orders[o["order_id"]] = {"status": "PENDING", "amount": o["amount"]}
-        commit_outbox(world, "payment", [("PaymentCaptured", dict(o), data["corr"][o["order_id"]])
-                                         for o in data["orders"]])
+        commit_outbox(
+            world,
+            "payment",
+            [("PaymentCaptured", dict(o), data["corr"][o["order_id"]]) for o in data["orders"]],
+        )
         by_id = {o["order_id"]: o for o in data["orders"]}
         for t, oid in data["reannounce"]:
             world.sched.at(t, self._reannounce, world, by_id[oid], data["corr"][oid])
 
     @staticmethod
     def _reannounce(world, order, corr):
-        world.log("publish", "payment", f"payment announces the capture of {order['order_id']} again "
-                                        f"(a new message, same payment_id)", {"correlation_id": corr})
+        world.log(
+            "publish",
+            "payment",
+            f"payment announces the capture of {order['order_id']} again "
+            f"(a new message, same payment_id)",
+            {"correlation_id": corr},
+        )
         commit_outbox(world, "payment", [("PaymentCaptured", dict(order), corr)])
 
     def facts(self, world):
@@ -90,14 +126,22 @@ class IdempotentConsumer(Scenario):
             oid = o["order_id"]
             n = shipped.get(oid, 0)
             if n > 1:
-                once.append(f"order {oid} was confirmed {n} times (shipping received {n} different "
-                            f"OrderConfirmed events)")
+                once.append(
+                    f"order {oid} was confirmed {n} times (shipping received {n} different "
+                    f"OrderConfirmed events)"
+                )
             status = (orders.get(oid) or {}).get("status")
             if status != "CONFIRMED":
                 lost.append(f"order {oid} was paid but is {status}")
             elif n == 0:
-                lost.append(f"order {oid} is CONFIRMED but no OrderConfirmed event ever reached shipping")
-        return {"confirmed_once": once, "no_lost_event": lost, "nothing_dead_lettered": dead_letters(world)}
+                lost.append(
+                    f"order {oid} is CONFIRMED but no OrderConfirmed event ever reached shipping"
+                )
+        return {
+            "confirmed_once": once,
+            "no_lost_event": lost,
+            "nothing_dead_lettered": dead_letters(world),
+        }
 
 
 SCENARIO = IdempotentConsumer()

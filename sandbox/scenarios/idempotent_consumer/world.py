@@ -1,5 +1,6 @@
 # Trusted participants of the idempotent_consumer scenario.
 
+
 def on_order_confirmed(event, ctx):
     # Shipping dedups by message id: a redelivered OrderConfirmed is harmless,
     # but two different OrderConfirmed events mean two shipments.

@@ -15,6 +15,7 @@ all of them), and every set holds every family below; only the details differ:
   unique.
 * Broker faults on top: duplicates (same command id), delays, crashes, relay crashes.
 """
+
 from __future__ import annotations
 
 import random
@@ -30,32 +31,52 @@ def _hex(rng: random.Random, digits: int) -> str:
 class OrderOutbox(Scenario):
     name = "order_outbox"
     title = "Order service with an outbox"
-    summary = ("Write the Order service's PlaceOrder command handler. It must create the order and announce "
-               "OrderCreated so that no event is ever lost (committed but never published) or invented "
-               "(published but never committed). Commands arrive at least once, and clients re-send orders.")
+    summary = (
+        "Write the Order service's PlaceOrder command handler. It must create the order and announce "
+        "OrderCreated so that no event is ever lost (committed but never published) or invented "
+        "(published but never committed). Commands arrive at least once, and clients re-send orders."
+    )
     lanes = ("client", "order", "fulfilment")
     functions = ("place_order",)
     signatures = {"place_order": "place_order(command, ctx)"}
-    invariants = ("no_lost_event", "no_ghost_event", "nothing_dead_lettered", "correlation_ids_present")
+    invariants = (
+        "no_lost_event",
+        "no_ghost_event",
+        "nothing_dead_lettered",
+        "correlation_ids_present",
+    )
     fault_kinds = ("crash", "duplicate", "delay", "relay_crash")
-    expected = {"reference": "pass", "publish_then_commit": "no_ghost_event",
-                "commit_then_publish": "no_lost_event", "starter": "no_ghost_event",
-                "inbox_by_command_id": "no_ghost_event", "keyed_by_sku": "no_lost_event",
-                "uncaught_duplicate_key": "nothing_dead_lettered", "correlation_id_per_order": "correlation_ids_present"}
-    DATA_WORLDS = 8       # data sets the schedules draw from; each has every family (see the docstring)
+    expected = {
+        "reference": "pass",
+        "publish_then_commit": "no_ghost_event",
+        "commit_then_publish": "no_lost_event",
+        "starter": "no_ghost_event",
+        "inbox_by_command_id": "no_ghost_event",
+        "keyed_by_sku": "no_lost_event",
+        "uncaught_duplicate_key": "nothing_dead_lettered",
+        "correlation_id_per_order": "correlation_ids_present",
+    }
+    DATA_WORLDS = 8  # data sets the schedules draw from; each has every family (see the docstring)
     SPACING_MS = 5
     RESEND_FROM_MS = 100
     RESEND_TO_MS = 500
 
     def data(self, world) -> dict:
-        index = world.rng.getrandbits(64) % self.DATA_WORLDS      # which of this scenario's data sets
+        index = world.rng.getrandbits(64) % self.DATA_WORLDS  # which of this scenario's data sets
         rng = random.Random(f"{self.name}|{index}")
         skus = [f"sku-{_hex(rng, 4)}" for _ in range(2)]
-        orders = [{"order_id": f"ord-{_hex(rng, 6)}", "sku": skus[i % 2] if i < 2 else rng.choice(skus),
-                   "qty": rng.randint(1, 4), "amount": rng.randint(5, 90)} for i in range(rng.randint(3, 5))]
+        orders = [
+            {
+                "order_id": f"ord-{_hex(rng, 6)}",
+                "sku": skus[i % 2] if i < 2 else rng.choice(skus),
+                "qty": rng.randint(1, 4),
+                "amount": rng.randint(5, 90),
+            }
+            for i in range(rng.randint(3, 5))
+        ]
         rng.shuffle(orders)
         corr = [f"chk-{_hex(rng, 10)}" for _ in orders]
-        corr[1] = corr[0]                               # one checkout, two orders
+        corr[1] = corr[0]  # one checkout, two orders
         commands = [("PlaceOrder", o, c) for o, c in zip(orders, corr)]
         again = rng.sample(range(len(orders)), rng.randint(1, 2))
         resend = [(rng.randint(self.RESEND_FROM_MS, self.RESEND_TO_MS), i) for i in sorted(again)]
@@ -69,15 +90,24 @@ class OrderOutbox(Scenario):
         sends = [(i * self.SPACING_MS, cmd) for i, cmd in enumerate(data["commands"])]
         sends += [(t, data["commands"][i]) for t, i in data["resend"]]
         for n, (t, (type, order, corr)) in enumerate(sends, 1):
-            msg = {"id": f"cmd-{n}", "type": type, "data": dict(order), "correlation_id": corr, "source": "client"}
+            msg = {
+                "id": f"cmd-{n}",
+                "type": type,
+                "data": dict(order),
+                "correlation_id": corr,
+                "source": "client",
+            }
             world.sched.at(t, world.broker.publish, "client", msg)
 
     def observe(self, world, sub, msg):
         if msg["type"] == "OrderCreated" and sub.service == "fulfilment":
             oid = msg["data"].get("order_id")
             if not isinstance(oid, str) or world.stores["order"].get("orders", oid) is None:
-                world.note("ghost", f"fulfilment received OrderCreated for {oid} at t={world.now} "
-                                    f"but order {oid} was not committed")
+                world.note(
+                    "ghost",
+                    f"fulfilment received OrderCreated for {oid} at t={world.now} "
+                    f"but order {oid} was not committed",
+                )
 
     def facts(self, world):
         data = world.notes["data"][0]
@@ -99,13 +129,21 @@ class OrderOutbox(Scenario):
             order = placed_by_id.get(row.get("order_id"))
             got = row.get("data") or {}
             if order and any(got.get(k) != order[k] for k in ("sku", "qty", "amount")):
-                lost.append(f"fulfilment received OrderCreated for {order['order_id']} without the order as its "
-                            f"data (got {sorted(got)}; the sku, qty and amount of the command belong in it)")
+                lost.append(
+                    f"fulfilment received OrderCreated for {order['order_id']} without the order as its "
+                    f"data (got {sorted(got)}; the sku, qty and amount of the command belong in it)"
+                )
                 break
         for oid, ids in sorted(received.items()):
             if len(ids) > 1:
-                invented.append(f"fulfilment received {len(ids)} different OrderCreated events for {oid}")
-        return {"no_lost_event": lost, "no_ghost_event": invented, "nothing_dead_lettered": dead_letters(world)}
+                invented.append(
+                    f"fulfilment received {len(ids)} different OrderCreated events for {oid}"
+                )
+        return {
+            "no_lost_event": lost,
+            "no_ghost_event": invented,
+            "nothing_dead_lettered": dead_letters(world),
+        }
 
 
 SCENARIO = OrderOutbox()

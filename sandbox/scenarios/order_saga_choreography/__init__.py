@@ -20,12 +20,26 @@ Refusals are the learner's own: ``cancelled_for_a_reason`` compares each Invento
 PaymentFailed with the stock or balance the refusing handler saw (recorded as the message is
 delivered, which is the snapshot the handler reads).
 """
+
 from types import SimpleNamespace
 
 from .. import shop as shop_module
 from ..base import Scenario, send_commands
-from ..shop import (CHOREOGRAPHY_ANNOUNCES, ORDERS, SPACING, choreography_expectations, commands, dead_letters, draw_shop,
-                    lost_events, saga_constants, setup_shop, shop, shop_facts, tap_publishes)
+from ..shop import (
+    CHOREOGRAPHY_ANNOUNCES,
+    ORDERS,
+    SPACING,
+    choreography_expectations,
+    commands,
+    dead_letters,
+    draw_shop,
+    lost_events,
+    saga_constants,
+    setup_shop,
+    shop,
+    shop_facts,
+    tap_publishes,
+)
 
 SUBSCRIPTIONS = [
     ("PlaceOrder", "order", "place_order"),
@@ -41,27 +55,50 @@ SUBSCRIPTIONS = [
 class OrderSagaChoreography(Scenario):
     name = "order_saga_choreography"
     title = "Order saga by choreography"
-    summary = ("Order, Inventory and Payment react to each other's events (worked example A). Write all "
-               "seven handlers so that every order ends CONFIRMED (stock reserved, money captured) or "
-               "CANCELLED (stock released, nothing captured), despite duplicates, crashes and a relay that "
-               "crashes, while orders compete for the same stock and the same customer's money.")
+    summary = (
+        "Order, Inventory and Payment react to each other's events (worked example A). Write all "
+        "seven handlers so that every order ends CONFIRMED (stock reserved, money captured) or "
+        "CANCELLED (stock released, nothing captured), despite duplicates, crashes and a relay that "
+        "crashes, while orders compete for the same stock and the same customer's money."
+    )
     lanes = ("client", "order", "inventory", "payment")
     functions = tuple(fn for _, _, fn in SUBSCRIPTIONS)
-    signatures = {fn: f"{fn}({'command' if fn == 'place_order' else 'event'}, ctx)" for fn in functions}
-    invariants = ("orders_resolve", "confirmed_is_complete", "cancelled_is_clean", "conservation",
-                  "no_double_charge", "no_lost_event", "no_ghost_event", "correlation_ids_present",
-                  "cancelled_for_a_reason", "one_answer_per_order", "nothing_dead_lettered")
+    signatures = {
+        fn: f"{fn}({'command' if fn == 'place_order' else 'event'}, ctx)" for fn in functions
+    }
+    invariants = (
+        "orders_resolve",
+        "confirmed_is_complete",
+        "cancelled_is_clean",
+        "conservation",
+        "no_double_charge",
+        "no_lost_event",
+        "no_ghost_event",
+        "correlation_ids_present",
+        "cancelled_for_a_reason",
+        "one_answer_per_order",
+        "nothing_dead_lettered",
+    )
     fault_kinds = ("crash", "duplicate", "delay", "relay_crash", "out_of_stock", "declined")
-    expected = {"reference": "pass", "missing_compensation": "cancelled_is_clean",
-                "no_dedup": "cancelled_is_clean", "no_outbox": "orders_resolve",
-                "non_idempotent_compensation": "conservation", "starter": "cancelled_is_clean",
-                "reservation_by_sku": "conservation", "payment_by_customer": "orders_resolve",
-                "payment_put_by_customer": "confirmed_is_complete",
-                "release_by_sku": "confirmed_is_complete", "dedup_by_content": "orders_resolve",
-                "rebuilt_correlation_id": "correlation_ids_present",
-                "strict_comparison": "cancelled_for_a_reason", "inbox_by_order_id": "cancelled_is_clean",
-                "uncaught_duplicate_key": "nothing_dead_lettered",
-                "refusal_before_commit": "one_answer_per_order", "release_before_cancel": "no_ghost_event"}
+    expected = {
+        "reference": "pass",
+        "missing_compensation": "cancelled_is_clean",
+        "no_dedup": "cancelled_is_clean",
+        "no_outbox": "orders_resolve",
+        "non_idempotent_compensation": "conservation",
+        "starter": "cancelled_is_clean",
+        "reservation_by_sku": "conservation",
+        "payment_by_customer": "orders_resolve",
+        "payment_put_by_customer": "confirmed_is_complete",
+        "release_by_sku": "confirmed_is_complete",
+        "dedup_by_content": "orders_resolve",
+        "rebuilt_correlation_id": "correlation_ids_present",
+        "strict_comparison": "cancelled_for_a_reason",
+        "inbox_by_order_id": "cancelled_is_clean",
+        "uncaught_duplicate_key": "nothing_dead_lettered",
+        "refusal_before_commit": "one_answer_per_order",
+        "release_before_cancel": "no_ghost_event",
+    }
     ORDERS_PER_RUN = shop_module.ORDERS_PER_RUN
 
     def statement_constants(self):
@@ -70,7 +107,7 @@ class OrderSagaChoreography(Scenario):
     def setup(self, world):
         for type, service, fn in SUBSCRIPTIONS:
             world.broker.subscribe(type, service, fn)
-        if world.plan.mode == "rules":             # a lesson playground: the classic two orders
+        if world.plan.mode == "rules":  # a lesson playground: the classic two orders
             setup_shop(world, ORDERS)
         else:
             # One data set along: the world every single fault is tried in (seed 0) is then one where a
@@ -117,8 +154,10 @@ def _tap_order_release(world) -> None:
             oid = data.get("order_id")
             row = world.stores["order"].get("orders", oid) if isinstance(oid, str) else None
             status = (row or {}).get("status", "not saved")
-            text = (f"ReleaseStock ({msg.get('id')}) was published by Order while order {oid} is {status}, "
-                    f"not CANCELLED")
+            text = (
+                f"ReleaseStock ({msg.get('id')}) was published by Order while order {oid} is {status}, "
+                f"not CANCELLED"
+            )
             if status != "CANCELLED" and text not in world.notes.get("ghost", ()):
                 world.note("ghost", text)
         publish(source, msg)
@@ -126,7 +165,10 @@ def _tap_order_release(world) -> None:
     broker.publish = tapped
 
 
-ANSWERS = (("InventoryReserved", "InventoryFailed", "Inventory"), ("PaymentSucceeded", "PaymentFailed", "Payment"))
+ANSWERS = (
+    ("InventoryReserved", "InventoryFailed", "Inventory"),
+    ("PaymentSucceeded", "PaymentFailed", "Payment"),
+)
 
 
 def _answers(world) -> list[str]:
@@ -136,8 +178,12 @@ def _answers(world) -> list[str]:
         data = m.get("data")
         if isinstance(data, dict) and isinstance(data.get("order_id"), str):
             said.setdefault(data["order_id"], set()).add(m["type"])
-    return [f"{who} announced both {yes} and {no} for {oid}"
-            for oid, types in sorted(said.items()) for yes, no, who in ANSWERS if yes in types and no in types]
+    return [
+        f"{who} announced both {yes} and {no} for {oid}"
+        for oid, types in sorted(said.items())
+        for yes, no, who in ANSWERS
+        if yes in types and no in types
+    ]
 
 
 def _refusals(world, facts) -> list[str]:
@@ -152,11 +198,17 @@ def _refusals(world, facts) -> list[str]:
     for oid, types in sorted(refused.items()):
         o = orders[oid]
         if "InventoryFailed" in types and not _short(world.notes["seen_stock"].get(oid), o["qty"]):
-            out.append(f"Inventory refused {oid} ({o['qty']} x {o['sku']}) although it saw "
-                       f"{_seen(world.notes['seen_stock'].get(oid))} available")
-        if "PaymentFailed" in types and not _short(world.notes["seen_balance"].get(oid), o["amount"]):
-            out.append(f"Payment refused {oid} ({o['amount']} from {o['customer']}) although it saw a balance "
-                       f"of {_seen(world.notes['seen_balance'].get(oid))}")
+            out.append(
+                f"Inventory refused {oid} ({o['qty']} x {o['sku']}) although it saw "
+                f"{_seen(world.notes['seen_stock'].get(oid))} available"
+            )
+        if "PaymentFailed" in types and not _short(
+            world.notes["seen_balance"].get(oid), o["amount"]
+        ):
+            out.append(
+                f"Payment refused {oid} ({o['amount']} from {o['customer']}) although it saw a balance "
+                f"of {_seen(world.notes['seen_balance'].get(oid))}"
+            )
     for oid, o in sorted(facts["orders"].items()):
         if o["status"] == "CANCELLED" and oid not in refused:
             out.append(f"{oid} is CANCELLED but neither Inventory nor Payment refused it")

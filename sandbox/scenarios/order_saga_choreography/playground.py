@@ -16,9 +16,9 @@ def first_time(tx, event):
 
 def emit(tx, type, data, corr):
     if OUTBOX:
-        tx.outbox(type, data, correlation_id=corr)      # commits with the state change
+        tx.outbox(type, data, correlation_id=corr)  # commits with the state change
     else:
-        _pending.append((type, data, corr))             # published after the commit (dual write)
+        _pending.append((type, data, corr))  # published after the commit (dual write)
 
 
 def flush(ctx):
@@ -68,9 +68,16 @@ def on_order_created(event, ctx):
             stock = tx.get("stock", order["sku"])
             if stock["available"] >= order["qty"]:
                 tx.update("stock", order["sku"], available=stock["available"] - order["qty"])
-                tx.insert("reservations", order["order_id"] if DEDUP else ctx.new_id("res"),
-                          {"order_id": order["order_id"], "sku": order["sku"], "qty": order["qty"],
-                           "status": "RESERVED"})
+                tx.insert(
+                    "reservations",
+                    order["order_id"] if DEDUP else ctx.new_id("res"),
+                    {
+                        "order_id": order["order_id"],
+                        "sku": order["sku"],
+                        "qty": order["qty"],
+                        "status": "RESERVED",
+                    },
+                )
                 emit(tx, "InventoryReserved", order, event.correlation_id)
             else:
                 emit(tx, "InventoryFailed", order, event.correlation_id)
@@ -93,9 +100,18 @@ def on_inventory_reserved(event, ctx):
         if first_time(tx, event):
             account = tx.get("accounts", order["customer"])
             if account["balance"] >= order["amount"]:
-                tx.update("accounts", order["customer"], balance=account["balance"] - order["amount"])
-                tx.insert("payments", order["order_id"] if DEDUP else ctx.new_id("pay"),
-                          {"order_id": order["order_id"], "amount": order["amount"], "status": "CAPTURED"})
+                tx.update(
+                    "accounts", order["customer"], balance=account["balance"] - order["amount"]
+                )
+                tx.insert(
+                    "payments",
+                    order["order_id"] if DEDUP else ctx.new_id("pay"),
+                    {
+                        "order_id": order["order_id"],
+                        "amount": order["amount"],
+                        "status": "CAPTURED",
+                    },
+                )
                 emit(tx, "PaymentSucceeded", order, event.correlation_id)
             else:
                 emit(tx, "PaymentFailed", order, event.correlation_id)

@@ -1,6 +1,6 @@
 # Playground version of the orchestrated order saga. The lesson toggles set
 # OUTBOX (outcome events through the outbox) and DEDUP (idempotency keys on calls).
-from saga_api import DuplicateKey, Timeout, RetryLater
+from saga_api import DuplicateKey, RetryLater, Timeout
 
 
 def handle_place_order(command, ctx):

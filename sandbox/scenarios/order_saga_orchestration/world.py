@@ -21,8 +21,11 @@ def inventory_reserve(request, ctx):
             return _save(tx, request, {"status": "out_of_stock"})
         tx.update("stock", d["sku"], available=stock["available"] - d["qty"])
         rid = ctx.new_id("res")
-        tx.insert("reservations", rid, {"order_id": d["order_id"], "sku": d["sku"], "qty": d["qty"],
-                                        "status": "RESERVED"})
+        tx.insert(
+            "reservations",
+            rid,
+            {"order_id": d["order_id"], "sku": d["sku"], "qty": d["qty"], "status": "RESERVED"},
+        )
         return _save(tx, request, {"status": "reserved", "reservation_id": rid})
 
 
@@ -54,7 +57,11 @@ def payment_capture(request, ctx):
             return _save(tx, request, {"status": "declined"})
         tx.update("accounts", d["customer"], balance=account["balance"] - d["amount"])
         pid = ctx.new_id("pay")
-        tx.insert("payments", pid, {"order_id": d["order_id"], "amount": d["amount"], "status": "CAPTURED"})
+        tx.insert(
+            "payments",
+            pid,
+            {"order_id": d["order_id"], "amount": d["amount"], "status": "CAPTURED"},
+        )
         return _save(tx, request, {"status": "captured", "payment_id": pid})
 
 

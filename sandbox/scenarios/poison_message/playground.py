@@ -10,7 +10,7 @@ def on_order_placed(event, ctx):
     if type(amount) is not int or amount <= 0 or not isinstance(currency, str) or not currency:
         if DLQ:
             raise Poison(f"invalid amount/currency: {data!r}")
-        raise ValueError(f"invalid amount/currency: {data!r}")     # retried, forever
+        raise ValueError(f"invalid amount/currency: {data!r}")  # retried, forever
     try:
         fx = ctx.call("fx", "rate", {"currency": currency}, correlation_id=event.correlation_id)
     except Timeout:
@@ -24,4 +24,6 @@ def on_order_placed(event, ctx):
     with ctx.db.transaction() as tx:
         if tx.get("ledger", data["order_id"]):
             return
-        tx.insert("ledger", data["order_id"], {"order_id": data["order_id"], "usd": amount * fx["rate"]})
+        tx.insert(
+            "ledger", data["order_id"], {"order_id": data["order_id"], "usd": amount * fx["rate"]}
+        )

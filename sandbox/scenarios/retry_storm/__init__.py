@@ -29,6 +29,7 @@ What is graded (the exercise statement renders every number below from these con
   after the window ends counts as still trying (not as got through), so long waits are allowed
   as long as the attempt cap holds.
 """
+
 from ... import effects
 from ...world import HORIZON
 from ..base import Scenario
@@ -37,37 +38,48 @@ from ..base import Scenario
 class RetryStorm(Scenario):
     name = "retry_storm"
     title = "Retry storm"
-    summary = ("A crowd of clients calls the Inventory API just as it goes down for a second or two. Write "
-               "their retry policy, retry_delay(attempt, rand): how long to wait before the next attempt, or "
-               "None to give up. Retries must be bounded and spread out so the recovering service is not "
-               "flattened, and most clients must still get through a short outage.")
+    summary = (
+        "A crowd of clients calls the Inventory API just as it goes down for a second or two. Write "
+        "their retry policy, retry_delay(attempt, rand): how long to wait before the next attempt, or "
+        "None to give up. Retries must be bounded and spread out so the recovering service is not "
+        "flattened, and most clients must still get through a short outage."
+    )
     lanes = ("clients", "inventory")
     functions = ("retry_delay",)
     signatures = {"retry_delay": "retry_delay(attempt, rand)"}
     invariants = ("retries_bounded_and_spread", "requests_complete")
     fault_kinds = ("outage",)
     rpc_ops = {("inventory", "get_stock"): lambda world, data: {"sku": data["sku"], "available": 5}}
-    expected = {"reference": "pass", "no_jitter": "retries_bounded_and_spread",
-                "no_cap": "retries_bounded_and_spread", "no_backoff": "retries_bounded_and_spread",
-                "gives_up_too_soon": "requests_complete", "tiny_jitter": "retries_bounded_and_spread",
-                "linear_no_jitter": "retries_bounded_and_spread", "off_by_one_cap": "retries_bounded_and_spread",
-                "no_delay_cap": "retries_bounded_and_spread", "jitter_from_attempt": "retries_bounded_and_spread",
-                "starter": "retries_bounded_and_spread"}
+    expected = {
+        "reference": "pass",
+        "no_jitter": "retries_bounded_and_spread",
+        "no_cap": "retries_bounded_and_spread",
+        "no_backoff": "retries_bounded_and_spread",
+        "gives_up_too_soon": "requests_complete",
+        "tiny_jitter": "retries_bounded_and_spread",
+        "linear_no_jitter": "retries_bounded_and_spread",
+        "off_by_one_cap": "retries_bounded_and_spread",
+        "no_delay_cap": "retries_bounded_and_spread",
+        "jitter_from_attempt": "retries_bounded_and_spread",
+        "starter": "retries_bounded_and_spread",
+    }
 
     CLIENTS_MIN = 40
     CLIENTS_MAX = 56
     START_SPREAD_MS = 40
-    CAPACITY = 10                 # calls per BUCKET_MS the recovering service can take
+    CAPACITY = 10  # calls per BUCKET_MS the recovering service can take
     BUCKET_MS = 100
     SPREAD_WINDOW_MS = 100
-    SPREAD_LIMIT = 32             # most retries allowed in any SPREAD_WINDOW_MS once inventory is back
+    SPREAD_LIMIT = 32  # most retries allowed in any SPREAD_WINDOW_MS once inventory is back
     MAX_ATTEMPTS_ALLOWED = 10
     PROBE_ATTEMPTS = 11
     MAX_DELAY_MS = 60_000
     MIN_OUTAGE_MS = 1_000
     MAX_SHORT_OUTAGE_MS = 2_500
-    MIN_SUCCESS_PERCENT = 75      # after a short outage; a jittered policy may lose an unlucky client or two
-    NEVER = 10 ** 9
+    MIN_SUCCESS_PERCENT = (
+        75  # after a short outage; a jittered policy may lose an unlucky client or two
+    )
+    NEVER = 10**9
 
     def statement_constants(self) -> dict:
         out = super().statement_constants()
@@ -90,8 +102,13 @@ class RetryStorm(Scenario):
         world.outages["inventory"] = [(0, end)]
         world.notes["recovered_at"] = [end]
         world.notes["clients"] = [clients]
-        world.log("blocked", "inventory", "inventory is down for longer than the window" if long
-                  else f"inventory is down until t={end}")
+        world.log(
+            "blocked",
+            "inventory",
+            "inventory is down for longer than the window"
+            if long
+            else f"inventory is down until t={end}",
+        )
         requests, rands = [], []
         for i in range(clients):
             for n in range(1, self.PROBE_ATTEMPTS + 1):
@@ -102,7 +119,9 @@ class RetryStorm(Scenario):
         answer = world.guest("retry_delay", {"op": "batch", "requests": requests}, cache=False)
         results = answer.get("results") if isinstance(answer, dict) else None
         if not isinstance(results, list) or len(results) != len(requests):
-            raise effects.GuestProtocolError("invalid answer from the sandbox: batch results missing")
+            raise effects.GuestProtocolError(
+                "invalid answer from the sandbox: batch results missing"
+            )
         delays, problems = {}, []
         for (i, n, rand), raw in zip(rands, results):
             res = effects.pure_response(raw)
@@ -110,10 +129,15 @@ class RetryStorm(Scenario):
             if not res["ok"]:
                 problems.append(f"retry_delay({n}, {rand:.3f}) raised {res['error']}")
                 value = None
-            elif value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
-                                        or not 0 <= value <= self.MAX_DELAY_MS):
-                problems.append(f"retry_delay({n}, {rand:.3f}) returned {value!r}: expected None or a number "
-                                f"of ms between 0 and {self.MAX_DELAY_MS}")
+            elif value is not None and (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not 0 <= value <= self.MAX_DELAY_MS
+            ):
+                problems.append(
+                    f"retry_delay({n}, {rand:.3f}) returned {value!r}: expected None or a number "
+                    f"of ms between 0 and {self.MAX_DELAY_MS}"
+                )
                 value = None
             delays[(i, n)] = None if value is None else int(value)
         world.notes["policy_problems"] = problems[:3]
@@ -127,14 +151,20 @@ class RetryStorm(Scenario):
         world.notes["attempts"][i] = n
         if n > 1:
             world.notes["retry_times"].append(world.now)
-        answer = world.rpc.call("clients", f"c{i}#{n}", "inventory", "get_stock", {"sku": "sku-1"},
-                                None, f"corr-c{i}")
+        answer = world.rpc.call(
+            "clients", f"c{i}#{n}", "inventory", "get_stock", {"sku": "sku-1"}, None, f"corr-c{i}"
+        )
         if answer["status"] == "ok":
             world.note("succeeded", i)
             return
         delay = world.notes["delays"].get((i, n)) if n <= self.PROBE_ATTEMPTS else None
         if delay is None:
-            world.log("dlq", "clients", f"client c{i} gives up after {n} attempts", {"correlation_id": f"corr-c{i}"})
+            world.log(
+                "dlq",
+                "clients",
+                f"client c{i} gives up after {n} attempts",
+                {"correlation_id": f"corr-c{i}"},
+            )
             world.note("gave_up", i)
             return
         if world.now + delay > HORIZON:
@@ -160,26 +190,34 @@ class RetryStorm(Scenario):
         clients = world.notes["clients"][0]
         problems = list(world.notes.get("policy_problems", []))
         delays = world.notes.get("delays", {})
-        unbounded = [i for i in range(clients) if delays.get((i, self.MAX_ATTEMPTS_ALLOWED)) is not None]
+        unbounded = [
+            i for i in range(clients) if delays.get((i, self.MAX_ATTEMPTS_ALLOWED)) is not None
+        ]
         if unbounded:
-            problems.append(f"the policy does not give up: retry_delay({self.MAX_ATTEMPTS_ALLOWED}, rand) returned a "
-                            f"delay for {len(unbounded)} of {clients} clients (allowed: at most "
-                            f"{self.MAX_ATTEMPTS_ALLOWED} attempts, so None after attempt {self.MAX_ATTEMPTS_ALLOWED})")
+            problems.append(
+                f"the policy does not give up: retry_delay({self.MAX_ATTEMPTS_ALLOWED}, rand) returned a "
+                f"delay for {len(unbounded)} of {clients} clients (allowed: at most "
+                f"{self.MAX_ATTEMPTS_ALLOWED} attempts, so None after attempt {self.MAX_ATTEMPTS_ALLOWED})"
+            )
         peak, start = self.peak_after_recovery(world)
         if peak > self.SPREAD_LIMIT:
-            problems.append(f"{peak} retries hit inventory in the {self.SPREAD_WINDOW_MS} ms from t={start}, after it "
-                            f"came back at t={world.notes['recovered_at'][0]} (capacity {self.CAPACITY} per "
-                            f"{self.BUCKET_MS} ms, allowed peak {self.SPREAD_LIMIT}): the retries are synchronised "
-                            f"or too fast")
+            problems.append(
+                f"{peak} retries hit inventory in the {self.SPREAD_WINDOW_MS} ms from t={start}, after it "
+                f"came back at t={world.notes['recovered_at'][0]} (capacity {self.CAPACITY} per "
+                f"{self.BUCKET_MS} ms, allowed peak {self.SPREAD_LIMIT}): the retries are synchronised "
+                f"or too fast"
+            )
         complete = []
         if world.notes["recovered_at"][0] < self.NEVER:
             done = set(world.notes.get("succeeded", []))
             failed = [i for i in range(clients) if i not in done]
             allowed = clients * (100 - self.MIN_SUCCESS_PERCENT) // 100
             if len(failed) > allowed:
-                complete.append(f"{len(failed)} of {clients} clients did not get through although inventory was "
-                                f"back at t={world.notes['recovered_at'][0]} (at least {self.MIN_SUCCESS_PERCENT}% "
-                                f"must succeed)")
+                complete.append(
+                    f"{len(failed)} of {clients} clients did not get through although inventory was "
+                    f"back at t={world.notes['recovered_at'][0]} (at least {self.MIN_SUCCESS_PERCENT}% "
+                    f"must succeed)"
+                )
         return {"retries_bounded_and_spread": problems, "requests_complete": complete}
 
     def extra_report(self, world):

@@ -6,5 +6,5 @@
 def retry_delay(attempt, rand):
     if CAP and attempt >= (10 if BACKOFF else 50):
         return None
-    ceiling = min(5_000, 200 * 2 ** attempt) if BACKOFF else 200
+    ceiling = min(5_000, 200 * 2**attempt) if BACKOFF else 200
     return ceiling / 2 + rand * ceiling / 2 if JITTER else ceiling

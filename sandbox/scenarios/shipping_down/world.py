@@ -17,7 +17,7 @@ def _take(tx, ctx, request, status):
         return saved
     account = tx.get("accounts", d["customer"])
     if account["balance"] < d["amount"]:
-        tx.put("declines", d["order_id"], {"at": ctx.now})        # for the grader: a real refusal
+        tx.put("declines", d["order_id"], {"at": ctx.now})  # for the grader: a real refusal
         return _save(tx, request, {"status": "declined"})
     tx.update("accounts", d["customer"], balance=account["balance"] - d["amount"])
     # One payment row per request key: without a key, every call takes money again.
@@ -73,7 +73,7 @@ def shipping_schedule(request, ctx):
     with ctx.db.transaction() as tx:
         shipment = tx.get("shipments", oid)
         if tx.get("unserved", oid) or (shipment and shipment["status"] == "CANCELLED"):
-            tx.put("refusals", oid, {"at": ctx.now})               # for the grader: a real refusal
+            tx.put("refusals", oid, {"at": ctx.now})  # for the grader: a real refusal
             return {"status": "refused"}
         if not shipment:
             tx.insert("shipments", oid, {"status": "SCHEDULED", "scheduled_at": ctx.now})
@@ -87,4 +87,6 @@ def on_cancel_shipment(event, ctx):
         if shipment and shipment["status"] == "SCHEDULED":
             tx.update("shipments", oid, status="CANCELLED", cancelled_at=ctx.now)
         elif not shipment:
-            tx.insert("shipments", oid, {"status": "CANCELLED"})   # a late schedule request is refused
+            tx.insert(
+                "shipments", oid, {"status": "CANCELLED"}
+            )  # a late schedule request is refused

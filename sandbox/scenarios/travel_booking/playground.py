@@ -1,6 +1,6 @@
 # Playground version of the travel booking orchestrator. Toggles: COMPENSATE
 # (cancel the legs already booked) and IDEMPOTENT_COMPENSATION (cancel with a key).
-from saga_api import DuplicateKey, Timeout, RetryLater
+from saga_api import DuplicateKey, RetryLater, Timeout
 
 LEGS = ["flight", "hotel", "car"]
 
@@ -19,7 +19,9 @@ def book_trip(command, ctx):
     try:
         booked = []
         for leg in LEGS:
-            result = ctx.call(leg, "book", trip, idempotency_key=f"book-{leg}-{tid}", correlation_id=corr)
+            result = ctx.call(
+                leg, "book", trip, idempotency_key=f"book-{leg}-{tid}", correlation_id=corr
+            )
             if result["status"] != "booked":
                 for done in reversed(booked) if COMPENSATE else []:
                     key = f"cancel-{done}-{tid}" if IDEMPOTENT_COMPENSATION else None

@@ -26,8 +26,16 @@ def provider_book(request, ctx):
         account = tx.get("accounts", trip["customer"])
         tx.update("accounts", trip["customer"], balance=account["balance"] - fare)
         booking_id = ctx.new_id(ctx.service)
-        tx.insert("bookings", booking_id, {"trip_id": trip["trip_id"], "customer": trip["customer"], "fare": fare,
-                                           "status": "BOOKED"})
+        tx.insert(
+            "bookings",
+            booking_id,
+            {
+                "trip_id": trip["trip_id"],
+                "customer": trip["customer"],
+                "fare": fare,
+                "status": "BOOKED",
+            },
+        )
         return _save(tx, request, {"status": "booked", "booking_id": booking_id})
 
 

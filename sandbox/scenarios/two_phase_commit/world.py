@@ -12,14 +12,17 @@ def participant_prepare(request, ctx):
     with ctx.db.transaction() as tx:
         known = tx.get("txns", xid)
         if known:
-            return {"vote": "yes" if known["state"] == "PREPARED" else "no", "state": known["state"]}
+            return {
+                "vote": "yes" if known["state"] == "PREPARED" else "no",
+                "state": known["state"],
+            }
         account = tx.get("accounts", change["account"])
         if tx.get("refuse", xid):
-            reason = "refused"                      # permanent: this bank will not take part
+            reason = "refused"  # permanent: this bank will not take part
         elif account["locked_by"]:
-            reason = "locked"                       # transient: another transfer holds the account
+            reason = "locked"  # transient: another transfer holds the account
         elif account["balance"] + change["delta"] < 0:
-            reason = "insufficient_funds"           # permanent for this transfer
+            reason = "insufficient_funds"  # permanent for this transfer
         else:
             reason = None
         if reason:
@@ -37,7 +40,12 @@ def participant_commit(request, ctx):
         if not known or known["state"] != "PREPARED":
             return {"state": known["state"] if known else "unknown"}
         account = tx.get("accounts", known["account"])
-        tx.update("accounts", known["account"], balance=account["balance"] + known["delta"], locked_by=None)
+        tx.update(
+            "accounts",
+            known["account"],
+            balance=account["balance"] + known["delta"],
+            locked_by=None,
+        )
         tx.update("txns", xid, state="COMMITTED")
         return {"state": "COMMITTED"}
 
@@ -48,7 +56,7 @@ def participant_abort(request, ctx):
     with ctx.db.transaction() as tx:
         known = tx.get("txns", xid)
         if not known:
-            tx.insert("txns", xid, {"state": "ABORTED", **change})   # a late prepare will vote no
+            tx.insert("txns", xid, {"state": "ABORTED", **change})  # a late prepare will vote no
             return {"state": "ABORTED"}
         if known["state"] == "PREPARED":
             tx.update("accounts", known["account"], locked_by=None)
