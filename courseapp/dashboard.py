@@ -4,18 +4,15 @@ from __future__ import annotations
 
 from django.db.models import Count, Min, Q
 
-from courseapp.charts import score_chart_svg
+from courseapp.lib.charts import score_chart_svg
+from courseapp.lib.modules import MODULES
 from exercises.models import Exercise, HintUse, Submission
 from lessons import progress
 from lessons.models import Lesson
-from lessons.modules import MODULES
+from quicktest.attempts import attempts_for
 
 
 def quiz_attempts(request) -> list:
-    try:
-        from lessons.quiz import attempts_for
-    except ImportError:
-        return []
     return list(attempts_for(request))
 
 

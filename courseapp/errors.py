@@ -20,12 +20,17 @@ from __future__ import annotations
 import logging
 import sys
 
+import kombu.exceptions
+import psycopg
+import redis.exceptions
 from django.core.signals import got_request_exception
 from django.db import InterfaceError, OperationalError
 from django.dispatch import receiver
 from django.http import HttpResponse
 from django.middleware.csrf import get_token
 from django.template.loader import render_to_string
+
+from courseapp.lib.headers import CSP
 
 log = logging.getLogger(__name__)
 
@@ -53,26 +58,11 @@ PARTS = {
 
 def _outage_types() -> dict[type, str]:
     types: dict[type, str] = {OperationalError: "database", InterfaceError: "database"}
-    try:
-        import psycopg
-
-        types[psycopg.OperationalError] = "database"
-        types[psycopg.InterfaceError] = "database"
-    except ImportError:  # SQLite-only installs
-        pass
-    try:
-        import redis.exceptions
-
-        types[redis.exceptions.ConnectionError] = "cache"
-        types[redis.exceptions.TimeoutError] = "cache"
-    except ImportError:
-        pass
-    try:
-        import kombu.exceptions
-
-        types[kombu.exceptions.OperationalError] = "broker"
-    except ImportError:
-        pass
+    types[psycopg.OperationalError] = "database"
+    types[psycopg.InterfaceError] = "database"
+    types[redis.exceptions.ConnectionError] = "cache"
+    types[redis.exceptions.TimeoutError] = "cache"
+    types[kombu.exceptions.OperationalError] = "broker"
     return types
 
 
@@ -161,8 +151,6 @@ def outage_response(request, part: str) -> HttpResponse:
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     response["Cache-Control"] = "no-store"
     # Made outside the inner middleware that would add these.
-    from courseapp.middleware import CSP
-
     response["Content-Security-Policy"] = CSP
     response["X-Frame-Options"] = "DENY"
     if posted and request.headers.get("HX-Request") == "true":

@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import connection
+from django.utils import timezone
+from kombu import Connection
+
+from courseapp.celery import app
+from exercises.fair_share import parked
+from exercises.models import Submission
+from sandbox.jail import jail_available
 
 
 def database() -> tuple[bool, str]:
@@ -18,8 +27,6 @@ def database() -> tuple[bool, str]:
 def broker() -> tuple[bool, str]:
     if not settings.CELERY_BROKER_URL:
         return True, "in-process"
-    from kombu import Connection
-
     try:
         with Connection(settings.CELERY_BROKER_URL, connect_timeout=2) as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
@@ -29,10 +36,6 @@ def broker() -> tuple[bool, str]:
 
 
 def jail() -> tuple[bool, str]:
-    try:
-        from sandbox.jail import jail_available
-    except ImportError:
-        return False, "the jail is not installed"
     ok, reason = jail_available()
     if ok:
         return True, "bubblewrap"
@@ -45,8 +48,6 @@ def jail() -> tuple[bool, str]:
 def workers() -> tuple[bool, str]:
     if not settings.CELERY_BROKER_URL:
         return True, "in-process"
-    from courseapp.celery import app
-
     try:
         replies = app.control.ping(timeout=0.5) or []
     except Exception as exc:
@@ -58,8 +59,6 @@ def queue_depth() -> tuple[bool, str]:
     """Messages waiting in every task queue (gradings and short jobs such as replays)."""
     if not settings.CELERY_BROKER_URL:
         return True, "0"
-    from kombu import Connection
-
     names = list(getattr(settings, "CELERY_TASK_QUEUES", None) or ["celery"])
     total = 0
     try:
@@ -82,8 +81,6 @@ def queue_depth() -> tuple[bool, str]:
 def low_lane() -> tuple[bool, str]:
     """Submissions of a heavy recent share waiting for a low-priority slot (exercises/fair_share.py)."""
     try:
-        from exercises.fair_share import parked
-
         return True, f"{parked().count()} waiting"
     except Exception as exc:
         return False, f"{type(exc).__name__}: {exc}"[:200]
@@ -93,13 +90,7 @@ def retired_submissions() -> tuple[bool, str]:
     """Poison submissions: stopped after their gradings crashed the grader repeatedly. Informational:
     each was logged with its correlation id; a rising count means someone is attacking the graders
     (or the grader has a bug)."""
-    from datetime import timedelta
-
-    from django.utils import timezone
-
     try:
-        from exercises.models import Submission
-
         retired = Submission.objects.filter(retired=True)
         recent = retired.filter(finished_at__gte=timezone.now() - timedelta(hours=24)).count()
         return True, f"{recent} in the last 24 h, {retired.count()} in all"

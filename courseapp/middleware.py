@@ -3,36 +3,14 @@ service is down (see courseapp/errors.py), and a strict CSP."""
 
 from __future__ import annotations
 
-import contextvars
-import logging
 import re
 import uuid
 
-correlation_id: contextvars.ContextVar[str] = contextvars.ContextVar("correlation_id", default="-")
+from courseapp import errors
+from courseapp.lib.correlation import correlation_id
+from courseapp.lib.headers import CSP
 
 _VALID_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-
-CSP = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data:",
-        "font-src 'self'",
-        "connect-src 'self'",
-        "object-src 'none'",
-        "base-uri 'self'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    ]
-)
-
-
-class CorrelationIdFilter(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not hasattr(record, "correlation_id"):
-            record.correlation_id = correlation_id.get()
-        return True
 
 
 class CorrelationIdMiddleware:
@@ -43,8 +21,6 @@ class CorrelationIdMiddleware:
         self.get_response = get_response
         # Outermost of our middleware: a 500 caused by an unreachable database, cache or broker
         # becomes the 503 page here (errors.py connects the signal that notices the outage).
-        from courseapp import errors
-
         self.replace_if_outage = errors.replace_if_outage
 
     def __call__(self, request):

@@ -29,7 +29,9 @@ INSTALLED_APPS = [
     "allauth.account",
     "courseapp",
     "lessons",
+    "quicktest",
     "exercises",
+    "teach",
 ]
 
 MIDDLEWARE = [
@@ -170,7 +172,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Workers log through LOGGING below, so their lines carry the correlation id too.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Task modules beyond each app's tasks.py.
-CELERY_IMPORTS = ["exercises.teach_tasks"]
+CELERY_IMPORTS = ["teach.tasks"]
 # Gradings go to the default queue; short jobs (a replay of one schedule) to their own, so they never
 # wait behind a full grading queue. A worker started without -Q consumes both.
 CELERY_TASK_DEFAULT_QUEUE = "celery"
@@ -194,7 +196,7 @@ SANDBOX_RANDOM_SCHEDULES = envint("SANDBOX_RANDOM_SCHEDULES", 500)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"correlation": {"()": "courseapp.middleware.CorrelationIdFilter"}},
+    "filters": {"correlation": {"()": "courseapp.lib.correlation.CorrelationIdFilter"}},
     "formatters": {
         "plain": {
             "format": "%(asctime)s %(levelname)s %(name)s [cid=%(correlation_id)s] %(message)s"

@@ -13,7 +13,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("", include("lessons.urls")),
-    path("quick-test/", include("lessons.quiz_urls")),
+    path("quick-test/", include("quicktest.urls")),
     path("exercises/", include("exercises.urls")),
-    path("teach/", include("exercises.teach_urls")),
+    path("teach/", include("teach.urls")),
 ]

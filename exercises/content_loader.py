@@ -15,8 +15,8 @@ import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from lessons.content import ContentError, LoadReport, read_yaml
-from lessons.modules import MODULES
+from courseapp.lib.content import ContentError, LoadReport, read_yaml
+from courseapp.lib.modules import MODULES
 
 REQUIRED = ("title", "module", "order", "scenario", "summary", "hints")
 OPTIONAL = ("reveal_after", "limits", "random_schedules", "variants")
@@ -259,12 +259,17 @@ def _variants(directory: Path, meta: dict, meta_path: Path, scenario) -> dict:
     return out
 
 
+def slugs_in(directory: Path = CONTENT_DIR) -> set[str]:
+    """The exercise slugs a content folder holds (lessons link to them)."""
+    return {path.parent.name for path in directory.glob("*/exercise.yaml")}
+
+
 def read_all(directory: Path = CONTENT_DIR) -> list[ExerciseSpec]:
     return [read_exercise(path.parent) for path in sorted(directory.glob("*/exercise.yaml"))]
 
 
 def load_exercises(directory: Path, report: LoadReport) -> None:
-    from exercises.markdown import render_markdown
+    from courseapp.lib.markdown import render_html as render_markdown
     from exercises.models import Exercise, ExerciseVersion
 
     specs = read_all(directory)

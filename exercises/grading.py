@@ -29,7 +29,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from courseapp.middleware import correlation_id
+from courseapp.lib.correlation import correlation_id
 from exercises.models import GradingRequest, Submission
 
 log = logging.getLogger(__name__)

@@ -8,7 +8,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
-from lessons.modules import MODULES
+from courseapp.lib.modules import MODULES
 
 
 class ExerciseQuerySet(models.QuerySet):

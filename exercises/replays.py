@@ -17,7 +17,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from courseapp.middleware import correlation_id
+from courseapp.lib.correlation import correlation_id
 from exercises import grading
 from exercises.models import Replay, Submission
 

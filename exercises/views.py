@@ -9,10 +9,10 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from courseapp.lib.modules import MODULES
+from courseapp.lib.timeline import load_svg, timeline_svg
 from exercises import fair_share, grading, replays, tasks
 from exercises.models import Exercise, HintUse, Replay, Submission
-from exercises.timeline import load_svg, timeline_svg
-from lessons.modules import MODULES
 
 REPLAYS_PER_MINUTE = 6
 

@@ -5,6 +5,7 @@ class LessonsConfig(AppConfig):
     name = "lessons"
 
     def ready(self) -> None:
-        from lessons import progress, signals  # noqa: F401  (attach anonymous work at log-in)
+        # Signals connect once the app registry is ready (progress imports models).
+        from lessons import progress
 
         progress.connect_signals()

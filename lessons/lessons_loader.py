@@ -7,16 +7,17 @@ from pathlib import Path
 
 from django.conf import settings
 
-from lessons.content import ContentError, LoadReport, split_front_matter
-from lessons.markdown import (
+from courseapp.lib.content import ContentError, LoadReport, split_front_matter
+from courseapp.lib.markdown import (
     PLAYGROUND_MARKER,
     content_links,
     mark_playgrounds,
     plain_text,
     render_markdown,
 )
+from courseapp.lib.modules import MODULES, TOPICS
 from lessons.models import Lesson
-from lessons.modules import MODULES, TOPICS
+from sandbox.playgrounds import PLAYGROUNDS
 
 REQUIRED = ("slug", "title", "module", "order", "summary")
 FIELDS = (
@@ -34,14 +35,11 @@ FIELDS = (
     "self_check",
     "source",
 )
+CONTENT_DIR = Path(__file__).resolve().parent / "content"
 DIAGRAMS = Path(settings.BASE_DIR) / "static" / "lessons"
 
 
-def _known_playgrounds() -> set[str] | None:
-    try:
-        from sandbox.playgrounds import PLAYGROUNDS
-    except ImportError:
-        return None
+def _known_playgrounds() -> set[str]:
     return set(PLAYGROUNDS)
 
 

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from lessons.modules import MODULES, TOPICS
+from courseapp.lib.modules import MODULES, TOPICS
 
 
 class Lesson(models.Model):

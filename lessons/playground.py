@@ -11,13 +11,15 @@ import json
 
 from django.core.cache import cache
 
+from courseapp.lib.timeline import timeline_svg
+from sandbox.playgrounds import PLAYGROUNDS
+from sandbox.playgrounds import run as simulate
+
 MAX_SEED = 999
 CACHE_SECONDS = 24 * 3600
 
 
 def catalogue() -> dict:
-    from sandbox.playgrounds import PLAYGROUNDS
-
     return PLAYGROUNDS
 
 
@@ -37,8 +39,6 @@ def seed_from(query) -> int:
 
 
 def run(key: str, toggles: dict[str, bool], seed: int) -> dict:
-    from sandbox.playgrounds import run as simulate
-
     fingerprint = hashlib.sha256(
         json.dumps([key, sorted(toggles.items()), seed]).encode()
     ).hexdigest()
@@ -55,10 +55,6 @@ def _decorate(report: dict) -> dict:
     load = report.get("load") or []
     peak = max((count for _, count in load), default=0)
     report["load_bars"] = [round(10 * count / peak) if peak else 0 for _, count in load]
-    try:
-        from exercises.timeline import timeline_svg
-    except ImportError:
-        return report
     steps = (report.get("counterexample") or {}).get("trace") or report.get("trace") or []
     if steps:
         report["timeline_svg"] = timeline_svg(steps, report.get("lanes") or [])

@@ -5,10 +5,11 @@ from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
+from courseapp.lib.markdown import split_playgrounds
+from courseapp.lib.modules import MODULES, TOPICS
+from exercises.models import Exercise
 from lessons import playground, progress
-from lessons.markdown import split_playgrounds
 from lessons.models import Lesson
-from lessons.modules import MODULES, TOPICS
 
 
 def index(request):
@@ -108,10 +109,7 @@ def complete(request, slug):
 
 
 def _playground_state(request, key: str, active: bool) -> dict:
-    try:
-        spec = playground.catalogue().get(key)
-    except ImportError:
-        spec = None
+    spec = playground.catalogue().get(key)
     if spec is None:
         return {"key": key, "missing": True}
     query = request.GET if active else {}
@@ -128,7 +126,5 @@ def _playground_state(request, key: str, active: bool) -> dict:
 
 
 def _exercises(slugs):
-    from exercises.models import Exercise
-
     found = {e.slug: e for e in Exercise.objects.published().filter(slug__in=slugs)}
     return [found[slug] for slug in slugs if slug in found]

@@ -50,6 +50,13 @@ def lessons_copy(tmp_path):
     return target
 
 
+@pytest.fixture
+def questions_copy(tmp_path):
+    target = tmp_path / "questions"
+    shutil.copytree(ROOT / "quicktest" / "questions", target)
+    return target
+
+
 def _expect_rejected(lessons_dir, *fragments):
     before = (Lesson.objects.count(), Question.objects.count())
     with pytest.raises(CommandError) as error:
@@ -97,7 +104,7 @@ def test_non_utf8_lesson_is_rejected(lessons_copy):
     _expect_rejected(lessons_copy, "05-idempotent-consumers.md", "UTF-8")
 
 
-def test_removed_lesson_is_reported_and_deleted(lessons_copy, content):
+def test_removed_lesson_is_reported_and_deleted(lessons_copy, questions_copy, content):
     (lessons_copy / "10-design-procedure.md").unlink()
     for path in lessons_copy.glob("*.md"):
         path.write_text(
@@ -105,7 +112,7 @@ def test_removed_lesson_is_reported_and_deleted(lessons_copy, content):
                 r"lesson:design-procedure(#[a-z0-9-]+)?", "lesson:operating-sagas", path.read_text()
             )
         )
-    for path in (lessons_copy / "questions").glob("*.yaml"):
+    for path in questions_copy.glob("*.yaml"):
         path.write_text(
             re.sub(
                 r"lesson: design-procedure#[a-z0-9-]+",
@@ -114,6 +121,14 @@ def test_removed_lesson_is_reported_and_deleted(lessons_copy, content):
             )
         )
     out = StringIO()
-    call_command("load_content", "--lessons-dir", str(lessons_copy), stdout=out, stderr=StringIO())
+    call_command(
+        "load_content",
+        "--lessons-dir",
+        str(lessons_copy),
+        "--questions-dir",
+        str(questions_copy),
+        stdout=out,
+        stderr=StringIO(),
+    )
     assert "removed: design-procedure" in out.getvalue()
     assert not Lesson.objects.filter(slug="design-procedure").exists()

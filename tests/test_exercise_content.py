@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from courseapp.lib.content import ContentError, LoadReport
 from exercises.content_loader import CONTENT_DIR, load_exercises, read_all
 from exercises.models import Exercise, ExerciseVersion
-from lessons.content import ContentError, LoadReport
 
 OUTLINE = Path(__file__).resolve().parent.parent / "docs" / "course-outline.md"
 

@@ -8,10 +8,10 @@ import time
 import pytest
 from django.utils.html import escape
 
+from courseapp.lib.content import LoadReport
 from exercises import grading
 from exercises.content_loader import CONTENT_DIR, load_exercises
 from exercises.models import Exercise, HintUse, Submission
-from lessons.content import LoadReport
 from tests.conftest import need
 
 FAILED_RESULT = {

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from exercises.timeline import lanes_for, timeline_svg
+from courseapp.lib.timeline import lanes_for, timeline_svg
 
 TRACE = [
     {
@@ -102,7 +102,7 @@ def test_a_long_trace_is_cut_with_a_note():
 
 
 def test_the_load_chart_draws_a_bar_per_busy_window_and_names_the_peak():
-    from exercises.timeline import load_svg
+    from courseapp.lib.timeline import load_svg
 
     svg = load_svg([[0, 40], [200, 12], [1000, 3]])
     assert svg.count('class="load-bar"') == 3

@@ -11,11 +11,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from courseapp.lib.content import LoadReport
 from exercises import fair_share, grading
 from exercises.content_loader import CONTENT_DIR, load_exercises
 from exercises.models import Exercise, GradingRequest, Submission
 from exercises.tasks import grade_submission
-from lessons.content import LoadReport
 
 URL = "/exercises/idempotent-consumer/submit/"
 

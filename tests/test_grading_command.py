@@ -62,8 +62,8 @@ def test_code_that_does_not_compile_is_an_error_with_exit_2(db, capsys, tmp_path
 
 
 def test_it_uses_the_published_version_when_content_is_loaded(db, capsys, monkeypatch):
+    from courseapp.lib.content import LoadReport
     from exercises.content_loader import CONTENT_DIR, load_exercises
-    from lessons.content import LoadReport
 
     load_exercises(CONTENT_DIR, LoadReport())
     seen = []

@@ -13,11 +13,11 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
+from courseapp.lib.content import LoadReport
 from exercises import grading
 from exercises.content_loader import CONTENT_DIR, load_exercises
 from exercises.models import Exercise, GradingRequest, Submission
 from exercises.tasks import grade_submission, sweep_submissions
-from lessons.content import LoadReport
 from tests.conftest import need
 
 

@@ -20,11 +20,12 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
-from exercises import authoring, grading
+from courseapp.lib.content import LoadReport
+from exercises import grading
 from exercises.content_loader import CONTENT_DIR, load_exercises
 from exercises.models import Exercise, GradingRequest, Submission
 from exercises.tasks import grade_submission
-from lessons.content import LoadReport
+from teach import authoring
 from tests.conftest import need
 from tests.workers import celery_worker, wait_for
 

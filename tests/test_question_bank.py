@@ -1,4 +1,4 @@
-"""The real Quick Test question bank (lessons/content/questions/*.yaml) loads
+"""The real Quick Test question bank (quicktest/questions/*.yaml) loads
 against the real lessons and is big and varied enough to draw tests from."""
 
 from __future__ import annotations
@@ -11,11 +11,13 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from lessons import quiz
-from lessons.content import CONTENT_ROOT, LoadReport
+from courseapp.lib.content import LoadReport
+from courseapp.lib.modules import TOPICS
+from lessons.lessons_loader import CONTENT_DIR as LESSONS_DIR
 from lessons.models import Lesson, Question, QuizAttempt
-from lessons.modules import TOPICS
-from lessons.questions_loader import load_questions
+from quicktest import attempts as quiz
+from quicktest.loader import CONTENT_DIR as QUESTIONS_DIR
+from quicktest.loader import load_questions
 
 TYPES = {value for value, _ in Question.TYPES}
 OUTLINE = Path(settings.BASE_DIR) / "docs" / "course-outline.md"
@@ -32,8 +34,8 @@ def report(db) -> LoadReport:
     from lessons.lessons_loader import load_lessons
 
     report = LoadReport()
-    lessons = load_lessons(CONTENT_ROOT, outline_exercise_slugs(), report)
-    load_questions(CONTENT_ROOT / "questions", lessons, report)
+    lessons = load_lessons(LESSONS_DIR, outline_exercise_slugs(), report)
+    load_questions(QUESTIONS_DIR, lessons, report)
     return report
 
 
@@ -44,7 +46,7 @@ def test_the_bank_has_at_least_forty_questions(report):
 
 def test_every_topic_is_covered(report):
     assert set(report.counts["questions"]["by_topic"]) == set(TOPICS)
-    assert {path.stem for path in (CONTENT_ROOT / "questions").glob("*.yaml")} == set(TOPICS)
+    assert {path.stem for path in (QUESTIONS_DIR).glob("*.yaml")} == set(TOPICS)
 
 
 def test_every_question_type_is_present(report):
@@ -80,9 +82,7 @@ def test_draws_from_the_real_bank_are_balanced(report):
 
 def test_loading_the_bank_twice_changes_nothing(report):
     again = LoadReport()
-    load_questions(
-        CONTENT_ROOT / "questions", {lesson.slug: lesson for lesson in Lesson.objects.all()}, again
-    )
+    load_questions(QUESTIONS_DIR, {lesson.slug: lesson for lesson in Lesson.objects.all()}, again)
     assert again.added == {} and again.changed == {} and again.removed == {}
 
 

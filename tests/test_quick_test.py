@@ -12,9 +12,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from lessons import quiz
+from courseapp.lib.modules import TOPICS
 from lessons.models import Lesson, Question, QuizAnswer, QuizAttempt
-from lessons.modules import TOPICS
+from quicktest import attempts as quiz
 
 TYPES = [value for value, _ in Question.TYPES]
 HTMX = {"HTTP_HX_REQUEST": "true"}

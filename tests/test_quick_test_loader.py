@@ -6,9 +6,9 @@ import textwrap
 
 import pytest
 
-from lessons.content import ContentError, LoadReport
+from courseapp.lib.content import ContentError, LoadReport
 from lessons.models import Lesson, Question
-from lessons.questions_loader import load_questions
+from quicktest.loader import load_questions
 
 GOOD = {
     "sagas.yaml": """\

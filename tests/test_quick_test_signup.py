@@ -7,8 +7,8 @@ from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 
-from lessons import quiz
 from lessons.models import QuizAnswer, QuizAttempt
+from quicktest import attempts as quiz
 from tests.test_quick_test import answer, bank, finish  # noqa: F401  (fixture)
 
 

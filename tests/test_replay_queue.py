@@ -17,11 +17,11 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from courseapp.lib.content import LoadReport
 from exercises import grading, replays
 from exercises.content_loader import CONTENT_DIR, load_exercises
 from exercises.models import Exercise, GradingRequest, Replay, Submission
 from exercises.tasks import replay_schedule
-from lessons.content import LoadReport
 from tests.conftest import need
 from tests.workers import celery_worker, wait_for
 

@@ -7,10 +7,10 @@ import shutil
 
 import pytest
 
+from courseapp.lib.content import LoadReport
 from exercises import grading
 from exercises.content_loader import CONTENT_DIR, load_exercises
 from exercises.models import Exercise, ExerciseVersion, Submission
-from lessons.content import LoadReport
 from tests.conftest import need
 
 FAKE_PASS = '{"status": "passed", "message": "All invariants held"}'

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from courseapp.lib.content import LoadReport
 from exercises import grading
 from exercises.content_loader import CONTENT_DIR, load_exercises
 from exercises.models import Exercise, GradingRequest, Submission
-from lessons.content import LoadReport
 
 URL = "/exercises/idempotent-consumer/submit/"
 

@@ -6,7 +6,8 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
-from exercises import authoring, teach_urls
+from teach import authoring
+from teach import urls as teach_urls
 
 KWARGS = {"slug": "idempotent-consumer", "number": 1, "key": "consumer-duplicate-sources"}
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from exercises import authoring, grading
+from exercises import grading
 from exercises.models import Exercise, Submission
 from sandbox import scenarios
+from teach import authoring
+from teach import tasks as teach_tasks
 from tests.conftest import need
 
 SCENARIO = scenarios.get("idempotent_consumer")
@@ -239,7 +241,7 @@ def test_a_starter_that_passes_fails_validation(instructor_client, jail):
 def test_a_validation_request_runs_once(instructor_client, jail):
     instructor_client.post("/teach/exercises/new/", form_data())
     version = Exercise.objects.get().latest_version()
-    token = authoring.request_validation(version)
+    token = teach_tasks.request_validation(version)
     assert authoring.run_validation(version.pk, token) == "passed"
     assert authoring.run_validation(version.pk, token) == "done"
     assert authoring.run_validation(version.pk, "an-older-request") == "superseded"
@@ -248,7 +250,7 @@ def test_a_validation_request_runs_once(instructor_client, jail):
 def test_a_validation_queued_on_a_broker_shows_as_queued_and_polls(
     instructor_client, settings, monkeypatch
 ):
-    from exercises import teach_tasks
+    from teach import tasks as teach_tasks
 
     sent = []
     monkeypatch.setattr(
@@ -267,7 +269,7 @@ def test_a_new_version_leaves_old_submissions_attached_to_the_old_one(
 ):
     instructor_client.post("/teach/exercises/new/", form_data())
     v1 = Exercise.objects.get().latest_version()
-    authoring.run_validation(v1.pk, authoring.request_validation(v1))
+    authoring.run_validation(v1.pk, teach_tasks.request_validation(v1))
     v1.refresh_from_db()
     authoring.publish(v1)
     old = Submission.objects.create(
@@ -283,7 +285,7 @@ def test_a_new_version_leaves_old_submissions_attached_to_the_old_one(
         "/teach/exercises/confirm-once/edit/", form_data(hints="A clearer hint.")
     )
     v2 = Exercise.objects.get().latest_version()
-    authoring.run_validation(v2.pk, authoring.request_validation(v2))
+    authoring.run_validation(v2.pk, teach_tasks.request_validation(v2))
     v2.refresh_from_db()
     instructor_client.post("/teach/exercises/confirm-once/v2/publish/")
 
@@ -314,7 +316,7 @@ def _client_for(user):
 def test_an_unreachable_broker_ends_the_request_as_failed_instead_of_queued(
     instructor_client, monkeypatch, django_capture_on_commit_callbacks
 ):
-    from exercises import teach_tasks
+    from teach import tasks as teach_tasks
 
     def refuse(*args):
         raise ConnectionError("broker down")
@@ -335,7 +337,7 @@ def test_an_unreachable_broker_ends_the_request_as_failed_instead_of_queued(
 
 
 def test_saving_a_loaded_exercise_unchanged_keeps_its_version(instructor_client, content):
-    from exercises.teach_forms import ExerciseForm, variant_initial
+    from teach.forms import ExerciseForm, variant_initial
 
     exercise = Exercise.objects.get(slug="idempotent-consumer")
     before = exercise.versions.count()

@@ -9,11 +9,11 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from exercises import authoring
+from courseapp.lib.content import LoadReport
 from exercises.content_loader import ExerciseSpec, load_exercises, read_exercise
 from exercises.models import Exercise
-from lessons.content import LoadReport
 from sandbox import scenarios
+from teach import authoring
 
 SCENARIO = scenarios.get("idempotent_consumer")
 

@@ -6,10 +6,10 @@ import re
 
 import pytest
 
-from exercises import authoring
 from exercises.content_loader import ExerciseSpec
 from exercises.models import Exercise
 from sandbox import scenarios
+from teach import authoring
 
 SCENARIO = scenarios.get("idempotent_consumer")
 HOSTILE = """## Hello

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from exercises import authoring
 from lessons.models import Lesson, Question
-from lessons.questions_loader import _validate
+from quicktest.loader import validate_question
+from teach import authoring
 
 
 @pytest.fixture(autouse=True)
@@ -26,7 +26,7 @@ SINGLE = "2pc-availability-product"
 
 
 def _data(question, **overrides):
-    from exercises.teach_forms import QuestionForm
+    from teach.forms import QuestionForm
 
     data = {k: v for k, v in QuestionForm.initial_from(question).items()}
     data.update(overrides)
@@ -121,7 +121,7 @@ def test_the_yaml_download_is_what_the_loader_reads(instructor_client):
     lessons = {lesson.slug: lesson for lesson in Lesson.objects.all()}
     from pathlib import Path
 
-    row = _validate(Path(f"{question.topic}.yaml"), 1, raw, lessons)
+    row = validate_question(Path(f"{question.topic}.yaml"), 1, raw, lessons)
     assert row["prompt"] == "Edited prompt" and row["answer"] == 1 and row["key"] == SINGLE
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from exercises import authoring
 from exercises.content_loader import ExerciseSpec
 from exercises.models import HintUse, Submission
 from lessons.models import Question, QuizAnswer, QuizAttempt
 from sandbox import scenarios
+from teach import authoring
 
 SCENARIO = scenarios.get("idempotent_consumer")
 

@@ -9,10 +9,10 @@ import shutil
 import pytest
 from django.db import connection
 
-from exercises import authoring
 from exercises.content_loader import ExerciseSpec
 from exercises.models import ExerciseVersion
 from sandbox import scenarios
+from teach import authoring
 from tests.conftest import need
 from tests.workers import celery_worker, wait_for
 

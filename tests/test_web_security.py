@@ -16,10 +16,10 @@ from django.urls import URLPattern, URLResolver, get_resolver, include, path, re
 from django.urls.exceptions import Resolver404
 from django.urls.resolvers import RegexPattern, RoutePattern
 
-from exercises import authoring
+from courseapp.lib.content import LoadReport
 from exercises.content_loader import CONTENT_DIR, load_exercises
 from exercises.models import Exercise, Replay, Submission
-from lessons.content import LoadReport
+from teach import authoring
 from tests.test_xss import PAYLOAD, _assert_inert
 
 pytestmark = pytest.mark.django_db

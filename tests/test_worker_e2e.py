@@ -18,10 +18,10 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from courseapp.lib.content import LoadReport
 from exercises import grading
 from exercises.content_loader import CONTENT_DIR, load_exercises
 from exercises.models import Exercise, GradingRequest, Submission
-from lessons.content import LoadReport
 from tests.conftest import need
 from tests.workers import database_url, wait_for
 

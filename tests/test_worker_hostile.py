@@ -12,10 +12,10 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection
 
+from courseapp.lib.content import LoadReport
 from exercises import grading
 from exercises.content_loader import CONTENT_DIR, load_exercises
 from exercises.models import Exercise, ExerciseVersion, Submission
-from lessons.content import LoadReport
 from tests.conftest import need
 from tests.test_submission_hostile import HOSTILE
 from tests.workers import celery_worker, wait_for

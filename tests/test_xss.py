@@ -2,9 +2,9 @@
 
 import pytest
 
+from courseapp.lib.content import LoadReport
 from exercises.content_loader import CONTENT_DIR, load_exercises
 from exercises.models import Exercise, Submission
-from lessons.content import LoadReport
 
 pytestmark = pytest.mark.django_db
 

@@ -12,10 +12,10 @@ from django.core.cache import cache
 from django.test import Client
 from playwright.sync_api import expect
 
+from courseapp.lib.content import LoadReport
 from exercises import grading
 from exercises.content_loader import CONTENT_DIR, load_exercises
 from exercises.models import Exercise
-from lessons.content import LoadReport
 from tests.conftest import need
 
 

@@ -9,8 +9,9 @@ import shutil
 import pytest
 from playwright.sync_api import expect
 
-from exercises import authoring, grading
+from exercises import grading
 from sandbox import scenarios
+from teach import authoring
 from tests.conftest import need
 
 SCENARIO = scenarios.get("idempotent_consumer")

@@ -16,11 +16,12 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from exercises import authoring
-from exercises.markdown import render_markdown
+from courseapp.lib.markdown import render_html as render_markdown
 from exercises.models import Exercise, ExerciseVersion, Submission
-from exercises.teach_forms import QuestionForm, exercise_forms, fill_from_scenario, forms_valid
 from lessons.models import Question
+from teach import authoring
+from teach import tasks as teach_tasks
+from teach.forms import QuestionForm, exercise_forms, fill_from_scenario, forms_valid
 
 
 def instructor_required(view):
@@ -76,7 +77,7 @@ def version(request, slug, number):
 @require_POST
 def validate(request, slug, number):
     item = _version(slug, number)
-    authoring.request_validation(item, request.user)
+    teach_tasks.request_validation(item, request.user)
     item.refresh_from_db()
     if request.htmx:
         return render(

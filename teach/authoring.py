@@ -14,10 +14,8 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import statistics
-import uuid
 from collections import Counter
 from pathlib import Path
 
@@ -28,8 +26,8 @@ from django.db import transaction
 from django.db.models import Avg, Count, Q
 from django.utils import timezone
 
+from courseapp.lib.markdown import render_html as render_markdown
 from exercises.content_loader import ExerciseSpec
-from exercises.markdown import render_markdown
 from exercises.models import Exercise, ExerciseVersion, HintUse, Submission
 
 log = logging.getLogger(__name__)
@@ -201,44 +199,6 @@ def judge(expected: str, result: dict) -> tuple[bool, str]:
     if expected in broken:
         return True, f"breaks {expected} as it should"
     return False, f"it must break {expected}, but it broke {', '.join(broken) or 'nothing named'}"
-
-
-def request_validation(version: ExerciseVersion, user=None) -> str:
-    """Mark the version queued and send the validation task after commit; returns the request token."""
-    from exercises.teach_tasks import validate_exercise_version
-
-    token = uuid.uuid4().hex
-    state = {
-        "status": "queued",
-        "request": token,
-        "content_hash": version.content_hash,
-        "requested_at": timezone.now().isoformat(),
-        "requested_by": getattr(user, "email", "") or "",
-    }
-    ExerciseVersion.objects.filter(pk=version.pk).update(validation=state, validated_at=None)
-    transaction.on_commit(
-        functools.partial(_send_validation, validate_exercise_version, version.pk, token)
-    )
-    return token
-
-
-def _send_validation(task, version_id: int, token: str) -> None:
-    try:
-        task.delay(version_id, token)
-    except Exception:
-        # An unreachable broker must not leave the page polling a request nobody will run.
-        log.exception("could not send the validation task for version %s", version_id)
-        _finish(
-            version_id,
-            token,
-            {
-                "request": token,
-                "status": "failed",
-                "checks": [],
-                "error": "The validation task could not be "
-                "queued (is the broker running?). Nothing was run; validate again later.",
-            },
-        )
 
 
 def run_validation(version_id: int, token: str) -> str:
@@ -493,7 +453,7 @@ def _rate(part: int, whole: int) -> int | None:
 
 
 def question_raw(question) -> dict:
-    """A question in the YAML form of lessons/content/questions/<topic>.yaml."""
+    """A question in the YAML form of quicktest/questions/<topic>.yaml."""
     raw = {
         "id": question.key,
         "type": question.type,
@@ -516,10 +476,10 @@ def question_raw(question) -> dict:
 def check_question(raw: dict) -> dict:
     """Validate like the loader does; returns the model fields, or raises ContentError."""
     from lessons.models import Lesson
-    from lessons.questions_loader import _validate
+    from quicktest.loader import validate_question
 
     lessons = {lesson.slug: lesson for lesson in Lesson.objects.all()}
-    return _validate(Path(f"{raw.get('topic')}.yaml"), 1, raw, lessons)
+    return validate_question(Path(f"{raw.get('topic')}.yaml"), 1, raw, lessons)
 
 
 def update_question(question, row: dict):

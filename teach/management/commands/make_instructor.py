@@ -7,7 +7,7 @@
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from exercises import authoring
+from teach import authoring
 
 
 class Command(BaseCommand):

@@ -17,7 +17,7 @@ from pygments.formatters import HtmlFormatter
 from pygments.lexers import get_lexer_by_name
 from pygments.util import ClassNotFound
 
-from lessons.content import slugify_heading
+from courseapp.lib.content import slugify_heading
 
 _FORMATTER = HtmlFormatter(nowrap=True)
 
@@ -179,3 +179,9 @@ def plain_text(html: str) -> str:
 
 def pygments_css() -> str:
     return _FORMATTER.get_style_defs("pre code")
+
+
+def render_html(text: str) -> str:
+    """Exercise statements and hints: the same pipeline, without a table of contents."""
+    html, _toc = render_markdown(text)
+    return html

@@ -5,10 +5,10 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from lessons import quiz
+from courseapp.lib.modules import TOPICS
 from lessons.models import Question
-from lessons.modules import TOPICS
-from lessons.quiz import QuizError
+from quicktest import attempts as quiz
+from quicktest.attempts import QuizError
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +25,7 @@ def start(request):
         "rules": [(label, quiz.SCORING_RULES[value]) for value, label in Question.TYPES],
         "resume": unfinished[0] if unfinished else None,
     }
-    return render(request, "lessons/quiz/start.html", ctx)
+    return render(request, "quicktest/start.html", ctx)
 
 
 @require_POST
@@ -45,9 +45,7 @@ def attempt(request, attempt_id):
         return _refuse(request, exc)
     answer = _answer_to_show(attempt, request.GET.get("answered"))
     if answer:
-        return _region(
-            request, attempt, "lessons/quiz/_feedback.html", _feedback_ctx(attempt, answer)
-        )
+        return _region(request, attempt, "quicktest/_feedback.html", _feedback_ctx(attempt, answer))
     question = attempt.current_question()
     if question is None or attempt.is_finished:
         return redirect("quiz:result", attempt.pk)
@@ -57,9 +55,7 @@ def attempt(request, attempt_id):
             QuizError(410, "This test expired: a test stays open for six hours. Start a new one."),
             attempt,
         )
-    return _region(
-        request, attempt, "lessons/quiz/_question.html", _question_ctx(attempt, question)
-    )
+    return _region(request, attempt, "quicktest/_question.html", _question_ctx(attempt, question))
 
 
 @require_POST
@@ -73,7 +69,7 @@ def answer(request, attempt_id):
     except QuizError as exc:
         return _refuse(request, exc, attempt)
     if request.htmx:
-        return render(request, "lessons/quiz/_feedback.html", _feedback_ctx(attempt, answer))
+        return render(request, "quicktest/_feedback.html", _feedback_ctx(attempt, answer))
     return redirect(
         reverse("quiz:attempt", args=[attempt.pk])
         + f"?answered={attempt.position(answer.question)}"
@@ -99,7 +95,7 @@ def result(request, attempt_id):
         "topics": topics,
         "review": attempt.lessons_to_review(),
     }
-    return render(request, "lessons/quiz/result.html", ctx)
+    return render(request, "quicktest/result.html", ctx)
 
 
 def _answer_to_show(attempt, position):
@@ -146,7 +142,7 @@ def _feedback_ctx(attempt, answer):
 def _region(request, attempt, partial, ctx):
     if request.htmx:
         return render(request, partial, ctx)
-    return render(request, "lessons/quiz/attempt.html", {**ctx, "partial": partial})
+    return render(request, "quicktest/attempt.html", {**ctx, "partial": partial})
 
 
 def _refuse(request, exc: QuizError, attempt=None):
@@ -156,9 +152,9 @@ def _refuse(request, exc: QuizError, attempt=None):
         # htmx does not swap 4xx responses: load the test's current state, with the message on top.
         if exc.status != 410:  # the expired test's page says so itself
             messages.error(request, exc.message)
-        response = render(request, "lessons/quiz/_error.html", ctx, status=exc.status)
+        response = render(request, "quicktest/_error.html", ctx, status=exc.status)
         response["HX-Redirect"] = (
             reverse("quiz:attempt", args=[attempt.pk]) if attempt else reverse("quiz:start")
         )
         return response
-    return render(request, "lessons/quiz/error.html", ctx, status=exc.status)
+    return render(request, "quicktest/error.html", ctx, status=exc.status)

@@ -12,9 +12,9 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from exercises import authoring
 from exercises.content_loader import CONTENT_DIR, read_exercise
 from exercises.models import Exercise
+from teach import authoring
 
 
 class Command(BaseCommand):

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from lessons import quiz_views
+from quicktest import views as quiz_views
 
 app_name = "quiz"
 urlpatterns = [

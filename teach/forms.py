@@ -8,9 +8,9 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
+from courseapp.lib.modules import MODULES
 from exercises.content_loader import DEFAULT_RANDOM_SCHEDULES, DEFAULT_REVEAL_AFTER, ExerciseSpec
 from exercises.models import Exercise
-from lessons.modules import MODULES
 
 RESERVED_SLUGS = {"new"}
 VARIANT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,59}$")
@@ -406,7 +406,7 @@ class QuestionForm(forms.Form):
 
     def raw(self) -> dict:
         """The question in the YAML form the loader validates (indices from 0)."""
-        from exercises.authoring import question_raw
+        from teach.authoring import question_raw
 
         data = self.cleaned_data
         raw = question_raw(self.question)
@@ -441,8 +441,8 @@ class QuestionForm(forms.Form):
 
     def check(self) -> dict | None:
         """Validate like the loader; the model fields, or None with the reason as a form error."""
-        from exercises.authoring import check_question
-        from lessons.content import ContentError
+        from courseapp.lib.content import ContentError
+        from teach.authoring import check_question
 
         if not self.is_valid():
             return None

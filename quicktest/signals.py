@@ -8,9 +8,9 @@ attempt ids stored in the session (not the session key) identify the work.
 from allauth.account.signals import user_logged_in
 from django.dispatch import receiver
 
-from lessons.quiz import attach_session_attempts
+from quicktest.attempts import attach_session_attempts
 
 
-@receiver(user_logged_in, dispatch_uid="lessons.signals.attach_quiz_attempts")
+@receiver(user_logged_in, dispatch_uid="quicktest.signals.attach_quiz_attempts")
 def attach_quiz_attempts(sender, request, user, **kwargs):
     attach_session_attempts(request.session, user)

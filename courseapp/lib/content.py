@@ -9,8 +9,6 @@ from pathlib import Path
 
 import yaml
 
-CONTENT_ROOT = Path(__file__).resolve().parent / "content"
-
 
 class ContentError(Exception):
     """Bad content: names the file, the line (when known) and the reason."""

@@ -1,4 +1,4 @@
-"""Load the Quick Test question bank from lessons/content/questions/*.yaml.
+"""Load the Quick Test question bank from quicktest/questions/*.yaml.
 
 Every file holds the questions of one topic (the file's stem). The whole bank
 is validated before anything is written, so a bad file changes nothing; then
@@ -14,10 +14,11 @@ from pathlib import Path
 
 import yaml
 
-from lessons.content import ContentError, LoadReport, read_yaml
+from courseapp.lib.content import ContentError, LoadReport, read_yaml
+from courseapp.lib.modules import TOPICS
 from lessons.models import Question
-from lessons.modules import TOPICS
 
+CONTENT_DIR = Path(__file__).resolve().parent / "questions"
 KIND = "questions"
 TYPES = {value for value, _ in Question.TYPES}
 FIELDS = {
@@ -71,7 +72,7 @@ def load_questions(directory: Path, lessons: dict, report: LoadReport) -> None:
     where: dict[str, str] = {}
     for path in sorted(directory.glob("*.yaml")):
         for line, raw in _entries(path):
-            row = _validate(path, line, raw, lessons)
+            row = validate_question(path, line, raw, lessons)
             if row["key"] in parsed:
                 raise ContentError(
                     path,
@@ -100,7 +101,9 @@ def _entries(path: Path) -> list[tuple[int, object]]:
     return [(item.start_mark.line + 1, raw) for item, raw in zip(node.value, data)]
 
 
-def _validate(path: Path, line: int, raw, lessons: dict) -> dict:
+def validate_question(path: Path, line: int, raw, lessons: dict) -> dict:
+    """One question checked as the loader checks it; the instructor area uses it too."""
+
     def fail(reason: str):
         label = raw.get("id") if isinstance(raw, dict) and isinstance(raw.get("id"), str) else None
         raise ContentError(path, line, f"question '{label}': {reason}" if label else reason)

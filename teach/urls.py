@@ -1,6 +1,6 @@
 from django.urls import path
 
-from exercises import teach
+from teach import views as teach
 
 app_name = "teach"
 urlpatterns = [

@@ -9,14 +9,13 @@
 import json
 from pathlib import Path
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from lessons.content import CONTENT_ROOT, ContentError, LoadReport
-from lessons.lessons_loader import load_lessons
-
-EXERCISES_ROOT = Path(settings.BASE_DIR) / "exercises" / "content"
+from courseapp.lib.content import ContentError, LoadReport
+from exercises import content_loader as exercises_loader
+from lessons import lessons_loader
+from quicktest import loader as questions_loader
 
 
 class _DryRun(Exception):
@@ -31,8 +30,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--dry-run", action="store_true", help="validate and report, write nothing"
         )
-        parser.add_argument("--lessons-dir", type=Path, default=CONTENT_ROOT)
-        parser.add_argument("--exercises-dir", type=Path, default=EXERCISES_ROOT)
+        parser.add_argument("--lessons-dir", type=Path, default=lessons_loader.CONTENT_DIR)
+        parser.add_argument("--questions-dir", type=Path, default=questions_loader.CONTENT_DIR)
+        parser.add_argument("--exercises-dir", type=Path, default=exercises_loader.CONTENT_DIR)
 
     def handle(self, *args, **options):
         report = LoadReport()
@@ -56,24 +56,16 @@ class Command(BaseCommand):
             self._summary(report)
 
     def _load(self, options, report, progress):
+        # Lessons link to exercises and questions link to lessons: exercises are listed
+        # first so lesson links can be checked, and lessons are loaded before questions.
         exercises_dir = options["exercises_dir"]
-        exercise_slugs = {p.parent.name for p in exercises_dir.glob("*/exercise.yaml")}
+        exercise_slugs = exercises_loader.slugs_in(exercises_dir)
         progress(f"lessons from {options['lessons_dir']} ...")
-        lessons = load_lessons(options["lessons_dir"], exercise_slugs, report)
-        try:
-            from lessons.questions_loader import load_questions
-        except ImportError:
-            load_questions = None
-        if load_questions:
-            progress("questions ...")
-            load_questions(options["lessons_dir"] / "questions", lessons, report)
-        try:
-            from exercises.content_loader import load_exercises
-        except ImportError:
-            load_exercises = None
-        if load_exercises:
-            progress(f"exercises from {exercises_dir} ...")
-            load_exercises(exercises_dir, report)
+        lessons = lessons_loader.load_lessons(options["lessons_dir"], exercise_slugs, report)
+        progress(f"questions from {options['questions_dir']} ...")
+        questions_loader.load_questions(options["questions_dir"], lessons, report)
+        progress(f"exercises from {exercises_dir} ...")
+        exercises_loader.load_exercises(exercises_dir, report)
 
     def _summary(self, report):
         for kind in ("lessons", "questions", "exercises"):
