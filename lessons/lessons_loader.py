@@ -7,10 +7,12 @@ from pathlib import Path
 
 from django.conf import settings
 
+from courseapp.lib import claims
 from courseapp.lib.content import ContentError, LoadReport, split_front_matter
 from courseapp.lib.markdown import (
     PLAYGROUND_MARKER,
     content_links,
+    mark_claims,
     mark_playgrounds,
     plain_text,
     render_markdown,
@@ -58,15 +60,20 @@ def _parse(path: Path, exercise_slugs: set[str], playgrounds: set[str] | None) -
             raise ContentError(path, 2, f"front matter names an unknown exercise {slug!r}")
     checks = meta.get("self_check") or []
     if not isinstance(checks, list) or any(
-        not isinstance(c, dict) or not c.get("question") or not c.get("answer") for c in checks
+        not isinstance(c, dict)
+        or not c.get("question")
+        or not c.get("answer")
+        or not isinstance(c.get("try", ""), str)
+        for c in checks
     ):
-        raise ContentError(path, 2, "self_check must be a list of {question, answer}")
+        raise ContentError(path, 2, "self_check must be a list of {question, answer[, try]}")
+    found_claims = _parse_claims(path, body, body_line, checks)
     embedded = PLAYGROUND_MARKER.findall(body)
     for offset, line in enumerate(body.splitlines()):
         match = PLAYGROUND_MARKER.match(line)
         if match and playgrounds is not None and match.group(1) not in playgrounds:
             raise ContentError(path, body_line + offset, f"unknown playground {match.group(1)!r}")
-    html, toc = render_markdown(mark_playgrounds(body))
+    html, toc = render_markdown(mark_claims(mark_playgrounds(body)))
     words = len(plain_text(html).split())
     return {
         "slug": meta["slug"],
@@ -81,13 +88,59 @@ def _parse(path: Path, exercise_slugs: set[str], playgrounds: set[str] | None) -
         "topics": meta.get("topics") or [],
         "exercise_slugs": meta.get("exercises") or [],
         "playgrounds": list(dict.fromkeys(embedded or meta.get("playgrounds") or [])),
-        "self_check": [{"question": c["question"], "answer": c["answer"]} for c in checks],
+        "self_check": [
+            {"question": c["question"], "answer": c["answer"]}
+            | ({"try": claims.parse(c["try"]).text} if c.get("try") else {})
+            for c in checks
+        ],
         "source": str(path.relative_to(settings.BASE_DIR))
         if path.is_relative_to(settings.BASE_DIR)
         else str(path),
         "_body_line": body_line,
         "_path": path,
+        "_claims": found_claims,
     }
+
+
+def _parse_claims(path: Path, body: str, body_line: int, checks: list[dict]) -> list:
+    """[(line, Claim)] for every `::: try` line of the body and every self-check's `try`;
+    a claim that does not follow the grammar stops the load at its line."""
+    found = []
+    for offset, text in claims.find(body):
+        try:
+            found.append((body_line + offset, claims.parse(text)))
+        except claims.ClaimSyntaxError as exc:
+            raise ContentError(path, body_line + offset, f"{claims.DIRECTIVE} {exc}") from None
+    front = path.read_text(encoding="utf-8").split("\n")[: body_line - 1]
+    for check in checks:
+        if not check.get("try"):
+            continue
+        line = next(
+            (n for n, text in enumerate(front, 1) if check["try"] in text and "try:" in text), 2
+        )
+        try:
+            found.append((line, claims.parse(check["try"])))
+        except claims.ClaimSyntaxError as exc:
+            raise ContentError(path, line, f"self-check try: {exc}") from None
+    return found
+
+
+def _check_claims(parsed: dict[str, dict]) -> None:
+    """Run every claim through the playground code the page runs; refuse one that does not
+    show what it says, or whose playground no lesson embeds (its preset would lead nowhere)."""
+    embedded = {key for data in parsed.values() for key in data["playgrounds"]}
+    for data in parsed.values():
+        for line, claim in data["_claims"]:
+            if claim.playground not in embedded:
+                raise ContentError(
+                    data["_path"],
+                    line,
+                    f"claim on playground {claim.playground!r}, which no lesson embeds "
+                    f"('::: playground {claim.playground}')",
+                )
+            reason = claims.check(claim)
+            if reason:
+                raise ContentError(data["_path"], line, reason)
 
 
 def _check_links(parsed: dict[str, dict], exercise_slugs: set[str]) -> None:
@@ -133,6 +186,7 @@ def load_lessons(
         parsed[data["slug"]] = data
         orders[data["order"]] = path
     _check_links(parsed, exercise_slugs)
+    _check_claims(parsed)
 
     existing = {lesson.slug: lesson for lesson in Lesson.objects.all()}
     # Orders are unique: park every row out of the way before renumbering.

@@ -11,11 +11,11 @@ import json
 
 from django.core.cache import cache
 
+from courseapp.lib.claims import DEFAULT_SEED, MAX_SEED
 from courseapp.lib.timeline import timeline_svg
 from sandbox.playgrounds import PLAYGROUNDS
 from sandbox.playgrounds import run as simulate
 
-MAX_SEED = 999
 CACHE_SECONDS = 24 * 3600
 
 
@@ -33,9 +33,9 @@ def toggles_from(query, key: str) -> dict[str, bool]:
 
 def seed_from(query) -> int:
     try:
-        return min(max(int(query.get("seed", 1)), 0), MAX_SEED)
+        return min(max(int(query.get("seed", DEFAULT_SEED)), 0), MAX_SEED)
     except (TypeError, ValueError):
-        return 1
+        return DEFAULT_SEED
 
 
 def run(key: str, toggles: dict[str, bool], seed: int) -> dict:

@@ -1,3 +1,5 @@
+from urllib.parse import urlencode
+
 from django.core.cache import cache
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -5,7 +7,8 @@ from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
-from courseapp.lib.markdown import split_playgrounds
+from courseapp.lib import claims
+from courseapp.lib.markdown import split_parts
 from courseapp.lib.modules import MODULES, TOPICS
 from exercises.models import Exercise
 from lessons import playground, progress
@@ -69,11 +72,22 @@ def _body(request, lesson: Lesson, chosen: str | None) -> str:
         name: _playground_state(request, name, active=(name == chosen))
         for name in lesson.playgrounds
     }
-    parts = [
-        (kind, panels.get(value) if kind == "playground" else value)
-        for kind, value in split_playgrounds(lesson.html)
+    presets = [_preset(lesson, claim) for claim in claims.parse_all(lesson.body)]
+    parts = []
+    for kind, value in split_parts(lesson.html):
+        if kind == "playground":
+            parts.append((kind, panels.get(value)))
+        elif kind == "claim":
+            parts.append((kind, presets[int(value)]))
+        else:
+            parts.append((kind, value))
+    checks = [
+        {**item, "preset": _preset(lesson, claims.parse(item["try"])) if item.get("try") else None}
+        for item in lesson.self_check
     ]
-    html = render_to_string("lessons/_body.html", {"lesson": lesson, "parts": parts})
+    html = render_to_string(
+        "lessons/_body.html", {"lesson": lesson, "parts": parts, "checks": checks}
+    )
     if not chosen:
         cache.set(key, html, 3600)
     return mark_safe(html)  # rendered from our own template
@@ -114,7 +128,7 @@ def _playground_state(request, key: str, active: bool) -> dict:
         return {"key": key, "missing": True}
     query = request.GET if active else {}
     toggles = playground.toggles_from(query, key)
-    seed = playground.seed_from(query) if active else 1
+    seed = playground.seed_from(query) if active else playground.DEFAULT_SEED
     return {
         "key": key,
         "spec": spec,
@@ -122,6 +136,30 @@ def _playground_state(request, key: str, active: bool) -> dict:
         "seed": seed,
         "report": playground.run(key, toggles, seed),
         "fields": [{**t, "checked": toggles[t["name"]]} for t in spec["toggles"]],
+    }
+
+
+def _preset(lesson: Lesson, claim: claims.Claim) -> dict:
+    """A claim as a one-click preset: a plain link that opens the playground with the claim's
+    toggles and seed (in this lesson, or the first lesson that embeds that playground), and the
+    result the claim expects, which load_content has checked."""
+    target = lesson
+    if claim.playground not in lesson.playgrounds:
+        target = next(
+            (
+                other
+                for other in Lesson.objects.only("slug", "title", "playgrounds", "order")
+                if claim.playground in other.playgrounds
+            ),
+            lesson,
+        )
+    return {
+        "claim": claim,
+        "href": f"{target.get_absolute_url()}?{urlencode(claim.query())}#playground-{claim.playground}",
+        "elsewhere": target if target.pk != lesson.pk else None,
+        "title": playground.catalogue()[claim.playground]["title"],
+        "toggles": claims.describe_toggles(claim),
+        "breaks": claims.describe_outcome(claim),
     }
 
 

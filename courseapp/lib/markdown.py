@@ -17,6 +17,7 @@ from pygments.formatters import HtmlFormatter
 from pygments.lexers import get_lexer_by_name
 from pygments.util import ClassNotFound
 
+from courseapp.lib.claims import LINE as CLAIM_LINE
 from courseapp.lib.content import slugify_heading
 
 _FORMATTER = HtmlFormatter(nowrap=True)
@@ -152,7 +153,8 @@ def render_markdown(text: str) -> tuple[str, list[dict]]:
 
 PLAYGROUND_MARKER = re.compile(r"^::: playground ([a-z0-9-]+)\s*$", re.M)
 _PLAYGROUND_TOKEN = "PLAYGROUND::{}"
-_PLAYGROUND_HTML = re.compile(r"<p>PLAYGROUND::([a-z0-9-]+)</p>")
+_CLAIM_TOKEN = "CLAIM::{}"
+_PART_HTML = re.compile(r"<p>(PLAYGROUND|CLAIM)::([a-z0-9-]+)</p>")
 
 
 def mark_playgrounds(text: str) -> str:
@@ -161,13 +163,25 @@ def mark_playgrounds(text: str) -> str:
     return PLAYGROUND_MARKER.sub(lambda m: "\n" + _PLAYGROUND_TOKEN.format(m.group(1)) + "\n", text)
 
 
-def split_playgrounds(html: str) -> list[tuple[str, str]]:
-    """Split rendered HTML into ("html", chunk) and ("playground", key) parts."""
+def mark_claims(text: str) -> str:
+    """Swap each `::: try ...` line for a token naming its position among the body's claims
+    (see courseapp.lib.claims), so the page can put the claim's preset in its place."""
+    lines, count = [], 0
+    for line in text.split("\n"):
+        if CLAIM_LINE.match(line):
+            line = "\n" + _CLAIM_TOKEN.format(count) + "\n"
+            count += 1
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def split_parts(html: str) -> list[tuple[str, str]]:
+    """Split rendered HTML into ("html", chunk), ("playground", key) and ("claim", index) parts."""
     parts: list[tuple[str, str]] = []
     last = 0
-    for match in _PLAYGROUND_HTML.finditer(html):
+    for match in _PART_HTML.finditer(html):
         parts.append(("html", html[last : match.start()]))
-        parts.append(("playground", match.group(1)))
+        parts.append((match.group(1).lower(), match.group(2)))
         last = match.end()
     parts.append(("html", html[last:]))
     return [part for part in parts if part[1]]
