@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: install install-dev run worker test migrations-check bench mutate clean
+.PHONY: install install-dev run worker test migrations-check bench mutate clean editor
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -43,6 +43,10 @@ bench: install-dev
 # Mutation testing of every scenario's grader (sandbox/mutate.py); fails while a mutant survives.
 mutate: install
 	$(BIN)/python -m sandbox mutate --all
+
+# The exercise editor's CodeMirror bundle (committed): static/vendor/codemirror/editor.bundle.js.
+editor:
+	cd tools/editor && npm ci && npm run build
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles
