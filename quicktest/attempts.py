@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import random
 from collections import Counter, defaultdict
+from dataclasses import dataclass, field
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from lessons.models import Question, QuizAnswer, QuizAttempt
+from lessons.models import Lesson, Question, QuizAnswer, QuizAttempt
 
 QUESTIONS_PER_TEST = 10
 MAX_PER_TOPIC = 2
@@ -35,12 +36,33 @@ SCORING_RULES = {
 }
 
 
+ALREADY_ANSWERED = "You already answered this question; your first answer stands."
+
+
 class QuizError(Exception):
     """A request the Quick Test refuses: an HTTP status and a readable reason."""
 
     def __init__(self, status: int, message: str):
         self.status, self.message = status, message
         super().__init__(message)
+
+
+class AnswerError(QuizError):
+    """The answer sent for the current question does not fit it: the question is
+    shown again with the error beside it, the valid parts of the answer kept and
+    the form fields in `fields` marked invalid."""
+
+    def __init__(self, message: str, fields=()):
+        super().__init__(400, message)
+        self.fields = frozenset(fields)
+
+
+class AlreadyAnswered(QuizError):
+    """An answer to a question that has one (a replayed or double post)."""
+
+    def __init__(self, question_key: str):
+        super().__init__(409, ALREADY_ANSWERED)
+        self.question_key = question_key
 
 
 # Drawing --------------------------------------------------------------------------------------
@@ -161,8 +183,6 @@ def attach_session_attempts(session, user) -> int:
 
 # Answers ----------------------------------------------------------------------------------------
 
-ALREADY_ANSWERED = "You already answered this question; your first answer stands."
-
 
 def submit(attempt: QuizAttempt, question_key, data) -> QuizAnswer:
     """Grade and save one answer. Anything but the next question of a live
@@ -183,7 +203,7 @@ def submit(attempt: QuizAttempt, question_key, data) -> QuizAnswer:
         if not isinstance(question_key, str) or question_key not in attempt.question_keys:
             raise QuizError(400, "That question is not part of this test.")
         if question_key in attempt.answers_by_key():
-            raise QuizError(409, ALREADY_ANSWERED)
+            raise AlreadyAnswered(question_key)
         question = attempt.current_question()
         if question.key != question_key:
             raise QuizError(
@@ -198,7 +218,7 @@ def submit(attempt: QuizAttempt, question_key, data) -> QuizAnswer:
                     attempt=attempt, question=question, given=given, score=score(question, given)
                 )
         except IntegrityError:
-            raise QuizError(409, ALREADY_ANSWERED) from None
+            raise AlreadyAnswered(question_key) from None
         attempt.forget_answers()
         if attempt.current_question() is None:
             attempt.finished_at = timezone.now()
@@ -213,24 +233,24 @@ def submit(attempt: QuizAttempt, question_key, data) -> QuizAnswer:
 def read_answer(question: Question, layout: list[int] | None, data) -> object:
     """The learner's answer from the form, checked against the question's shape.
     Returns what is stored in QuizAnswer.given (indices into the question's own
-    choices/items, never into the shuffled display order)."""
+    choices/items, never into the shuffled display order). Raises AnswerError."""
     if question.type in (Question.SINGLE, Question.SPOTBUG):
         values = data.getlist("choice")
         if len(values) != 1:
-            raise QuizError(400, "Choose one option.")
-        return _index(values[0], len(question.choices))
+            raise AnswerError("Choose one option.", ["choice"])
+        return _index(values[0], len(question.choices), name="choice")
     if question.type == Question.TRUEFALSE:
         value = data.get("choice")
         if value not in ("true", "false"):
-            raise QuizError(400, "Choose true or false.")
+            raise AnswerError("Choose true or false.", ["choice"])
         return value == "true"
     if question.type == Question.MULTIPLE:
         values = data.getlist("choice")
         if not values:
-            raise QuizError(400, "Choose at least one option.")
-        chosen = sorted({_index(value, len(question.choices)) for value in values})
+            raise AnswerError("Choose at least one option.", ["choice"])
+        chosen = sorted({_index(value, len(question.choices), name="choice") for value in values})
         if len(chosen) != len(values):
-            raise QuizError(400, "An option was sent twice.")
+            raise AnswerError("An option was sent twice.", ["choice"])
         return chosen
     return _read_order(question, layout, data)
 
@@ -238,29 +258,125 @@ def read_answer(question: Question, layout: list[int] | None, data) -> object:
 def _read_order(question: Question, layout, data) -> list[int]:
     size = len(question.items)
     layout = layout if layout and sorted(layout) == list(range(size)) else list(range(size))
-    sent = sorted(name for name in data if name.startswith("position-"))
-    expected = sorted(f"position-{shown}" for shown in range(size))
-    if sent != expected:
-        raise QuizError(400, f"Give a position to each of the {size} items, and only to them.")
-    order = [None] * size
-    for shown in range(size):
-        position = _index(data.get(f"position-{shown}"), size, first=1)
-        if order[position] is not None:
-            raise QuizError(
-                400, f"Two items were given position {position + 1}; each position is used once."
-            )
+    names = [f"position-{shown}" for shown in range(size)]
+    missing = [name for name in names if not str(data.get(name) or "").strip()]
+    extra = [name for name in data if name.startswith("position-") and name not in names]
+    if missing or extra or any(len(data.getlist(name)) > 1 for name in names):
+        raise AnswerError(
+            f"Give a position to each of the {size} items, and only to them.", missing
+        )
+    positions = [_index(data.get(name), size, first=1, name=name) for name in names]
+    clashes = {position for position in positions if positions.count(position) > 1}
+    if clashes:
+        first = min(clashes)
+        raise AnswerError(
+            f"Two items were given position {first + 1}; each position is used once.",
+            [name for name, position in zip(names, positions, strict=True) if position in clashes],
+        )
+    order = [0] * size
+    for shown, position in enumerate(positions):
         order[position] = layout[shown]
     return order
 
 
-def _index(value, size: int, first: int = 0) -> int:
+def _index(value, size: int, first: int = 0, name: str = "choice") -> int:
     try:
         number = int(str(value).strip())
     except (TypeError, ValueError):
-        raise QuizError(400, "That answer is not one of the options.") from None
+        raise AnswerError("That answer is not one of the options.", [name]) from None
     if not first <= number < size + first:
-        raise QuizError(400, "That answer is not one of the options.")
+        raise AnswerError("That answer is not one of the options.", [name])
     return number - first
+
+
+def kept_answer(question: Question, data) -> dict:
+    """What a refused form said that still fits the question, to show it again:
+    {"choices": {index, ...}} or {"truefalse": "true"/"false"} or
+    {"positions": {shown: position}}. Values that do not fit are left out."""
+    if question.type == Question.ORDERING:
+        size = len(question.items)
+        positions = {}
+        for shown in range(size):
+            value = str(data.get(f"position-{shown}") or "").strip()
+            if value.isdigit() and 1 <= int(value) <= size:
+                positions[shown] = int(value)
+        return {"positions": positions}
+    if question.type == Question.TRUEFALSE:
+        value = data.get("choice")
+        return {"truefalse": value if value in ("true", "false") else None}
+    size = len(question.choices)
+    values = data.getlist("choice")
+    if question.type != Question.MULTIPLE and len(values) != 1:
+        values = []
+    return {
+        "choices": {int(value) for value in values if value.isdigit() and 0 <= int(value) < size}
+    }
+
+
+# Review -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Reviewed:
+    """One question of a test, as the result page reviews it."""
+
+    number: int
+    question: Question
+    answer: QuizAnswer | None
+
+    @property
+    def right(self) -> bool:
+        return self.answer is not None and self.answer.score >= 1
+
+    @property
+    def your_answer(self) -> list[str]:
+        return self.question.describe(self.answer.given) if self.answer else []
+
+    @property
+    def ordered(self) -> bool:
+        return self.question.type == Question.ORDERING
+
+
+def review(attempt: QuizAttempt) -> list[Reviewed]:
+    answered = attempt.answers_by_key()
+    return [
+        Reviewed(number, question, answered.get(question.key))
+        for number, question in enumerate(attempt.questions(), start=1)
+    ]
+
+
+@dataclass
+class LessonToReview:
+    lesson: Lesson
+    sections: list[tuple[str, str]] = field(default_factory=list)  # (url, title), each once
+    missed: list[int] = field(default_factory=list)  # question numbers, each once
+
+
+def lessons_to_review(reviewed: list[Reviewed]) -> list[LessonToReview]:
+    """Each lesson once: the lessons the missed (wrong or unanswered) questions
+    point to, or for a missed question without a lesson the lessons of its topic;
+    under each, the sections to reread and the missed questions, once each."""
+    missed = [entry for entry in reviewed if not entry.right]
+    topic_lessons = None
+    by_lesson: dict[int, LessonToReview] = {}
+    for entry in missed:
+        question = entry.question
+        if question.lesson is not None:
+            lessons = [question.lesson]
+        else:
+            if topic_lessons is None:
+                topic_lessons = list(Lesson.objects.all())
+            lessons = [
+                lesson for lesson in topic_lessons if question.topic in (lesson.topics or [])
+            ]
+        for lesson in lessons:
+            item = by_lesson.setdefault(lesson.pk, LessonToReview(lesson))
+            if entry.number not in item.missed:
+                item.missed.append(entry.number)
+            section = (question.lesson_url(), question.section_title())
+            if question.lesson is lesson and section[1] and section not in item.sections:
+                item.sections.append(section)
+    return sorted(by_lesson.values(), key=lambda item: item.lesson.order)
 
 
 def score(question: Question, given) -> float:

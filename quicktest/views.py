@@ -1,6 +1,5 @@
 import logging
 
-from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -8,7 +7,7 @@ from django.views.decorators.http import require_GET, require_POST
 from courseapp.lib.modules import TOPICS
 from lessons.models import Question
 from quicktest import attempts as quiz
-from quicktest.attempts import QuizError
+from quicktest.attempts import AlreadyAnswered, AnswerError, QuizError
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +66,7 @@ def answer(request, attempt_id):
     try:
         answer = quiz.submit(attempt, request.POST.get("question"), request.POST)
     except QuizError as exc:
-        return _refuse(request, exc, attempt)
+        return _refuse_answer(request, attempt, exc)
     if request.htmx:
         return render(request, "quicktest/_feedback.html", _feedback_ctx(attempt, answer))
     return redirect(
@@ -88,12 +87,14 @@ def result(request, attempt_id):
     topics = [
         (TOPICS[topic], right, count) for topic, (right, count) in attempt.topic_scores().items()
     ]
+    reviewed = quiz.review(attempt)
     ctx = {
         "attempt": attempt,
         "points": points,
         "total": total,
         "topics": topics,
-        "review": attempt.lessons_to_review(),
+        "reviewed": reviewed,
+        "lessons": quiz.lessons_to_review(reviewed),
     }
     return render(request, "quicktest/result.html", ctx)
 
@@ -109,23 +110,37 @@ def _answer_to_show(attempt, position):
     return attempt.answers_by_key().get(attempt.question_keys[int(position) - 1])
 
 
-def _question_ctx(attempt, question):
+def _question_ctx(attempt, question, error: QuizError | None = None, data=None):
+    """The question form; after a refused answer, with the error beside the
+    question and (for an AnswerError) what the learner sent that still fits."""
+    kept = quiz.kept_answer(question, data) if isinstance(error, AnswerError) else {}
+    invalid = error.fields if isinstance(error, AnswerError) else frozenset()
+    chosen = kept.get("choices", set())
     ctx = {
         "attempt": attempt,
         "question": question,
         "number": attempt.position(question),
         "total": len(attempt.question_keys),
         "answered": len(attempt.answers_by_key()),
+        "error": error.message if error else "",
+        "choice_invalid": "choice" in invalid,
+        "choices": [(index, text, index in chosen) for index, text in enumerate(question.choices)],
+        "truefalse": kept.get("truefalse"),
     }
     if question.type == Question.ORDERING:
-        ctx["ordering_items"] = attempt.shown_items(question)
+        positions = kept.get("positions", {})
+        ctx["ordering_items"] = [
+            (shown, text, positions.get(shown), f"position-{shown}" in invalid)
+            for shown, text in attempt.shown_items(question)
+        ]
         ctx["positions"] = range(1, len(question.items) + 1)
     return ctx
 
 
-def _feedback_ctx(attempt, answer):
+def _feedback_ctx(attempt, answer, notice=""):
     question = answer.question
     return {
+        "notice": notice,
         "attempt": attempt,
         "question": question,
         "answer": answer,
@@ -139,22 +154,49 @@ def _feedback_ctx(attempt, answer):
     }
 
 
-def _region(request, attempt, partial, ctx):
+# htmx leaves 4xx responses unswapped; static/js/quick-test.js swaps the ones that carry this
+# header (the Quick Test's own refusals) into the question's region, and no others.
+REFUSAL_HEADER = "X-Quick-Test-Refusal"
+
+
+def _partial(request, template, ctx, status):
+    response = render(request, template, ctx, status=status)
+    if status >= 400:
+        response[REFUSAL_HEADER] = str(status)
+    return response
+
+
+def _region(request, attempt, partial, ctx, status=200):
     if request.htmx:
-        return render(request, partial, ctx)
-    return render(request, "quicktest/attempt.html", {**ctx, "partial": partial})
+        return _partial(request, partial, ctx, status)
+    return render(request, "quicktest/attempt.html", {**ctx, "partial": partial}, status=status)
+
+
+def _refuse_answer(request, attempt, exc: QuizError):
+    """A refused answer to a live test: the region shows where the test stands,
+    with the reason beside the question, and keeps what the learner sent when the
+    question is still the one to answer. Nothing goes to the site-wide messages,
+    so the reason is gone with the next question."""
+    logger.info("quick test answer refused %s: %s", request.path, exc.status)
+    if attempt.is_finished or exc.status == 410:
+        return _refuse(request, exc, attempt)
+    if isinstance(exc, AlreadyAnswered):
+        given = attempt.answers_by_key().get(exc.question_key)
+        if given is not None:
+            ctx = _feedback_ctx(attempt, given, notice=exc.message)
+            return _region(request, attempt, "quicktest/_feedback.html", ctx, exc.status)
+    question = attempt.current_question()
+    if question is None:
+        return _refuse(request, exc, attempt)
+    ctx = _question_ctx(attempt, question, exc, request.POST)
+    return _region(request, attempt, "quicktest/_question.html", ctx, exc.status)
 
 
 def _refuse(request, exc: QuizError, attempt=None):
+    """A refusal with no question to show: the reason and the ways on (swapped
+    into the question's region for htmx)."""
     logger.info("quick test refused %s %s: %s", request.method, request.path, exc.status)
     ctx = {"message": exc.message, "status": exc.status, "attempt": attempt}
     if request.htmx:
-        # htmx does not swap 4xx responses: load the test's current state, with the message on top.
-        if exc.status != 410:  # the expired test's page says so itself
-            messages.error(request, exc.message)
-        response = render(request, "quicktest/_error.html", ctx, status=exc.status)
-        response["HX-Redirect"] = (
-            reverse("quiz:attempt", args=[attempt.pk]) if attempt else reverse("quiz:start")
-        )
-        return response
+        return _partial(request, "quicktest/_error.html", ctx, exc.status)
     return render(request, "quicktest/error.html", ctx, status=exc.status)

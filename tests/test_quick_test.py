@@ -565,19 +565,23 @@ class TestTampering:
         assert_refused(answer(client, attempt, question=last), 409, "finished")
         assert list(QuizAnswer.objects.values_list("score", flat=True)) == scores
 
-    def test_htmx_refusals_carry_the_status_and_refresh_the_page_with_the_message(
+    def test_htmx_refusals_carry_the_status_and_show_the_message_in_the_region(
         self, client, attempt
     ):
         question = current(attempt)
         answer(client, attempt)
         response = answer(client, attempt, question=question, **HTMX)
-        assert response.status_code == 409
-        assert response["HX-Redirect"] == reverse("quiz:attempt", args=[attempt.pk])
-        assert "<html" not in response.content.decode()
+        assert response.status_code == 409 and not response.has_header("HX-Redirect")
+        # The header lets the page's script swap this refusal (and no other 4xx) into the region.
+        assert response["X-Quick-Test-Refusal"] == "409"
+        html = response.content.decode()
+        assert "<html" not in html and "already answered" in html
+        # The message lives in the swapped region, not in a banner that outlives the question.
         html = client.get(reverse("quiz:attempt", args=[attempt.pk])).content.decode()
-        assert "already answered" in html and "Question 2 of 10" in html
+        assert "already answered" not in html and "Question 2 of 10" in html
+        assert 'class="messages"' not in html
 
-    def test_htmx_refusals_for_someone_elses_attempt_go_back_to_the_start_page(
+    def test_htmx_refusals_for_someone_elses_attempt_say_so_with_a_way_back_to_the_start(
         self, client, attempt
     ):
         from django.test import Client
@@ -585,7 +589,11 @@ class TestTampering:
         response = Client().post(
             reverse("quiz:answer", args=[attempt.pk]), {"question": "x"}, **HTMX
         )
-        assert response.status_code == 404 and response["HX-Redirect"] == reverse("quiz:start")
+        html = response.content.decode()
+        assert response.status_code == 404 and not response.has_header("HX-Redirect")
+        assert response["X-Quick-Test-Refusal"] == "404"
+        assert "no such test" in html and f'href="{reverse("quiz:start")}"' in html
+        assert "<html" not in html
 
     def test_answering_needs_a_post(self, client, attempt):
         assert client.get(reverse("quiz:answer", args=[attempt.pk])).status_code == 405
@@ -609,3 +617,303 @@ class TestAttemptsFor:
         assert [a.pk for a in attempts] == [mine.pk]
         assert attempts[0].score() == (10.0, 10)
         assert sum(points for points, _ in attempts[0].topic_scores().values()) == 10.0
+
+
+# Errors keep the learner's work and sit beside the question --------------------------------------
+
+
+def put_first(attempt: QuizAttempt, *keys: str, layout=(1, 3, 0, 2)) -> None:
+    """Make `keys` the first questions of the attempt (ordering ones in `layout`)."""
+    attempt.question_keys = (
+        list(keys) + [k for k in attempt.question_keys if k not in keys][: 10 - len(keys)]
+    )
+    attempt.layouts = {
+        **attempt.layouts,
+        **{key: list(layout) for key in keys if key.endswith("-ordering")},
+    }
+    attempt.save()
+
+
+def post_answer(client, attempt, data, **extra):
+    return client.post(reverse("quiz:answer", args=[attempt.pk]), data, **extra)
+
+
+def selected_positions(html: str) -> dict[int, str | None]:
+    """{shown item: the position its <select> shows as chosen, or None}."""
+    kept = {}
+    for shown, body in re.findall(r'<select id="position-(\d+)"[^>]*>(.*?)</select>', html, re.S):
+        chosen = re.findall(r'<option value="(\d*)" selected>', body)
+        kept[int(shown)] = chosen[0] if chosen else None
+    return kept
+
+
+def question_form(html: str) -> str:
+    return re.search(r'<form class="question".*?</form>', html, re.S).group(0)
+
+
+ORDERING = "outbox-ordering"
+DUPLICATE = {"position-0": "2", "position-1": "2", "position-2": "4", "position-3": "1"}
+
+
+class TestAnswerErrors:
+    @pytest.mark.parametrize("extra", [{}, HTMX], ids=["plain post", "htmx"])
+    def test_an_ordering_error_keeps_every_position_and_shows_the_error_inside_the_form(
+        self, client, attempt, extra
+    ):
+        put_first(attempt, ORDERING)
+        response = post_answer(client, attempt, {"question": ORDERING, **DUPLICATE}, **extra)
+        html = response.content.decode()
+        assert response.status_code == 400 and not response.has_header("HX-Redirect")
+        assert ("<html" in html) == (not extra)
+        assert response.has_header("X-Quick-Test-Refusal") == bool(extra)
+        form = question_form(html)
+        assert "Two items were given position 2" in form
+        assert re.search(r'<p class="notice error question-error" id="question-error"', form)
+        assert "Question 1 of 10" in html
+        assert selected_positions(html) == {0: "2", 1: "2", 2: "4", 3: "1"}
+        # The two items that clash are marked, the others are not.
+        for shown in range(4):
+            marked = re.search(rf'<select id="position-{shown}"[^>]*aria-invalid="true"', html)
+            assert bool(marked) == (shown in (0, 1)), shown
+        assert not QuizAnswer.objects.exists()
+
+    def test_the_error_is_gone_on_the_next_page_and_never_becomes_a_site_banner(
+        self, client, attempt
+    ):
+        put_first(attempt, ORDERING)
+        post_answer(client, attempt, {"question": ORDERING, **DUPLICATE}, **HTMX)
+        for extra in ({}, HTMX):
+            html = client.get(reverse("quiz:attempt", args=[attempt.pk]), **extra).content.decode()
+            assert "Question 1 of 10" in html
+            assert "position 2" not in html and "question-error" not in html
+            assert 'class="messages"' not in html
+            assert set(selected_positions(html).values()) == {None}
+        # Fixing the order answers the question; the next question carries no error either.
+        fixed = {"position-0": "2", "position-1": "4", "position-2": "1", "position-3": "3"}
+        response = post_answer(client, attempt, {"question": ORDERING, **fixed}, **HTMX)
+        assert response.status_code == 200 and "Right!" in response.content.decode()
+        html = client.get(reverse("quiz:attempt", args=[attempt.pk]), **HTMX).content.decode()
+        assert "Question 2 of 10" in html and "question-error" not in html
+
+    def test_a_tampered_position_is_dropped_and_the_valid_ones_are_kept(self, client, attempt):
+        put_first(attempt, ORDERING)
+        data = {"position-0": "3", "position-1": "9", "position-2": "1", "position-3": "2"}
+        html = post_answer(client, attempt, {"question": ORDERING, **data}).content.decode()
+        assert "not one of the options" in question_form(html)
+        assert selected_positions(html) == {0: "3", 1: None, 2: "1", 3: "2"}
+        assert re.search(r'<select id="position-1"[^>]*aria-invalid="true"', html)
+        assert not QuizAnswer.objects.exists()
+
+    def test_an_extra_or_missing_position_keeps_the_positions_that_were_sent(self, client, attempt):
+        put_first(attempt, ORDERING)
+        extra_field = {**DUPLICATE, "position-1": "3", "position-9": "5"}
+        html = post_answer(client, attempt, {"question": ORDERING, **extra_field}).content.decode()
+        assert "Give a position to each of the 4 items" in question_form(html)
+        assert selected_positions(html) == {0: "2", 1: "3", 2: "4", 3: "1"}
+        missing = {"position-0": "2", "position-2": "4"}
+        html = post_answer(client, attempt, {"question": ORDERING, **missing}).content.decode()
+        assert selected_positions(html) == {0: "2", 1: None, 2: "4", 3: None}
+        assert re.search(r'<select id="position-1"[^>]*aria-invalid="true"', html)
+        assert not re.search(r'<select id="position-0"[^>]*aria-invalid="true"', html)
+
+    def test_an_empty_multiple_select_answer_is_refused_beside_the_question(self, client, attempt):
+        put_first(attempt, "sagas-multiple")
+        response = post_answer(client, attempt, {"question": "sagas-multiple"}, **HTMX)
+        assert response.status_code == 400
+        form = question_form(response.content.decode())
+        assert "Choose at least one option." in form and " checked" not in form
+
+    def test_a_tampered_choice_keeps_the_valid_choices_ticked(self, client, attempt):
+        put_first(attempt, "sagas-multiple")
+        data = {"question": "sagas-multiple", "choice": ["2", "7"]}
+        form = question_form(post_answer(client, attempt, data).content.decode())
+        assert "not one of the options" in form
+        assert re.findall(r'name="choice" value="(\d+)" checked', form) == ["2"]
+
+    def test_a_single_choice_error_keeps_nothing_invalid(self, client, attempt):
+        put_first(attempt, "sagas-single")
+        form = question_form(
+            post_answer(
+                client, attempt, {"question": "sagas-single", "choice": "x"}
+            ).content.decode()
+        )
+        assert "not one of the options" in form and " checked" not in form
+
+    def test_a_replayed_answer_shows_the_first_answers_feedback_with_a_notice(
+        self, client, attempt
+    ):
+        question = current(attempt)
+        data = answer_data(attempt, question, right=False)
+        post_answer(client, attempt, data)
+        for extra in ({}, HTMX):
+            response = post_answer(client, attempt, answer_data(attempt, question), **extra)
+            html = response.content.decode()
+            assert response.status_code == 409
+            assert "your first answer stands" in html and "Not quite." in html
+            assert question.explanation in html and "Next question" in html
+        assert QuizAnswer.objects.get().score == 0.0
+
+    def test_an_out_of_turn_answer_shows_the_current_question_with_a_notice(self, client, attempt):
+        later = Question.objects.get(key=attempt.question_keys[3])
+        response = post_answer(client, attempt, answer_data(attempt, later), **HTMX)
+        html = response.content.decode()
+        assert response.status_code == 409
+        form = question_form(html)
+        assert "answer question 1 first" in form and current(attempt).prompt in form
+
+    def test_a_finished_test_points_to_its_result(self, client, attempt):
+        finish(client, attempt)
+        last = Question.objects.get(key=attempt.question_keys[-1])
+        response = post_answer(client, attempt, answer_data(attempt, last), **HTMX)
+        html = response.content.decode()
+        assert response.status_code == 409 and "finished" in html
+        assert f'href="{reverse("quiz:result", args=[attempt.pk])}"' in html
+
+    def test_an_expired_test_offers_a_new_one_in_place(self, client, attempt):
+        QuizAttempt.objects.filter(pk=attempt.pk).update(
+            created_at=timezone.now() - timedelta(hours=7)
+        )
+        for response in (
+            answer(client, attempt, **HTMX),
+            client.get(reverse("quiz:attempt", args=[attempt.pk]), **HTMX),
+        ):
+            html = response.content.decode()
+            assert response.status_code == 410 and "expired" in html
+            assert "Start a new test" in html and 'action="/quick-test/new/"' in html
+
+    @pytest.mark.parametrize("extra", [{}, HTMX], ids=["plain post", "htmx"])
+    def test_an_unknown_attempt_id_says_so_and_links_to_the_start(self, client, attempt, extra):
+        response = post_answer(client, QuizAttempt(pk=attempt.pk + 100), {"question": "x"}, **extra)
+        html = response.content.decode()
+        assert response.status_code == 404 and "no such test" in html
+        assert 'href="/quick-test/"' in html
+
+
+class TestReorderingMarkup:
+    def test_the_ordering_list_is_marked_for_the_reordering_script_and_still_posts_selects(
+        self, client, attempt
+    ):
+        put_first(attempt, ORDERING)
+        html = client.get(reverse("quiz:attempt", args=[attempt.pk])).content.decode()
+        assert re.search(r'<ol class="choices ordering" data-reorder', html)
+        assert re.search(r'<script src="/static/js/quick-test[^"]*\.js" defer></script>', html)
+        assert len(re.findall(r'<select id="position-\d"', html)) == 4
+        assert set(selected_positions(html).values()) == {None}
+
+    def test_the_script_and_its_stylesheet_are_served(self, client, db):
+        from django.contrib.staticfiles import finders
+
+        assert finders.find("js/quick-test.js") and finders.find("css/quick-test.css")
+
+
+# The result page: review every question ---------------------------------------------------------
+
+
+def result_html(client, attempt) -> str:
+    return client.get(reverse("quiz:result", args=[attempt.pk])).content.decode()
+
+
+def review_entry(html: str, number: int) -> str:
+    """One question's entry in the result page's review list."""
+    return re.search(
+        rf'<li id="question-{number}".*?</li>\s*(?=<li id="question-|</ol>\s*</section>)',
+        html,
+        re.S,
+    ).group(0)
+
+
+class TestReview:
+    def test_every_question_is_reviewed_with_the_answer_the_right_one_and_the_explanation(
+        self, client, attempt
+    ):
+        for index in range(10):
+            answer(client, attempt, right=index % 3 == 0)
+        attempt.refresh_from_db()
+        html = result_html(client, attempt)
+        assert "Review every question" in html
+        for number, question in enumerate(attempt.questions(), start=1):
+            entry = review_entry(html, number)
+            given = attempt.answers_by_key()[question.key]
+            assert question.prompt in entry and question.explanation in entry
+            assert ("Right" if given.score == 1 else "Not quite") in entry
+            assert "Your answer" in entry and "The right answer" in entry
+            for text in question.describe(given.given) + question.correct_answer():
+                assert text in entry
+            assert f'href="{question.lesson_url()}"' in entry
+
+    def test_an_ordering_answer_is_reviewed_as_an_ordered_list_in_the_learners_order(
+        self, client, attempt
+    ):
+        put_first(attempt, ORDERING, layout=(2, 0, 3, 1))
+        # Shown: Third, First, Fourth, Second; the learner puts them in the shown order.
+        data = {"position-0": "1", "position-1": "2", "position-2": "3", "position-3": "4"}
+        post_answer(client, attempt, {"question": ORDERING, **data})
+        finish(client, attempt)
+        entry = review_entry(result_html(client, attempt), 1)
+        yours, right = re.findall(r'<ol class="answer-list">(.*?)</ol>', entry, re.S)
+        assert re.findall(r"<li>(.*?)</li>", yours) == [
+            "Third step",
+            "First step",
+            "Fourth step",
+            "Second step",
+        ]
+        assert re.findall(r"<li>(.*?)</li>", right) == [
+            "First step",
+            "Second step",
+            "Third step",
+            "Fourth step",
+        ]
+
+    def test_an_expired_tests_unanswered_questions_say_not_answered(self, client, attempt):
+        answer(client, attempt)
+        QuizAttempt.objects.filter(pk=attempt.pk).update(
+            created_at=timezone.now() - timedelta(hours=7)
+        )
+        html = result_html(client, attempt)
+        assert "Not answered" in review_entry(html, 2) and "Not answered" not in review_entry(
+            html, 1
+        )
+        assert "1 / 10" in html
+
+    def test_the_spot_the_bug_code_is_shown_in_the_review(self, client, attempt):
+        put_first(attempt, "retries-spotbug")
+        finish(client, attempt, right=False)
+        entry = review_entry(result_html(client, attempt), 1)
+        assert "charge(msg)" in entry and "Line 2: no dedup" in entry
+
+
+class TestLessonsToReview:
+    def review_list(self, html: str) -> str:
+        return re.search(r'<ul class="review-list">.*?</ul>\s*</section>', html, re.S).group(0)
+
+    def test_each_lesson_is_listed_once_with_each_section_once_and_the_missed_questions(
+        self, client, attempt
+    ):
+        put_first(attempt, "sagas-single", "sagas-multiple", ORDERING)
+        finish(client, attempt, right=False)
+        listing = self.review_list(result_html(client, attempt))
+        assert listing.count('href="/lessons/sagas-lesson/"') == 1
+        assert listing.count('href="/lessons/sagas-lesson/#details"') == 1
+        assert 'href="#question-1"' in listing and 'href="#question-2"' in listing
+        assert listing.count('href="/lessons/outbox-lesson/"') == 1
+
+    def test_only_the_lessons_the_missed_questions_point_to_are_listed(self, client, attempt):
+        Lesson.objects.create(
+            slug="more-sagas", title="More sagas", module=0, order=99, summary="s", body="b",
+            html="<p>b</p>", topics=["sagas"], toc=[],
+        )  # fmt: skip
+        put_first(attempt, "sagas-single")
+        answer(client, attempt, right=False)
+        finish(client, attempt, right=True)
+        listing = self.review_list(result_html(client, attempt))
+        assert "All about sagas" in listing and "More sagas" not in listing
+
+    def test_a_missed_question_without_a_lesson_points_to_the_lessons_of_its_topic(
+        self, client, attempt
+    ):
+        Question.objects.filter(key="sagas-single").update(lesson=None, anchor="")
+        put_first(attempt, "sagas-single")
+        answer(client, attempt, right=False)
+        finish(client, attempt, right=True)
+        listing = self.review_list(result_html(client, attempt))
+        assert listing.count('href="/lessons/sagas-lesson/"') == 1
