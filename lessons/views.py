@@ -157,7 +157,6 @@ def _preset(lesson: Lesson, claim: claims.Claim) -> dict:
         "claim": claim,
         "href": f"{target.get_absolute_url()}?{urlencode(claim.query())}#playground-{claim.playground}",
         "elsewhere": target if target.pk != lesson.pk else None,
-        "title": playground.catalogue()[claim.playground]["title"],
         "toggles": claims.describe_toggles(claim),
         "breaks": claims.describe_outcome(claim),
     }

@@ -279,7 +279,7 @@ def test_lesson_ten_presets_open_the_playground_in_the_lesson_that_embeds_it(cli
     assert any(h.startswith("/lessons/two-phase-commit/?") for h in hrefs)
     assert any(h.startswith("/lessons/retries-and-backoff/?") for h in hrefs)
     assert any(h.startswith("/lessons/design-procedure/?") for h in hrefs)
-    assert "opens the playground" in html
+    assert "opens in the lesson" in html
 
 
 def test_claims_are_found_in_order_with_their_lines():
