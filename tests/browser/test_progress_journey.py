@@ -8,12 +8,9 @@ from playwright.sync_api import expect
 
 def _answer_current_question(page):
     form = page.locator("form.question")
-    form.locator("select, input[name=choice]").first.wait_for()
-    selects = form.locator("select")
-    if selects.count():
-        for index in range(selects.count()):
-            selects.nth(index).select_option(str(index + 1))
-    else:
+    # An ordering question is a reorderable list (static/js/quick-test.js) that always holds an order.
+    form.locator("ol.reorderable, input[name=choice]").first.wait_for()
+    if not form.locator("ol.reorderable").count():
         form.locator("input[name=choice]").first.check()
     form.get_by_role("button").last.click()
 
