@@ -8,6 +8,7 @@ their default; unknown toggle names are ignored.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from . import scenarios
@@ -264,12 +265,31 @@ PLAYGROUNDS = {
 _DIR = Path(__file__).resolve().parent / "scenarios"
 
 
-def _template(scenario: str) -> str:
-    return (_DIR / scenario / "playground.py").read_text()
+# A playground file (sandbox/scenarios/<name>/playground.py) is a valid module on its own: it
+# starts with one line per flag, ``NAME = True`` or ``NAME = False``, giving its default, and
+# nothing else before them. The loader replaces exactly those leading lines with the values the
+# toggles chose (same names, same order) and leaves the rest of the file as written, so the line
+# numbers an error message quotes are the file's. A file whose leading flags are not the ones the
+# builder sets is refused, so a renamed flag cannot silently keep its default.
+_FLAG_LINE = re.compile(r"([A-Z][A-Z0-9_]*) = (True|False)\n")
 
 
-def _flags(**flags: bool) -> str:
-    return "".join(f"{name} = {bool(value)!r}\n" for name, value in flags.items())
+def _template(scenario: str, **flags: bool) -> str:
+    """The playground source of a scenario with its leading flag defaults set to ``flags``."""
+    text = (_DIR / scenario / "playground.py").read_text()
+    lines = text.splitlines(keepends=True)
+    names = []
+    for line in lines:
+        match = _FLAG_LINE.fullmatch(line)
+        if not match:
+            break
+        names.append(match[1])
+    if sorted(names) != sorted(flags):
+        raise ValueError(
+            f"{scenario}/playground.py starts with the flags {names}, the loader sets {sorted(flags)}"
+        )
+    head = "".join(f"{name} = {bool(flags[name])!r}\n" for name in names)
+    return head + "".join(lines[len(names) :])
 
 
 def _rule(kind: str, match: str, **extra) -> dict:
@@ -277,7 +297,7 @@ def _rule(kind: str, match: str, **extra) -> dict:
 
 
 def _order_saga(t: dict):
-    flags = _flags(OUTBOX=t["outbox"], DEDUP=t["dedup"])
+    flags = {"OUTBOX": t["outbox"], "DEDUP": t["dedup"]}
     rules = []
     if t["payment_fails"]:
         rules.append(_rule("declined", "payment:o1"))
@@ -287,7 +307,7 @@ def _order_saga(t: dict):
         if t["crash_after_commit"] or t["relay_crash"]:
             # Crash after the last commit (finish) and before the outcome event is published.
             rules.append(_rule("crash", "order.handle_place_order:cmd-1#", at=4))
-        return "order_saga_orchestration", flags + _template("order_saga_orchestration"), rules
+        return "order_saga_orchestration", _template("order_saga_orchestration", **flags), rules
     if t["duplicate_delivery"]:
         rules.append(_rule("duplicate", "payment.on_inventory_reserved:"))
     if t["crash_after_commit"]:
@@ -297,11 +317,11 @@ def _order_saga(t: dict):
             rules.append(_rule("relay_crash", "inventory:"))
         else:
             rules.append(_rule("crash", "order.place_order:", at=1))
-    return "order_saga_choreography", flags + _template("order_saga_choreography"), rules
+    return "order_saga_choreography", _template("order_saga_choreography", **flags), rules
 
 
 def _travel(t: dict):
-    flags = _flags(COMPENSATE=t["compensate"], IDEMPOTENT_COMPENSATION=t["idempotent_compensation"])
+    flags = {"COMPENSATE": t["compensate"], "IDEMPOTENT_COMPENSATION": t["idempotent_compensation"]}
     rules = []
     if t["hotel_fails"]:
         rules.append(_rule("unavailable", "hotel:t1"))
@@ -309,7 +329,7 @@ def _travel(t: dict):
         rules.append(_rule("crash", "booking.book_trip:cmd-1#", at=1))
     if t["cancel_reply_lost"]:
         rules.append(_rule("reply_lost", ">flight.cancel"))
-    return "travel_booking", flags + _template("travel_booking"), rules
+    return "travel_booking", _template("travel_booking", **flags), rules
 
 
 def _charge(t: dict):
@@ -320,7 +340,7 @@ def _charge(t: dict):
         rules.append(_rule("key_reuse", "client:pay-1"))
     return (
         "idempotent_charge",
-        _flags(USE_KEY=t["idempotency_key"]) + _template("idempotent_charge"),
+        _template("idempotent_charge", USE_KEY=t["idempotency_key"]),
         rules,
     )
 
@@ -338,9 +358,9 @@ def _twopc(t: dict):
 
 
 def _retry(t: dict):
-    flags = _flags(BACKOFF=t["backoff"], JITTER=t["jitter"], CAP=t["cap"])
+    flags = {"BACKOFF": t["backoff"], "JITTER": t["jitter"], "CAP": t["cap"]}
     rules = [_rule("outage", "inventory:long")] if t["long_outage"] else []
-    return "retry_storm", flags + _template("retry_storm"), rules
+    return "retry_storm", _template("retry_storm", **flags), rules
 
 
 def _shipping(t: dict):
@@ -355,7 +375,7 @@ def _poison(t: dict):
         rules.append(_rule("malformed", "producer:msg-2"))
     if t["fx_timeout"]:
         rules.append(_rule("request_lost", "cmd-1#1>fx.rate"))
-    return "poison_message", _flags(DLQ=t["dlq"]) + _template("poison_message"), rules
+    return "poison_message", _template("poison_message", DLQ=t["dlq"]), rules
 
 
 _BUILDERS = {

@@ -36,14 +36,14 @@ class Scenario:
 
     @cached_property
     def world_source(self) -> str:
+        """The trusted participants (world.py), run in-process by the simulator, never in the jail.
+
+        world.py is an ordinary module: what it shares with other worlds it imports by its full
+        name (``from sandbox.scenarios.world_prelude import _replay, _save``), and that import is
+        resolved by the trusted process that runs the simulator. Learner code cannot make the same
+        import: the jail shows it only ``sandbox/guest/`` and the standard library."""
         path = self.directory / "world.py"
-        if not path.exists():
-            return ""
-        return (
-            (Path(__file__).resolve().parent / "world_prelude.py").read_text()
-            + "\n\n"
-            + path.read_text()
-        )
+        return path.read_text() if path.exists() else ""
 
     @cached_property
     def reference_source(self) -> str:

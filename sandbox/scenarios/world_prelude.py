@@ -1,6 +1,9 @@
-# Prepended to every scenario's world.py (trusted participants) by Scenario.world_source.
-# It lives here, not in sandbox/guest/, so learner code in the jail cannot import a
-# ready-made idempotency-key store for the exercises that ask them to write one.
+# Helpers shared by the scenarios' world.py files (trusted participants), which import them by
+# their full name: ``from sandbox.scenarios.world_prelude import _replay, _save``. World code runs
+# in the trusted process only (Scenario.world_source, explore._trusted). This module lives here,
+# not in sandbox/guest/, so learner code in the jail (which sees only sandbox/guest/ and the
+# standard library) cannot import a ready-made idempotency-key store for the exercises that ask
+# them to write one.
 
 
 def _replay(tx, request):

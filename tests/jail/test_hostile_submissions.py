@@ -19,7 +19,7 @@ import pytest
 import sandbox
 import sandbox.jail as jail_mod
 from sandbox.jail import MAX_SOURCE_BYTES, JailRunner
-from sandbox.runner import Limits, RunnerError
+from sandbox.runner import GUEST_DIR, Limits, RunnerError
 
 from .conftest import (
     FAKE_GUEST,
@@ -276,6 +276,28 @@ def test_project_directory_is_not_in_the_jail():
     code = "import os\ndef f(p):\n    return [os.path.exists(p), os.path.exists('/work')]\n"
     with run(code) as r:
         assert r.request({"fn": "f", "args": [str(REPO_ROOT)]}) == {"value": [False, False]}
+
+
+def test_the_world_prelude_cannot_be_imported_by_learner_code():
+    # Scenario worlds import their idempotency-key helpers from sandbox.scenarios.world_prelude in
+    # the trusted process; learner code, run with the real guest directory, finds neither name.
+    code = src("""
+        import importlib
+        def probe(names):
+            out = {}
+            for name in names:
+                try:
+                    importlib.import_module(name)
+                    out[name] = "imported"
+                except ImportError as exc:
+                    out[name] = type(exc).__name__
+            return out
+    """)
+    names = ["sandbox.scenarios.world_prelude", "world_prelude", "sandbox"]
+    with run(code, guest_dir=GUEST_DIR) as r:
+        out = r.request({"op": "pure", "fn": "probe", "args": [names]})
+    assert out["ok"], out
+    assert out["value"] == dict.fromkeys(names, "ModuleNotFoundError")
 
 
 def test_cannot_see_host_environment(monkeypatch):

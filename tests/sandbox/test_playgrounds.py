@@ -129,3 +129,41 @@ def test_playground_runs_are_deterministic():
     a = _run("order-saga", dedup=False, duplicate_delivery=True)
     b = _run("order-saga", dedup=False, duplicate_delivery=True)
     assert json.dumps(a["trace"], sort_keys=True) == json.dumps(b["trace"], sort_keys=True)
+
+
+PLAYGROUND_FILES = {
+    ("order-saga", False): "order_saga_choreography",
+    ("order-saga", True): "order_saga_orchestration",
+    ("travel-booking", False): "travel_booking",
+    ("idempotent-charge", False): "idempotent_charge",
+    ("retry-storm", False): "retry_storm",
+    ("poison-message", False): "poison_message",
+}
+
+
+@pytest.mark.parametrize("key, orchestration", sorted(PLAYGROUND_FILES))
+def test_a_playground_file_states_the_default_toggles_at_its_top(key, orchestration):
+    # The file is a valid module whose leading flags are the defaults: with default toggles the
+    # loader runs it exactly as written (so error line numbers are the file's).
+    directory = PLAYGROUND_FILES[key, orchestration]
+    toggles = {"orchestration": True} if orchestration else {}
+    scenario, source, _ = playgrounds.resolve(key, toggles)
+    assert scenario == directory
+    assert source == (playgrounds._DIR / directory / "playground.py").read_text()
+
+
+def test_a_toggle_replaces_only_its_flag_line():
+    default = playgrounds.resolve("retry-storm", {})[1].splitlines()
+    changed = playgrounds.resolve("retry-storm", {"jitter": False})[1].splitlines()
+    assert [i for i, (a, b) in enumerate(zip(default, changed)) if a != b] == [1]
+    assert (default[1], changed[1]) == ("JITTER = True", "JITTER = False")
+    assert len(default) == len(changed)
+
+
+def test_the_loader_refuses_a_playground_file_without_the_flags_it_sets(tmp_path, monkeypatch):
+    original = (playgrounds._DIR / "retry_storm" / "playground.py").read_text()
+    (tmp_path / "retry_storm").mkdir()
+    (tmp_path / "retry_storm" / "playground.py").write_text(original.replace("JITTER = True\n", ""))
+    monkeypatch.setattr(playgrounds, "_DIR", tmp_path)
+    with pytest.raises(ValueError, match="JITTER"):
+        playgrounds.resolve("retry-storm", {})

@@ -2,7 +2,7 @@
 # {"ok": bool, "status": str}; all honour idempotency keys.
 
 
-# _replay and _save come from world_prelude.py.
+from sandbox.scenarios.world_prelude import _replay, _save
 
 
 def _set_status(request, ctx, status, create=False):

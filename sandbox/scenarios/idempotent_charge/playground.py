@@ -1,3 +1,4 @@
+USE_KEY = True
 # Playground version of the payment API. Toggle: USE_KEY (honour the idempotency key).
 
 

@@ -1,6 +1,8 @@
+OUTBOX = True
+DEDUP = True
 # Playground version of the choreographed order saga. The lesson toggles set
-# OUTBOX and DEDUP (prepended above this line).
-from saga_api import DuplicateKey
+# OUTBOX and DEDUP (the loader replaces the defaults above this line).
+from saga_api import DuplicateKey  # noqa: E402  (the flag defaults come first)
 
 _pending = []
 

@@ -1,6 +1,8 @@
+OUTBOX = True
+DEDUP = True
 # Playground version of the orchestrated order saga. The lesson toggles set
 # OUTBOX (outcome events through the outbox) and DEDUP (idempotency keys on calls).
-from saga_api import DuplicateKey, RetryLater, Timeout
+from saga_api import DuplicateKey, RetryLater, Timeout  # noqa: E402  (the flag defaults come first)
 
 
 def handle_place_order(command, ctx):

@@ -5,7 +5,7 @@
 # key; out_of_stock and declined are final (and stored).
 
 
-# _replay and _save come from world_prelude.py.
+from sandbox.scenarios.world_prelude import _replay, _save
 
 
 def inventory_reserve(request, ctx):

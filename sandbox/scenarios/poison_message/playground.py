@@ -1,5 +1,6 @@
+DLQ = True
 # Playground version of the billing consumer. Toggle: DLQ (a retry cap and a dead-letter queue).
-from saga_api import Poison, RetryLater, Timeout
+from saga_api import Poison, RetryLater, Timeout  # noqa: E402  (the flag defaults come first)
 
 MAX_ATTEMPTS = 5 if DLQ else None
 

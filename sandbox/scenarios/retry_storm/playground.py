@@ -1,3 +1,6 @@
+BACKOFF = True
+JITTER = True
+CAP = True
 # Playground version of the retry policy. Toggles: BACKOFF, JITTER, CAP.
 # The cap: 10 attempts with backoff. Without backoff 10 attempts are gone in a second, so the
 # cap allows 50 quick ones (a few seconds of retrying), and the crowd keeps hammering.

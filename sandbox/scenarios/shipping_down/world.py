@@ -7,7 +7,7 @@
 # (the grader's record of a real refusal, for cancelled_for_a_reason).
 
 
-# _replay and _save come from world_prelude.py.
+from sandbox.scenarios.world_prelude import _replay, _save
 
 
 def _take(tx, ctx, request, status):

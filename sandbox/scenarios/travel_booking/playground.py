@@ -1,6 +1,8 @@
+COMPENSATE = True
+IDEMPOTENT_COMPENSATION = True
 # Playground version of the travel booking orchestrator. Toggles: COMPENSATE
 # (cancel the legs already booked) and IDEMPOTENT_COMPENSATION (cancel with a key).
-from saga_api import DuplicateKey, RetryLater, Timeout
+from saga_api import DuplicateKey, RetryLater, Timeout  # noqa: E402  (the flag defaults come first)
 
 LEGS = ["flight", "hotel", "car"]
 

@@ -6,7 +6,7 @@
 # "unavailable" is final (and stored under the key).
 
 
-# _replay and _save come from world_prelude.py.
+from sandbox.scenarios.world_prelude import _replay, _save
 
 
 def provider_book(request, ctx):

@@ -1,0 +1,33 @@
+"""Scenario world.py and playground.py files are valid Python modules on their own."""
+
+import importlib
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sandbox import scenarios
+
+ROOT = Path(__file__).resolve().parents[2]
+SCENARIOS = ROOT / "sandbox" / "scenarios"
+
+
+@pytest.mark.parametrize("name", sorted(p.parent.name for p in SCENARIOS.glob("*/world.py")))
+def test_a_world_file_imports_as_a_module(name):
+    module = importlib.import_module(f"sandbox.scenarios.{name}.world")
+    assert Path(module.__file__).read_text() == scenarios.get(name).world_source
+
+
+def test_world_and_playground_files_name_nothing_undefined():
+    files = [*SCENARIOS.glob("*/world.py"), *SCENARIOS.glob("*/playground.py")]
+    result = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--select", "F821", "--output-format", "concise"]
+        + [str(f) for f in files],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    if "No module named ruff" in result.stderr:
+        pytest.skip("ruff is not installed here")
+    assert result.returncode == 0, result.stdout
