@@ -14,6 +14,7 @@ from django.core.management import CommandError, call_command
 
 from courseapp.lib import claims
 from courseapp.lib.content import split_front_matter
+from exercises.models import Exercise
 from lessons.models import Lesson
 from sandbox import scenarios
 from sandbox.invariants import INVARIANTS
@@ -124,8 +125,6 @@ def test_the_shipping_rule_has_the_graders_number_in_lesson_quiz_and_statement(c
     quiz = yaml.safe_load((ROOT / "quicktest" / "questions" / "design.yaml").read_text())
     shipping = [q for q in quiz if q["id"].startswith("design-shipping")]
     assert shipping and all(f"{seconds} seconds" in q["prompt"] for q in shipping)
-    from exercises.models import Exercise
-
     exercise = Exercise.objects.get(slug="shipping-down-challenge")
     statement = exercise.published_version.statement
     assert re.search(rf"more than\s+{scenario.CHARGED_WITHOUT_SHIPMENT_MS} ms", statement)
