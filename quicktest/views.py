@@ -177,9 +177,9 @@ def _refuse_answer(request, attempt, exc: QuizError):
     with the reason beside the question, and keeps what the learner sent when the
     question is still the one to answer. Nothing goes to the site-wide messages,
     so the reason is gone with the next question."""
-    logger.info("quick test answer refused %s: %s", request.path, exc.status)
     if attempt.is_finished or exc.status == 410:
         return _refuse(request, exc, attempt)
+    logger.info("quick test answer refused %s: %s", request.path, exc.status)
     if isinstance(exc, AlreadyAnswered):
         given = attempt.answers_by_key().get(exc.question_key)
         if given is not None:
