@@ -59,7 +59,7 @@ def queue_depth() -> tuple[bool, str]:
     """Messages waiting in every task queue (gradings and short jobs such as replays)."""
     if not settings.CELERY_BROKER_URL:
         return True, "0"
-    names = list(getattr(settings, "CELERY_TASK_QUEUES", None) or ["celery"])
+    names = list(settings.CELERY_TASK_QUEUES)
     total = 0
     try:
         with Connection(settings.CELERY_BROKER_URL, connect_timeout=2) as conn:

@@ -178,6 +178,10 @@ CELERY_IMPORTS = ["teach.tasks"]
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_QUEUES = {"celery": {}, "short": {}}
 CELERY_TASK_ROUTES = {"exercises.tasks.replay_schedule": {"queue": "short"}}
+# `celery beat` sweeps stuck gradings every minute (exercises/sweeper.py).
+CELERY_BEAT_SCHEDULE = {
+    "exercises-sweep-submissions": {"task": "exercises.tasks.sweep_submissions", "schedule": 60.0},
+}
 
 # Fair share of the graders (exercises/fair_share.py).
 GRADING_IN_FLIGHT_PER_ADDRESS = envint("GRADING_IN_FLIGHT_PER_ADDRESS", 3)
@@ -192,6 +196,8 @@ GRADING_BACKGROUND_THREADS = envint("GRADING_BACKGROUND_THREADS", 2)
 # The jail: refuse to grade without bubblewrap unless explicitly allowed.
 SANDBOX_ALLOW_UNJAILED = envbool("SANDBOX_ALLOW_UNJAILED")
 SANDBOX_RANDOM_SCHEDULES = envint("SANDBOX_RANDOM_SCHEDULES", 500)
+# The seed of the grader's random schedules: fixed, so a verdict can be reproduced.
+SANDBOX_SEED = envint("SANDBOX_SEED", 0)
 
 LOGGING = {
     "version": 1,

@@ -23,12 +23,15 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from allauth.account.models import EmailAddress
+from allauth.core.internal.httpkit import get_client_ip
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from exercises.models import Submission
+from exercises import dispatch
+from exercises.models import GradingRequest, Submission
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +45,6 @@ _LOW_LANE_LOCK = 7_310_015  # a PostgreSQL advisory lock key: release decisions 
 
 def client_address(request) -> str | None:
     """The client's address as allauth's rate limits see it (X-Forwarded-For only behind trusted proxies)."""
-    from allauth.core.internal.httpkit import get_client_ip
-
     try:
         return get_client_ip(request)
     except Exception:
@@ -51,9 +52,8 @@ def client_address(request) -> str | None:
 
 
 def needs_verified_email(user) -> bool:
-    if not getattr(settings, "SUBMIT_REQUIRES_VERIFIED_EMAIL", False):
+    if not settings.SUBMIT_REQUIRES_VERIFIED_EMAIL:
         return False
-    from allauth.account.models import EmailAddress
 
     return not EmailAddress.objects.filter(user=user, verified=True).exists()
 
@@ -149,9 +149,6 @@ def next_parked() -> list[int]:
 def relay_low(grading_request_id: int) -> bool:
     """Send a low-lane submission if a low-lane slot is free; otherwise it stays parked (unsent) until
     release_low_lane finds a slot. Returns whether it was sent."""
-    from exercises import grading
-    from exercises.models import GradingRequest
-
     with transaction.atomic():
         lock_low_lane()
         request = (
@@ -166,7 +163,7 @@ def relay_low(grading_request_id: int) -> bool:
             return False
         # Take the slot before sending, so a concurrent decision sees it taken.
         GradingRequest.objects.filter(pk=request.pk).update(dispatched_at=timezone.now())
-    return grading.relay(grading_request_id)
+    return dispatch.send_grading(grading_request_id)
 
 
 def release_low_lane() -> int:

@@ -25,12 +25,16 @@ from datetime import timedelta
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from courseapp.lib.correlation import correlation_id
+from exercises import dispatch, fair_share
 from exercises.models import GradingRequest, Submission
+from sandbox.isolated import grade_isolated
+from sandbox.jail import jail_available
+from sandbox.runner import Limits, clamp_limits
 
 log = logging.getLogger(__name__)
 
@@ -103,8 +107,6 @@ def submit(
     The same client token returns the existing submission (a replayed POST). Fair share
     (exercises/fair_share.py): a verified e-mail where required, a bounded number of gradings in
     flight per client address, and a heavy recent share queues in the low lane."""
-    from exercises import fair_share
-
     client_token = (client_token or "")[:64]
     if not client_token:
         raise SubmissionRefused("The form was missing its token; reload the page and submit again.")
@@ -155,7 +157,8 @@ def submit(
             # The low lane waits in the database until a low-lane slot is free.
             transaction.on_commit(
                 functools.partial(
-                    fair_share.relay_low if lane == fair_share.LOW else relay, grading.pk
+                    fair_share.relay_low if lane == fair_share.LOW else dispatch.send_grading,
+                    grading.pk,
                 )
             )
     except IntegrityError:
@@ -181,36 +184,13 @@ def submit(
     return submission, True
 
 
-# -- relaying the outbox row ------------------------------------------------------
-
-
-def relay(grading_request_id: int) -> bool:
-    """Send the grading task for one request; the sweeper retries whatever fails here."""
-    from exercises.tasks import grade_submission
-
-    grading = GradingRequest.objects.filter(pk=grading_request_id).first()
-    if grading is None:
-        return False
-    GradingRequest.objects.filter(pk=grading.pk).update(
-        dispatched_at=timezone.now(), dispatch_count=F("dispatch_count") + 1
-    )
-    try:
-        grade_submission.delay(str(grading.submission_id))
-    except Exception:
-        # Leave it to the sweeper: clear dispatched_at so it is picked up at once.
-        log.exception("could not send grading task for submission %s", grading.submission_id)
-        GradingRequest.objects.filter(pk=grading.pk).update(dispatched_at=None)
-        return False
-    return True
-
-
 def running_deadline() -> timedelta:
     """No worker can still be grading after this: the hard time limit has killed it."""
     return timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
 
 
 def redispatch_after() -> timedelta:
-    return timedelta(seconds=getattr(settings, "EXERCISES_REDISPATCH_AFTER", 600))
+    return timedelta(seconds=settings.EXERCISES_REDISPATCH_AFTER)
 
 
 def stuck_submissions():
@@ -231,54 +211,6 @@ def stuck_submissions():
     )
     overdue = Q(status=Submission.RUNNING, started_at__lt=now - running_deadline())
     return Submission.objects.filter(never_sent | sent_long_ago | no_request | overdue)
-
-
-def sweep(dry_run: bool = False) -> list[Submission]:
-    """Re-relay what is stuck, retire what crashed the grader too often or was never picked up, release
-    the low lane, and re-send lost replays."""
-    from exercises import fair_share, replays
-
-    stuck = list(stuck_submissions().select_related("grading_request"))
-    # Running on this host for a process that is gone (a restarted server or a killed worker): no need to
-    # wait for the deadline.
-    here = (
-        Submission.objects.filter(
-            status=Submission.RUNNING, claimed_by__startswith=f"{socket.gethostname()}:"
-        )
-        .exclude(pk__in=[s.pk for s in stuck])
-        .select_related("grading_request")[:200]
-    )
-    stuck += [submission for submission in here if claim_lost(submission)]
-    for submission in stuck:
-        poisoned = (
-            submission.status == Submission.RUNNING
-            and submission.deliveries >= MAX_CRASHED_DELIVERIES
-        )
-        request = getattr(submission, "grading_request", None)
-        undeliverable = request is not None and request.dispatch_count >= MAX_DISPATCHES
-        if poisoned or undeliverable:
-            log.error(
-                "sweeper: submission %s %s; retiring it cid=%s",
-                submission.pk,
-                "crashed the grader" if poisoned else "was never picked up by a grader",
-                submission.correlation_id or "-",
-            )
-            if not dry_run:
-                (retire(submission) if poisoned else retire_undeliverable(submission))
-            continue
-        log.warning(
-            "sweeper: submission %s is %s since %s; relaying it again",
-            submission.pk,
-            submission.status,
-            submission.started_at or submission.created_at,
-        )
-        if not dry_run:
-            grading, _ = GradingRequest.objects.get_or_create(submission=submission)
-            (fair_share.relay_low if submission.lane == fair_share.LOW else relay)(grading.pk)
-    if not dry_run:
-        fair_share.release_low_lane()
-        replays.sweep_replays()
-    return stuck
 
 
 # -- the task's body ---------------------------------------------------------------
@@ -421,8 +353,6 @@ def record_verdict(submission_id, result: dict) -> bool:
 def _record_verdict_despite_outages(submission_id, result: dict) -> bool:
     """A verdict is worth a few retries: the database restarting under a finished grading would
     otherwise leave the submission running until its claim expires, and grade it again."""
-    from django.db import InterfaceError, OperationalError, connection
-
     delay = 0.5
     for attempt in range(6):
         try:
@@ -501,22 +431,18 @@ def run_grading(submission_id) -> str:
 def grading_options(version) -> dict:
     """The exploration used everywhere (site, command, tests): capped by settings.SANDBOX_RANDOM_SCHEDULES."""
     return {
-        "seed": getattr(settings, "SANDBOX_SEED", 0),
+        "seed": settings.SANDBOX_SEED,
         "random_schedules": min(version.random_schedules, settings.SANDBOX_RANDOM_SCHEDULES),
         "limits": limits_for(version.limits),
     }
 
 
 def limits_for(overrides: dict | None):
-    from sandbox.runner import Limits, clamp_limits
-
     fields = Limits.__dataclass_fields__
     return clamp_limits(Limits(**{k: v for k, v in (overrides or {}).items() if k in fields}))
 
 
 def jail_status() -> tuple[bool, str]:
-    from sandbox.jail import jail_available
-
     return jail_available()
 
 
@@ -533,7 +459,6 @@ def grade_code(version, source: str, *, schedule: dict | None = None) -> dict:
         )
     if not jailed:
         log.warning("GRADING UNJAILED (SANDBOX_ALLOW_UNJAILED is on): %s", reason)
-    from sandbox.isolated import grade_isolated
 
     options = grading_options(version)
     if schedule is not None:

@@ -177,15 +177,6 @@ class Submission(models.Model):
     def was_unjailed(self) -> bool:
         return self.result_data.get("jailed") is False
 
-    def previous(self) -> Submission | None:
-        return (
-            Submission.objects.filter(
-                user=self.user, exercise=self.exercise, created_at__lt=self.created_at
-            )
-            .order_by("-created_at")
-            .first()
-        )
-
     def diff_lines(self, previous: Submission | None) -> list[tuple[str, str]]:
         """(css class, line) pairs of a unified diff against the previous submission."""
         if previous is None:

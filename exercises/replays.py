@@ -18,7 +18,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from courseapp.lib.correlation import correlation_id
-from exercises import grading
+from exercises import dispatch, grading
 from exercises.models import Replay, Submission
 
 log = logging.getLogger(__name__)
@@ -31,22 +31,9 @@ def request_replay(submission: Submission, cid: str = "") -> tuple[Replay, bool]
         return in_flight, False
     with transaction.atomic():
         replay = Replay.objects.create(submission=submission, correlation_id=(cid or "")[:64])
-        transaction.on_commit(functools.partial(send, replay.pk))
+        transaction.on_commit(functools.partial(dispatch.send_replay, replay.pk))
     log.info("replay %s of submission %s queued", replay.pk, submission.pk)
     return replay, True
-
-
-def send(replay_id) -> bool:
-    from exercises.tasks import replay_schedule
-
-    Replay.objects.filter(pk=replay_id).update(dispatched_at=timezone.now())
-    try:
-        replay_schedule.delay(str(replay_id))
-    except Exception:
-        log.exception("could not send replay %s; the sweeper will", replay_id)
-        Replay.objects.filter(pk=replay_id).update(dispatched_at=None)
-        return False
-    return True
 
 
 def sweep_replays() -> int:
@@ -63,7 +50,7 @@ def sweep_replays() -> int:
     count = 0
     for replay_id in lost.values_list("pk", flat=True)[:500]:
         log.warning("sweeper: replay %s is stuck; sending it again", replay_id)
-        send(replay_id)
+        dispatch.send_replay(replay_id)
         count += 1
     return count
 

@@ -20,15 +20,9 @@ from celery.utils import uuid
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, connections
 
-from exercises import fair_share, grading, replays
+from exercises import fair_share, grading, replays, sweeper
 
 log = logging.getLogger(__name__)
-
-# Let `celery beat` sweep every minute without touching the project settings.
-current_app.conf.beat_schedule = {
-    "exercises-sweep-submissions": {"task": "exercises.tasks.sweep_submissions", "schedule": 60.0},
-    **(current_app.conf.beat_schedule or {}),
-}
 
 # Tasks waiting for a background thread at most (beyond that, sending fails and the sweeper resends).
 BACKGROUND_BACKLOG = 200
@@ -149,4 +143,4 @@ def replay_schedule(replay_id: str) -> str:
 
 @shared_task(base=InBackground, acks_late=True)
 def sweep_submissions() -> int:
-    return len(grading.sweep())
+    return len(sweeper.sweep())

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from urllib.parse import urlsplit
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -113,8 +114,6 @@ def submission(request, pk):
 
 
 def _on_page(request, path: str) -> bool:
-    from urllib.parse import urlsplit
-
     return urlsplit(request.htmx.current_url or "").path == path
 
 

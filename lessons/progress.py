@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from allauth.account.signals import user_logged_in
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -112,6 +113,4 @@ def _merge_on_login(sender, request, user, **kwargs) -> None:
 
 
 def connect_signals() -> None:
-    from allauth.account.signals import user_logged_in
-
     user_logged_in.connect(_merge_on_login, dispatch_uid="lessons.progress.merge_on_login")

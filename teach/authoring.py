@@ -21,6 +21,7 @@ from pathlib import Path
 
 import yaml
 from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
 from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 from django.db.models import Avg, Count, Q
@@ -28,7 +29,10 @@ from django.utils import timezone
 
 from courseapp.lib.markdown import render_html as render_markdown
 from exercises.content_loader import ExerciseSpec
+from exercises.grading import grade_code, grading_options
 from exercises.models import Exercise, ExerciseVersion, HintUse, Submission
+from lessons.models import Lesson, Question
+from quicktest.loader import validate_question
 
 log = logging.getLogger(__name__)
 
@@ -224,14 +228,14 @@ def run_validation(version_id: int, token: str) -> str:
             "error": "Validation took longer than the task's time limit "
             "and was stopped. Lower random_schedules or the limits, then validate again.",
         }
-    written = _finish(version_id, token, {**state, **outcome})
+    written = finish(version_id, token, {**state, **outcome})
     log.info(
         "exercise %s v%d: validation %s", version.exercise.slug, version.number, outcome["status"]
     )
     return outcome["status"] if written else "superseded"
 
 
-def _finish(version_id: int, token: str, state: dict) -> bool:
+def finish(version_id: int, token: str, state: dict) -> bool:
     """Store a finished validation, unless a newer request replaced this one."""
     state = {"finished_at": timezone.now().isoformat(), **state}
     return bool(
@@ -243,10 +247,6 @@ def _finish(version_id: int, token: str, state: dict) -> bool:
 
 def validate(version: ExerciseVersion) -> dict:
     """Grade every check in the jail; the result is stored on the version as its validation."""
-    from django.conf import settings
-
-    from exercises.grading import grade_code, grading_options
-
     results = []
     jailed = True
     for check in validation_checks(version):
@@ -282,7 +282,7 @@ def validate(version: ExerciseVersion) -> dict:
         "checks": results,
         "jailed": jailed,
         "random_schedules": grading_options(version)["random_schedules"],
-        "seed": getattr(settings, "SANDBOX_SEED", 0),
+        "seed": settings.SANDBOX_SEED,
         "finished_at": timezone.now().isoformat(),
         "content_hash": version.content_hash,
     }
@@ -420,8 +420,6 @@ CONFUSING_RIGHT_RATE = 50
 
 def question_stats():
     """Every question with its answers count, right count and mean score, hardest first."""
-    from lessons.models import Question
-
     questions = list(
         Question.objects.select_related("lesson").annotate(
             answers=Count("quizanswer"),
@@ -475,9 +473,6 @@ def question_raw(question) -> dict:
 
 def check_question(raw: dict) -> dict:
     """Validate like the loader does; returns the model fields, or raises ContentError."""
-    from lessons.models import Lesson
-    from quicktest.loader import validate_question
-
     lessons = {lesson.slug: lesson for lesson in Lesson.objects.all()}
     return validate_question(Path(f"{raw.get('topic')}.yaml"), 1, raw, lessons)
 

@@ -8,9 +8,14 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
+from courseapp.lib.content import ContentError
 from courseapp.lib.modules import MODULES
 from exercises.content_loader import DEFAULT_RANDOM_SCHEDULES, DEFAULT_REVEAL_AFTER, ExerciseSpec
 from exercises.models import Exercise
+from sandbox import scenarios
+from sandbox.invariants import INVARIANTS
+from sandbox.runner import MAX_LIMITS, Limits
+from teach.authoring import check_question, question_raw
 
 RESERVED_SLUGS = {"new"}
 VARIANT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,59}$")
@@ -55,14 +60,10 @@ class PythonField(TextField):
 
 
 def scenario_choices():
-    from sandbox import scenarios
-
     return [(name, f"{scenario.title} ({name})") for name, scenario in scenarios.all().items()]
 
 
 def invariant_choices():
-    from sandbox.invariants import INVARIANTS
-
     return [("", "Choose what it must break…"), ("pass", "Nothing: it must pass")] + [
         (name, f"{inv.title} ({name})") for name, inv in INVARIANTS.items()
     ]
@@ -70,8 +71,6 @@ def invariant_choices():
 
 def limit_fields():
     """One optional field per sandbox limit, capped by the site's MAX_LIMITS."""
-    from sandbox.runner import MAX_LIMITS, Limits
-
     fields = {}
     for name in Limits.__dataclass_fields__:
         default, cap = getattr(Limits(), name), getattr(MAX_LIMITS, name)
@@ -289,8 +288,6 @@ def exercise_forms(data, exercise: Exercise | None, spec: ExerciseSpec | None):
 
 def fill_from_scenario(data):
     """Form data with empty starter/reference filled, and the scenario's known-buggy variants appended."""
-    from sandbox import scenarios
-
     try:
         scenario = scenarios.get(data.get("scenario") or "")
     except KeyError:
@@ -330,8 +327,6 @@ def fill_from_scenario(data):
 
 def forms_valid(form: ExerciseForm, formset) -> bool:
     """Both valid, and every variant names an invariant its scenario checks."""
-    from sandbox import scenarios
-
     if not (form.is_valid() and formset.is_valid()):
         return False
     checked = set(scenarios.get(form.cleaned_data["scenario"]).invariants)
@@ -406,8 +401,6 @@ class QuestionForm(forms.Form):
 
     def raw(self) -> dict:
         """The question in the YAML form the loader validates (indices from 0)."""
-        from teach.authoring import question_raw
-
         data = self.cleaned_data
         raw = question_raw(self.question)
         raw.update({"prompt": data["prompt"].strip(), "explanation": data["explanation"].strip()})
@@ -441,9 +434,6 @@ class QuestionForm(forms.Form):
 
     def check(self) -> dict | None:
         """Validate like the loader; the model fields, or None with the reason as a form error."""
-        from courseapp.lib.content import ContentError
-        from teach.authoring import check_question
-
         if not self.is_valid():
             return None
         raw = self.raw()

@@ -47,7 +47,7 @@ def _send_validation(task, version_id: int, token: str) -> None:
     except Exception:
         # An unreachable broker must not leave the page polling a request nobody will run.
         log.exception("could not send the validation task for version %s", version_id)
-        _finish(
+        authoring.finish(
             version_id,
             token,
             {

@@ -427,10 +427,10 @@ print(json.dumps({{"sessions": keys, "solution": version.solution, "starter": ve
     def sweep(self) -> int:
         """What celery beat does every minute in production (with shortened waits): re-relay stuck work."""
         script = (
-            f"from datetime import timedelta\nfrom django.conf import settings\nfrom exercises import grading\n"
+            f"from datetime import timedelta\nfrom django.conf import settings\nfrom exercises import grading, sweeper\n"
             f"settings.EXERCISES_REDISPATCH_AFTER = {self.redispatch_seconds}\n"
             f"grading.UNDISPATCHED_GRACE = timedelta(seconds={SWEEP_GRACE_SECONDS})\n"
-            "print(len(grading.sweep()))"
+            "print(len(sweeper.sweep()))"
         )
         done = subprocess.run(
             [sys.executable, "manage.py", "shell", "-c", script],

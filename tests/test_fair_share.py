@@ -12,7 +12,7 @@ import pytest
 from django.utils import timezone
 
 from courseapp.lib.content import LoadReport
-from exercises import fair_share, grading
+from exercises import fair_share, sweeper
 from exercises.content_loader import CONTENT_DIR, load_exercises
 from exercises.models import Exercise, GradingRequest, Submission
 from exercises.tasks import grade_submission
@@ -201,7 +201,7 @@ def test_the_low_lane_hands_out_one_grader_and_parks_the_rest(
         created_at=timezone.now() - timedelta(hours=1)
     )
     before = list(sent)
-    grading.sweep()
+    sweeper.sweep()
     assert sent == before
 
     # The low-lane grading ends: the next one is released.

@@ -14,7 +14,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from courseapp.lib.content import LoadReport
-from exercises import grading
+from exercises import dispatch, grading
 from exercises.content_loader import CONTENT_DIR, load_exercises
 from exercises.models import Exercise, GradingRequest, Submission
 from exercises.tasks import grade_submission, sweep_submissions
@@ -188,7 +188,7 @@ def test_relay_marks_the_request_dispatched_and_sends_the_task(alice, exercise, 
     sent = []
     monkeypatch.setattr(grade_submission, "delay", sent.append)
     submission = _submission(alice, exercise)
-    assert grading.relay(submission.grading_request.pk)
+    assert dispatch.send_grading(submission.grading_request.pk)
     request = GradingRequest.objects.get()
     assert request.dispatched_at and request.dispatch_count == 1 and sent == [str(submission.pk)]
 
@@ -199,7 +199,7 @@ def test_a_failed_send_is_left_for_the_sweeper(alice, exercise, monkeypatch):
 
     monkeypatch.setattr(grade_submission, "delay", broker_down)
     submission = _submission(alice, exercise)
-    assert not grading.relay(submission.grading_request.pk)
+    assert not dispatch.send_grading(submission.grading_request.pk)
     assert GradingRequest.objects.get().dispatched_at is None
 
 

@@ -137,11 +137,13 @@ def test_unknown_playground_is_404(client, content):
 
 
 def test_hostile_seed_is_clamped_not_an_error(client, content):
-    for seed in ["-5", "99999999999", "abc", ""]:
+    for seed, used in [("-5", 0), ("99999999999", 999), ("abc", 1), ("", 1)]:
         response = client.get(
             "/lessons/transactional-outbox/", {"playground": "order-saga", "run": "1", "seed": seed}
         )
         assert response.status_code == 200
+        html = response.content.decode()
+        assert f'name="seed" min="0" max="999" value="{used}"' in html, seed
 
 
 def test_runs_are_cached_by_scenario_toggles_and_seed(client, content):

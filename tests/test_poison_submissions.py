@@ -21,7 +21,7 @@ from django.db import connection
 from django.utils import timezone
 
 from courseapp.lib.content import LoadReport
-from exercises import grading
+from exercises import grading, sweeper
 from exercises.content_loader import CONTENT_DIR, load_exercises
 from exercises.models import Exercise, GradingRequest, Submission
 from exercises.tasks import grade_submission
@@ -98,7 +98,7 @@ def test_a_retired_submission_is_never_delivered_again(alice, exercise, monkeypa
     Submission.objects.filter(pk=submission.pk).update(
         started_at=timezone.now() - timedelta(days=1)
     )
-    assert submission.pk not in {s.pk for s in grading.sweep()}
+    assert submission.pk not in {s.pk for s in sweeper.sweep()}
     submission.refresh_from_db()
     assert submission.deliveries == 3 and submission.status == "error"
 
@@ -155,7 +155,7 @@ def test_the_sweeper_retires_a_poison_submission_whose_worker_died_here_without_
     crashed_once = _crashed(
         alice.__class__.objects.create_user("eve", "eve@example.com"), exercise, deliveries=1
     )
-    grading.sweep()
+    sweeper.sweep()
     poison.refresh_from_db()
     assert poison.retired and poison.status == "error"
     assert sent == [str(crashed_once.pk)]
@@ -176,7 +176,7 @@ def test_the_sweeper_gives_up_on_a_submission_no_grader_ever_picks_up(alice, exe
         dispatched_at=timezone.now() - timedelta(hours=1),
         dispatch_count=grading.MAX_DISPATCHES,
     )
-    grading.sweep()
+    sweeper.sweep()
     lost.refresh_from_db()
     assert lost.status == "error" and "no grader picked it up" in lost.result["message"]
 

@@ -18,7 +18,7 @@ from django.db import connection
 from django.utils import timezone
 
 from courseapp.lib.content import LoadReport
-from exercises import grading, replays
+from exercises import grading, replays, sweeper
 from exercises.content_loader import CONTENT_DIR, load_exercises
 from exercises.models import Exercise, GradingRequest, Replay, Submission
 from exercises.tasks import replay_schedule
@@ -173,7 +173,7 @@ def test_the_sweeper_resends_a_lost_replay(alice, exercise, jail, monkeypatch):
     Replay.objects.filter(pk=replay.pk).update(
         created_at=timezone.now() - timedelta(minutes=5), dispatched_at=None
     )
-    grading.sweep()
+    sweeper.sweep()
     assert sent == [str(replay.pk)]
 
 

@@ -6,7 +6,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from courseapp.lib.content import LoadReport
-from exercises import grading
+from exercises import dispatch, grading
 from exercises.content_loader import CONTENT_DIR, load_exercises
 from exercises.models import Exercise, GradingRequest, Submission
 
@@ -22,7 +22,7 @@ def exercise(db):
 @pytest.fixture(autouse=True)
 def no_grading(monkeypatch):
     # These tests are about accepting code; what grading does is tested elsewhere.
-    monkeypatch.setattr(grading, "relay", lambda pk: None)
+    monkeypatch.setattr(dispatch, "send_grading", lambda pk: None)
 
 
 def _post(client, code="def on_payment_captured(event, ctx):\n    pass\n", token="t-1", **extra):
@@ -42,7 +42,7 @@ def test_it_relays_the_grading_request_only_after_commit(
     alice_client, exercise, monkeypatch, django_capture_on_commit_callbacks
 ):
     relayed = []
-    monkeypatch.setattr(grading, "relay", relayed.append)
+    monkeypatch.setattr(dispatch, "send_grading", relayed.append)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         _post(alice_client)
         assert relayed == []

@@ -19,7 +19,7 @@ from django.db import connection
 from django.utils import timezone
 
 from courseapp.lib.content import LoadReport
-from exercises import grading
+from exercises import grading, sweeper
 from exercises.content_loader import CONTENT_DIR, load_exercises
 from exercises.models import Exercise, GradingRequest, Submission
 from tests.conftest import need
@@ -149,7 +149,7 @@ def test_the_sweeper_recovers_a_submission_whose_worker_died(worker, alice):
         deliveries=1,
     )
     GradingRequest.objects.create(submission=submission, dispatched_at=long_ago, dispatch_count=1)
-    assert [s.pk for s in grading.sweep()] == [submission.pk]
+    assert [s.pk for s in sweeper.sweep()] == [submission.pk]
     submission = _graded(submission.pk)
     assert submission.status == "passed" and submission.deliveries == 2
 

@@ -17,7 +17,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 
 from courseapp.lib.content import LoadReport
-from exercises import grading
+from exercises import grading, sweeper
 from exercises.content_loader import CONTENT_DIR, load_exercises
 from exercises.models import Exercise, Submission
 from tests.conftest import need
@@ -93,7 +93,7 @@ def test_killing_the_worker_repeatedly_still_gives_every_submission_exactly_one_
                 break
             worker.kill()
             kills += 1
-            grading.sweep()  # as beat would: re-relay anything stuck
+            sweeper.sweep()  # as beat would: re-relay anything stuck
             worker.start()
         done = wait_for(
             lambda: not Submission.objects.filter(status__in=Submission.IN_FLIGHT).exists(), 300, 1

@@ -1,4 +1,4 @@
-"""The learning path's modules, in order (SYLLABUS.md)."""
+"""The learning path's modules, in order, and the Quick Test's topics (the course syllabus)."""
 
 MODULES: dict[int, str] = {
     0: "Why it matters",

@@ -8,7 +8,7 @@ The grading task is idempotent, so sending one twice is harmless.
 
 from django.core.management.base import BaseCommand
 
-from exercises import grading
+from exercises import sweeper
 
 
 class Command(BaseCommand):
@@ -20,7 +20,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
-        stuck = grading.sweep(dry_run=options["dry_run"])
+        stuck = sweeper.sweep(dry_run=options["dry_run"])
         for submission in stuck:
             self.stdout.write(
                 f"{'would re-enqueue' if options['dry_run'] else 're-enqueued'} {submission.pk} "
