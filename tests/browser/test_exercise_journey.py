@@ -89,10 +89,12 @@ def test_a_learner_fails_reads_the_trace_fixes_and_passes(
     page.get_by_role("button", name="Replay this schedule").click()
     expect(page.locator(".replay-result")).to_contain_text("Replay of seed")
 
-    # Submit the fix.
-    editor.fill(version.solution)
+    # Submit the fix, typed into the editor (CodeMirror; the hidden textarea follows it).
+    page.get_by_role("textbox", name="Your code").fill(version.solution)
     page.get_by_role("button", name="Submit for grading").click()
-    expect(page.locator(".submission-status .verdict-title .badge")).to_have_text("Passed")
+    expect(page.locator(".submission-status .verdict-title .badge")).to_have_text(
+        "Passed", timeout=30_000
+    )
     expect(page.locator(".solution")).to_contain_text("Show the reference solution")
 
     page.goto("/exercises/")
@@ -104,22 +106,23 @@ def test_the_editor_indents_with_tab_and_lets_keyboard_users_leave(
     page, live_server, exercise, alice
 ):
     _session_login(page, live_server, alice, exercise.get_absolute_url())
-    editor = page.locator("textarea[name=code]")
+    editor = page.get_by_role("textbox", name="Your code")
+    code = page.locator("textarea[name=code]")  # hidden; it follows the editor and is posted
     editor.fill("x = 1")
     editor.press("Home")
     editor.press("Tab")
-    expect(editor).to_have_value("    x = 1")
+    expect(code).to_have_value("    x = 1")
     editor.press("Shift+Tab")
-    expect(editor).to_have_value("x = 1")
+    expect(code).to_have_value("x = 1")
     editor.fill("def f():")
     editor.press("End")
     editor.press("Enter")
     editor.type("return 1")
-    expect(editor).to_have_value("def f():\n    return 1")
+    expect(code).to_have_value("def f():\n    return 1")
     editor.press("Escape")
     editor.press("Tab")
     expect(editor).not_to_be_focused()
-    expect(editor).to_have_value("def f():\n    return 1")
+    expect(code).to_have_value("def f():\n    return 1")
 
 
 def test_without_javascript_a_learner_can_reveal_hints_submit_and_read_the_verdict(

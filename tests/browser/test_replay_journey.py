@@ -119,7 +119,7 @@ def test_a_refused_submission_keeps_the_code_and_says_why(
         "newcomer", "newcomer@example.com", "a-long-secret-phrase-1"
     )
     _login(page, live_server, newcomer, exercise.get_absolute_url())
-    page.locator("textarea[name=code]").fill(
+    page.get_by_role("textbox", name="Your code").fill(
         "def on_payment_captured(event, ctx):\n    return 'mine'\n"
     )
     page.get_by_role("button", name="Submit for grading").click()
