@@ -68,11 +68,29 @@ def _parse(path: Path, exercise_slugs: set[str], playgrounds: set[str] | None) -
     ):
         raise ContentError(path, 2, "self_check must be a list of {question, answer[, try]}")
     found_claims = _parse_claims(path, body, body_line, checks)
-    embedded = PLAYGROUND_MARKER.findall(body)
-    for offset, line in enumerate(body.splitlines()):
+    embedded = [match.group(1) for match in PLAYGROUND_MARKER.finditer(body)]
+    presets: dict[str, dict[str, bool]] = {}
+    for offset, line in enumerate(body.split("\n")):
+        where = (path, body_line + offset)
+        if not line.startswith("::: playground"):
+            continue
         match = PLAYGROUND_MARKER.match(line)
-        if match and playgrounds is not None and match.group(1) not in playgrounds:
-            raise ContentError(path, body_line + offset, f"unknown playground {match.group(1)!r}")
+        if not match:
+            raise ContentError(*where, "expected '::: playground KEY [TOGGLE=on|off ...]'")
+        key = match.group(1)
+        if playgrounds is not None and key not in playgrounds:
+            raise ContentError(*where, f"unknown playground {key!r}")
+        names = [word.split("=")[0] for word in match.group(2).split()]
+        known = [t["name"] for t in PLAYGROUNDS[key]["toggles"]] if key in PLAYGROUNDS else []
+        for name in names:
+            if name not in known:
+                raise ContentError(*where, f"playground {key!r} has no toggle {name!r}")
+        if len(set(names)) != len(names):
+            raise ContentError(*where, "a toggle is given twice")
+        chosen = {w.split("=")[0]: w.endswith("=on") for w in match.group(2).split()}
+        if key in presets and presets[key] != chosen:
+            raise ContentError(*where, f"playground {key!r} is embedded twice with other toggles")
+        presets[key] = chosen
     html, toc = render_markdown(mark_claims(mark_playgrounds(body)))
     words = len(plain_text(html).split())
     return {
@@ -99,6 +117,7 @@ def _parse(path: Path, exercise_slugs: set[str], playgrounds: set[str] | None) -
         "_body_line": body_line,
         "_path": path,
         "_claims": found_claims,
+        "_presets": presets,
     }
 
 
@@ -131,6 +150,15 @@ def _check_claims(parsed: dict[str, dict]) -> None:
     embedded = {key for data in parsed.values() for key in data["playgrounds"]}
     for data in parsed.values():
         for line, claim in data["_claims"]:
+            unnamed = set(data["_presets"].get(claim.playground, {})) - dict(claim.toggles).keys()
+            if unnamed:
+                raise ContentError(
+                    data["_path"],
+                    line,
+                    f"this lesson starts playground {claim.playground!r} with "
+                    f"{', '.join(sorted(unnamed))} set: the claim must say it too, so it reads "
+                    "the same on the page and in the run",
+                )
             if claim.playground not in embedded:
                 raise ContentError(
                     data["_path"],

@@ -23,11 +23,12 @@ def catalogue() -> dict:
     return PLAYGROUNDS
 
 
-def toggles_from(query, key: str) -> dict[str, bool]:
-    """Read the toggles of one playground from a form; unknown names are ignored."""
+def toggles_from(query, key: str, preset: dict[str, bool] | None = None) -> dict[str, bool]:
+    """Read the toggles of one playground from a form; unknown names are ignored. Before the
+    reader runs anything, the playground's defaults with the lesson's preset on top."""
     spec = catalogue()[key]["toggles"]
-    if "run" not in query:  # first view of the page: the defaults
-        return {t["name"]: bool(t["default"]) for t in spec}
+    if "run" not in query:  # first view of the page
+        return {t["name"]: bool((preset or {}).get(t["name"], t["default"])) for t in spec}
     return {t["name"]: query.get(t["name"]) in ("on", "1", "true") for t in spec}
 
 

@@ -8,7 +8,7 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
 from courseapp.lib import claims
-from courseapp.lib.markdown import split_parts
+from courseapp.lib.markdown import playground_presets, split_parts
 from courseapp.lib.modules import MODULES, TOPICS
 from exercises.models import Exercise
 from lessons import playground, progress
@@ -47,7 +47,7 @@ def detail(request, slug):
         return render(
             request,
             "lessons/_playground_result.html",
-            _playground_state(request, chosen, active=True),
+            _playground_state(request, chosen, active=True, lesson=lesson),
         )
     progress.record_visit(request, lesson)
     return render(
@@ -69,7 +69,7 @@ def _body(request, lesson: Lesson, chosen: str | None) -> str:
     if not chosen and (cached := cache.get(key)) is not None:
         return mark_safe(cached)  # rendered from our own template
     panels = {
-        name: _playground_state(request, name, active=(name == chosen))
+        name: _playground_state(request, name, active=(name == chosen), lesson=lesson)
         for name in lesson.playgrounds
     }
     presets = [_preset(lesson, claim) for claim in claims.parse_all(lesson.body)]
@@ -122,12 +122,12 @@ def complete(request, slug):
     return redirect(lesson)
 
 
-def _playground_state(request, key: str, active: bool) -> dict:
+def _playground_state(request, key: str, active: bool, lesson: Lesson) -> dict:
     spec = playground.catalogue().get(key)
     if spec is None:
         return {"key": key, "missing": True}
     query = request.GET if active else {}
-    toggles = playground.toggles_from(query, key)
+    toggles = playground.toggles_from(query, key, playground_presets(lesson.body).get(key))
     seed = playground.seed_from(query) if active else playground.DEFAULT_SEED
     return {
         "key": key,

@@ -285,3 +285,37 @@ def test_claims_are_found_in_order_with_their_lines():
     body = "Intro\n\n::: try order-saga holds\n\ntext\n\n::: try retry-storm cap=off breaks=retries_bounded_and_spread\n"
     assert [c.playground for c in claims.parse_all(body)] == ["order-saga", "retry-storm"]
     assert [line for line, _ in claims.find(body)] == [2, 6]
+
+
+# -- a lesson can start its playground elsewhere than the defaults -----------------------
+
+
+@pytest.mark.django_db
+def test_the_shipping_challenge_starts_by_showing_the_problem_without_naming_the_fix(
+    client, content
+):
+    panel = _panel(client.get("/lessons/design-procedure/").content.decode(), "shipping-down")
+    assert 'name="authorize_first" >' in panel or 'name="authorize_first">' in panel
+    assert _broken_titles(panel) >= {INVARIANTS["no_charge_without_shipment"].title}
+    labels = " ".join(t["label"] + t["help"] for t in PLAYGROUNDS["shipping-down"]["toggles"])
+    assert not re.search(r"authori[sz]|hold|void", labels, re.I)
+
+
+@pytest.mark.django_db
+def test_a_claim_must_name_the_toggles_its_lesson_starts_the_playground_with(lessons_copy):
+    path = lessons_copy / "10-design-procedure.md"
+    line = _append(path, "\n::: try shipping-down long_outage=off holds\n")
+    _expect_rejected(
+        lessons_copy, f"10-design-procedure.md:{line}:", "starts playground 'shipping-down' with"
+    )
+
+
+@pytest.mark.django_db
+def test_an_embedded_playground_with_an_unknown_toggle_is_refused_with_its_line(lessons_copy):
+    path = lessons_copy / "09-operating-sagas.md"
+    text = path.read_text().replace(
+        "::: playground poison-message\n", "::: playground poison-message outbox=off\n"
+    )
+    path.write_text(text)
+    line = text[: text.index("::: playground poison-message")].count("\n") + 1
+    _expect_rejected(lessons_copy, f"09-operating-sagas.md:{line}:", "has no toggle 'outbox'")

@@ -151,7 +151,11 @@ def render_markdown(text: str) -> tuple[str, list[dict]]:
     return clean, env.get("toc", [])
 
 
-PLAYGROUND_MARKER = re.compile(r"^::: playground ([a-z0-9-]+)\s*$", re.M)
+# `::: playground KEY [TOGGLE=on|off ...]`: the toggles, if any, are the state the playground
+# starts in on this lesson's page (before the reader runs anything).
+PLAYGROUND_MARKER = re.compile(
+    r"^::: playground ([a-z0-9-]+)((?:[ \t]+[a-z0-9_]+=(?:on|off))*)[ \t]*$", re.M
+)
 _PLAYGROUND_TOKEN = "PLAYGROUND::{}"
 _CLAIM_TOKEN = "CLAIM::{}"
 _PART_HTML = re.compile(r"<p>(PLAYGROUND|CLAIM)::([a-z0-9-]+)</p>")
@@ -161,6 +165,16 @@ def mark_playgrounds(text: str) -> str:
     """Swap `::: playground KEY` lines for a token that survives rendering."""
     # Blank lines around the token keep it a paragraph of its own.
     return PLAYGROUND_MARKER.sub(lambda m: "\n" + _PLAYGROUND_TOKEN.format(m.group(1)) + "\n", text)
+
+
+def playground_presets(text: str) -> dict[str, dict[str, bool]]:
+    """{KEY: {toggle: on}} for every `::: playground KEY TOGGLE=on|off ...` line that sets toggles."""
+    presets: dict[str, dict[str, bool]] = {}
+    for match in PLAYGROUND_MARKER.finditer(text):
+        settings = dict(word.split("=") for word in match.group(2).split())
+        if settings:
+            presets.setdefault(match.group(1), {n: v == "on" for n, v in settings.items()})
+    return presets
 
 
 def mark_claims(text: str) -> str:
