@@ -217,11 +217,11 @@ PLAYGROUNDS = {
         "toggles": [
             _t(
                 "authorize_first",
-                "Authorize (hold) until shipping accepts",
+                "Swap in a design that passes (spoiler)",
                 "pattern",
                 True,
-                "On: hold the money, capture only once shipping has accepted, void the hold on a deadline. "
-                "Off: capture first, then wait for shipping.",
+                "Off: the design so far, which takes the money and then asks shipping. On: a design that "
+                "keeps the money rule, whose trace gives the answer away: try the challenge first.",
             ),
             _t(
                 "long_outage",
