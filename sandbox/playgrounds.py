@@ -212,7 +212,7 @@ PLAYGROUNDS = {
         ],
     },
     "shipping-down": {
-        "title": "Shipping is down: capture or hold?",
+        "title": "Shipping is down: no charge without a shipment",
         "scenario": "shipping_down",
         "toggles": [
             _t(
