@@ -21,6 +21,7 @@ import time
 
 from . import scenarios
 from .explore import Session, _plan, grade
+from .report import Status
 from .rng import schedule_seed
 from .runner import InProcessRunner, Limits
 
@@ -65,16 +66,16 @@ def _cmd_run(args) -> int:
         for inv in report["invariants"]:
             print(f"  [{'x' if inv['held'] else ' '}] {inv['name']}: {inv['title']}")
         ce = report["counterexample"]
-        if ce and report["status"] == "failed":
+        if ce and report["status"] == Status.FAILED:
             print(f"counterexample (seed {ce['seed']}): {json.dumps(ce['schedule'])}")
             for step in ce["trace"]:
                 arrow = f" -> {step['to']}" if step.get("to") else ""
                 print(
                     f"  t={step['t']:>6} {step['service']:>12}{arrow:14} {step['kind']:10} {step['detail']}"
                 )
-    if report["status"] in ("error", "timeout"):
+    if report["status"] in (Status.ERROR, Status.TIMEOUT):
         return 2
-    return 0 if report["status"] == "passed" else 1
+    return 0 if report["status"] == Status.PASSED else 1
 
 
 def _baseline(ops: int) -> float:

@@ -17,6 +17,7 @@ import time
 from . import effects, scenarios
 from .faults import FaultPlan
 from .invariants import INVARIANTS, describe
+from .report import Limit, Report, Status, new_report
 from .rng import schedule_seed
 from .runner import InProcessRunner, Limits, RunnerError
 from .world import Cache, WorkBudgetExceeded, World
@@ -27,6 +28,8 @@ MAX_GRADE_ROUND_TRIPS = 200_000  # across a whole grading; references need a few
 # CPU is limited inside the jail). References need well under 2 s for 500 schedules.
 HOST_CPU_SECONDS = 45.0
 _TRUSTED: dict[str, InProcessRunner] = {}
+# A runner error that is a limit of the learner's process (the rest are errors).
+_RUNNER_LIMITS = {"timeout": Limit.TIMEOUT, "cpu": Limit.CPU}
 
 
 class Session:
@@ -131,13 +134,13 @@ def grade(
     seed: int = 0,
     random_schedules: int = 500,
     limits: Limits | None = None,
-) -> dict:
+) -> Report:
     return _grade(scenario, source, runner_factory, seed, random_schedules, limits, None)
 
 
 def replay(
     scenario: str, source: str, seed: int, schedule: list[dict], runner_factory=None
-) -> dict:
+) -> Report:
     return _grade(scenario, source, runner_factory, seed, 0, None, list(schedule or []))
 
 
@@ -148,79 +151,56 @@ def simulate(
     return _grade(scenario, source, runner_factory, seed, 0, None, plan)
 
 
-def _grade(name, source, runner_factory, seed, random_schedules, limits, schedule) -> dict:
+def _grade(name, source, runner_factory, seed, random_schedules, limits, schedule) -> Report:
     started = time.perf_counter()
     try:
         sc = scenarios.get(name)
     except KeyError as exc:
-        return {
-            "status": "error",
-            "message": str(exc.args[0]),
-            "violations": [],
-            "invariants": [],
-            "seed": seed,
-            "schedules_explored": 0,
-            "fault_kinds_explored": {},
-            "counterexample": None,
-            "lanes": [],
-            "output": "",
-            "output_dropped": 0,
-            "duration_ms": 0,
-        }
-    report = {
-        "status": "error",
-        "message": "",
-        "violations": [],
+        return new_report(Status.ERROR, str(exc.args[0]), seed=seed)
+    report = new_report(
+        Status.ERROR,
         # None reads "not checked": only a finished exploration says an invariant held.
-        "invariants": [{**describe(n), "held": None} for n in sc.checked],
-        "seed": seed,
-        "schedules_explored": 0,
-        "fault_kinds_explored": {},
-        "counterexample": None,
-        "lanes": list(sc.lanes),
-        "output": "",
-        "output_dropped": 0,
-        "duration_ms": 0,
-    }
+        invariants=[{**describe(n), "held": None} for n in sc.checked],
+        seed=seed,
+        lanes=list(sc.lanes),
+    )
     runner = None
     try:
         runner = (runner_factory or InProcessRunner)(source, limits or Limits())
         missing, constants = _describe_learner(sc, runner)
         if missing:
-            report.update(
-                status="failed",
-                message="Your code must define "
+            report["status"] = Status.FAILED
+            report["message"] = (
+                "Your code must define "
                 + ", ".join(sc.signatures.get(f, f + "(...)") for f in missing)
-                + ".",
+                + "."
             )
         else:
             session = Session(sc, runner, constants)
             _explore(session, report, seed, random_schedules, schedule)
     except RunnerError as exc:
-        report.update(
-            status="timeout" if exc.kind in ("timeout", "cpu") else "error",
-            message=exc.message,
-            limit=exc.kind if exc.kind in ("timeout", "cpu") else None,
-        )
+        limit = _RUNNER_LIMITS.get(exc.kind)
+        report["status"] = Status.ERROR if limit is None else Status.TIMEOUT
+        report["message"] = exc.message
+        report["limit"] = limit
     except WorkBudgetExceeded as exc:
-        report.update(status="timeout", message=str(exc), limit="work")
+        report["status"] = Status.TIMEOUT
+        report["message"] = str(exc)
+        report["limit"] = Limit.WORK
     except MemoryError:
-        report.update(
-            status="timeout",
-            limit="work",
-            message=str(
-                WorkBudgetExceeded(
-                    "simulating what it did needed more memory than a grading may use"
-                )
-            ),
+        report["status"] = Status.TIMEOUT
+        report["limit"] = Limit.WORK
+        report["message"] = str(
+            WorkBudgetExceeded("simulating what it did needed more memory than a grading may use")
         )
     except effects.GuestProtocolError as exc:
-        report.update(status="error", message=str(exc))
+        report["status"] = Status.ERROR
+        report["message"] = str(exc)
     except Exception as exc:  # noqa: BLE001  (a report, never a crashed grading task)
-        report.update(
-            status="error",
-            message=f"The simulator failed unexpectedly ({type(exc).__name__}: {exc}). "
-            f"This is a bug in the course, not in your code.",
+        report["status"] = Status.ERROR
+        report["message"] = (
+            f"The simulator failed unexpectedly ({type(exc).__name__}: {exc}). "
+            f"This is a bug in the course, not in your code."
         )
     finally:
         if runner is not None:
@@ -232,7 +212,7 @@ def _grade(name, source, runner_factory, seed, random_schedules, limits, schedul
     return report
 
 
-def _explore(session: Session, report: dict, seed: int, random_schedules: int, schedule) -> None:
+def _explore(session: Session, report: Report, seed: int, random_schedules: int, schedule) -> None:
     sc = session.scenario
     kinds: dict[str, int] = {}
     failure = None
@@ -271,16 +251,14 @@ def _explore(session: Session, report: dict, seed: int, random_schedules: int, s
         for i in range(random_schedules if failure is None else 0):
             if session.round_trips > MAX_GRADE_ROUND_TRIPS:
                 report["fault_kinds_explored"] = dict(sorted(kinds.items()))
-                report.update(
-                    status="timeout",
-                    schedules_explored=session.runs,
-                    limit="work",
-                    message=(
-                        f"Your code made the simulator do too much work: grading stopped after {session.runs} "
-                        f"schedules, your code was called "
-                        f"{session.round_trips} times, far more than this scenario needs. Look for loops that "
-                        f"retry very often (a short RetryLater, or many calls per message)."
-                    ),
+                report["status"] = Status.TIMEOUT
+                report["schedules_explored"] = session.runs
+                report["limit"] = Limit.WORK
+                report["message"] = (
+                    f"Your code made the simulator do too much work: grading stopped after {session.runs} "
+                    f"schedules, your code was called "
+                    f"{session.round_trips} times, far more than this scenario needs. Look for loops that "
+                    f"retry very often (a short RetryLater, or many calls per message)."
                 )
                 return
             run_seed = schedule_seed(seed, i)
@@ -294,7 +272,8 @@ def _explore(session: Session, report: dict, seed: int, random_schedules: int, s
         report["schedules_explored"] = explored
         for inv in report["invariants"]:
             inv["held"] = True
-        report.update(status="passed", message=_passed_message(sc, explored, schedule is not None))
+        report["status"] = Status.PASSED
+        report["message"] = _passed_message(sc, explored, schedule is not None)
         if schedule is not None:
             report["counterexample"] = {
                 "seed": seed,
@@ -321,7 +300,8 @@ def _explore(session: Session, report: dict, seed: int, random_schedules: int, s
     for inv in report["invariants"]:
         inv["held"] = inv["name"] not in broken
     report["counterexample"] = {"seed": run_seed, "schedule": fired, "trace": world.trace.steps}
-    report.update(status="failed", message=_failed_message(broken, fired, world))
+    report["status"] = Status.FAILED
+    report["message"] = _failed_message(broken, fired, world)
 
 
 def _passed_message(sc, explored: int, replaying: bool) -> str:

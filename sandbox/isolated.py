@@ -23,7 +23,9 @@ import subprocess
 import sys
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any, cast
 
+from .report import Limit, Report, Status, new_report
 from .runner import Limits
 
 MEMORY_MB = 512  # the whole grading process: simulator, caches, reports
@@ -52,7 +54,7 @@ def grade_isolated(
     memory_mb: int = MEMORY_MB,
     cpu_seconds: int = CPU_SECONDS,
     wall_seconds: float = WALL_SECONDS,
-) -> dict:
+) -> Report:
     """``sandbox.grade`` (or ``sandbox.replay`` when ``schedule`` is given) in a bounded child.
 
     ``jailed=False`` runs trusted sources in-process (tests, references); ``jail_known_good`` skips
@@ -71,7 +73,7 @@ def grade_isolated(
         "cpu_seconds": cpu_seconds,
     }
     report = _run(job, wall_seconds)
-    if report.get("limit") == "timeout":
+    if report.get("limit") == Limit.TIMEOUT:
         # Out of wall time, not CPU: maybe the host was overloaded. Once more before blaming the code.
         again = _run(job, wall_seconds)
         again["retried"] = True
@@ -79,7 +81,7 @@ def grade_isolated(
     return report
 
 
-def _run(job: dict, wall_seconds: float) -> dict:
+def _run(job: dict[str, Any], wall_seconds: float) -> Report:
     try:
         proc = subprocess.run(
             [sys.executable, "-m", "sandbox.isolated"],
@@ -92,54 +94,43 @@ def _run(job: dict, wall_seconds: float) -> dict:
         )
     except subprocess.TimeoutExpired:
         return _failure(
-            "timeout",
+            Status.TIMEOUT,
             f"The grading ran past {wall_seconds:.0f} s of wall time and was stopped.",
-            limit="timeout",
+            limit=Limit.TIMEOUT,
         )
     if proc.returncode == 0:
         try:
             report = json.loads(proc.stdout)
             if isinstance(report, dict) and "status" in report:
-                return report
+                return cast(Report, report)  # written by main() below from a Report
         except ValueError:
             pass
     rc = proc.returncode
     if rc in (-signal.SIGXCPU, -signal.SIGKILL):
         return _failure(
-            "timeout",
+            Status.TIMEOUT,
             TOO_MUCH.format(what=f"{job['cpu_seconds']} s of the grader's CPU time"),
-            limit="work",
+            limit=Limit.WORK,
         )
     tail = proc.stderr.decode("utf-8", "replace")[-2000:]
     if "MemoryError" in tail or "Cannot allocate memory" in tail:
         return _failure(
-            "timeout",
+            Status.TIMEOUT,
             TOO_MUCH.format(what=f"{job['memory_mb']} MiB of the grader's memory"),
-            limit="work",
+            limit=Limit.WORK,
         )
     return _failure(
-        "error",
+        Status.ERROR,
         "The grader failed unexpectedly while running your code (exit "
         f"{rc}). This is our bug, not yours; please submit again in a moment.",
     )
 
 
-def _failure(status: str, message: str, limit: str | None = None) -> dict:
-    return {
-        "status": status,
-        "message": message,
-        "violations": [],
-        "invariants": [],
-        "seed": None,
-        "schedules_explored": 0,
-        "fault_kinds_explored": {},
-        "counterexample": None,
-        "lanes": [],
-        "output": "",
-        "output_dropped": 0,
-        "duration_ms": 0,
-        "limit": limit,
-    }
+def _failure(status: Status, message: str, limit: Limit | None = None) -> Report:
+    """The report of a grading whose process failed (no seed: nothing was explored)."""
+    report = new_report(status, message, seed=None)
+    report["limit"] = limit
+    return report
 
 
 def _limit_self(memory_mb: int, cpu_seconds: int) -> None:

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 from . import scenarios
 from .explore import simulate
 from .faults import FaultPlan
+from .report import PlaygroundReport
 from .runner import InProcessRunner
 
 
@@ -400,7 +402,8 @@ def resolve(key: str, toggles: dict | None = None) -> tuple[str, str, list[dict]
     return _BUILDERS[key](values)
 
 
-def run(key: str, toggles: dict | None = None, seed: int = 0) -> dict:
+def run(key: str, toggles: dict[str, Any] | None = None, seed: Any = 0) -> PlaygroundReport:
+    """``seed`` may come straight from a request: anything that is not an int becomes 0."""
     scenario, source, rules = resolve(key, toggles)
     sc = scenarios.get(scenario)
     try:
@@ -409,6 +412,9 @@ def run(key: str, toggles: dict | None = None, seed: int = 0) -> dict:
         seed = 0
     plan = FaultPlan("rules", seed, rules=rules, horizon=sc.fault_horizon)
     report = simulate(scenario, source, plan, seed=seed, runner_factory=InProcessRunner)
-    report["playground"] = key
-    report["trace"] = (report.get("counterexample") or {}).get("trace", [])
-    return report
+    counterexample = report.get("counterexample")
+    return {
+        **report,
+        "playground": key,
+        "trace": counterexample["trace"] if counterexample else [],
+    }
