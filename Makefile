@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: install install-dev run worker test migrations-check bench mutate clean editor
+.PHONY: install install-dev run worker test lint typecheck migrations-check bench mutate clean editor
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -33,6 +33,17 @@ worker: install
 
 test: install-dev
 	$(BIN)/python -m pytest
+
+# ruff (lint with import sorting, and the formatter's check) and mypy (strict on sandbox/).
+# Learner-facing scenario code is excluded from formatting (pyproject.toml); the scenario
+# definitions beside it are checked by name.
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff format --check sandbox/scenarios/*/__init__.py sandbox/scenarios/*/world.py sandbox/scenarios/*/playground.py
+
+typecheck: install-dev
+	$(BIN)/mypy
 
 migrations-check: install
 	DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run

@@ -22,6 +22,7 @@ import os
 import socket
 import time
 from datetime import timedelta
+from typing import NotRequired
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
@@ -34,6 +35,7 @@ from exercises import dispatch, fair_share
 from exercises.models import GradingRequest, Submission
 from sandbox.isolated import grade_isolated
 from sandbox.jail import jail_available
+from sandbox.report import Counterexample, Report, Status, new_report
 from sandbox.runner import Limits, clamp_limits
 
 log = logging.getLogger(__name__)
@@ -49,12 +51,21 @@ STORED_TRACE_STEPS = 1500
 # An undispatched request younger than this may still be waiting for its on_commit relay.
 UNDISPATCHED_GRACE = timedelta(seconds=30)
 
+# A grading's status (the simulator's) -> the submission's status (the site's).
 _FINAL = {
-    "passed": Submission.PASSED,
-    "failed": Submission.FAILED,
-    "timeout": Submission.FAILED,
-    "error": Submission.ERROR,
+    Status.PASSED: Submission.PASSED,
+    Status.FAILED: Submission.FAILED,
+    Status.TIMEOUT: Submission.FAILED,
+    Status.ERROR: Submission.ERROR,
 }
+
+
+class Verdict(Report):
+    """What a submission stores as its result: the simulator's report, cut to size, plus where it
+    ran. Templates, the timeline, the dashboard and the instructor area read these keys."""
+
+    jailed: bool | None  # None: nothing ran (the jail was missing and unjailed grading is off)
+    jail_reason: NotRequired[str]
 
 
 class SubmissionRefused(Exception):
@@ -341,7 +352,7 @@ def _alive(pid: int) -> bool:
         return True
 
 
-def record_verdict(submission_id, result: dict) -> bool:
+def record_verdict(submission_id, result: Verdict) -> bool:
     """Write the verdict once: only a submission still running can receive one."""
     status = _FINAL.get(result.get("status"), Submission.ERROR)
     written = Submission.objects.filter(pk=submission_id, status=Submission.RUNNING).update(
@@ -350,7 +361,7 @@ def record_verdict(submission_id, result: dict) -> bool:
     return bool(written)
 
 
-def _record_verdict_despite_outages(submission_id, result: dict) -> bool:
+def _record_verdict_despite_outages(submission_id, result: Verdict) -> bool:
     """A verdict is worth a few retries: the database restarting under a finished grading would
     otherwise leave the submission running until its claim expires, and grade it again."""
     delay = 0.5
@@ -446,7 +457,7 @@ def jail_status() -> tuple[bool, str]:
     return jail_available()
 
 
-def grade_code(version, source: str, *, schedule: dict | None = None) -> dict:
+def grade_code(version, source: str, *, schedule: Counterexample | None = None) -> Verdict:
     """Grade `source` against an exercise version in the jail; `schedule` replays one counterexample."""
     jailed, reason = jail_status()
     if not jailed and not settings.SANDBOX_ALLOW_UNJAILED:
@@ -476,29 +487,15 @@ def grade_code(version, source: str, *, schedule: dict | None = None) -> dict:
     return clean_result(result, jailed=jailed, jail_reason="" if jailed else reason)
 
 
-def error_result(message: str, *, jailed: bool | None = None) -> dict:
-    return {
-        "status": "error",
-        "message": message,
-        "violations": [],
-        "invariants": [],
-        "seed": None,
-        "schedules_explored": 0,
-        "fault_kinds_explored": {},
-        "counterexample": None,
-        "lanes": [],
-        "output": "",
-        "output_dropped": 0,
-        "duration_ms": 0,
-        "jailed": jailed,
-    }
+def error_result(message: str, *, jailed: bool | None = None) -> Verdict:
+    return {**new_report(Status.ERROR, message, seed=None), "jailed": jailed}
 
 
-def clean_result(result: dict, *, jailed: bool, jail_reason: str = "") -> dict:
+def clean_result(result: Report | None, *, jailed: bool, jail_reason: str = "") -> Verdict:
     """Keep the stored verdict small and well-formed."""
-    out = {**error_result(""), **(result or {})}
+    out: Verdict = {**error_result(""), **(result or {})}  # type: ignore[typeddict-item]
     if out["status"] not in _FINAL:
-        out["status"] = "error"
+        out["status"] = Status.ERROR
     output = str(out.get("output") or "")
     if len(output) > STORED_OUTPUT_CHARS:
         out["output_dropped"] = (

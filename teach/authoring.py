@@ -29,10 +29,11 @@ from django.utils import timezone
 
 from courseapp.lib.markdown import render_html as render_markdown
 from exercises.content_loader import ExerciseSpec
-from exercises.grading import grade_code, grading_options
+from exercises.grading import Verdict, error_result, grade_code, grading_options
 from exercises.models import Exercise, ExerciseVersion, HintUse, Submission
 from lessons.models import Lesson, Question
 from quicktest.loader import validate_question
+from sandbox.report import Status
 
 log = logging.getLogger(__name__)
 
@@ -186,17 +187,17 @@ def validation_checks(version: ExerciseVersion) -> list[dict]:
     return checks
 
 
-def judge(expected: str, result: dict) -> tuple[bool, str]:
+def judge(expected: str, result: Verdict) -> tuple[bool, str]:
     """Did one graded source behave as the check expects? (ok, why) with why written for the instructor."""
     status = result.get("status")
     broken = [v.get("name") for v in result.get("violations") or []]
-    if status in ("error", "timeout"):
+    if status in (Status.ERROR, Status.TIMEOUT):
         return False, f"it could not be graded ({status}): {result.get('message') or 'no message'}"
     if expected == "pass":
-        if status == "passed":
+        if status == Status.PASSED:
             return True, "passes every invariant"
         return False, f"it must pass, but it broke {', '.join(broken) or 'an invariant'}"
-    if status == "passed":
+    if status == Status.PASSED:
         return False, "it must fail, but it passed every invariant the grader explored"
     if expected == "fail":
         return True, f"fails as it should ({', '.join(broken)})"
@@ -254,11 +255,7 @@ def validate(version: ExerciseVersion) -> dict:
             result = grade_code(version, check["source"])
         except Exception:
             log.exception("validation of %s crashed on %s", version, check["label"])
-            result = {
-                "status": "error",
-                "message": "the grader crashed (see the server log)",
-                "violations": [],
-            }
+            result = error_result("the grader crashed (see the server log)")
         jailed = jailed and result.get("jailed") is not False
         ok, why = judge(check["expected"], result)
         example = result.get("counterexample") or {}
