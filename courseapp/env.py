@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -55,7 +56,7 @@ SQLITE_OPTIONS = {
 }
 
 
-def database(url: str | None, base_dir: Path) -> dict:
+def database(url: str | None, base_dir: Path) -> dict[str, Any]:
     if not url:
         return {
             "ENGINE": "django.db.backends.sqlite3",
@@ -79,4 +80,4 @@ def database(url: str | None, base_dir: Path) -> dict:
         raise ImproperlyConfigured(
             "DATABASE_URL names no database, e.g. postgres://user@host:5432/dbname"
         )
-    return config
+    return dict(config)

@@ -139,6 +139,7 @@ def outage_response(request, part: str) -> HttpResponse:
         "user": _Anonymous(),
         "csrf_token": _csrf(request),
     }
+    body: str
     try:
         body = render_to_string("503.html", context)
     except Exception:  # noqa: BLE001 - the page must render even when the layout cannot

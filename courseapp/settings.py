@@ -176,7 +176,7 @@ CELERY_IMPORTS = ["teach.tasks"]
 # Gradings go to the default queue; short jobs (a replay of one schedule) to their own, so they never
 # wait behind a full grading queue. A worker started without -Q consumes both.
 CELERY_TASK_DEFAULT_QUEUE = "celery"
-CELERY_TASK_QUEUES = {"celery": {}, "short": {}}
+CELERY_TASK_QUEUES: dict[str, dict] = {"celery": {}, "short": {}}
 CELERY_TASK_ROUTES = {"exercises.tasks.replay_schedule": {"queue": "short"}}
 # `celery beat` sweeps stuck gradings every minute (exercises/sweeper.py).
 CELERY_BEAT_SCHEDULE = {

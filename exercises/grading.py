@@ -22,7 +22,7 @@ import os
 import socket
 import time
 from datetime import timedelta
-from typing import NotRequired
+from typing import NotRequired, cast
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
@@ -58,6 +58,12 @@ _FINAL = {
     Status.TIMEOUT: Submission.FAILED,
     Status.ERROR: Submission.ERROR,
 }
+
+
+class StoredCounterexample(Counterexample):
+    """A counterexample as stored: a very long trace is cut, saying how many steps were dropped."""
+
+    trace_dropped: NotRequired[int]
 
 
 class Verdict(Report):
@@ -502,7 +508,7 @@ def clean_result(result: Report | None, *, jailed: bool, jail_reason: str = "") 
             int(out.get("output_dropped") or 0) + len(output.encode()) - STORED_OUTPUT_CHARS
         )
         out["output"] = output[:STORED_OUTPUT_CHARS]
-    example = out.get("counterexample")
+    example = cast(StoredCounterexample | None, out.get("counterexample"))
     if example and len(example.get("trace") or []) > STORED_TRACE_STEPS:
         example["trace_dropped"] = len(example["trace"]) - STORED_TRACE_STEPS
         example["trace"] = example["trace"][:STORED_TRACE_STEPS]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from typing import cast
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
@@ -20,6 +21,7 @@ from django.utils import timezone
 from courseapp.lib.correlation import correlation_id
 from exercises import dispatch, grading
 from exercises.models import Replay, Submission
+from sandbox.report import Counterexample
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +76,7 @@ def _claim(replay_id) -> int:
     )
 
 
-def _finish(replay: Replay, result: dict, *, claimed_by: str) -> bool:
+def _finish(replay: Replay, result: grading.Verdict, *, claimed_by: str) -> bool:
     return bool(
         Replay.objects.filter(pk=replay.pk, status=Replay.RUNNING, claimed_by=claimed_by).update(
             status=Replay.DONE, result=result, finished_at=timezone.now()
@@ -123,7 +125,9 @@ def run_replay(replay_id) -> str:
             if example is None:
                 result = grading.error_result("This submission has no schedule to replay.")
             else:
-                result = grading.grade_code(submission.version, submission.code, schedule=example)
+                result = grading.grade_code(
+                    submission.version, submission.code, schedule=cast(Counterexample, example)
+                )
         except SoftTimeLimitExceeded:
             result = grading.error_result(
                 f"The replay took longer than {settings.CELERY_TASK_SOFT_TIME_LIMIT} "

@@ -172,7 +172,7 @@ class QuizAttempt(models.Model):
         return self._answers
 
     def forget_answers(self) -> None:
-        self._answers = None
+        self._answers = None  # type: ignore[assignment]  # read again on next use
 
     def current_question(self) -> Question | None:
         answered = self.answers_by_key()
@@ -203,21 +203,6 @@ class QuizAttempt(models.Model):
             entry[0] += answered[question.key].score if question.key in answered else 0.0
             entry[1] += 1
         return {topic: tuple(scores[topic]) for topic in TOPICS if topic in scores}
-
-    def lessons_to_review(self) -> list[tuple[Lesson, list[Question]]]:
-        """Lessons that teach the topics with mistakes, each with the missed questions it explains."""
-        answered = self.answers_by_key()
-        missed = [q for q in self.questions() if q.key not in answered or answered[q.key].score < 1]
-        topics = {question.topic for question in missed}
-        review = {
-            lesson.pk: (lesson, [])
-            for lesson in Lesson.objects.all()
-            if topics & set(lesson.topics or [])
-        }
-        for question in missed:
-            if question.lesson:
-                review.setdefault(question.lesson.pk, (question.lesson, []))[1].append(question)
-        return sorted(review.values(), key=lambda entry: entry[0].order)
 
 
 class QuizAnswer(models.Model):

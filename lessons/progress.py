@@ -46,7 +46,7 @@ def set_completed(request, lesson: Lesson, done: bool) -> None:
     else:
         completed = _session(request)["completed"]
         if done:
-            completed[lesson.slug] = when.isoformat()
+            completed[lesson.slug] = (when or timezone.now()).isoformat()
         else:
             completed.pop(lesson.slug, None)
         request.session.modified = True

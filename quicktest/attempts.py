@@ -81,7 +81,7 @@ def draw(
     for pool in by_topic.values():
         rng.shuffle(pool)
     drawn: list[Question] = []
-    types = Counter()
+    types: Counter[str] = Counter()
     for _ in range(per_topic):
         for topic in topics:
             pool = by_topic[topic]
@@ -205,6 +205,8 @@ def submit(attempt: QuizAttempt, question_key, data) -> QuizAnswer:
         if question_key in attempt.answers_by_key():
             raise AlreadyAnswered(question_key)
         question = attempt.current_question()
+        # Not None: the key is one of the test's and still unanswered.
+        assert question is not None
         if question.key != question_key:
             raise QuizError(
                 409,
@@ -381,7 +383,7 @@ def lessons_to_review(reviewed: list[Reviewed]) -> list[LessonToReview]:
 
 def score(question: Question, given) -> float:
     if question.type == Question.MULTIPLE:
-        return 1.0 if sorted(given) == sorted(question.answer) else 0.0
+        return 1.0 if sorted(given) == sorted(question.answer or []) else 0.0
     if question.type == Question.ORDERING:
         return 1.0 if list(given) == list(range(len(question.items))) else 0.0
     if question.type == Question.TRUEFALSE:

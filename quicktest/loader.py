@@ -98,6 +98,7 @@ def _entries(path: Path) -> list[tuple[int, object]]:
     if not isinstance(data, list):
         raise ContentError(path, 1, "a question file must be a list of questions ('- id: ...')")
     node = yaml.compose(path.read_text(encoding="utf-8"))
+    assert node is not None  # the file parsed to a non-empty list above
     return [(item.start_mark.line + 1, raw) for item, raw in zip(node.value, data)]
 
 

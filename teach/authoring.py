@@ -258,7 +258,8 @@ def validate(version: ExerciseVersion) -> dict:
             result = error_result("the grader crashed (see the server log)")
         jailed = jailed and result.get("jailed") is not False
         ok, why = judge(check["expected"], result)
-        example = result.get("counterexample") or {}
+        example = result.get("counterexample")
+        faults = len(example["schedule"]) if example else 0
         results.append(
             {
                 "label": check["label"],
@@ -271,7 +272,7 @@ def validate(version: ExerciseVersion) -> dict:
                 "broken": [v.get("name") for v in result.get("violations") or []],
                 "message": str(result.get("message") or "")[:2000],
                 "schedules_explored": result.get("schedules_explored", 0),
-                "faults": len(example.get("schedule") or []),
+                "faults": faults,
             }
         )
     return {

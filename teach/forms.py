@@ -454,8 +454,9 @@ class QuestionForm(forms.Form):
         if kind == "ordering":
             return ""
         count = len(raw.get("choices") or [])
-        numbers = answer if isinstance(answer, list) else [answer]
-        if not all(isinstance(n, int) for n in numbers):
+        given = answer if isinstance(answer, list) else [answer]
+        numbers = [n for n in given if isinstance(n, int) and not isinstance(n, bool)]
+        if len(numbers) != len(given):
             return "Give choice numbers, like 2, or 1, 3 for multiple select."
         if kind != "multiple" and len(numbers) != 1:
             return "Give exactly one choice number."

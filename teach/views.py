@@ -220,7 +220,7 @@ def _version(slug, number) -> ExerciseVersion:
 
 def _exercise_form(request, item: Exercise | None):
     latest = item.latest_version() if item else None
-    spec = authoring.spec_for(item, latest) if latest else None
+    spec = authoring.spec_for(item, latest) if item and latest else None
     data = request.POST if request.method == "POST" else None
     previewing = data is not None and ("preview" in data or "from_scenario" in data)
     if data is not None and "from_scenario" in data:
