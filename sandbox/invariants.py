@@ -323,3 +323,26 @@ INVARIANTS["one_answer_per_order"] = Invariant(
     "transaction as the record that the request was handled (tx.outbox), so a redelivery sees it.",
     _facts("one_answer_per_order"),
 )
+
+# -- appended by the outbox_relay scenario ---------------------------------------------------------
+INVARIANTS["order_events_in_order"] = Invariant(
+    "order_events_in_order",
+    "Each order's events arrive in order",
+    "Consumers see the events of one order (one aggregate) in the order they were committed: OrderPlaced "
+    "before OrderPaid before OrderShipped. A copy of an event that was already received may come again "
+    "later (consumers ignore it by its event id), but a new event must never overtake an older one of "
+    "the same order. With several relays, one can hold an order's first event while another publishes "
+    "its second: an order's next event may go out only once all its earlier ones have.",
+    _facts("order_events_in_order"),
+)
+INVARIANTS["duplicates_only_after_crash"] = Invariant(
+    "duplicates_only_after_crash",
+    "Duplicates only after a crash",
+    "At-least-once delivery allows one kind of repeat: a relay that crashes after publishing a row and "
+    "before marking it sent publishes that row again once it (or another relay) picks it up. That is one "
+    "repeat per such crash, and only of the row the crash left unmarked. Any other duplicate is a bug: "
+    "two relays publishing the same row because neither claimed it, a whole batch published again "
+    "because it is marked only at the end, a relay that never marks. Consumers can absorb a rare "
+    "duplicate; they should not have to absorb a steady stream.",
+    _facts("duplicates_only_after_crash"),
+)

@@ -17,6 +17,7 @@ from .explore import simulate
 from .faults import FaultPlan
 from .report import PlaygroundReport
 from .runner import InProcessRunner
+from .scenarios.circuit_breaker import SCENARIO as _CB
 
 
 def _t(name, label, kind, default, help):
@@ -262,6 +263,46 @@ PLAYGROUNDS = {
             ),
         ],
     },
+    "circuit-breaker": {
+        "title": "Circuit breaker: open, half-open, closed",
+        "scenario": "circuit_breaker",
+        "toggles": [
+            _t(
+                "breaker",
+                "Circuit breaker",
+                "pattern",
+                True,
+                f"On: the Gateway opens the breaker when {_CB.FAILURE_RATE_PERCENT}% of the last "
+                f"{_CB.WINDOW_SIZE} calls failed, fails requests fast while it is open, and tries Inventory "
+                f"again after {_CB.OPEN_MS} ms. Off: every request is sent to Inventory, down or not.",
+            ),
+            _t(
+                "trial_limit",
+                "Limit the trial calls",
+                "pattern",
+                True,
+                f"On: after the cool-down (half-open) only {_CB.TRIAL_CALLS} trial calls go out, and the "
+                "rest fail fast until they come back. Off: every request that arrives while the trials "
+                "are out is sent too.",
+            ),
+            _t(
+                "window",
+                "Count failures over a window",
+                "pattern",
+                True,
+                f"On: the failure rate of the last {_CB.WINDOW_SIZE} calls decides. Off: failures are "
+                f"counted for ever, and {_CB.MIN_CALLS} of them open the breaker.",
+            ),
+            _t(
+                "stays_down",
+                "Inventory stays down",
+                "fault",
+                False,
+                "The second failure (Inventory answering most calls with an error) lasts until the "
+                "traffic stops.",
+            ),
+        ],
+    },
 }
 
 _DIR = Path(__file__).resolve().parent / "scenarios"
@@ -380,6 +421,12 @@ def _poison(t: dict):
     return "poison_message", _template("poison_message", DLQ=t["dlq"]), rules
 
 
+def _breaker(t: dict):
+    flags = {"BREAKER": t["breaker"], "TRIAL_LIMIT": t["trial_limit"], "WINDOW": t["window"]}
+    rules = [_rule("outage", "inventory:long")] if t["stays_down"] else []
+    return "circuit_breaker", _template("circuit_breaker", **flags), rules
+
+
 _BUILDERS = {
     "order-saga": _order_saga,
     "travel-booking": _travel,
@@ -388,6 +435,7 @@ _BUILDERS = {
     "retry-storm": _retry,
     "shipping-down": _shipping,
     "poison-message": _poison,
+    "circuit-breaker": _breaker,
 }
 
 

@@ -17,6 +17,7 @@ NAMES = (
     "two_phase_commit",
     "shipping_down",
     "design_saga",
+    "outbox_relay",
 )
 _LOADED: dict = {}
 
