@@ -23,7 +23,8 @@ from sandbox import scenarios
 from sandbox.runner import Limits
 
 REQUIRED = ("title", "module", "order", "scenario", "summary", "hints")
-OPTIONAL = ("reveal_after", "limits", "random_schedules", "variants")
+OPTIONAL = ("reveal_after", "limits", "random_schedules", "variants", "difficulty", "minutes")
+DIFFICULTIES = ("introductory", "intermediate", "advanced")
 DEFAULT_REVEAL_AFTER = 5
 DEFAULT_RANDOM_SCHEDULES = 500
 CONTENT_DIR = Path(__file__).resolve().parent / "content"
@@ -45,12 +46,15 @@ class ExerciseSpec:
     random_schedules: int = DEFAULT_RANDOM_SCHEDULES
     limits: dict = field(default_factory=dict)
     variants: dict = field(default_factory=dict)  # name -> {"source", "expected"}
+    # Shown on the exercise cards; like the title, not part of what is graded.
+    difficulty: str = ""
+    minutes: int | None = None
 
     def content_hash(self) -> str:
         data = {
             k: v
             for k, v in asdict(self).items()
-            if k not in ("title", "module", "order", "summary")
+            if k not in ("title", "module", "order", "summary", "difficulty", "minutes")
         }
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
@@ -133,6 +137,14 @@ def read_exercise(directory: Path) -> ExerciseSpec:
         fail("random_schedules", "random_schedules must be a whole number from 0 to 5000")
     limits = meta.get("limits") or {}
     _check_limits(limits, meta_path)
+    difficulty = meta.get("difficulty", "")
+    if difficulty not in ("", *DIFFICULTIES):
+        fail("difficulty", f"difficulty must be one of {', '.join(DIFFICULTIES)}")
+    minutes = meta.get("minutes")
+    if minutes is not None and (
+        isinstance(minutes, bool) or not isinstance(minutes, int) or not 1 <= minutes <= 600
+    ):
+        fail("minutes", "minutes must be a whole number from 1 to 600")
 
     scenario = (
         _scenario(meta["scenario"], meta_path)
@@ -162,6 +174,8 @@ def read_exercise(directory: Path) -> ExerciseSpec:
         random_schedules=random_schedules,
         limits=limits,
         variants=variants,
+        difficulty=difficulty,
+        minutes=minutes,
     )
 
 
@@ -279,20 +293,27 @@ def load_exercises(directory: Path, report: LoadReport) -> None:
                 "module": spec.module,
                 "order": spec.order,
                 "summary": spec.summary,
+                "difficulty": spec.difficulty,
+                "minutes": spec.minutes,
             },
         )
-        meta_changed = (exercise.title, exercise.module, exercise.order, exercise.summary) != (
-            spec.title,
-            spec.module,
-            spec.order,
-            spec.summary,
-        )
-        exercise.title, exercise.module, exercise.order, exercise.summary = (
-            spec.title,
-            spec.module,
-            spec.order,
-            spec.summary,
-        )
+        meta = (spec.title, spec.module, spec.order, spec.summary, spec.difficulty, spec.minutes)
+        meta_changed = (
+            exercise.title,
+            exercise.module,
+            exercise.order,
+            exercise.summary,
+            exercise.difficulty,
+            exercise.minutes,
+        ) != meta
+        (
+            exercise.title,
+            exercise.module,
+            exercise.order,
+            exercise.summary,
+            exercise.difficulty,
+            exercise.minutes,
+        ) = meta
         digest = spec.content_hash()
         latest = exercise.latest_version()
         if latest is None or latest.content_hash != digest:

@@ -17,11 +17,22 @@ class ExerciseQuerySet(models.QuerySet):
 
 
 class Exercise(models.Model):
+    DIFFICULTIES = [
+        ("introductory", "Introductory"),
+        ("intermediate", "Intermediate"),
+        ("advanced", "Advanced"),
+    ]
+
     slug = models.SlugField(max_length=80, unique=True)
     title = models.CharField(max_length=200)
     module = models.PositiveSmallIntegerField(choices=sorted(MODULES.items()))
     order = models.PositiveSmallIntegerField(default=0)
     summary = models.TextField(blank=True)
+    # Shown on the exercise cards; optional in exercise.yaml.
+    difficulty = models.CharField(max_length=12, choices=DIFFICULTIES, blank=True)
+    minutes = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="About how long a learner needs, in minutes"
+    )
     # What learners see and are graded against; None until a version validates.
     published_version = models.ForeignKey(
         "ExerciseVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -181,24 +192,25 @@ class Submission(models.Model):
         """(css class, line) pairs of a unified diff against the previous submission."""
         if previous is None:
             return []
-        lines = difflib.unified_diff(
-            previous.code.splitlines(),
-            self.code.splitlines(),
-            "previous",
-            "this submission",
-            lineterm="",
-            n=2,
-        )
-        out = []
-        for line in lines:
-            if line.startswith(("+++", "---")):
-                kind = "file"
-            elif line.startswith("@@"):
-                kind = "hunk"
-            else:
-                kind = {"+": "add", "-": "del"}.get(line[:1], "same")
-            out.append((kind, line))
-        return out
+        return unified_diff(previous.code, self.code, "previous", "this submission")
+
+
+def unified_diff(
+    before: str, after: str, before_name: str, after_name: str, context: int | None = 2
+) -> list[tuple[str, str]]:
+    """(css class, line) pairs of a unified diff; ``context=None`` keeps every line of both."""
+    a, b = before.splitlines(), after.splitlines()
+    n = max(len(a), len(b)) if context is None else context
+    out = []
+    for line in difflib.unified_diff(a, b, before_name, after_name, lineterm="", n=n):
+        if line.startswith(("+++", "---")):
+            kind = "file"
+        elif line.startswith("@@"):
+            kind = "hunk"
+        else:
+            kind = {"+": "add", "-": "del"}.get(line[:1], "same")
+        out.append((kind, line))
+    return out
 
 
 class GradingRequest(models.Model):

@@ -1,19 +1,21 @@
 from __future__ import annotations
 
+import re
 import uuid
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from courseapp.lib.modules import MODULES
-from courseapp.lib.timeline import load_svg, timeline_svg
+from courseapp.lib.timeline import annotate, fault_text, load_svg, timeline_svg
 from exercises import fair_share, grading, replays, tasks
-from exercises.models import Exercise, HintUse, Replay, Submission
+from exercises.models import Exercise, HintUse, Replay, Submission, unified_diff
 
 REPLAYS_PER_MINUTE = 6
 
@@ -33,6 +35,25 @@ def index(request):
 def detail(request, slug):
     exercise = _published(slug)
     code, latest = exercise.published_version.starter, None
+    source = request.GET.get("from")
+    if source:
+        # "Load into editor": one of the learner's own submissions, with its verdict under the
+        # editor (so the line a verdict marks is a line of the code shown).
+        if not request.user.is_authenticated:
+            login = reverse("account_login")
+            return redirect(f"{login}?{urlencode({'next': request.get_full_path()})}")
+        try:
+            uuid.UUID(source)
+        except ValueError:
+            raise Http404("No such submission.") from None
+        # Someone else's submission is indistinguishable from a missing one.
+        loaded = get_object_or_404(
+            Submission.objects.for_owner(request.user)
+            .filter(exercise=exercise)
+            .select_related("exercise", "version"),
+            pk=source,
+        )
+        return _detail(request, exercise, code=loaded.code, latest=loaded, loaded_from=loaded)
     if request.user.is_authenticated:
         latest = Submission.objects.filter(user=request.user, exercise=exercise).first()
         if latest:
@@ -98,7 +119,7 @@ def submission(request, pk):
     item = _owned(request, pk)
     if not item.is_done:
         tasks.maybe_sweep()
-    context = _submission_context(item)
+    context = _submission_context(item, request.user)
     if request.htmx:
         if item.is_done and _on_page(request, item.exercise.get_absolute_url()):
             # The verdict may unlock the reference solution further down the exercise page: swap it too.
@@ -165,6 +186,7 @@ def _replay_context(item: Replay) -> dict:
         "replay": item,
         "replayed": replayed,
         "timeline": _timeline(replayed) if item.is_done else "",
+        "trace_steps": _trace_steps(replayed),
     }
 
 
@@ -174,8 +196,21 @@ def history(request, slug):
     items = list(
         Submission.objects.filter(user=request.user, exercise=exercise).order_by("created_at")
     )
-    rows = [(item, item.diff_lines(previous)) for previous, item in zip([None, *items], items)]
-    return render(request, "exercises/history.html", {"exercise": exercise, "rows": rows[::-1]})
+    unlocked = exercise.solution_unlocked_for(request.user)
+    solution = exercise.published_version.solution
+    rows = [
+        {
+            "item": item,
+            "diff": item.diff_lines(previous),
+            "reference_diff": _reference_diff(item.code, solution) if unlocked else [],
+        }
+        for previous, item in zip([None, *items], items)
+    ]
+    return render(
+        request,
+        "exercises/history.html",
+        {"exercise": exercise, "rows": rows[::-1], "solution_unlocked": unlocked},
+    )
 
 
 def _published(slug) -> Exercise:
@@ -205,10 +240,11 @@ def _progress(user) -> dict[int, str]:
     return progress
 
 
-def _detail(request, exercise, *, code, latest, refused=None, status=200):
+def _detail(request, exercise, *, code, latest, refused=None, status=200, loaded_from=None):
     version = exercise.published_version
     revealed = HintUse.revealed_for(request.user, exercise)
     context = {
+        "loaded_from": loaded_from,
         "exercise": exercise,
         "version": version,
         "code": code,
@@ -222,25 +258,78 @@ def _detail(request, exercise, *, code, latest, refused=None, status=200):
         "progress": _progress(request.user).get(exercise.pk),
     }
     if latest:
-        context.update(_submission_context(latest))
+        context.update(_submission_context(latest, request.user))
     return render(request, "exercises/detail.html", context, status=status)
 
 
-def _submission_context(item: Submission) -> dict:
+def _submission_context(item: Submission, user) -> dict:
     result = item.result_data
+    example = item.counterexample or {}
+    unlocked = item.exercise.solution_unlocked_for(user)
+    solution = (item.exercise.published_version or item.version).solution
     return {
         "submission": item,
         "result": result,
+        # Only a finished exploration says whether an invariant held: an error or a timeout
+        # checked none of them, whatever an old or malformed report says.
+        "invariants_checked": result.get("status") in ("passed", "failed"),
+        "error_excerpt": error_excerpt(result, item.code),
+        "faults": [fault_text(f) for f in example.get("schedule") or []],
         "timeline": _timeline(result),
+        "trace_steps": _trace_steps(result),
         "load_chart": load_svg(result.get("load") or []),
+        "solution_unlocked": unlocked,
+        "reference_diff": _reference_diff(item.code, solution) if unlocked else [],
     }
+
+
+def _reference_diff(code: str, solution: str) -> list[tuple[str, str]]:
+    return unified_diff(code, solution, "your code", "the reference solution", context=None)
 
 
 def _timeline(result: dict) -> str:
     example = (result or {}).get("counterexample")
     if not example or not example.get("trace"):
         return ""
-    return timeline_svg(example["trace"], result.get("lanes") or [])
+    return timeline_svg(
+        example["trace"], result.get("lanes") or [], violations=result.get("violations")
+    )
+
+
+def _trace_steps(result: dict) -> list[dict]:
+    example = (result or {}).get("counterexample") or {}
+    return annotate(example.get("trace") or [], (result or {}).get("violations"))
+
+
+_LINE = re.compile(r"\bline (\d+)\b")
+EXCERPT_AROUND = 2
+
+
+def error_excerpt(result: dict, code: str) -> dict | None:
+    """The line of the learner's code that an error names, with a little of the code around it.
+
+    An error or a timeout names it in its message ("SyntaxError on line 2", "(line 1)"); a failed
+    run whose code raised says so after "raised"."""
+    message = str((result or {}).get("message") or "")
+    status = (result or {}).get("status")
+    if status == "failed":
+        _, raised, message = message.partition("Your code raised")
+        if not raised:
+            return None
+    elif status not in ("error", "timeout"):
+        return None
+    match = _LINE.search(message)
+    lines = (code or "").splitlines()
+    if not match or not 1 <= int(match.group(1)) <= len(lines):
+        return None
+    number = int(match.group(1))
+    first = max(1, number - EXCERPT_AROUND)
+    last = min(len(lines), number + EXCERPT_AROUND)
+    width = len(str(last))
+    return {
+        "number": number,
+        "lines": [(n == number, f"{n:>{width}} | {lines[n - 1]}") for n in range(first, last + 1)],
+    }
 
 
 def _allow_replay(user) -> bool:

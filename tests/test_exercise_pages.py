@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
 
@@ -325,3 +326,240 @@ def test_an_error_verdict_shows_invariants_as_not_checked_never_held(alice_clien
     assert html.count("not checked") == 2
     assert 'class="badge held"' not in html and 'class="badge broken"' not in html
     assert "line 1" in html
+
+
+# Verdicts that read at a glance.
+
+
+def _error_result(message, held=None, status="error"):
+    return {
+        **FAILED_RESULT,
+        "status": status,
+        "counterexample": None,
+        "violations": [],
+        "schedules_explored": 0,
+        "message": message,
+        "invariants": [{**inv, "held": held} for inv in FAILED_RESULT["invariants"]],
+    }
+
+
+@pytest.mark.parametrize("status", ["error", "timeout"])
+def test_a_verdict_that_did_not_finish_never_says_held_even_if_its_report_does(
+    alice_client, alice, exercise, status
+):
+    result = _error_result("your code ran past 10 s of wall time", held=True, status=status)
+    submission = _submission(alice, exercise, status="error", result=result)
+    for html in (
+        alice_client.get(submission.get_absolute_url()).content.decode(),
+        alice_client.get("/exercises/idempotent-consumer/").content.decode(),
+    ):
+        assert html.count('class="badge unchecked">not checked') == 2
+        assert 'class="badge held"' not in html and "no invariant was checked" in html
+
+
+def test_an_error_verdict_shows_the_line_of_the_learners_code_it_names(
+    alice_client, alice, exercise
+):
+    code = "import json\n\ndef on_payment_captured(event, ctx)\n    pass\n"
+    result = _error_result(
+        "SyntaxError on line 3: expected ':' (def on_payment_captured(event, ctx))"
+    )
+    submission = _submission(alice, exercise, status="error", result=result, code=code)
+    html = alice_client.get(submission.get_absolute_url()).content.decode()
+    assert 'data-error-line="3"' in html and "Line 3 of your code" in html
+    assert '<span class="error-hit">' in html
+    hit = html.split('<span class="error-hit">', 1)[1].split("</span></span>", 1)[0]
+    assert "3 | def on_payment_captured(event, ctx)" in hit
+
+
+def test_a_failed_run_whose_code_raised_shows_the_line_it_raised_on(alice_client, alice, exercise):
+    code = "def on_payment_captured(event, ctx):\n    x = event.data['nope']\n"
+    result = {
+        **FAILED_RESULT,
+        "message": "No lost event broke: order o1 was paid but is PENDING. It breaks even without "
+        "any fault. Your code raised an exception: on_payment_captured(): KeyError: 'nope' "
+        "(line 2, in on_payment_captured:)",
+    }
+    submission = _submission(alice, exercise, result=result, code=code)
+    html = alice_client.get(submission.get_absolute_url()).content.decode()
+    assert 'data-error-line="2"' in html and "x = event.data[&#x27;nope&#x27;]" in html
+
+
+def test_a_line_number_past_the_end_of_the_code_shows_no_excerpt(alice_client, alice, exercise):
+    result = _error_result("SyntaxError on line 40: unexpected EOF")
+    submission = _submission(alice, exercise, status="error", result=result, code="x = (\n")
+    html = alice_client.get(submission.get_absolute_url()).content.decode()
+    assert "data-error-line" not in html and "line 40" in html
+
+
+def test_the_fault_line_and_the_summary_of_a_verdict_say_the_same_words(
+    alice_client, alice, exercise
+):
+    from sandbox import grade
+
+    starter = (
+        CONTENT_DIR.parent.parent / "sandbox/scenarios/idempotent_charge/starter.py"
+    ).read_text()
+    result = {**grade("idempotent_charge", starter, random_schedules=0), "jailed": True}
+    submission = _submission(alice, exercise, result=result)
+    html = alice_client.get(submission.get_absolute_url()).content.decode()
+    fault_line = html.split('<p class="fault-line">', 1)[1].split("</p>", 1)[0]
+    summary = html.split('<p class="verdict-message">', 1)[1].split("</p>", 1)[0]
+    said = re.findall(r'<span class="fault">([^<]*)</span>', fault_line)
+    assert said and all(text in summary for text in said)
+    assert "after 1 effect(s)" in fault_line and "before effect" not in html
+
+
+def test_a_verdict_highlights_the_steps_of_what_broke_and_lists_them_in_the_table(
+    alice_client, alice, exercise
+):
+    trace = [
+        {
+            "t": 0,
+            "service": "payment",
+            "kind": "publish",
+            "message_id": "m1",
+            "correlation_id": "c1",
+            "detail": "PaymentCaptured order_id=ord-1a2b3c, amount=3",
+        },
+        {
+            "t": 5,
+            "service": "order",
+            "kind": "deliver",
+            "message_id": "m1",
+            "correlation_id": "c1",
+            "detail": "PaymentCaptured -> on_payment_captured()",
+        },
+    ]
+    result = {
+        **FAILED_RESULT,
+        "violations": [
+            {**FAILED_RESULT["violations"][0], "detail": "order ord-1a2b3c was confirmed 2 times"}
+        ],
+        "counterexample": {"seed": 1, "schedule": [], "trace": trace},
+    }
+    submission = _submission(alice, exercise, result=result)
+    html = alice_client.get(submission.get_absolute_url()).content.decode()
+    assert html.count('class="tl-row tl-hit"') == 2 and html.count('<tr class="involved">') == 2
+    assert "m1 (order_id=ord-1a2b3c)" in html  # the table says what the delivery carries
+
+
+# Any version back into the editor.
+
+
+def test_a_learner_loads_an_older_submission_back_into_the_editor(alice_client, alice, exercise):
+    old = _submission(alice, exercise, code="# my first try\n", token="1")
+    _submission(alice, exercise, code="# my latest try\n", token="2")
+    html = alice_client.get(f"/exercises/idempotent-consumer/?from={old.pk}").content.decode()
+    editor = html.split('name="code"', 1)[1].split("</textarea>", 1)[0]
+    assert "# my first try" in editor and "# my latest try" not in editor
+    assert "The submission you loaded into the editor" in html
+    assert f'href="{old.get_absolute_url()}"' in html  # its own verdict is shown under it
+
+
+def test_a_learner_cannot_load_another_learners_submission(client, alice, bob, exercise):
+    secret = _submission(alice, exercise, code="# alice's secret\n")
+    client.force_login(bob)
+    response = client.get(f"/exercises/idempotent-consumer/?from={secret.pk}")
+    assert response.status_code == 404 and "alice&#x27;s secret" not in response.content.decode()
+
+
+def test_loading_needs_a_submission_of_this_exercise_and_a_real_id(alice_client, alice, exercise):
+    other = Exercise.objects.exclude(pk=exercise.pk).published().first()
+    elsewhere = _submission(alice, other, code="# another exercise\n")
+    assert (
+        alice_client.get(f"/exercises/idempotent-consumer/?from={elsewhere.pk}").status_code == 404
+    )
+    assert alice_client.get("/exercises/idempotent-consumer/?from=not-a-uuid").status_code == 404
+
+
+def test_an_anonymous_visitor_who_loads_a_submission_is_sent_to_log_in(client, alice, exercise):
+    item = _submission(alice, exercise)
+    response = client.get(f"/exercises/idempotent-consumer/?from={item.pk}")
+    assert response.status_code == 302 and "/accounts/login/?next=" in response.url
+    assert str(item.pk) in response.url
+
+
+def test_a_submission_page_offers_to_load_its_code_into_the_editor(alice_client, alice, exercise):
+    item = _submission(alice, exercise)
+    html = alice_client.get(item.get_absolute_url()).content.decode()
+    assert f'href="/exercises/idempotent-consumer/?from={item.pk}">Load into editor' in html
+
+
+def test_compare_with_the_reference_is_a_diff_shown_only_once_the_reference_is_revealed(
+    alice_client, alice, exercise
+):
+    item = _submission(alice, exercise, code="def on_payment_captured(event, ctx):\n    pass\n")
+    html = alice_client.get(item.get_absolute_url()).content.decode()
+    assert "Compare with the reference solution" not in html
+    for i in range(exercise.published_version.reveal_after):
+        _submission(alice, exercise, token=f"f{i}")
+    html = alice_client.get(item.get_absolute_url()).content.decode()
+    compare = html.split('<details class="solution-compare">', 1)[1].split("</details>", 1)[0]
+    assert '<span class="del">-    pass</span>' in compare
+    first = exercise.published_version.solution.splitlines()[0]
+    assert escape(first) in compare and '<span class="add">' in compare
+
+
+# Exercise cards: status, difficulty and a time estimate.
+
+
+def test_every_exercise_states_its_difficulty_and_a_time_estimate(exercise):
+    for item in Exercise.objects.published():
+        assert item.difficulty in {"introductory", "intermediate", "advanced"}, item.slug
+        assert item.minutes and 5 <= item.minutes <= 120, item.slug
+
+
+def test_a_card_shows_status_difficulty_and_time(alice_client, alice, exercise):
+    def card(html, slug="idempotent-consumer"):
+        return html.split(f'data-slug="{slug}"', 1)[1].split("</li>", 1)[0]
+
+    html = alice_client.get("/exercises/").content.decode()
+    assert "Not started" in card(html)
+    assert exercise.get_difficulty_display() in card(html)
+    assert f"about {exercise.minutes} min" in card(html)
+    _submission(alice, exercise, status="failed")
+    assert "Attempted" in card(alice_client.get("/exercises/").content.decode())
+    _submission(alice, exercise, status="passed", token="t2")
+    html = alice_client.get("/exercises/").content.decode()
+    assert "Passed" in card(html) and "Not started" in card(html, "two-phase-commit")
+
+
+@pytest.mark.parametrize(
+    "line, error",
+    [
+        ("difficulty: hard", "difficulty must be one of"),
+        ("minutes: 0", "minutes must be a whole number"),
+        ("minutes: half an hour", "minutes must be a whole number"),
+    ],
+)
+def test_the_loader_refuses_a_bad_difficulty_or_time(tmp_path, line, error):
+    from courseapp.lib.content import ContentError
+    from exercises.content_loader import read_exercise
+
+    source = CONTENT_DIR / "idempotent-consumer"
+    target = tmp_path / "idempotent-consumer"
+    shutil.copytree(source, target)
+    meta = target / "exercise.yaml"
+    kept = [
+        ln for ln in meta.read_text().splitlines() if not ln.startswith(("difficulty:", "minutes:"))
+    ]
+    meta.write_text("\n".join([*kept, line]) + "\n")
+    with pytest.raises(ContentError, match=error):
+        read_exercise(target)
+
+
+def test_difficulty_and_time_are_optional_and_not_part_of_the_graded_version(tmp_path):
+    from exercises.content_loader import read_exercise
+
+    target = tmp_path / "idempotent-consumer"
+    shutil.copytree(CONTENT_DIR / "idempotent-consumer", target)
+    with_them = read_exercise(target)
+    meta = target / "exercise.yaml"
+    kept = [
+        ln for ln in meta.read_text().splitlines() if not ln.startswith(("difficulty:", "minutes:"))
+    ]
+    meta.write_text("\n".join(kept) + "\n")
+    without = read_exercise(target)
+    assert (without.difficulty, without.minutes) == ("", None)
+    assert with_them.content_hash() == without.content_hash()

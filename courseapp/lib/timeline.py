@@ -1,25 +1,39 @@
 """A counterexample trace as a server-rendered SVG sequence diagram.
 
-Services are columns, steps go down the page, calls/replies (steps with "to")
-and message deliveries (publish -> deliver, matched by message id) are arrows.
-Faults are marked by colour *and* by a word in the label. Colours come from
-classes in site.css: the Content-Security-Policy forbids inline styles.
+Services are columns and steps go down the page, each step's words on their own lines above its
+marker, so no label is ever cut: a label wraps to the diagram's width (the labels are set in a
+monospace font, so a line's width is known here). Calls/replies (steps with "to") and message
+deliveries (publish -> deliver, matched by message id) are arrows; a delivery says which message it
+carries and the order (or other business id) that message is about. Faults are marked by colour
+*and* by a word in the label. The steps that involve what the broken invariant names are
+highlighted (a band and a bar, and a legend saying what was highlighted).
+
+Colours come from classes in site.css and timeline.css: the Content-Security-Policy forbids inline
+styles.
 """
 
 from __future__ import annotations
 
 import itertools
+import re
+import textwrap
 from html import escape
 
 from django.utils.safestring import SafeString, mark_safe
 
-LANE_WIDTH = 132
-GUTTER = 64
-ROW = 26
-TOP = 44
-LABEL_WIDTH = 680
+# The summary of a failed grading describes its faults with this function: the fault line under a
+# verdict uses it too, so the two always say the same words.
+from sandbox.explore import _fault_text
+
+GUTTER = 56  # the time column
+MIN_LANE = 104
+CHAR = 7.3  # width of one character of the 12px monospace label font, rounded up
+LINE = 15  # one line of a label
+MARK = 22  # the marker row under a label
+MIN_WIDTH = 360
 MAX_ROWS = 400
-MAX_LABEL = 90
+MAX_LABEL = 1000  # a label longer than this (never seen in practice) points to the table
+HEADER_EVERY = 20  # lane names are repeated so a long trace can be read without scrolling back
 
 # kind -> (css class, word shown in the label)
 KINDS = {
@@ -40,6 +54,20 @@ KINDS = {
     "reply": ("msg", "reply"),
 }
 _ids = itertools.count(1)
+# An id the simulator makes up: letters, then dash-separated parts, one of them with a digit
+# (ord-aa3a1e, trip-502153, t-7c65c1, order-1, ch-73e9648e-1).
+_ID = re.compile(r"(?<![\w.-])[a-z][a-z0-9]*(?:-[a-z0-9]+)+(?![\w-])")
+_BUSINESS_ID = re.compile(r"\b(\w+_id)=([^,\s)]+)")
+
+
+def fault_text(fault) -> str:
+    """One fault of a counterexample's schedule, in the words of the grading summary."""
+    try:
+        return _fault_text(fault)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        if isinstance(fault, dict):
+            return f"{fault.get('kind', '?')} at {fault.get('site', '?')}"
+        return str(fault)
 
 
 def lanes_for(trace: list[dict], lanes: list[str]) -> list[str]:
@@ -51,64 +79,207 @@ def lanes_for(trace: list[dict], lanes: list[str]) -> list[str]:
     return out
 
 
-def _short(text, limit=MAX_LABEL) -> str:
-    text = " ".join(str(text or "").split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def involved_ids(violations) -> list[str]:
+    """The ids a broken invariant names: the first id of each problem it lists."""
+    found: list[str] = []
+    for violation in violations or []:
+        detail = violation.get("detail") if isinstance(violation, dict) else None
+        for problem in str(detail or "").split("; "):
+            match = _ID.search(problem)
+            if match and match.group(0) not in found:
+                found.append(match.group(0))
+    return found
 
 
-def timeline_svg(trace: list[dict], lanes: list[str]) -> SafeString:
-    steps = [s for s in trace if isinstance(s, dict)][:MAX_ROWS]
-    columns = lanes_for(steps, lanes)
-    x_of = {name: GUTTER + LANE_WIDTH * i + LANE_WIDTH // 2 for i, name in enumerate(columns)}
-    label_x = GUTTER + LANE_WIDTH * len(columns) + 12
-    width = label_x + LABEL_WIDTH
-    height = TOP + ROW * len(steps) + 24
-    uid = f"tl{next(_ids)}"
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="timeline" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" role="img" aria-labelledby="{uid}-title {uid}-desc">',
-        f'<title id="{uid}-title">Counterexample timeline</title>',
-        f'<desc id="{uid}-desc">{len(steps)} steps across {escape(", ".join(columns))}; '
-        "the table below lists the same steps as text.</desc>",
-        f'<defs><marker id="{uid}-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
-        'orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" class="tl-arrowhead"/></marker></defs>',
-    ]
-    for name, x in x_of.items():
-        out.append(
-            f'<text x="{x}" y="20" text-anchor="middle" class="tl-lane-name">{escape(_short(name, 18))}</text>'
+def _carries(step: dict) -> str:
+    """What a published message is about: its first business id (order_id=ord-1), else its type."""
+    detail = str(step.get("detail") or "")
+    match = _BUSINESS_ID.search(detail)
+    if match:
+        return f"{match.group(1)}={match.group(2)}"
+    return detail.split(" ", 1)[0]
+
+
+def annotate(trace: list, violations=None) -> list[dict]:
+    """The trace's steps with more keys for the page (the stored report is not changed):
+    ``about`` (for a delivery: what its message is about, from the message's publish step),
+    ``carries`` (for a step of a message: the message, and for a delivery what it is about) and
+    ``involved`` (the step involves an id the broken invariant names: it mentions
+    it, handles a message about it, or follows such a step in the same call)."""
+    ids = involved_ids(violations)
+    words = (
+        re.compile("|".join(rf"(?<![\w.-]){re.escape(i)}(?![\w-])" for i in ids)) if ids else None
+    )
+    about: dict[str, str] = {}
+    hot_messages: set[str] = set()
+    out: list[dict] = []
+    previous: dict | None = None
+    for raw in trace:
+        if not isinstance(raw, dict):
+            continue
+        step = dict(raw)
+        message = step.get("message_id")
+        message = message if isinstance(message, str) and message else None
+        kind = step.get("kind")
+        if kind == "publish" and message and message not in about:
+            about[message] = _carries(step)
+        step["about"] = about.get(message, "") if message and kind == "deliver" else ""
+        step["carries"] = (
+            f"message {message}" + (f" ({step['about']})" if step["about"] else "")
+            if message
+            else ""
         )
-        out.append(f'<line x1="{x}" y1="28" x2="{x}" y2="{height - 10}" class="tl-lane"/>')
-    out.append('<text x="8" y="20" class="tl-lane-name">t (ms)</text>')
+        mentions = bool(words and words.search(str(step.get("detail") or "")))
+        if mentions and message:
+            hot_messages.add(message)
+        if message:
+            involved = mentions or message in hot_messages
+        else:
+            # A call and what it causes share a time and a correlation id, and carry no message.
+            same_call = (
+                previous is not None
+                and previous["involved"]
+                and previous.get("t") == step.get("t")
+                and previous.get("correlation_id") == step.get("correlation_id")
+                and step.get("correlation_id")
+            )
+            involved = mentions or bool(same_call)
+        step["involved"] = bool(words) and involved
+        out.append(step)
+        previous = step
+    return out
+
+
+def _label(step: dict) -> str:
+    kind = str(step.get("kind") or "")
+    tone, word = KINDS.get(kind, ("plain", kind))
+    word = word.upper() if tone in ("bad", "warn") else word
+    service = str(step.get("service") or "?")
+    where = f"{service} → {step['to']}" if step.get("to") else service
+    text = f"{word} {where}: " + " ".join(str(step.get("detail") or "").split())
+    if step.get("carries"):
+        text += f" [{step['carries']}]"
+    if len(text) > MAX_LABEL:
+        text = text[: MAX_LABEL - 40] + " … (the table below has the whole step)"
+    return text
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    return textwrap.wrap(text, width=width, break_long_words=True, break_on_hyphens=False) or [""]
+
+
+def timeline_svg(trace: list[dict], lanes: list[str], *, violations=None) -> SafeString:
+    steps = annotate(trace, violations)[:MAX_ROWS]
+    ids = involved_ids(violations)
+    columns = lanes_for(steps, lanes)
+    lane_width = max([MIN_LANE] + [round(len(name) * 8 + 16) for name in columns])
+    x_of = {name: GUTTER + lane_width * i + lane_width // 2 for i, name in enumerate(columns)}
+    width = max(MIN_WIDTH, GUTTER + lane_width * len(columns) + 8)
+    chars = int((width - 16) // CHAR)
+    uid = f"tl{next(_ids)}"
+
+    body: list[str] = []
+    y = 0
+    legend = []
+    if ids:
+        legend = _wrap(
+            "Highlighted: the steps that involve "
+            + ", ".join(ids)
+            + ", named where the invariant broke.",
+            chars - 2,
+        )
+        body.append(
+            f'<rect x="8" y="10" width="6" height="{LINE * len(legend)}" class="tl-hit-bar"/>'
+        )
+        body.append(_text(20, 10, legend, "tl-legend"))
+        y = 10 + LINE * len(legend) + 6
+    header_ys = []
     publishers: dict[str, str] = {}
     for row, step in enumerate(steps):
-        y = TOP + ROW * row
+        if row % HEADER_EVERY == 0:
+            header_ys.append(y)
+            y += 30
         kind = str(step.get("kind") or "")
-        tone, word = KINDS.get(kind, ("plain", kind))
+        tone, _word = KINDS.get(kind, ("plain", kind))
         service = step.get("service") if step.get("service") in x_of else None
         x = x_of.get(service, GUTTER)
+        lines = _wrap(_label(step), chars)
+        height = LINE * len(lines) + MARK
+        ym = y + LINE * len(lines) + MARK // 2
+        row_class = "tl-row tl-hit" if step["involved"] else "tl-row"
+        out = [f'<g class="{row_class}">']
+        if step["involved"]:
+            out.append(
+                f'<rect x="0" y="{y}" width="{width}" height="{height}" class="tl-hit-band"/>'
+            )
+            out.append(f'<rect x="0" y="{y}" width="5" height="{height}" class="tl-hit-bar"/>')
         message_id = step.get("message_id")
         if kind == "publish" and message_id:
             publishers[message_id] = service
         source = publishers.get(message_id) if kind == "deliver" and message_id else None
         if source and source != service and source in x_of:
-            out.append(_arrow(x_of[source], x, y, uid, "tl-msg tl-dashed"))
+            out.append(_arrow(x_of[source], x, ym, uid, "tl-msg tl-dashed"))
         target = step.get("to")
         if target in x_of and target != service:
-            out.append(_arrow(x, x_of[target], y, uid, f"tl-msg tl-{tone}"))
+            out.append(_arrow(x, x_of[target], ym, uid, f"tl-msg tl-{tone}"))
         out.append(
-            f'<text x="{GUTTER - 8}" y="{y + 4}" text-anchor="end" class="tl-time">{escape(str(step.get("t", "")))}</text>'
+            f'<text x="{GUTTER - 8}" y="{ym + 4}" text-anchor="end" class="tl-time">'
+            f"{escape(str(step.get('t', '')))}</text>"
         )
-        out.append(_marker(x, y, tone, kind))
-        label = f"{word.upper() if tone in ('bad', 'warn') else word}: {service or step.get('service') or '?'} · {step.get('detail') or ''}"
-        out.append(
-            f'<text x="{label_x}" y="{y + 4}" class="tl-label tl-text-{tone}">{escape(_short(label))}</text>'
-        )
+        out.append(_marker(x, ym, tone, kind))
+        out.append(_text(10, y, lines, f"tl-label tl-text-{tone}"))
+        out.append("</g>")
+        body.append("".join(out))
+        y += height
     if len(trace) > MAX_ROWS:
-        out.append(
-            f'<text x="8" y="{height - 6}" class="tl-label">… {len(trace) - MAX_ROWS} more steps not drawn</text>'
+        body.append(
+            _text(
+                10,
+                y,
+                [f"… {len(trace) - MAX_ROWS} more steps not drawn (the table lists them)"],
+                "tl-label",
+            )
         )
-    out.append("</svg>")
+        y += LINE + 4
+    height = y + 10
+
+    lines_out = []
+    for x in x_of.values():
+        lines_out.append(
+            f'<line x1="{x}" y1="{header_ys[0] + 26 if header_ys else 0}" x2="{x}" y2="{height - 6}" class="tl-lane"/>'
+        )
+    headers = []
+    for hy in header_ys:
+        headers.append(f'<rect x="0" y="{hy}" width="{width}" height="26" class="tl-header"/>')
+        headers.append(f'<text x="8" y="{hy + 18}" class="tl-lane-name">t (ms)</text>')
+        for name, x in x_of.items():
+            headers.append(
+                f'<text x="{x}" y="{hy + 18}" text-anchor="middle" class="tl-lane-name">{escape(name)}</text>'
+            )
+    described = f"{len(steps)} steps across {', '.join(columns)}"
+    if ids:
+        described += f"; the steps that involve {', '.join(ids)} are highlighted"
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="timeline" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img" aria-labelledby="{uid}-title {uid}-desc">',
+        f'<title id="{uid}-title">Counterexample timeline</title>',
+        f'<desc id="{uid}-desc">{escape(described)}; the table below lists the same steps as text.</desc>',
+        f'<defs><marker id="{uid}-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
+        'orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" class="tl-arrowhead"/></marker></defs>',
+        *lines_out,
+        *body,
+        *headers,
+        "</svg>",
+    ]
     return mark_safe("".join(out))
+
+
+def _text(x: int, top: int, lines: list[str], css: str) -> str:
+    spans = "".join(
+        f'<tspan x="{x}" y="{top + LINE * (i + 1) - 3}">{escape(line)}</tspan>'
+        for i, line in enumerate(lines)
+    )
+    return f'<text class="{css}">{spans}</text>'
 
 
 def _arrow(x1: int, x2: int, y: int, uid: str, css: str) -> str:
