@@ -346,3 +346,45 @@ INVARIANTS["duplicates_only_after_crash"] = Invariant(
     "duplicate; they should not have to absorb a steady stream.",
     _facts("duplicates_only_after_crash"),
 )
+
+# -- appended by the circuit breaker scenario --------------------------------------------------
+INVARIANTS["bounded_load_while_failing"] = Invariant(
+    "bounded_load_while_failing",
+    "Load on a failing dependency stays bounded",
+    "While a dependency is failing (down, or refusing most calls), the breaker cuts what reaches it "
+    "down to a trickle of trial calls once it has had a moment to notice. Without a breaker every "
+    "request keeps hitting a service that cannot answer: the callers waste their time and the service "
+    "gets no quiet time to recover. A breaker that counts only failures in a row never notices a "
+    "dependency that fails most calls but not all, and one that closes after a single lucky trial "
+    "lets the whole traffic back in while the dependency is still failing.",
+    _facts("bounded_load_while_failing"),
+)
+INVARIANTS["fails_fast_while_open"] = Invariant(
+    "fails_fast_while_open",
+    "Callers fail fast while the breaker is open",
+    "When call after call has failed, the breaker is open: a new request gets an immediate failure "
+    "instead of a call that will probably hang until its timeout. A fast failure is not a lost "
+    "request (the caller can fall back, retry later or compensate); a caller left waiting for a "
+    "timeout on a dependency known to be down is. Every kind of failure counts, timeouts included, "
+    "and a failed trial call opens the breaker again.",
+    _facts("fails_fast_while_open"),
+)
+INVARIANTS["traffic_returns_after_recovery"] = Invariant(
+    "traffic_returns_after_recovery",
+    "Traffic returns after recovery",
+    "A breaker is a temporary measure. After a cool-down it lets a few trial calls through; once they "
+    "succeed it closes and requests flow again. While the dependency is healthy, almost every request "
+    "must reach it: a breaker that never closes again, whose cool-down never ends, or that trips on an "
+    "occasional isolated error (because it counts failures for ever instead of over a recent window) "
+    "refuses work the dependency could do.",
+    _facts("traffic_returns_after_recovery"),
+)
+INVARIANTS["no_storm_at_reopening"] = Invariant(
+    "no_storm_at_reopening",
+    "No storm at reopening",
+    "When the breaker has been refusing calls and tries the dependency again (half-open), it sends a "
+    "limited number of trial calls and waits to hear back before sending more. Letting every request "
+    "through the moment the cool-down ends sends a burst at a dependency that may still be down, or "
+    "only just back on its feet.",
+    _facts("no_storm_at_reopening"),
+)

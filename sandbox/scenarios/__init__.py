@@ -18,6 +18,7 @@ NAMES = (
     "shipping_down",
     "design_saga",
     "outbox_relay",
+    "circuit_breaker",
 )
 _LOADED: dict = {}
 
