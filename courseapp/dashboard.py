@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import Count, Min, Q
 
 from courseapp.lib.charts import score_chart_svg
-from courseapp.lib.modules import MODULES
+from courseapp.lib.modules import MODULES, TOPICS
 from exercises.models import Exercise, HintUse, Submission
 from lessons import progress
 from lessons.models import Lesson
@@ -59,11 +59,21 @@ def summary(request) -> dict:
     for number, title in MODULES.items():
         in_lessons = [lesson for lesson in lessons if lesson.module == number]
         in_exercises = [exercise for exercise in exercises if exercise.module == number]
-        total = len(in_lessons) + len(in_exercises)
-        finished = sum(lesson.slug in done for lesson in in_lessons) + sum(
-            exercise.slug in passed for exercise in in_exercises
+        lessons_done = sum(lesson.slug in done for lesson in in_lessons)
+        exercises_passed = sum(exercise.slug in passed for exercise in in_exercises)
+        modules.append(
+            {
+                "number": number,
+                "title": title,
+                # The bar counts lessons completed and exercises passed, together.
+                "done": lessons_done + exercises_passed,
+                "total": len(in_lessons) + len(in_exercises),
+                "lessons_done": lessons_done,
+                "lessons_total": len(in_lessons),
+                "exercises_passed": exercises_passed,
+                "exercises_total": len(in_exercises),
+            }
         )
-        modules.append({"number": number, "title": title, "done": finished, "total": total})
     attempts = quiz_attempts(request)
     finished_attempts = [a for a in attempts if a.finished_at]
     points = [
@@ -92,9 +102,18 @@ def summary(request) -> dict:
             else []
         ),
         "attempts": attempts[:10],
-        "best_by_topic": sorted(best_by_topic.items()),
+        # By title, in the course's order (the topic's slug is for the code, not the learner).
+        "best_by_topic": [
+            (TOPICS.get(topic, topic), best_by_topic[topic])
+            for topic in sorted(best_by_topic, key=_topic_order)
+        ],
         "chart": score_chart_svg(points, "Quick Test score over time"),
     }
+
+
+def _topic_order(topic: str) -> tuple[int, str]:
+    order = list(TOPICS)
+    return (order.index(topic) if topic in order else len(order), topic)
 
 
 def _fraction(score: tuple[float, int]) -> float:
