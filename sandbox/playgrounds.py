@@ -303,6 +303,39 @@ PLAYGROUNDS = {
             ),
         ],
     },
+    "outbox-relay": {
+        "title": "Writing the outbox relay: two instances, claims and a crash",
+        "scenario": "outbox_relay",
+        "toggles": [
+            _t(
+                "two_relays",
+                "Two relay instances",
+                "pattern",
+                True,
+                "On: relay-1 and relay-2 both poll the Order service's outbox, at nearly the same "
+                "moment. Off: only relay-1 publishes (relay-2 stands by).",
+            ),
+            _t(
+                "claim",
+                "Claim a row before publishing it",
+                "pattern",
+                True,
+                "On: before publishing a row a relay inserts a claim for it (one key per row and "
+                "attempt, so the store refuses the second of two relays claiming together) and leaves "
+                "alone an order whose next row another relay holds a live claim on. Off: each relay "
+                "publishes every unsent row it reads, then marks it sent.",
+            ),
+            _t(
+                "relay_crash",
+                "relay-1 crashes between publish and mark",
+                "fault",
+                False,
+                "relay-1 dies in its first tick right after publishing a row, before the commit that "
+                "marks it sent (when that tick gets as far as a publish). The row is published again "
+                "later: the one duplicate at-least-once delivery allows.",
+            ),
+        ],
+    },
 }
 
 _DIR = Path(__file__).resolve().parent / "scenarios"
@@ -427,6 +460,15 @@ def _breaker(t: dict):
     return "circuit_breaker", _template("circuit_breaker", **flags), rules
 
 
+def _relay(t: dict[str, bool]) -> tuple[str, str, list[dict[str, Any]]]:
+    rules: list[dict[str, Any]] = []
+    if t["relay_crash"]:
+        # relay-1's first tick does [claim,] publish, mark, ...: it dies just before that mark.
+        rules.append(_rule("crash", "relay-1.relay_tick:", at=2 if t["claim"] else 1))
+    flags = {"TWO_RELAYS": t["two_relays"], "CLAIM": t["claim"]}
+    return "outbox_relay", _template("outbox_relay", **flags), rules
+
+
 _BUILDERS = {
     "order-saga": _order_saga,
     "travel-booking": _travel,
@@ -436,6 +478,7 @@ _BUILDERS = {
     "shipping-down": _shipping,
     "poison-message": _poison,
     "circuit-breaker": _breaker,
+    "outbox-relay": _relay,
 }
 
 

@@ -274,14 +274,15 @@ class OutboxRelay(Scenario):
         world.sched.after(self.POLL_MS, self._round, world)
         if not unsent:
             return
-        # The instances of a round tick within STAGGER_MS of each other, in an order drawn for this
-        # round. The first reads the database as it is. Each later one read it a moment earlier,
-        # while the others were busy: at the start of the round, or part way through an earlier
-        # tick (just after one of its commits). A mirror of the database replays each tick's
-        # commits to give those states. The draws depend only on the seed and the round's time.
+        # The instances of a round tick within STAGGER_MS of each other, taking turns at going
+        # first (relay-1 in the first round). The first reads the database as it is. Each later one
+        # read it a moment earlier, while the others were busy: at the start of the round, or part
+        # way through an earlier tick (just after one of its commits), as drawn for this round. A
+        # mirror of the database replays each tick's commits to give those states. The draws
+        # depend only on the seed and the round's time.
         rng = random.Random(f"{self.name}|{world.seed}|{world.now}")
-        order = list(self.relays)
-        rng.shuffle(order)
+        turn = (world.now // self.POLL_MS - 1) % len(self.relays)
+        order = list(self.relays[turn:] + self.relays[:turn])
         offsets = sorted(rng.randint(1, self.STAGGER_MS) for _ in order[1:])
         picks = [rng.random() for _ in order[1:]]
         mirror = Store("order")
