@@ -14,6 +14,7 @@ from django.core.management import CommandError, call_command
 
 from courseapp.lib import claims
 from courseapp.lib.content import split_front_matter
+from courseapp.lib.markdown import PLAYGROUND_MARKER
 from exercises.models import Exercise
 from lessons.models import Lesson
 from sandbox import scenarios
@@ -94,9 +95,14 @@ def test_every_shipped_claim_holds():
     failures = [f"{name}:{line}: {claims.check(c)}" for name, line, c in found if claims.check(c)]
     assert not failures, "\n".join(failures)
     assert len(found) >= 40
-    # every lesson states at least one run, and every playground is the subject of one
+    # every lesson states at least one run, and every embedded playground is the subject of one
     assert {name for name, _, _ in found} == {p.name for p in LESSONS.glob("*.md")}
-    assert {c.playground for _, _, c in found} == set(PLAYGROUNDS)
+    embedded = {
+        match.group(1)
+        for path in LESSONS.glob("*.md")
+        for match in PLAYGROUND_MARKER.finditer(path.read_text())
+    }
+    assert {c.playground for _, _, c in found} == embedded
     assert any(not c.holds for _, _, c in found) and any(c.holds for _, _, c in found)
 
 
