@@ -200,6 +200,65 @@ def transfer(command, ctx):
             %s
 """
 
+# -- circuit-breaker --------------------------------------------------------------------------------
+BREAKER_OPENS_ONLY = """
+def allow_request(request, ctx):
+    row = ctx.db.get("breaker", "inventory") or {"state": "closed", "outcomes": []}
+    return row["state"] != "open"
+
+
+def record_result(result, ctx):
+    row = ctx.db.get("breaker", "inventory") or {"state": "closed", "outcomes": []}
+    if row["state"] != "closed":
+        return
+    outcomes = (row['outcomes'] + [result.data['ok']])[-10:]
+    if len(outcomes) >= 5 and outcomes.count(False) * 100 >= 50 * len(outcomes):
+        row = {'state': 'open', 'opened_at': ctx.now}
+    else:
+        row["outcomes"] = outcomes
+    with ctx.db.transaction() as tx:
+        tx.put("breaker", "inventory", row)
+"""
+BREAKER_COMPLETE = """
+def _save(ctx, row):
+    with ctx.db.transaction() as tx:
+        tx.put("breaker", "inventory", row)
+
+
+def allow_request(request, ctx):
+    row = ctx.db.get("breaker", "inventory") or {"state": "closed", "outcomes": []}
+    if row["state"] == "open":
+        if ctx.now - row['opened_at'] < 1500:
+            return False
+        row = {'state': 'half_open', 'trials': 0, 'passed': 0}
+    if row["state"] == "half_open":
+        if row["trials"] >= 2:
+            return False
+        row["trials"] += 1
+        _save(ctx, row)
+    return True
+
+
+def record_result(result, ctx):
+    row = ctx.db.get("breaker", "inventory") or {"state": "closed", "outcomes": []}
+    if row["state"] == "open":
+        return
+    if row["state"] == "half_open":
+        if not result.data["ok"]:
+            row = {"state": "open", "opened_at": ctx.now}
+        else:
+            row["passed"] += 1
+            if row["passed"] >= 2:
+                row = {"state": "closed", "outcomes": []}
+    else:
+        outcomes = (row['outcomes'] + [result.data['ok']])[-10:]
+        if len(outcomes) >= 5 and outcomes.count(False) * 100 >= 50 * len(outcomes):
+            row = {'state': 'open', 'opened_at': ctx.now}
+        else:
+            row["outcomes"] = outcomes
+    _save(ctx, row)
+"""
+
 SNIPPETS = {
     "retry-backoff-jitter": {
         "statement:0": ("def retry_delay(attempt, rand):", ILLUSTRATION),
@@ -249,6 +308,16 @@ SNIPPETS = {
                 (TWOPC_PHASE_TWO % "raise RetryLater(300)", "pass"),
             ],
         ),
+    },
+    "circuit-breaker": {
+        "statement:0": ("def allow_request(request, ctx):", ILLUSTRATION),
+        "statement:1": ('tx.put("breaker", "inventory", row)', ILLUSTRATION),
+        "hint:0": ("Draw the three states", PROSE),
+        "hint:1": (
+            "outcomes.count(False) * 100 >= 50 * len(outcomes)",
+            [(BREAKER_OPENS_ONLY, "traffic_returns_after_recovery")],
+        ),
+        "hint:2": ("ctx.now - row['opened_at'] >= 1500", [(BREAKER_COMPLETE, "pass")]),
     },
 }
 
