@@ -3,7 +3,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import models
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from django.utils import timezone
 
 from courseapp.lib.modules import MODULES, TOPICS
@@ -120,6 +123,36 @@ class Question(models.Model):
         )
 
 
+# The question bank changes only when content is loaded or an instructor edits a question, and a
+# Quick Test answer needs its questions: they come from the cache, under a version that every save
+# bumps (bounded by BANK_SECONDS for per-process caches that another process's bump cannot reach).
+BANK_VERSION_KEY = "quiz-bank-version"
+BANK_SECONDS = 300
+
+
+def question_bank() -> dict[str, Question]:
+    """Every question (active or not: old attempts still point at them) by key, with its lesson."""
+    version = cache.get_or_set(BANK_VERSION_KEY, 1, None)
+    key = f"quiz-bank:{version}"
+    bank = cache.get(key)
+    if bank is None:
+        bank = {q.key: q for q in Question.objects.select_related("lesson")}
+        cache.set(key, bank, BANK_SECONDS)
+    return bank
+
+
+@receiver(post_save, sender=Question, dispatch_uid="lessons.bank.saved")
+@receiver(post_delete, sender=Question, dispatch_uid="lessons.bank.deleted")
+@receiver(post_save, sender=Lesson, dispatch_uid="lessons.bank.lesson_saved")
+@receiver(post_delete, sender=Lesson, dispatch_uid="lessons.bank.lesson_deleted")
+def forget_question_bank(**kwargs) -> None:
+    try:
+        cache.incr(BANK_VERSION_KEY)
+    except ValueError:  # not set yet (or evicted): any new value starts a fresh bank
+        cache.set(BANK_VERSION_KEY, 1, None)
+        cache.delete("quiz-bank:1")
+
+
 class QuizAttempt(models.Model):
     # Anonymous attempts belong to a session until their learner logs in.
     user = models.ForeignKey(
@@ -151,17 +184,12 @@ class QuizAttempt(models.Model):
     def questions(self) -> list[Question]:
         """The drawn questions in test order (cached; attempts_for() preloads it)."""
         if getattr(self, "_questions", None) is None:
-            bank = {
-                q.key: q
-                for q in Question.objects.filter(key__in=self.question_keys).select_related(
-                    "lesson"
-                )
-            }
+            bank = question_bank()
             self._questions = [bank[key] for key in self.question_keys if key in bank]
         return self._questions
 
     def answers_by_key(self) -> dict[str, QuizAnswer]:
-        """Answers so far by question key (cached; forget_answers() after adding one)."""
+        """Answers so far by question key (cached; submit() adds the one it saves)."""
         if getattr(self, "_answers", None) is None:
             keys = {question.pk: question.key for question in self.questions()}
             self._answers = {
@@ -170,9 +198,6 @@ class QuizAttempt(models.Model):
                 if answer.question_id in keys
             }
         return self._answers
-
-    def forget_answers(self) -> None:
-        self._answers = None  # type: ignore[assignment]  # read again on next use
 
     def current_question(self) -> Question | None:
         answered = self.answers_by_key()

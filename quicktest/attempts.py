@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from lessons.models import Lesson, Question, QuizAnswer, QuizAttempt
+from lessons.models import Lesson, Question, QuizAnswer, QuizAttempt, question_bank
 
 QUESTIONS_PER_TEST = 10
 MAX_PER_TOPIC = 2
@@ -146,19 +146,17 @@ def attempts_for(request):
             user=None, pk__in=session_attempt_ids(request.session)
         )
     attempts = list(attempts.prefetch_related("answers"))
-    keys = {key for attempt in attempts for key in attempt.question_keys}
-    bank = {
-        question.key: question
-        for question in Question.objects.filter(key__in=keys).select_related("lesson")
-    }
+    bank = question_bank()
     for attempt in attempts:
         attempt._questions = [bank[key] for key in attempt.question_keys if key in bank]
     return attempts
 
 
-def get_attempt(request, attempt_id: int) -> QuizAttempt:
-    """The attempt, if it belongs to this learner; anyone else's is a 404."""
-    attempt = QuizAttempt.objects.filter(pk=attempt_id).first()
+def get_attempt(request, attempt_id: int, *, lock: bool = False) -> QuizAttempt:
+    """The attempt, if it belongs to this learner; anyone else's is a 404. ``lock`` takes its row
+    lock (inside the caller's transaction) so one answer at a time is checked and saved."""
+    rows = QuizAttempt.objects.select_for_update() if lock else QuizAttempt.objects
+    attempt = rows.filter(pk=attempt_id).first()
     if attempt is None or not owns(request, attempt):
         raise QuizError(
             404, "There is no such test in your session. Start a new one from the Quick Test page."
@@ -185,11 +183,10 @@ def attach_session_attempts(session, user) -> int:
 
 
 def submit(attempt: QuizAttempt, question_key, data) -> QuizAnswer:
-    """Grade and save one answer. Anything but the next question of a live
-    attempt is refused with a QuizError and changes nothing."""
-    caller_copy = attempt
+    """Grade and save one answer to an attempt read with ``get_attempt(..., lock=True)`` in the
+    caller's transaction. Anything but the next question of a live attempt is refused with a
+    QuizError and changes nothing."""
     with transaction.atomic():
-        attempt = QuizAttempt.objects.select_for_update().get(pk=attempt.pk)
         if attempt.is_finished:
             raise QuizError(
                 409,
@@ -221,14 +218,11 @@ def submit(attempt: QuizAttempt, question_key, data) -> QuizAnswer:
                 )
         except IntegrityError:
             raise AlreadyAnswered(question_key) from None
-        attempt.forget_answers()
+        # What was read under the lock plus this answer is the state now: no need to read it again.
+        attempt.answers_by_key()[question.key] = answer
         if attempt.current_question() is None:
             attempt.finished_at = timezone.now()
             attempt.save(update_fields=["finished_at"])
-    # Hand the fresh state back to the caller's copy rather than reading it again.
-    caller_copy.finished_at = attempt.finished_at
-    caller_copy._questions = attempt.questions()
-    caller_copy._answers = attempt.answers_by_key()
     return answer
 
 

@@ -1,5 +1,6 @@
 import logging
 
+from django.db import transaction
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -59,14 +60,15 @@ def attempt(request, attempt_id):
 
 @require_POST
 def answer(request, attempt_id):
-    try:
-        attempt = quiz.get_attempt(request, attempt_id)
-    except QuizError as exc:
-        return _refuse(request, exc)
-    try:
-        answer = quiz.submit(attempt, request.POST.get("question"), request.POST)
-    except QuizError as exc:
-        return _refuse_answer(request, attempt, exc)
+    with transaction.atomic():
+        try:
+            attempt = quiz.get_attempt(request, attempt_id, lock=True)
+        except QuizError as exc:
+            return _refuse(request, exc)
+        try:
+            answer = quiz.submit(attempt, request.POST.get("question"), request.POST)
+        except QuizError as exc:
+            return _refuse_answer(request, attempt, exc)
     if request.htmx:
         return render(request, "quicktest/_feedback.html", _feedback_ctx(attempt, answer))
     return redirect(
