@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from html import unescape
 from pathlib import Path
 
@@ -69,16 +70,29 @@ TRACE = [
 ]
 
 
+def _drawings(html: str) -> list[str]:
+    """The two drawings of one timeline: side by side (wide screens), then stacked (phones)."""
+    parts = [part + "</svg>" for part in html.split("</svg>")[:-1]]
+    assert len(parts) == 2
+    assert "timeline-side" in parts[0] and "timeline-stacked" in parts[1]
+    return parts
+
+
 def test_it_draws_a_lane_per_service_including_ones_only_in_the_trace():
     assert lanes_for(TRACE, ["payment", "order"]) == ["payment", "order", "client"]
-    svg = timeline_svg(TRACE, ["payment", "order"])
-    assert svg.count('class="tl-lane"') == 3
+    for svg in _drawings(timeline_svg(TRACE, ["payment", "order"])):
+        assert svg.count('class="tl-lane"') == 3
 
 
 def test_it_draws_arrows_for_calls_and_for_deliveries():
-    svg = timeline_svg(TRACE, ["payment", "order"])
-    assert svg.count("marker-end=") == 2
-    assert "tl-dashed" in svg
+    for svg in _drawings(timeline_svg(TRACE, ["payment", "order"])):
+        assert svg.count("marker-end=") == 2
+        assert "tl-dashed" in svg
+
+
+def test_each_drawing_has_its_own_ids():
+    ids = re.findall(r'id="([^"]+)"', timeline_svg(TRACE, []))
+    assert len(ids) == len(set(ids)) == 6
 
 
 def test_faults_are_marked_by_colour_and_by_words():
@@ -177,20 +191,19 @@ BROKEN = [
 
 
 def _tspans(svg: str) -> list[str]:
-    import re
-
     return [unescape(text) for text in re.findall(r"<tspan[^>]*>([^<]*)</tspan>", svg)]
 
 
 def test_no_label_is_cut_however_long_it_is():
     words = [f"word{i:03d}" for i in range(60)]
     step = {"t": 1, "service": "order", "kind": "commit", "detail": " ".join(words)}
-    svg = timeline_svg([step], ["order"])
-    width = int(svg.split('width="', 1)[1].split('"', 1)[0])
-    drawn = " ".join(_tspans(svg))
-    assert all(word in drawn for word in words) and "…" not in drawn
-    # Every line fits the diagram: the labels are monospace, so a line's width is known.
-    assert all(len(line) * CHAR <= width - 10 for line in _tspans(svg))
+    for svg in _drawings(timeline_svg([step], ["order"])):
+        width = int(svg.split('width="', 1)[1].split('"', 1)[0])
+        drawn = " ".join(_tspans(svg))
+        assert all(word in drawn for word in words) and "…" not in drawn
+        # Every line ends inside the drawing: the labels are monospace, so its width is known.
+        for x, line in re.findall(r'<tspan x="(\d+)"[^>]*>([^<]*)</tspan>', svg):
+            assert int(x) + len(unescape(line)) * CHAR <= width
 
 
 def test_lane_names_are_drawn_whole():
@@ -210,10 +223,10 @@ def test_a_delivery_says_which_message_it_carries_and_which_order_that_message_i
 def test_the_steps_that_involve_what_the_broken_invariant_names_are_highlighted():
     steps = annotate(ORDER_TRACE, BROKEN)
     assert [s["involved"] for s in steps] == [False, True, False, True, True]
-    svg = timeline_svg(ORDER_TRACE, ["payment", "order"], violations=BROKEN)
-    assert svg.count('class="tl-row tl-hit"') == 3 and svg.count('class="tl-hit-band"') == 3
-    assert "Highlighted: the steps that involve ord-aa3a1e" in " ".join(_tspans(svg))
-    assert "the steps that involve ord-aa3a1e are highlighted" in svg  # said to screen readers too
+    for svg in _drawings(timeline_svg(ORDER_TRACE, ["payment", "order"], violations=BROKEN)):
+        assert svg.count('class="tl-row tl-hit"') == 3 and svg.count('class="tl-hit-band"') == 3
+        assert "Highlighted: the steps that involve ord-aa3a1e" in " ".join(_tspans(svg))
+        assert "the steps that involve ord-aa3a1e are highlighted" in svg  # for screen readers
 
 
 def test_a_call_and_what_it_causes_are_highlighted_together():

@@ -27,10 +27,14 @@ from sandbox.explore import _fault_text
 
 GUTTER = 56  # the time column
 MIN_LANE = 104
+STACKED_GUTTER, STACKED_MIN_LANE = 48, 84
 CHAR = 7.3  # width of one character of the 12px monospace label font, rounded up
 LINE = 15  # one line of a label
-MARK = 22  # the marker row under a label
-MIN_WIDTH = 360
+MARK = 22  # the marker row under a label (stacked)
+ROW = 26  # the least height of a step (side by side)
+MIN_WIDTH = 300  # stacked: as narrow as a phone's verdict
+SIDE_WIDTH = 1040  # side by side: what a desktop verdict has room for
+SIDE_MIN_CHARS, SIDE_MAX_CHARS = 40, 72
 MAX_ROWS = 400
 MAX_LABEL = 1000  # a label longer than this (never seen in practice) points to the table
 HEADER_EVERY = 20  # lane names are repeated so a long trace can be read without scrolling back
@@ -169,24 +173,44 @@ def _wrap(text: str, width: int) -> list[str]:
 
 
 def timeline_svg(trace: list[dict], lanes: list[str], *, violations=None) -> SafeString:
+    """The trace drawn twice, and timeline.css shows one: on a wide screen each step's words are
+    to the right of the lanes (``timeline-side``), on a narrow one above its marker, across the
+    whole drawing (``timeline-stacked``), so a phone reads every label without scrolling
+    sideways more than the lanes need. Both wrap their labels; neither cuts one."""
     steps = annotate(trace, violations)[:MAX_ROWS]
     ids = involved_ids(violations)
     columns = lanes_for(steps, lanes)
-    lane_width = max([MIN_LANE] + [round(len(name) * 8 + 16) for name in columns])
-    x_of = {name: GUTTER + lane_width * i + lane_width // 2 for i, name in enumerate(columns)}
-    width = max(MIN_WIDTH, GUTTER + lane_width * len(columns) + 8)
-    chars = int((width - 16) // CHAR)
+    hidden = len(trace) - MAX_ROWS if len(trace) > MAX_ROWS else 0
+    return mark_safe(
+        _draw(steps, columns, ids, hidden, side=True)
+        + _draw(steps, columns, ids, hidden, side=False)
+    )
+
+
+def _draw(steps: list[dict], columns: list[str], ids: list[str], hidden: int, *, side: bool) -> str:
+    # A phone has room for three narrow lanes; a lane is always as wide as its name.
+    gutter, least = (GUTTER, MIN_LANE) if side else (STACKED_GUTTER, STACKED_MIN_LANE)
+    lane_width = max([least] + [round(len(name) * 8 + 16) for name in columns])
+    x_of = {name: gutter + lane_width * i + lane_width // 2 for i, name in enumerate(columns)}
+    lanes_right = gutter + lane_width * len(columns)
+    if side:
+        text_x = lanes_right + 12
+        chars = max(SIDE_MIN_CHARS, min(SIDE_MAX_CHARS, int((SIDE_WIDTH - text_x - 8) // CHAR)))
+        width = text_x + int(chars * CHAR) + 10
+    else:
+        text_x = 10
+        width = max(MIN_WIDTH, lanes_right + 8)
+        chars = int((width - 16) // CHAR)
     uid = f"tl{next(_ids)}"
 
     body: list[str] = []
     y = 0
-    legend = []
     if ids:
         legend = _wrap(
             "Highlighted: the steps that involve "
             + ", ".join(ids)
             + ", named where the invariant broke.",
-            chars - 2,
+            int((width - 28) // CHAR),
         )
         body.append(
             f'<rect x="8" y="10" width="6" height="{LINE * len(legend)}" class="tl-hit-bar"/>'
@@ -202,10 +226,14 @@ def timeline_svg(trace: list[dict], lanes: list[str], *, violations=None) -> Saf
         kind = str(step.get("kind") or "")
         tone, _word = KINDS.get(kind, ("plain", kind))
         service = step.get("service") if step.get("service") in x_of else None
-        x = x_of.get(service, GUTTER)
+        x = x_of.get(service, gutter)
         lines = _wrap(_label(step), chars)
-        height = LINE * len(lines) + MARK
-        ym = y + LINE * len(lines) + MARK // 2
+        if side:  # the words beside the marker, from its height down
+            height = max(ROW, LINE * len(lines) + 11)
+            ym, text_top = y + 12, y + 4
+        else:  # the words above the marker
+            height = LINE * len(lines) + MARK
+            ym, text_top = y + LINE * len(lines) + MARK // 2, y
         row_class = "tl-row tl-hit" if step["involved"] else "tl-row"
         out = [f'<g class="{row_class}">']
         if step["involved"]:
@@ -223,55 +251,59 @@ def timeline_svg(trace: list[dict], lanes: list[str], *, violations=None) -> Saf
         if target in x_of and target != service:
             out.append(_arrow(x, x_of[target], ym, uid, f"tl-msg tl-{tone}"))
         out.append(
-            f'<text x="{GUTTER - 8}" y="{ym + 4}" text-anchor="end" class="tl-time">'
+            f'<text x="{gutter - 8}" y="{ym + 4}" text-anchor="end" class="tl-time">'
             f"{escape(str(step.get('t', '')))}</text>"
         )
         out.append(_marker(x, ym, tone, kind))
-        out.append(_text(10, y, lines, f"tl-label tl-text-{tone}"))
+        out.append(_text(text_x, text_top, lines, f"tl-label tl-text-{tone}"))
         out.append("</g>")
         body.append("".join(out))
         y += height
-    if len(trace) > MAX_ROWS:
-        body.append(
-            _text(
-                10,
-                y,
-                [f"… {len(trace) - MAX_ROWS} more steps not drawn (the table lists them)"],
-                "tl-label",
-            )
-        )
-        y += LINE + 4
+    if hidden:
+        note = f"… {hidden} more steps not drawn (the table lists them)"
+        body.append(_text(10, y, _wrap(note, int((width - 16) // CHAR)), "tl-label"))
+        y += 2 * LINE + 4
     height = y + 10
 
-    lines_out = []
-    for x in x_of.values():
-        lines_out.append(
-            f'<line x1="{x}" y1="{header_ys[0] + 26 if header_ys else 0}" x2="{x}" y2="{height - 6}" class="tl-lane"/>'
-        )
+    first = header_ys[0] + 26 if header_ys else 0
+    lane_lines = [
+        f'<line x1="{x}" y1="{first}" x2="{x}" y2="{height - 6}" class="tl-lane"/>'
+        for x in x_of.values()
+    ]
     headers = []
     for hy in header_ys:
         headers.append(f'<rect x="0" y="{hy}" width="{width}" height="26" class="tl-header"/>')
         headers.append(f'<text x="8" y="{hy + 18}" class="tl-lane-name">t (ms)</text>')
         for name, x in x_of.items():
             headers.append(
-                f'<text x="{x}" y="{hy + 18}" text-anchor="middle" class="tl-lane-name">{escape(name)}</text>'
+                f'<text x="{x}" y="{hy + 18}" text-anchor="middle" class="tl-lane-name">'
+                f"{escape(name)}</text>"
+            )
+        if side:
+            headers.append(
+                f'<text x="{text_x}" y="{hy + 18}" class="tl-lane-name">what happened</text>'
             )
     described = f"{len(steps)} steps across {', '.join(columns)}"
     if ids:
         described += f"; the steps that involve {', '.join(ids)} are highlighted"
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="timeline" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" role="img" aria-labelledby="{uid}-title {uid}-desc">',
-        f'<title id="{uid}-title">Counterexample timeline</title>',
-        f'<desc id="{uid}-desc">{escape(described)}; the table below lists the same steps as text.</desc>',
-        f'<defs><marker id="{uid}-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
-        'orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" class="tl-arrowhead"/></marker></defs>',
-        *lines_out,
-        *body,
-        *headers,
-        "</svg>",
-    ]
-    return mark_safe("".join(out))
+    layout = "timeline-side" if side else "timeline-stacked"
+    return "".join(
+        [
+            f'<svg xmlns="http://www.w3.org/2000/svg" class="timeline {layout}" width="{width}" '
+            f'height="{height}" viewBox="0 0 {width} {height}" role="img" '
+            f'aria-labelledby="{uid}-title {uid}-desc">',
+            f'<title id="{uid}-title">Counterexample timeline</title>',
+            f'<desc id="{uid}-desc">{escape(described)}; the table below lists the same steps '
+            "as text.</desc>",
+            f'<defs><marker id="{uid}-arrow" viewBox="0 0 10 10" refX="9" refY="5" '
+            'markerWidth="7" markerHeight="7" orient="auto-start-reverse">'
+            '<path d="M 0 0 L 10 5 L 0 10 z" class="tl-arrowhead"/></marker></defs>',
+            *lane_lines,
+            *body,
+            *headers,
+            "</svg>",
+        ]
+    )
 
 
 def _text(x: int, top: int, lines: list[str], css: str) -> str:
