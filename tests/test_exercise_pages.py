@@ -440,7 +440,8 @@ def test_a_verdict_highlights_the_steps_of_what_broke_and_lists_them_in_the_tabl
     }
     submission = _submission(alice, exercise, result=result)
     html = alice_client.get(submission.get_absolute_url()).content.decode()
-    assert html.count('class="tl-row tl-hit"') == 2 and html.count('<tr class="involved">') == 2
+    # Two highlighted steps in each of the timeline's two drawings, and two rows of the table.
+    assert html.count('class="tl-row tl-hit"') == 4 and html.count('<tr class="involved">') == 2
     assert "m1 (order_id=ord-1a2b3c)" in html  # the table says what the delivery carries
 
 
