@@ -177,7 +177,10 @@ CELERY_IMPORTS = ["teach.tasks"]
 # wait behind a full grading queue. A worker started without -Q consumes both.
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_QUEUES: dict[str, dict] = {"celery": {}, "short": {}}
-CELERY_TASK_ROUTES = {"exercises.tasks.replay_schedule": {"queue": "short"}}
+CELERY_TASK_ROUTES = {
+    "exercises.tasks.replay_schedule": {"queue": "short"},
+    "exercises.tasks.run_code": {"queue": "short"},
+}
 # `celery beat` sweeps stuck gradings every minute (exercises/sweeper.py).
 CELERY_BEAT_SCHEDULE = {
     "exercises-sweep-submissions": {"task": "exercises.tasks.sweep_submissions", "schedule": 60.0},
@@ -190,6 +193,10 @@ GRADING_ACCOUNT_SHARE_SECONDS = envint("GRADING_ACCOUNT_SHARE_SECONDS", 15)
 GRADING_ADDRESS_SHARE_SECONDS = envint("GRADING_ADDRESS_SHARE_SECONDS", 30)
 GRADING_NEW_ACCOUNT_MINUTES = envint("GRADING_NEW_ACCOUNT_MINUTES", 30)
 GRADING_LOW_LANE_SLOTS = envint("GRADING_LOW_LANE_SLOTS", 1)
+# "Run" on an exercise page (exercises/runs.py), limited apart from submissions: allauth's rate syntax,
+# where user is the account (or an anonymous visitor's session) and ip the client address.
+RUN_RATE_LIMIT = os.environ.get("RUN_RATE_LIMIT", "10/m/user,30/m/ip")
+RUN_IN_FLIGHT_PER_ADDRESS = envint("RUN_IN_FLIGHT_PER_ADDRESS", 4)
 # Embedded mode (no broker): tasks run on this many background threads, never in the request.
 GRADING_BACKGROUND_THREADS = envint("GRADING_BACKGROUND_THREADS", 2)
 

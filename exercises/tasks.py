@@ -1,4 +1,5 @@
-"""Celery tasks: grade one submission (idempotent, acked late), replay one schedule, sweep stuck ones.
+"""Celery tasks: grade one submission (idempotent, acked late), replay one schedule, run the code in
+the editor once, sweep stuck ones.
 
 In the embedded mode (no broker, `task_always_eager`) a task sent with `.delay()`
 never runs in the thread that sent it: `InBackground` hands it to a small,
@@ -20,7 +21,7 @@ from celery.utils import uuid
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, connections
 
-from exercises import fair_share, grading, replays, sweeper
+from exercises import fair_share, grading, replays, runs, sweeper
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +140,14 @@ def grade_submission(self, submission_id: str) -> str:
 @shared_task(base=InBackground, acks_late=True, reject_on_worker_lost=True)
 def replay_schedule(replay_id: str) -> str:
     return replays.run_replay(replay_id)
+
+
+# A run of the code in the editor (exercises/runs.py), on the short queue. Acknowledged on receipt, not
+# late: a run is not a record; one lost with its worker is not redelivered (its panel says it was
+# lost once overdue, and running again is cheap), so code that kills workers cannot come back.
+@shared_task(base=InBackground, acks_late=False, reject_on_worker_lost=False)
+def run_code(run_id: str) -> str:
+    return runs.execute(run_id)
 
 
 @shared_task(base=InBackground, acks_late=True)

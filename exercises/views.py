@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from urllib.parse import urlencode, urlsplit
@@ -7,14 +8,14 @@ from urllib.parse import urlencode, urlsplit
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from courseapp.lib.modules import MODULES
 from courseapp.lib.timeline import annotate, fault_text, load_svg, timeline_svg
-from exercises import fair_share, grading, replays, tasks
+from exercises import fair_share, grading, replays, runs, tasks
 from exercises.models import Exercise, HintUse, Replay, Submission, unified_diff
 
 REPLAYS_PER_MINUTE = 6
@@ -58,13 +59,15 @@ def detail(request, slug):
         latest = Submission.objects.filter(user=request.user, exercise=exercise).first()
         if latest:
             code = latest.code
-    return _detail(request, exercise, code=code, latest=latest)
+    code, run_state = _run_state(request, exercise, code)
+    return _detail(request, exercise, code=code, latest=latest, run_state=run_state)
 
 
-@login_required
 @require_POST
 def submit(request, slug):
     exercise = _published(slug)
+    if not request.user.is_authenticated:
+        return _sign_up_to_submit(request, exercise)
     code = request.POST.get("code", "")
     try:
         upload = request.FILES.get("upload")
@@ -99,7 +102,138 @@ def submit(request, slug):
             request, "That form was already submitted; here is the submission it created."
         )
         return redirect(submission)
+    runs.forget_draft(request, exercise)
     return redirect(exercise.get_absolute_url() + "#result")
+
+
+def _sign_up_to_submit(request, exercise):
+    """An anonymous visitor who submits: keep their code in the session (it survives signing up and
+    logging in) and ask them to sign up; the exercise page puts it back in the editor."""
+    code = request.POST.get("code", "")
+    upload = request.FILES.get("upload")
+    if upload is not None and 0 < upload.size <= grading.MAX_CODE_BYTES:
+        try:
+            code = grading.decode_upload(upload.read())
+        except grading.SubmissionRefused:
+            pass  # keep what the editor held
+    try:
+        runs.remember_draft(request, exercise, runs.check_code(code))
+        kept = "Your code is kept: it will be back in the editor."
+    except runs.RunRefused as refused:
+        kept = f"Your code could not be kept: {refused.message}"
+    messages.info(
+        request, f"Sign up (or log in) to have your code for “{exercise.title}” graded. {kept}"
+    )
+    signup = reverse("account_signup")
+    return redirect(f"{signup}?{urlencode({'next': exercise.get_absolute_url()})}")
+
+
+# -- Run before you submit (exercises/runs.py) -------------------------------------------------
+
+
+@require_POST
+def run(request, slug):
+    """Run the code in the editor once, on a worker (never here). Not a submission: no row, no
+    progress, no history. Refusals keep the code in the editor."""
+    exercise = Exercise.objects.published().select_related("published_version").filter(slug=slug)
+    exercise = exercise.first()
+    if exercise is None:
+        if request.htmx:
+            return _run_refused(request, "There is no published exercise at this address.", 404)
+        raise Http404("No such exercise.")
+    code = request.POST.get("code", "")
+    seed_text, faults_text = request.POST.get("seed", ""), request.POST.get("faults", "")
+    uploaded = False
+    try:
+        upload = request.FILES.get("upload")
+        if upload is not None and upload.size:
+            if upload.size > grading.MAX_CODE_BYTES:
+                raise runs.RunRefused(
+                    f"The uploaded file is {upload.size / 1024:.1f} KiB; the limit is "
+                    f"{grading.MAX_CODE_BYTES // 1024} KiB.",
+                    status=413,
+                )
+            try:
+                code, uploaded = grading.decode_upload(upload.read()), True
+            except grading.SubmissionRefused as refused:
+                raise runs.RunRefused(refused.message, refused.status) from None
+        entry = runs.start(request, exercise, code, seed_text, faults_text)
+    except runs.RunRefused as refused:
+        if request.htmx:
+            return _run_refused(request, refused.message, refused.status)
+        latest = None
+        if request.user.is_authenticated:
+            latest = Submission.objects.filter(user=request.user, exercise=exercise).first()
+        state = {
+            **runs.panel(exercise.published_version),
+            "run_seed": seed_text,
+            "run_faults": faults_text,
+            "run_refused": refused.message,
+        }
+        return _detail(
+            request, exercise, code=code, latest=latest, status=refused.status, run_state=state
+        )
+    page = f"{exercise.get_absolute_url()}?{urlencode({'run': entry['id']})}#run"
+    if request.htmx and uploaded:
+        # The uploaded file replaces the editor's code: show the page with it in the editor.
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = page
+        return response
+    if request.htmx:
+        return render(request, "exercises/_run.html", {"exercise": exercise, **_run_context(entry)})
+    return redirect(page)
+
+
+def run_status(request, run_id):
+    """A run's panel (htmx polls it); without JavaScript, the exercise page with the run in it."""
+    entry = runs.get(request, run_id)
+    if entry is None:
+        message = (
+            f"This run is no longer available (runs are kept for {runs.RUN_TTL // 60} minutes, "
+            "in the browser that started them). Run your code again."
+        )
+        if request.htmx:
+            return _run_refused(request, message, 404)
+        raise Http404(message)
+    exercise = get_object_or_404(Exercise.objects.published(), slug=entry["exercise"])
+    if not request.htmx:
+        return redirect(f"{exercise.get_absolute_url()}?{urlencode({'run': entry['id']})}#run")
+    return render(request, "exercises/_run.html", {"exercise": exercise, **_run_context(entry)})
+
+
+def _run_refused(request, message: str, status: int):
+    response = render(request, "exercises/_run.html", {"run_refused": message}, status=status)
+    # htmx swaps no 4xx/5xx by default; static/js/run.js lets the Run panel's own refusals through.
+    response["X-Run-Refusal"] = "1"
+    return response
+
+
+def _run_context(entry: dict) -> dict:
+    context: dict = {"run": entry}
+    if entry["status"] == runs.DONE:
+        context.update(runs.result_context(entry))
+        context["run_error_excerpt"] = error_excerpt(entry.get("result") or {}, entry["code"])
+    return context
+
+
+def _run_state(request, exercise, code: str) -> tuple[str, dict]:
+    """The Run panel of an exercise page and the code for its editor: a run's own code on its page
+    without JavaScript (?run=), else code kept from a run or an anonymous submit (a draft)."""
+    version = exercise.published_version
+    seed, faults, note = runs.prefill(request.GET)
+    state = {**runs.panel(version, seed=seed, faults=faults), "run_note": note}
+    if "run" in request.GET:
+        entry = runs.get(request, request.GET["run"])
+        if entry is not None and entry["exercise"] == exercise.slug:
+            state.update(runs.panel(version, seed=entry["seed"], faults=entry["schedule"]))
+            state.update(_run_context(entry))
+            return entry["code"], state
+        state["run_missing"] = runs.RUN_TTL // 60
+    kept = runs.draft(request, exercise)
+    if kept is not None and kept != code:
+        state["run_draft"] = True
+        return kept, state
+    return code, state
 
 
 @login_required
@@ -128,6 +262,7 @@ def submission(request, pk):
                 version=item.exercise.published_version or item.version,
                 solution_unlocked=item.exercise.solution_unlocked_for(request.user),
                 oob=True,
+                run_here=True,
             )
             return render(request, "exercises/_submission_update.html", context)
         return render(request, "exercises/_submission.html", context)
@@ -240,7 +375,9 @@ def _progress(user) -> dict[int, str]:
     return progress
 
 
-def _detail(request, exercise, *, code, latest, refused=None, status=200, loaded_from=None):
+def _detail(
+    request, exercise, *, code, latest, refused=None, status=200, loaded_from=None, run_state=None
+):
     version = exercise.published_version
     revealed = HintUse.revealed_for(request.user, exercise)
     context = {
@@ -259,6 +396,8 @@ def _detail(request, exercise, *, code, latest, refused=None, status=200, loaded
     }
     if latest:
         context.update(_submission_context(latest, request.user))
+    # The Run panel; "Replay this schedule" on the verdict loads its schedule into it.
+    context.update(run_here=True, **(run_state or runs.panel(version)))
     return render(request, "exercises/detail.html", context, status=status)
 
 
@@ -275,6 +414,7 @@ def _submission_context(item: Submission, user) -> dict:
         "invariants_checked": result.get("status") in ("passed", "failed"),
         "error_excerpt": error_excerpt(result, item.code),
         "faults": [fault_text(f) for f in example.get("schedule") or []],
+        "faults_json": json.dumps(example.get("schedule") or []),
         "timeline": _timeline(result),
         "trace_steps": _trace_steps(result),
         "load_chart": load_svg(result.get("load") or []),

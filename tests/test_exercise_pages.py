@@ -118,7 +118,8 @@ def test_an_anonymous_visitor_sees_the_statement_and_an_invitation_to_log_in(cli
     html = client.get("/exercises/idempotent-consumer/").content.decode()
     assert "What the grader checks" in html
     assert "/accounts/login/?next=/exercises/idempotent-consumer/" in html
-    assert 'name="code"' not in html
+    # The editor and Run are open to anyone (tests/test_run_code.py); grading needs an account.
+    assert 'name="code"' in html and "sign up</a> or" in html
 
 
 def test_an_unknown_exercise_is_404(client, exercise):

@@ -132,8 +132,9 @@ def test_it_needs_a_token(alice_client, exercise):
 
 
 def test_it_requires_login(client, exercise):
+    # An anonymous visitor is asked to sign up (or log in), their code kept (tests/test_onboarding.py).
     response = _post(client)
-    assert response.status_code == 302 and response.url.startswith("/accounts/login/")
+    assert response.status_code == 302 and response.url.startswith("/accounts/signup/")
     assert not Submission.objects.exists()
 
 
