@@ -58,5 +58,7 @@ def _decorate(report: dict) -> dict:
     report["load_bars"] = [round(10 * count / peak) if peak else 0 for _, count in load]
     steps = (report.get("counterexample") or {}).get("trace") or report.get("trace") or []
     if steps:
-        report["timeline_svg"] = timeline_svg(steps, report.get("lanes") or [])
+        report["timeline_svg"] = timeline_svg(
+            steps, report.get("lanes") or [], violations=report.get("violations")
+        )
     return report
