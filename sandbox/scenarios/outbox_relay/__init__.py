@@ -133,6 +133,7 @@ class OutboxRelay(Scenario):
         while True:  # the first draw of this set's generator that has every family
             data = self._draw(rng)
             if data is not None:
+                data["index"] = index
                 return data
 
     def _draw(self, rng: random.Random) -> dict[str, Any] | None:
@@ -280,8 +281,9 @@ class OutboxRelay(Scenario):
         # read it a moment earlier, while the others were busy: at the start of the round, or part
         # way through an earlier tick (just after one of its commits), as drawn for this round. A
         # mirror of the database replays each tick's commits to give those states. The draws
-        # depend only on the seed and the round's time.
-        rng = random.Random(f"{self.name}|{world.seed}|{world.now}")
+        # depend only on the data set and the round's time (so schedules share their calm start).
+        index = world.notes["data"][0]["index"]
+        rng = random.Random(f"{self.name}|{index}|{world.now}")
         turn = (world.now // self.POLL_MS - 1) % len(self.relays)
         order = list(self.relays[turn:] + self.relays[:turn])
         offsets = sorted(rng.randint(1, self.STAGGER_MS) for _ in order[1:])
@@ -296,9 +298,10 @@ class OutboxRelay(Scenario):
     def _tick_reading(
         self, world: World, relay: str, pick: float, mirror: Store, views: list[dict[str, Any]]
     ) -> None:
-        if world.down_until(relay) is not None:
-            return
         view = views[int(pick * len(views))]
+        rows = view.get("outbox", {}).values()
+        if world.down_until(relay) is not None or all(r.get("sent") is True for r in rows):
+            return  # stopped, or nothing to do in what it read
         for effect in self._tick(world, relay, view):
             if effect["kind"] == "commit":
                 problem, _ = mirror.commit(effect["writes"], [])
