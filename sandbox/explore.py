@@ -248,6 +248,8 @@ def _explore(session: Session, report: Report, seed: int, random_schedules: int,
             failure = attempt(_plan(sc, "replay", seed, [fault]), seed)
             if failure or session.round_trips > MAX_GRADE_ROUND_TRIPS:
                 break
+        if sc.max_random_schedules is not None:
+            random_schedules = min(random_schedules, sc.max_random_schedules)
         for i in range(random_schedules if failure is None else 0):
             if session.round_trips > MAX_GRADE_ROUND_TRIPS:
                 report["fault_kinds_explored"] = dict(sorted(kinds.items()))
@@ -273,7 +275,9 @@ def _explore(session: Session, report: Report, seed: int, random_schedules: int,
         for inv in report["invariants"]:
             inv["held"] = True
         report["status"] = Status.PASSED
-        report["message"] = _passed_message(sc, explored, schedule is not None)
+        report["message"] = sc.passed_message(last_world) or _passed_message(
+            sc, explored, schedule is not None
+        )
         if schedule is not None:
             report["counterexample"] = {
                 "seed": seed,
@@ -301,7 +305,7 @@ def _explore(session: Session, report: Report, seed: int, random_schedules: int,
         inv["held"] = inv["name"] not in broken
     report["counterexample"] = {"seed": run_seed, "schedule": fired, "trace": world.trace.steps}
     report["status"] = Status.FAILED
-    report["message"] = _failed_message(broken, fired, world)
+    report["message"] = sc.failed_message(world, broken) or _failed_message(broken, fired, world)
 
 
 def _passed_message(sc, explored: int, replaying: bool) -> str:

@@ -19,6 +19,7 @@ NAMES = (
     "design_saga",
     "outbox_relay",
     "circuit_breaker",
+    "chaos_checks",
 )
 _LOADED: dict = {}
 

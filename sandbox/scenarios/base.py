@@ -21,6 +21,9 @@ class Scenario:
     idempotent_services: tuple[str, ...] = ()  # get the platform's idempotency-key layer
     expected: dict[str, str] = {}  # variant file stem -> "pass" | invariant name
     fault_horizon = 3000
+    # None: grading explores as many random schedules as it is asked to. A scenario whose one run
+    # is a whole experiment (chaos_checks) caps it.
+    max_random_schedules: int | None = None
 
     @property
     def checked(self) -> tuple[str, ...]:
@@ -92,6 +95,14 @@ class Scenario:
 
     def run_pure(self, world) -> None:
         """Scenarios whose learner slot is plain functions drive them here."""
+
+    def passed_message(self, world) -> str | None:
+        """The verdict's message when everything held (None: the simulator's usual words)."""
+        return None
+
+    def failed_message(self, world, broken: dict[str, list[str]]) -> str | None:
+        """The verdict's message when something broke (None: the simulator's usual words)."""
+        return None
 
     def as_dict(self) -> dict:
         return {
