@@ -82,8 +82,8 @@ def test_a_learner_fails_reads_the_trace_fixes_and_passes(
     expect(verdict.locator(".verdict-title .badge")).to_have_text("Failed")
     broken = verdict.locator(".invariants li", has=page.locator(".badge.broken"))
     expect(broken).to_contain_text("Confirmed exactly once")
-    expect(verdict.locator(".timeline-wrap svg")).to_be_visible()
-    expect(verdict.locator(".timeline-wrap svg")).to_contain_text("deliver")
+    expect(verdict.locator(".timeline-wrap svg.timeline:visible")).to_be_visible()
+    expect(verdict.locator(".timeline-wrap svg.timeline:visible")).to_contain_text("deliver")
 
     # Replay the counterexample's schedule in place.
     page.get_by_role("button", name="Replay this schedule").click()
