@@ -138,6 +138,24 @@ def saga():
         Step("capture", "payment.capture", compensation="payment.refund"),
         Step("confirm", "order.confirm"),
     ]
+
+def messages():
+    return {
+        "create": {"key": "create-{order_id}", "on_success": "OrderCreated", "on_compensation": "OrderCancelled"},
+        "reserve": {
+            "key": "reserve-{order_id}",
+            "on_success": "StockReserved",
+            "on_failure": "StockUnavailable",
+            "on_compensation": "StockReleased",
+        },
+        "capture": {
+            "key": "capture-{order_id}",
+            "on_success": "PaymentCaptured",
+            "on_failure": "PaymentDeclined",
+            "on_compensation": "PaymentRefunded",
+        },
+        "confirm": {"key": "confirm-{order_id}", "on_success": "OrderConfirmed", "on_compensation": "OrderCancelled"},
+    }
 """
 SAGA_CONFIRMS_FIRST = """
 from saga_api import Step
@@ -150,6 +168,24 @@ def saga():
         Step("reserve", "inventory.reserve", compensation="inventory.release"),
         Step("capture", "payment.capture", compensation="payment.refund"),
     ]
+
+def messages():
+    return {
+        "create": {"key": "create-{order_id}", "on_success": "OrderCreated", "on_compensation": "OrderCancelled"},
+        "reserve": {
+            "key": "reserve-{order_id}",
+            "on_success": "StockReserved",
+            "on_failure": "StockUnavailable",
+            "on_compensation": "StockReleased",
+        },
+        "capture": {
+            "key": "capture-{order_id}",
+            "on_success": "PaymentCaptured",
+            "on_failure": "PaymentDeclined",
+            "on_compensation": "PaymentRefunded",
+        },
+        "confirm": {"key": "confirm-{order_id}", "on_success": "OrderConfirmed", "on_compensation": "OrderCancelled"},
+    }
 """
 
 # -- two-phase-commit -------------------------------------------------------------------------------
@@ -293,7 +329,9 @@ SNIPPETS = {
         ),
         "hint:0": ("Walk through a declined card", PROSE),
         "hint:1": ("inventory.reserve by inventory.release", [(SAGA_WITH_COMPENSATIONS, "pass")]),
+        "statement:1": ('"key": "reserve-{order_id}"', ILLUSTRATION),
         "hint:2": ("A saga that confirms first", [(SAGA_CONFIRMS_FIRST, "saga_compensates")]),
+        "hint:3": ("Keys and events", PROSE),
     },
     "two-phase-commit": {
         "statement:0": ("def transfer(command, ctx):", ILLUSTRATION),

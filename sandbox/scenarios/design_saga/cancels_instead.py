@@ -8,3 +8,14 @@ def saga():
         Step("create order", "order.create", compensation="order.cancel"),
         Step("cancel order", "order.cancel"),
     ]
+
+
+def messages():
+    return {
+        "create order": {
+            "key": "create-{order_id}",
+            "on_success": "OrderCreated",
+            "on_compensation": "OrderCancelled",
+        },
+        "cancel order": {"key": "cancel-{order_id}", "on_success": "OrderCancelled"},
+    }

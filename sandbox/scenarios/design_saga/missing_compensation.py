@@ -8,3 +8,29 @@ def saga():
         Step("capture payment", "payment.capture", compensation="payment.refund"),
         Step("confirm order", "order.confirm"),
     ]
+
+
+def messages():
+    # For each step: its idempotency key (one per order and step, so a retry is recognised and
+    # nothing else is), the event it publishes when it succeeds, when it is refused, and when
+    # it is undone. The key is also the id of the event, so consumers can drop a repeat.
+    return {
+        "create order": {
+            "key": "create-{order_id}",
+            "on_success": "OrderCreated",
+            "on_compensation": "OrderCancelled",
+        },
+        "reserve stock": {
+            "key": "reserve-{order_id}",
+            "on_success": "StockReserved",
+            "on_failure": "StockUnavailable",
+            "on_compensation": "StockReleased",
+        },
+        "capture payment": {
+            "key": "capture-{order_id}",
+            "on_success": "PaymentCaptured",
+            "on_failure": "PaymentDeclined",
+            "on_compensation": "PaymentRefunded",
+        },
+        "confirm order": {"key": "confirm-{order_id}", "on_success": "OrderConfirmed"},
+    }

@@ -8,3 +8,23 @@ def saga():
         # Bug: payment is left to "someone else": the order is confirmed without its money.
         Step("confirm order", "order.confirm", compensation="order.cancel"),
     ]
+
+
+def messages():
+    # For each step: its idempotency key (one per order and step, so a retry is recognised and
+    # nothing else is), the event it publishes when it succeeds, when it is refused, and when
+    # it is undone. The key is also the id of the event, so consumers can drop a repeat.
+    return {
+        "create order": {
+            "key": "create-{order_id}",
+            "on_success": "OrderCreated",
+            "on_compensation": "OrderCancelled",
+        },
+        "reserve stock": {
+            "key": "reserve-{order_id}",
+            "on_success": "StockReserved",
+            "on_failure": "StockUnavailable",
+            "on_compensation": "StockReleased",
+        },
+        "confirm order": {"key": "confirm-{order_id}", "on_success": "OrderConfirmed"},
+    }

@@ -9,3 +9,17 @@ def saga():
         Step(name="capture", action="payment.capture", compensation="payment.refund"),
         Step(name="confirm", action="order.confirm", compensation="order.cancel"),
     ]
+
+
+def messages():
+    # Every event named, even those that never happen (confirm cannot fail and is never undone).
+    names = {
+        "create": ("OrderCreated", "OrderRejected", "OrderCancelled"),
+        "reserve": ("StockReserved", "OutOfStock", "StockReleased"),
+        "capture": ("PaymentCaptured", "PaymentDeclined", "PaymentRefunded"),
+        "confirm": ("OrderConfirmed", "ConfirmFailed", "ConfirmationWithdrawn"),
+    }
+    return {
+        step: dict(key=step + "#{order_id}", on_success=ok, on_failure=failed, on_compensation=undone)
+        for step, (ok, failed, undone) in names.items()
+    }

@@ -1,0 +1,37 @@
+from saga_api import Step
+
+
+def saga():
+    return [
+        Step("create order", "order.create", compensation="order.cancel"),
+        Step("reserve stock", "inventory.reserve", compensation="inventory.release"),
+        Step("capture payment", "payment.capture", compensation="payment.refund"),
+        Step("confirm order", "order.confirm"),          # the last step cannot fail: no compensation needed
+    ]
+
+
+def messages():
+    # For each step: its idempotency key (one per order and step, so a retry is recognised and
+    # nothing else is), the event it publishes when it succeeds, when it is refused, and when
+    # it is undone. The key is also the id of the event, so consumers can drop a repeat.
+    # Bug: no idempotency keys at all, so a retried reserve or capture is a new request.
+    return {
+        "create order": {
+            "key": None,
+            "on_success": "OrderCreated",
+            "on_compensation": "OrderCancelled",
+        },
+        "reserve stock": {
+            "key": None,
+            "on_success": "StockReserved",
+            "on_failure": "StockUnavailable",
+            "on_compensation": "StockReleased",
+        },
+        "capture payment": {
+            "key": None,
+            "on_success": "PaymentCaptured",
+            "on_failure": "PaymentDeclined",
+            "on_compensation": "PaymentRefunded",
+        },
+        "confirm order": {"key": None, "on_success": "OrderConfirmed"},
+    }
