@@ -236,6 +236,15 @@ def transfer(command, ctx):
             %s
 """
 
+# -- chaos-test: the rules hint 2 lists are the scenario's reference checks; hint 1's false alarms are
+# two of its variants --------------------------------------------------------------------------------
+CHAOS = {name: source for name, (source, _) in scenarios.get("chaos_checks").variants.items()}
+CHAOS_HINT_RULES = CHAOS["reference"].replace(
+    'FAULTS = "crash, duplicate, delay, relay_crash, out_of_stock, declined"',
+    'FAULTS = "crash, duplicate, delay, relay_crash"',
+)
+assert CHAOS_HINT_RULES != CHAOS["reference"]
+
 # -- circuit-breaker --------------------------------------------------------------------------------
 BREAKER_OPENS_ONLY = """
 def allow_request(request, ctx):
@@ -345,6 +354,21 @@ SNIPPETS = {
                 (TWOPC_PHASE_TWO % "pass", "twopc_agreement"),
                 (TWOPC_PHASE_TWO % "raise RetryLater(300)", "pass"),
             ],
+        ),
+    },
+    "chaos-test": {
+        "statement:0": ("def check(run):", ILLUSTRATION),
+        "hint:0": ("Start from what the saga promises", PROSE),
+        "hint:1": (
+            "rejects it too",
+            [
+                (CHAOS["all_confirmed"], "no_false_alarm"),
+                (CHAOS["no_duplicate_events"], "no_false_alarm"),
+            ],
+        ),
+        "hint:2": (
+            'FAULTS = "crash, duplicate, delay, relay_crash"',
+            [(CHAOS_HINT_RULES, "pass")],
         ),
     },
     "circuit-breaker": {
