@@ -188,11 +188,14 @@ def timeline_svg(trace: list[dict], lanes: list[str], *, violations=None) -> Saf
 
 
 def _draw(steps: list[dict], columns: list[str], ids: list[str], hidden: int, *, side: bool) -> str:
-    # A phone has room for three narrow lanes; a lane is always as wide as its name.
+    # A phone has room for three narrow lanes; each lane is at least as wide as its name.
     gutter, least = (GUTTER, MIN_LANE) if side else (STACKED_GUTTER, STACKED_MIN_LANE)
-    lane_width = max([least] + [round(len(name) * 8 + 16) for name in columns])
-    x_of = {name: gutter + lane_width * i + lane_width // 2 for i, name in enumerate(columns)}
-    lanes_right = gutter + lane_width * len(columns)
+    x_of: dict[str, int] = {}
+    lanes_right = gutter
+    for name in columns:
+        lane_width = max(least, round(len(name) * 8 + 16))
+        x_of[name] = lanes_right + lane_width // 2
+        lanes_right += lane_width
     if side:
         text_x = lanes_right + 12
         chars = max(SIDE_MIN_CHARS, min(SIDE_MAX_CHARS, int((SIDE_WIDTH - text_x - 8) // CHAR)))
@@ -200,7 +203,9 @@ def _draw(steps: list[dict], columns: list[str], ids: list[str], hidden: int, *,
     else:
         text_x = 10
         width = max(MIN_WIDTH, lanes_right + 8)
-        chars = int((width - 16) // CHAR)
+        # Words wrap to what a phone shows of the drawing, even when more lanes than fit make
+        # the drawing wider: reading a step never needs a sideways scroll, only seeing far lanes.
+        chars = int((MIN_WIDTH - 16) // CHAR)
     uid = f"tl{next(_ids)}"
 
     body: list[str] = []
@@ -210,7 +215,7 @@ def _draw(steps: list[dict], columns: list[str], ids: list[str], hidden: int, *,
             "Highlighted: the steps that involve "
             + ", ".join(ids)
             + ", named where the invariant broke.",
-            int((width - 28) // CHAR),
+            int(((width if side else MIN_WIDTH) - 28) // CHAR),
         )
         body.append(
             f'<rect x="8" y="10" width="6" height="{LINE * len(legend)}" class="tl-hit-bar"/>'
@@ -261,7 +266,7 @@ def _draw(steps: list[dict], columns: list[str], ids: list[str], hidden: int, *,
         y += height
     if hidden:
         note = f"… {hidden} more steps not drawn (the table lists them)"
-        body.append(_text(10, y, _wrap(note, int((width - 16) // CHAR)), "tl-label"))
+        body.append(_text(10, y, _wrap(note, chars), "tl-label"))
         y += 2 * LINE + 4
     height = y + 10
 
