@@ -33,6 +33,9 @@ class Broker:
         self.handled: list[tuple[str, dict]] = []  # (subscription name, message) acknowledged
         self.dlq: list[tuple[str, dict, str]] = []
         self.max_attempts: int | None = DEFAULT_MAX_ATTEMPTS
+        # Message type -> ms: the fault ``late_answer`` holds a message of that type back for longer
+        # than this (a scenario sets its saga timeout here), so it arrives after the timeout decided.
+        self.late_after: dict[str, int] = {}
 
     def subscribe(self, type: str, service: str, fn: str, *, ordered: bool = False) -> None:
         self.subs.setdefault(type, []).append(Subscription(service, fn, ordered))
@@ -47,6 +50,15 @@ class Broker:
             if w.plan.fires("delay", f"{msg['id']}>{sub.name}", w.now):
                 delay += w.rng.randint(100, 600)
                 w.log("delay", sub.service, f"{msg['type']} delayed {delay} ms", msg)
+            late = self.late_after.get(msg["type"])
+            if late is not None and w.plan.fires("late_answer", f"{msg['id']}>{sub.name}", w.now):
+                delay += late + w.rng.randint(100, 600)
+                w.log(
+                    "delay",
+                    sub.service,
+                    f"{msg['type']} arrives late: in {delay} ms, after the saga's timeout",
+                    msg,
+                )
             if sub.ordered:
                 sub.queue.append(msg)
                 self._pump(sub, delay)

@@ -31,6 +31,10 @@ FAULT_KINDS = {
     "reply_lost": "an RPC reply is lost: the server acted, but the caller times out",
     "concurrent": "a second copy of a request arrives while the first is still being handled",
     "late_reply": "a request is slow: the caller times out, and the server acts on it later",
+    "late_answer": (
+        "a step's message arrives only after the saga's timeout has decided: the service acts or "
+        "answers, but too late for the order it was for"
+    ),
     "key_reuse": "a client reuses an idempotency key with a different payload",
     "declined": "the customer's card is declined",
     "out_of_stock": "there is not enough stock",

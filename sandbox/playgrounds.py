@@ -18,6 +18,7 @@ from .faults import FaultPlan
 from .report import PlaygroundReport
 from .runner import InProcessRunner
 from .scenarios.circuit_breaker import SCENARIO as _CB
+from .scenarios.order_saga_choreography import SCENARIO as _CHOREO
 
 
 def _t(name, label, kind, default, help):
@@ -336,6 +337,38 @@ PLAYGROUNDS = {
             ),
         ],
     },
+    "late-payment": {
+        "title": "A late answer after the saga's timeout",
+        "scenario": "order_saga_choreography",
+        "toggles": [
+            _t(
+                "order_timeout",
+                "Order times out a PENDING order",
+                "pattern",
+                True,
+                f"On: {_CHOREO.ORDER_TIMEOUT_MS // 1000} s after an order was placed, Order cancels it "
+                "if it is still PENDING and sends ReleaseStock. Off: Order waits for Payment's answer "
+                "however long it takes.",
+            ),
+            _t(
+                "refund_late_success",
+                "Refund a payment that succeeds too late",
+                "pattern",
+                True,
+                "On: a PaymentSucceeded for an order the timeout already cancelled makes Order send "
+                "RefundPayment (and ReleaseStock again). Off: it is dropped, as by an UPDATE ... WHERE "
+                "status = 'PENDING' that matches no row.",
+            ),
+            _t(
+                "late_payment",
+                "Payment's answer arrives late",
+                "fault",
+                True,
+                "Payment captures the first order's money at once, but its PaymentSucceeded reaches "
+                "Order only after the timeout.",
+            ),
+        ],
+    },
 }
 
 _DIR = Path(__file__).resolve().parent / "scenarios"
@@ -374,6 +407,8 @@ def _rule(kind: str, match: str, **extra) -> dict:
 
 def _order_saga(t: dict):
     flags = {"OUTBOX": t["outbox"], "DEDUP": t["dedup"]}
+    if not t["orchestration"]:  # the choreography's timeout flags: see the late-payment playground
+        flags.update(ORDER_TIMEOUT=False, REFUND_LATE=True)
     rules = []
     if t["payment_fails"]:
         rules.append(_rule("declined", "payment:o1"))
@@ -469,6 +504,17 @@ def _relay(t: dict[str, bool]) -> tuple[str, str, list[dict[str, Any]]]:
     return "outbox_relay", _template("outbox_relay", **flags), rules
 
 
+def _late_payment(t: dict[str, bool]) -> Built:
+    flags = {
+        "OUTBOX": True,
+        "DEDUP": True,
+        "ORDER_TIMEOUT": t["order_timeout"],
+        "REFUND_LATE": t["refund_late_success"],
+    }
+    rules = [_rule("late_answer", ">order.on_payment_succeeded")] if t["late_payment"] else []
+    return "order_saga_choreography", _template("order_saga_choreography", **flags), rules
+
+
 _BUILDERS = {
     "order-saga": _order_saga,
     "travel-booking": _travel,
@@ -479,6 +525,7 @@ _BUILDERS = {
     "poison-message": _poison,
     "circuit-breaker": _breaker,
     "outbox-relay": _relay,
+    "late-payment": _late_payment,
 }
 
 

@@ -61,6 +61,7 @@ def on_inventory_failed(event, ctx):
 def on_payment_succeeded(event, ctx):
     with ctx.db.transaction() as tx:
         %(inbox)s
+        %(late)s
         tx.update("orders", event.data["order_id"], status="CONFIRMED")
 
 
@@ -82,6 +83,10 @@ def on_release_stock(event, ctx):
 INBOX = """if tx.get("inbox", event.id):
             return
         tx.insert("inbox", event.id, {"type": event.type})"""
+LATE_SUCCESS = """if tx.get("orders", event.data["order_id"])["status"] == "CANCELLED":
+            tx.outbox("RefundPayment", event.data, correlation_id=event.correlation_id)
+            tx.outbox("ReleaseStock", event.data, correlation_id=event.correlation_id)
+            return"""
 CHOREO_PLACE_ORDER_CATCH = """
 from saga_api import DuplicateKey
 
@@ -97,12 +102,14 @@ def place_order(command, ctx):
 """
 CHOREO_ALL_HINTS = CHOREO_PLACE_ORDER_CATCH + CHOREO_STARTER_HANDLERS % {
     "inbox": INBOX,
+    "late": LATE_SUCCESS,
     "reservation_key": 'order["order_id"]',
     "payment_key": 'order["order_id"]',
     "release_guard": 'r["status"] == "RESERVED"',
 }
 CHOREO_RELEASE_UNGUARDED = CHOREO_PLACE_ORDER_CATCH + CHOREO_STARTER_HANDLERS % {
     "inbox": INBOX,
+    "late": LATE_SUCCESS,
     "reservation_key": 'order["order_id"]',
     "payment_key": 'order["order_id"]',
     "release_guard": "True",

@@ -19,6 +19,17 @@ ReleaseStock that Order publishes to the order's committed cancellation.
 Refusals are the learner's own: ``cancelled_for_a_reason`` compares each InventoryFailed /
 PaymentFailed with the stock or balance the refusing handler saw (recorded as the message is
 delivered, which is the snapshot the handler reads).
+
+The saga has a timeout (trusted, ``world.py``): ``ORDER_TIMEOUT_MS`` after an order was placed, Order's
+``order_timeout`` cancels it if it is still PENDING and sends ReleaseStock. The ``late_answer`` fault
+holds one of the saga's messages (OrderCreated, InventoryReserved, PaymentSucceeded, PaymentFailed)
+back until after that timeout, so a step acts or answers for an order that is already cancelled: a
+late PaymentSucceeded must be refunded (RefundPayment, handled by the trusted ``on_refund_payment`` in
+Payment) and its stock released, never confirmed or dropped. A cancellation by the timeout is a
+reason for ``cancelled_for_a_reason``, and so is refusing a step for an order already CANCELLED. In
+a calm run every order is answered long before its timeout, so an order the timeout had to cancel
+although ``late_answer`` held none of its messages back was stuck: ``orders_resolve`` says so.
+Lesson playgrounds run the timeout only when their ``ORDER_TIMEOUT`` flag is on.
 """
 
 from types import SimpleNamespace
@@ -50,6 +61,13 @@ SUBSCRIPTIONS = [
     ("PaymentFailed", "order", "on_payment_failed"),
     ("ReleaseStock", "inventory", "on_release_stock"),
 ]
+# The trusted parts (world.py): the saga's timeout in Order, the refund in Payment.
+TRUSTED_SUBSCRIPTIONS = [
+    ("OrderTimeout", "order", "order_timeout"),
+    ("RefundPayment", "payment", "on_refund_payment"),
+]
+# What the fault late_answer can hold back past the timeout (a step's request or its answer).
+LATE_TYPES = ("OrderCreated", "InventoryReserved", "PaymentSucceeded", "PaymentFailed")
 
 
 class OrderSagaChoreography(Scenario):
@@ -79,7 +97,15 @@ class OrderSagaChoreography(Scenario):
         "one_answer_per_order",
         "nothing_dead_lettered",
     )
-    fault_kinds = ("crash", "duplicate", "delay", "relay_crash", "out_of_stock", "declined")
+    fault_kinds = (
+        "crash",
+        "duplicate",
+        "delay",
+        "relay_crash",
+        "out_of_stock",
+        "declined",
+        "late_answer",
+    )
     expected = {
         "reference": "pass",
         "missing_compensation": "cancelled_is_clean",
@@ -98,11 +124,21 @@ class OrderSagaChoreography(Scenario):
         "uncaught_duplicate_key": "nothing_dead_lettered",
         "refusal_before_commit": "one_answer_per_order",
         "release_before_cancel": "no_ghost_event",
+        "drops_late_success": "cancelled_is_clean",
+        "confirms_late_success": "confirmed_is_complete",
+        "refund_without_release": "cancelled_is_clean",
     }
     ORDERS_PER_RUN = shop_module.ORDERS_PER_RUN
+    ORDER_TIMEOUT_MS = 5000  # the saga's timeout, after the faults stop and before the window ends
 
     def statement_constants(self):
         return {**super().statement_constants(), **saga_constants(self)}
+
+    def configure(self, world, constants):
+        # Gradings always run the timeout; a lesson playground (rules mode) only when its flag says so.
+        world.notes["timeout_on"] = (
+            world.plan.mode != "rules" or constants.get("ORDER_TIMEOUT") is True
+        )
 
     def setup(self, world):
         for type, service, fn in SUBSCRIPTIONS:
@@ -115,9 +151,15 @@ class OrderSagaChoreography(Scenario):
             # published before its commit is contradicted by the redelivery after a single crash.
             setup_shop(world, data=draw_shop(SimpleNamespace(seed=world.seed + 1)))
         world.notes["seen_stock"], world.notes["seen_balance"] = {}, {}
+        world.notes["timed_out"], world.notes["seen_cancelled"] = set(), set()
         tap_publishes(world, CHOREOGRAPHY_ANNOUNCES)
         _tap_order_release(world)
         send_commands(world, "client", commands(world), spacing=SPACING)
+        for type, service, fn in TRUSTED_SUBSCRIPTIONS:
+            world.broker.subscribe(type, service, fn)
+        world.broker.late_after = {type: self.ORDER_TIMEOUT_MS for type in LATE_TYPES}
+        if world.notes.get("timeout_on", True):
+            _start_timeouts(world, self.ORDER_TIMEOUT_MS)
 
     def observe(self, world, subscription, msg):
         # The handler about to run reads exactly this store: remember what it will see.
@@ -125,6 +167,14 @@ class OrderSagaChoreography(Scenario):
         order = shop(world)["orders"].get(data.get("order_id"))
         if order is None:
             return
+        status = (world.stores["order"].get("orders", order["order_id"]) or {}).get("status")
+        if subscription.fn == "order_timeout" and status == "PENDING":
+            world.notes["timed_out"].add(order["order_id"])  # the timeout will cancel it
+        elif status == "CANCELLED" and subscription.fn in (
+            "on_order_created",
+            "on_inventory_reserved",
+        ):
+            world.notes["seen_cancelled"].add(order["order_id"])  # a step for a cancelled order
         if subscription.fn == "on_order_created":
             row = world.stores["inventory"].get("stock", order["sku"]) or {}
             world.notes["seen_stock"].setdefault(order["order_id"], []).append(row.get("available"))
@@ -136,15 +186,31 @@ class OrderSagaChoreography(Scenario):
         facts = shop_facts(world, exact=True)
         facts["no_lost_event"] = lost_events(world, choreography_expectations(world))
         facts["cancelled_for_a_reason"] = _refusals(world, facts)
+        facts["orders_resolve"] = _stuck(world)
         facts["one_answer_per_order"] = _answers(world)
         facts["nothing_dead_lettered"] = dead_letters(world)
         return facts
 
 
+def _start_timeouts(world, after_ms):
+    """The saga's timeout: OrderTimeout (the order, with its correlation id) reaches Order's trusted
+    ``order_timeout`` ``after_ms`` after the client sent the order."""
+    for i, (_, order, corr) in enumerate(commands(world)):
+        msg = {
+            "id": f"timeout-{i + 1}",
+            "type": "OrderTimeout",
+            "data": order,
+            "correlation_id": corr,
+            "source": "order",
+        }
+        world.sched.at(i * SPACING + after_ms, world.broker.publish, "order", msg)
+
+
 def _tap_order_release(world) -> None:
-    """A ReleaseStock that the Order service publishes compensates its cancellation: the order must already
-    be committed CANCELLED (a ghost otherwise, noted for ``no_ghost_event``). Another service may ask for a
-    release on its own account (Payment after a decline, say): that is not Order's cancellation."""
+    """A ReleaseStock or RefundPayment that the Order service publishes compensates its cancellation: the
+    order must already be committed CANCELLED (a ghost otherwise, noted for ``no_ghost_event``). Another
+    service may ask for a release on its own account (Payment after a decline, say): that is not Order's
+    cancellation."""
     broker = world.broker
     publish = broker.publish
 
@@ -197,6 +263,8 @@ def _refusals(world, facts) -> list[str]:
     out = []
     for oid, types in sorted(refused.items()):
         o = orders[oid]
+        if oid in world.notes["seen_cancelled"]:
+            continue  # a step refused for an order that was already cancelled: a tombstone at work
         if "InventoryFailed" in types and not _short(world.notes["seen_stock"].get(oid), o["qty"]):
             out.append(
                 f"Inventory refused {oid} ({o['qty']} x {o['sku']}) although it saw "
@@ -210,9 +278,38 @@ def _refusals(world, facts) -> list[str]:
                 f"of {_seen(world.notes['seen_balance'].get(oid))}"
             )
     for oid, o in sorted(facts["orders"].items()):
-        if o["status"] == "CANCELLED" and oid not in refused:
-            out.append(f"{oid} is CANCELLED but neither Inventory nor Payment refused it")
+        if (
+            o["status"] == "CANCELLED"
+            and oid not in refused
+            and oid not in world.notes["timed_out"]
+        ):
+            out.append(
+                f"{oid} is CANCELLED but neither Inventory nor Payment refused it, and it had not "
+                f"timed out"
+            )
     return out
+
+
+def _stuck(world) -> list[str]:
+    """Every step answers well before the timeout unless late_answer held one of the order's messages
+    back: an order the timeout had to cancel otherwise was stuck, and would have stayed PENDING."""
+    held_back = _held_back(world)
+    return [
+        f"{oid} was stuck: its timeout had to cancel it although none of its messages was held "
+        f"back (an event lost or skipped?)"
+        for oid in sorted(world.notes["timed_out"])
+        if oid not in held_back
+    ]
+
+
+def _held_back(world) -> set:
+    """The orders one of whose messages the fault late_answer held back past the timeout."""
+    ids = {f["site"].split(">")[0] for f in world.plan.fired if f["kind"] == "late_answer"}
+    return {
+        m["data"].get("order_id")
+        for m in world.broker.published
+        if m.get("id") in ids and isinstance(m.get("data"), dict)
+    }
 
 
 def _short(seen, need) -> bool:

@@ -31,7 +31,15 @@ def on_inventory_failed(event, ctx):
 
 def on_payment_succeeded(event, ctx):
     with ctx.db.transaction() as tx:
-        if first_time(tx, event):
+        if not first_time(tx, event):
+            return
+        if tx.get("orders", event.data["order_id"])["status"] == "CANCELLED":
+            # The timeout cancelled the order before this answer came, and the money was
+            # taken anyway: give it back. Release the stock again too: if the reservation
+            # came after the timeout, the timeout's ReleaseStock found nothing to release.
+            tx.outbox("RefundPayment", event.data, correlation_id=event.correlation_id)
+            tx.outbox("ReleaseStock", event.data, correlation_id=event.correlation_id)
+        else:
             tx.update("orders", event.data["order_id"], status="CONFIRMED")
 
 

@@ -1,7 +1,11 @@
 OUTBOX = True
 DEDUP = True
+ORDER_TIMEOUT = False
+REFUND_LATE = True
 # Playground version of the choreographed order saga. The lesson toggles set
-# OUTBOX and DEDUP (the loader replaces the defaults above this line).
+# OUTBOX, DEDUP, ORDER_TIMEOUT (the scenario runs the saga's timeout, which cancels an
+# order still PENDING) and REFUND_LATE (a PaymentSucceeded for an order the timeout
+# cancelled is refunded rather than dropped); the loader replaces the defaults above.
 from saga_api import DuplicateKey  # noqa: E402  (the flag defaults come first)
 
 _pending = []
@@ -48,9 +52,16 @@ def on_inventory_failed(event, ctx):
 
 
 def on_payment_succeeded(event, ctx):
+    _pending.clear()
     with ctx.db.transaction() as tx:
         if first_time(tx, event):
-            tx.update("orders", event.data["order_id"], status="CONFIRMED")
+            if tx.get("orders", event.data["order_id"])["status"] != "CANCELLED":
+                tx.update("orders", event.data["order_id"], status="CONFIRMED")
+            elif REFUND_LATE:  # the timeout got there first: give the money and the stock back
+                emit(tx, "RefundPayment", event.data, event.correlation_id)
+                emit(tx, "ReleaseStock", event.data, event.correlation_id)
+            # else dropped, like UPDATE ... WHERE status = 'PENDING' that matches no row
+    flush(ctx)
 
 
 def on_payment_failed(event, ctx):

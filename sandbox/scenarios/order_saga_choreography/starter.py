@@ -18,6 +18,7 @@ def on_inventory_failed(event, ctx):
 def on_payment_succeeded(event, ctx):
     with ctx.db.transaction() as tx:
         tx.update("orders", event.data["order_id"], status="CONFIRMED")
+        # TODO: the order's timeout may have cancelled it already (see the statement)
 
 
 def on_payment_failed(event, ctx):

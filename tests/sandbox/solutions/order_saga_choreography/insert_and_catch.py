@@ -26,7 +26,14 @@ def on_inventory_failed(event, ctx):
 
 
 def on_payment_succeeded(event, ctx):
-    once(ctx, event, lambda tx: tx.update("orders", event.data["order_id"], status="CONFIRMED"))
+    def work(tx):
+        if tx.get("orders", event.data["order_id"])["status"] == "CANCELLED":
+            # The timeout got there first: refund, and release whatever was reserved since.
+            for kind in ("RefundPayment", "ReleaseStock"):
+                tx.outbox(kind, event.data, correlation_id=event.correlation_id)
+        else:
+            tx.update("orders", event.data["order_id"], status="CONFIRMED")
+    once(ctx, event, work)
 
 
 def on_payment_failed(event, ctx):

@@ -1,4 +1,4 @@
-# Compensation by reservation id: Inventory names the reservation after the OrderCreated event and passes that id along in the events, so ReleaseStock releases exactly that row; one inbox table keyed by handler and event id.
+# Compensation by reservation id: Inventory names the reservation after the OrderCreated event and passes that id along in the events, so ReleaseStock releases exactly that row (the timeout's ReleaseStock, which carries only the order, releases by order id); one inbox table keyed by handler and event id.
 from saga_api import DuplicateKey
 
 
@@ -27,8 +27,16 @@ def on_inventory_failed(event, ctx):
 
 def on_payment_succeeded(event, ctx):
     with ctx.db.transaction() as tx:
-        if not seen(tx, "on_payment_succeeded", event):
+        if seen(tx, "on_payment_succeeded", event):
+            return
+        if tx.get("orders", event.data["order_id"])["status"] != "CANCELLED":
             tx.update("orders", event.data["order_id"], status="CONFIRMED")
+            return
+        # Too late: the timeout cancelled the order. Undo the payment and the reservation.
+        tx.outbox("RefundPayment", event.data, correlation_id=event.correlation_id)
+        tx.outbox("ReleaseStock", {"order_id": event.data["order_id"],
+                                   "reservation_id": event.data["reservation_id"]},
+                  correlation_id=event.correlation_id)
 
 
 def on_payment_failed(event, ctx):
@@ -58,12 +66,16 @@ def on_order_created(event, ctx):
 
 
 def on_release_stock(event, ctx):
-    rid = event.data["reservation_id"]
+    rid = event.data.get("reservation_id")
     with ctx.db.transaction() as tx:
-        row = tx.get("reservations", rid)
-        if row and row["status"] == "RESERVED":
-            tx.update("reservations", rid, status="RELEASED")
-            tx.update("stock", row["sku"], available=tx.get("stock", row["sku"])["available"] + row["qty"])
+        if rid is None:                            # from the timeout: the order only
+            rows = tx.find("reservations", order_id=event.data["order_id"])
+        else:
+            rows = [(rid, tx.get("reservations", rid))]
+        for key, row in rows:
+            if row and row["status"] == "RESERVED":
+                tx.update("reservations", key, status="RELEASED")
+                tx.update("stock", row["sku"], available=tx.get("stock", row["sku"])["available"] + row["qty"])
 
 
 def on_inventory_reserved(event, ctx):

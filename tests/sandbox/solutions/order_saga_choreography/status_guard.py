@@ -1,4 +1,4 @@
-# No inbox table: every handler guards on the state it is about to change (order status, an existing reservation, payment or refusal row), keyed by order id.
+# No inbox table: every handler guards on the state it is about to change (order status, an existing reservation, payment or refusal row), keyed by order id; a release that finds no reservation leaves a tombstone so a late OrderCreated is refused, and a late PaymentSucceeded is refunded.
 from saga_api import DuplicateKey
 
 
@@ -14,8 +14,13 @@ def place_order(command, ctx):
 def _settle(event, ctx, status, release=False):
     oid = event.data["order_id"]
     with ctx.db.transaction() as tx:
-        if tx.get("orders", oid)["status"] != "PENDING":
-            return                                # a repeat: the order was settled already
+        current = tx.get("orders", oid)["status"]
+        if current == "CANCELLED" and status == "CONFIRMED" and not tx.get("refunds", oid):
+            # Paid after the timeout cancelled it: the money goes back (once).
+            tx.insert("refunds", oid, {})
+            tx.outbox("RefundPayment", event.data, correlation_id=event.correlation_id)
+        if current != "PENDING":
+            return                                # a repeat, or too late: settled already
         tx.update("orders", oid, status=status)
         if release:
             tx.outbox("ReleaseStock", {"order_id": oid, "sku": event.data["sku"]},
@@ -55,6 +60,8 @@ def on_release_stock(event, ctx):
     oid = event.data["order_id"]
     with ctx.db.transaction() as tx:
         row = tx.get("reservations", oid)
+        if not row and not tx.get("refused", oid):
+            tx.insert("refused", oid, {"tombstone": True})  # a late OrderCreated is refused
         if not row or row["status"] != "RESERVED":
             return
         tx.update("reservations", oid, status="RELEASED")
