@@ -59,7 +59,7 @@ SESSION_RUNS = "exercise_runs"
 SESSION_RUNS_KEPT = 10
 # Code typed into an exercise and run (or submitted anonymously), per exercise slug.
 SESSION_DRAFTS = "exercise_drafts"
-SESSION_DRAFTS_KEPT = 5
+SESSION_DRAFTS_KEPT = 3
 SESSION_VISITOR = "run_visitor"
 
 QUEUED, RUNNING, DONE, LOST = "queued", "running", "done", "lost"
@@ -89,9 +89,10 @@ class Rate:
 
     def describe(self) -> str:
         who = "per account or visitor" if self.key == "user" else "per network address"
+        runs = f"{self.amount} run{'' if self.amount == 1 else 's'}"
         if " " in self.period:
-            return f"{self.amount} runs every {self.period} {who}"
-        return f"{self.amount} runs {'an' if self.period == 'hour' else 'a'} {self.period} {who}"
+            return f"{runs} every {self.period} {who}"
+        return f"{runs} {'an' if self.period == 'hour' else 'a'} {self.period} {who}"
 
 
 def parse_rates(text: str) -> list[Rate]:

@@ -116,13 +116,15 @@ def _sign_up_to_submit(request, exercise):
             code = grading.decode_upload(upload.read())
         except grading.SubmissionRefused:
             pass  # keep what the editor held
-    try:
-        runs.remember_draft(request, exercise, runs.check_code(code))
-        kept = "Your code is kept: it will be back in the editor."
-    except runs.RunRefused as refused:
-        kept = f"Your code could not be kept: {refused.message}"
+    kept = ""
+    if code.strip():
+        try:
+            runs.remember_draft(request, exercise, runs.check_code(code))
+            kept = " Your code is kept: it will be back in the editor."
+        except runs.RunRefused as refused:
+            kept = f" Your code could not be kept: {refused.message}"
     messages.info(
-        request, f"Sign up (or log in) to have your code for “{exercise.title}” graded. {kept}"
+        request, f"Sign up (or log in) to have your code for “{exercise.title}” graded.{kept}"
     )
     signup = reverse("account_signup")
     return redirect(f"{signup}?{urlencode({'next': exercise.get_absolute_url()})}")

@@ -204,7 +204,10 @@ def test_without_javascript_the_page_keeps_the_code_and_refreshes_until_the_run_
     run_id = _run_id(client)
     assert response.status_code == 302 and response.url == f"{PAGE}?run={run_id}#run"
     page = client.get(f"{PAGE}?run={run_id}").content.decode()
-    assert '<noscript><meta http-equiv="refresh" content="2"></noscript>' in page
+    # It refreshes through the run's own URL, which sends it back here (a refresh to the same
+    # URL with its #run fragment would only scroll).
+    refresh = f'<noscript><meta http-equiv="refresh" content="2;url=/exercises/runs/{run_id}/">'
+    assert refresh in page
     assert "# my edit" in page and "waiting for a grader" in page and 'value="5"' in page
     _finish(client)
     page = client.get(f"{PAGE}?run={run_id}").content.decode()

@@ -10,7 +10,7 @@ def test_learner_signs_up_logs_out_logs_in_and_changes_password(page, db):
     page.fill("input[name=email]", "carol@example.com")
     page.fill("input[name=password1]", "a-long-secret-phrase-1")
     page.fill("input[name=password2]", "a-long-secret-phrase-1")
-    page.get_by_role("button", name="Sign Up").click()
+    page.get_by_role("button", name="Sign up").click()
     expect(page.get_by_role("navigation", name="Main")).to_contain_text("carol@example.com")
 
     page.get_by_role("button", name="Log out").click()
@@ -19,7 +19,7 @@ def test_learner_signs_up_logs_out_logs_in_and_changes_password(page, db):
     page.get_by_role("link", name="Log in").click()
     page.fill("input[name=login]", "carol@example.com")
     page.fill("input[name=password]", "a-long-secret-phrase-1")
-    page.get_by_role("button", name="Sign In").click()
+    page.get_by_role("button", name="Log in").click()
     expect(page.get_by_role("navigation", name="Main")).to_contain_text("carol@example.com")
 
     page.goto("/accounts/password/change/")
@@ -33,5 +33,5 @@ def test_learner_signs_up_logs_out_logs_in_and_changes_password(page, db):
     page.goto("/accounts/login/")
     page.fill("input[name=login]", "carol@example.com")
     page.fill("input[name=password]", "another-long-phrase-2")
-    page.get_by_role("button", name="Sign In").click()
+    page.get_by_role("button", name="Log in").click()
     expect(page.get_by_role("navigation", name="Main")).to_contain_text("carol@example.com")

@@ -58,7 +58,7 @@ def _sign_in(page, email, password, next_url):
     page.goto(f"/accounts/login/?next={next_url}")
     page.fill("input[name=login]", email)
     page.fill("input[name=password]", password)
-    page.get_by_role("button", name="Sign In").click()
+    page.get_by_role("button", name="Log in").click()
     page.wait_for_url(f"**{next_url}")
 
 
@@ -85,9 +85,13 @@ def test_a_learner_fails_reads_the_trace_fixes_and_passes(
     expect(verdict.locator(".timeline-wrap svg.timeline:visible")).to_be_visible()
     expect(verdict.locator(".timeline-wrap svg.timeline:visible")).to_contain_text("deliver")
 
-    # Replay the counterexample's schedule in place.
+    # "Replay this schedule" loads the counterexample's seed and faults into Run; Run runs them.
+    seed = page.locator(".verdict .fault-line code").first.inner_text()
     page.get_by_role("button", name="Replay this schedule").click()
-    expect(page.locator(".replay-result")).to_contain_text("Replay of seed")
+    expect(page.locator("#run-seed")).to_have_value(seed)
+    expect(page.get_by_role("button", name="Run", exact=True)).to_be_focused()
+    page.get_by_role("button", name="Run", exact=True).click()
+    expect(page.locator(".run-result")).to_contain_text(f"Run of seed {seed}", timeout=30_000)
 
     # Submit the fix, typed into the editor (CodeMirror; the hidden textarea follows it).
     page.get_by_role("textbox", name="Your code").fill(version.solution)

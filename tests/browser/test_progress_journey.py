@@ -39,7 +39,7 @@ def test_anonymous_work_follows_the_learner_into_a_new_account(page, content):
     page.fill("input[name=email]", "erin@example.com")
     page.fill("input[name=password1]", "a-long-secret-phrase-3")
     page.fill("input[name=password2]", "a-long-secret-phrase-3")
-    page.get_by_role("button", name="Sign Up").click()
+    page.get_by_role("button", name="Sign up").click()
 
     page.goto("/dashboard/")
     main = page.locator("main")

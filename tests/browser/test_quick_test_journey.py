@@ -136,7 +136,7 @@ def test_an_anonymous_learner_takes_the_test_then_signs_up_and_keeps_it(page, ba
     page.fill("input[name=email]", "erin@example.com")
     page.fill("input[name=password1]", "a-long-secret-phrase-1")
     page.fill("input[name=password2]", "a-long-secret-phrase-1")
-    page.get_by_role("button", name="Sign Up").click()
+    page.get_by_role("button", name="Sign up").click()
     expect(page.get_by_role("navigation", name="Main")).to_contain_text("erin@example.com")
 
     attempt.refresh_from_db()

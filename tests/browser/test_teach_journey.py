@@ -52,7 +52,7 @@ def _sign_in(page, email, password, next_url):
     page.goto(f"/accounts/login/?next={next_url}")
     page.fill("input[name=login]", email)
     page.fill("input[name=password]", password)
-    page.get_by_role("button", name="Sign In").click()
+    page.get_by_role("button", name="Log in").click()
     page.wait_for_url(f"**{next_url}")
 
 
