@@ -41,7 +41,7 @@ from courseapp.lib.timeline import annotate, fault_text, timeline_svg
 from exercises import fair_share, grading
 from exercises.models import Exercise, ExerciseVersion
 from sandbox import scenarios
-from sandbox.report import Fault
+from sandbox.report import Counterexample, Fault
 
 log = logging.getLogger(__name__)
 
@@ -375,11 +375,12 @@ def execute(run_id: str) -> str:
                     "This exercise has changed since you opened it; reload the page and run again."
                 )
             else:
-                result = grading.grade_code(
-                    version,
-                    entry["code"],
-                    schedule={"seed": entry["seed"], "schedule": entry["schedule"]},
-                )
+                schedule: Counterexample = {
+                    "seed": entry["seed"],
+                    "schedule": entry["schedule"],
+                    "trace": [],
+                }
+                result = grading.grade_code(version, entry["code"], schedule=schedule)
         except SoftTimeLimitExceeded:
             result = grading.error_result(
                 f"The run took longer than {settings.CELERY_TASK_SOFT_TIME_LIMIT} seconds and was "
