@@ -99,7 +99,9 @@ class ChaosChecks(Scenario):
     functions = ("check",)
     signatures = {"check": "check(run)"}
     invariants = ("faults_from_the_menu", "no_false_alarm", "every_bug_caught")
-    fault_kinds: tuple[str, ...] = ()  # this world is calm: the faults are the target's
+    # The menu. This scenario's own world never fires a fault: the experiment hands them to the
+    # target's runs (and reports what fired there).
+    fault_kinds = ("crash", "duplicate", "delay", "relay_crash", "out_of_stock", "declined")
     max_random_schedules = 0
     expected = {
         "reference": "pass",
@@ -112,7 +114,7 @@ class ChaosChecks(Scenario):
         "correlation_from_order_id": "no_false_alarm",
         "unknown_fault": "faults_from_the_menu",
     }
-    MENU = ("crash", "duplicate", "delay", "relay_crash", "out_of_stock", "declined")
+    MENU = fault_kinds
     DATA_SEEDS = 2  # data sets of the shop explored (each with its own single faults)
     RANDOM_RUNS = 12  # seeded random schedules per data set, after the single faults
     HIDDEN_BUGS = len(HIDDEN)
@@ -169,6 +171,10 @@ class ChaosChecks(Scenario):
         out["every_bug_caught"] = [m["text"] for m in exp["missed"]]
         return out
 
+    def exploration(self, world: World | None) -> tuple[int, dict[str, int]] | None:
+        exp = None if world is None else world.notes.get("experiment")
+        return None if not exp else (exp["runs"], dict(exp["fired"]))
+
     def passed_message(self, world: World | None) -> str | None:
         exp = None if world is None else world.notes.get("experiment")
         if not exp:
@@ -214,6 +220,7 @@ def _run_experiment(sc: ChaosChecks, world: World, kinds: tuple[str, ...]) -> di
     caught: dict[str, str] = {}
     vague: dict[str, str] = {}
     explored: dict[str, int] = {}
+    fired: dict[str, int] = {}
     for d in range(sc.DATA_SEEDS):
         data_seed = schedule_seed(world.seed, 1000 + d)
         for name in ("reference", *HIDDEN):
@@ -225,6 +232,8 @@ def _run_experiment(sc: ChaosChecks, world: World, kinds: tuple[str, ...]) -> di
             for plan, seed in _plans(target, kinds, data_seed, runner, cache, sc.RANDOM_RUNS):
                 run = _target_run(target, runner, cache, plan, seed, world)
                 explored[name] = explored.get(name, 0) + 1
+                for fault in run["faults"]:
+                    fired[fault["kind"]] = fired.get(fault["kind"], 0) + 1
                 found = _ask(sc, world, run)
                 if name == "reference":
                     reference_runs += 1
@@ -257,6 +266,8 @@ def _run_experiment(sc: ChaosChecks, world: World, kinds: tuple[str, ...]) -> di
     return {
         "false_alarm": false_alarm,
         "reference_runs": reference_runs,
+        "runs": sum(explored.values()),
+        "fired": dict(sorted(fired.items())),
         "caught": caught,
         "missed": missed,
     }
