@@ -46,7 +46,9 @@ def test_layout_has_landmarks_and_skip_link(client, db):
 def test_htmx_is_served_locally_with_csrf_header(client, db):
     html = client.get("/").content.decode()
     scripts = re.findall(r'<script[^>]* src="([^"]+)"', html)
-    assert any(src.startswith("/static/django_htmx/htmx") and src.endswith(".js") for src in scripts), scripts
+    assert any(
+        src.startswith("/static/django_htmx/htmx") and src.endswith(".js") for src in scripts
+    ), scripts
     assert "https://" not in html.split("<body")[0]
     assert "X-CSRFToken" in html
 
