@@ -23,10 +23,10 @@ from . import scenarios
 from .explore import Session, _plan, grade
 from .report import Status
 from .rng import schedule_seed
-from .runner import InProcessRunner, Limits
+from .runner import InProcessRunner, Limits, RunnerFactory
 
 
-def _cmd_scenarios(args) -> int:
+def _cmd_scenarios(args: argparse.Namespace) -> int:
     items = [sc.as_dict() for sc in scenarios.all().values()]
     if args.json:
         print(json.dumps(items, indent=2))
@@ -39,7 +39,7 @@ def _cmd_scenarios(args) -> int:
     return 0
 
 
-def _cmd_run(args) -> int:
+def _cmd_run(args: argparse.Namespace) -> int:
     sc = scenarios.get(args.scenario)
     if args.file:
         with open(args.file) as fh:
@@ -80,7 +80,7 @@ def _cmd_run(args) -> int:
 
 def _baseline(ops: int) -> float:
     """Seconds for ``ops`` plain dict writes and reads: the yardstick."""
-    d: dict = {}
+    d: dict[int, int] = {}
     started = time.perf_counter()
     for i in range(ops):
         d[i & 1023] = i
@@ -88,14 +88,14 @@ def _baseline(ops: int) -> float:
     return max(time.perf_counter() - started, 1e-9)
 
 
-def _cmd_bench(args) -> int:
+def _cmd_bench(args: argparse.Namespace) -> int:
     total_runs = total_steps = 0
     total_time = 0.0
     _baseline(200_000)  # warm up the yardstick
     print(
         f"{'scenario':26} {'schedules/s':>12} {'steps/s':>12} {'dict ops/s':>12}  step cost in dict ops"
     )
-    factory = InProcessRunner
+    factory: RunnerFactory = InProcessRunner
     if args.jail:
         from .jail import JailRunner
 
@@ -134,7 +134,7 @@ def _cmd_bench(args) -> int:
     return 0
 
 
-def _cmd_mutate(args) -> int:
+def _cmd_mutate(args: argparse.Namespace) -> int:
     from . import mutate
 
     if args.all == bool(args.scenario):
@@ -225,7 +225,8 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=_cmd_mutate)
     args = parser.parse_args(argv)
     try:
-        return args.func(args)
+        status: int = args.func(args)
+        return status
     except BrokenPipeError:  # e.g. piped into `head`
         sys.stdout = open(os.devnull, "w")
         return 0

@@ -9,6 +9,11 @@ message at a time, in order (so a poison message blocks the ones behind it).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the world owns the broker
+    from .world import World
+
 LATENCY = 10
 VISIBILITY_TIMEOUT = 300
 DEFAULT_MAX_ATTEMPTS = 5
@@ -19,19 +24,21 @@ class Subscription:
         self.service = service
         self.fn = fn
         self.ordered = ordered
-        self.queue: list[dict] = []
+        self.queue: list[dict[str, Any]] = []
         self.busy = False
         self.name = f"{service}.{fn}"
 
 
 class Broker:
-    def __init__(self, world) -> None:
+    def __init__(self, world: World) -> None:
         self.world = world
         self.subs: dict[str, list[Subscription]] = {}
         self.deliveries: dict[tuple[str, str], int] = {}
-        self.published: list[dict] = []
-        self.handled: list[tuple[str, dict]] = []  # (subscription name, message) acknowledged
-        self.dlq: list[tuple[str, dict, str]] = []
+        self.published: list[dict[str, Any]] = []
+        self.handled: list[
+            tuple[str, dict[str, Any]]
+        ] = []  # (subscription name, message) acknowledged
+        self.dlq: list[tuple[str, dict[str, Any], str]] = []
         self.max_attempts: int | None = DEFAULT_MAX_ATTEMPTS
         # Message type -> ms: the fault ``late_answer`` holds a message of that type back for longer
         # than this (a scenario sets its saga timeout here), so it arrives after the timeout decided.
@@ -40,7 +47,7 @@ class Broker:
     def subscribe(self, type: str, service: str, fn: str, *, ordered: bool = False) -> None:
         self.subs.setdefault(type, []).append(Subscription(service, fn, ordered))
 
-    def publish(self, source: str, msg: dict) -> None:
+    def publish(self, source: str, msg: dict[str, Any]) -> None:
         w = self.world
         self.published.append(msg)
         if w.tracing:
@@ -76,7 +83,7 @@ class Broker:
             sub.busy = False
             self._pump(sub)
 
-    def _deliver(self, sub: Subscription, msg: dict, errors: int) -> None:
+    def _deliver(self, sub: Subscription, msg: dict[str, Any], errors: int) -> None:
         w = self.world
         back = w.down_until(sub.service)
         if back is not None:
@@ -139,7 +146,7 @@ class Broker:
             self.handled.append((sub.name, msg))
             self._done(sub)
 
-    def _dead_letter(self, sub: Subscription, msg: dict, why: str) -> None:
+    def _dead_letter(self, sub: Subscription, msg: dict[str, Any], why: str) -> None:
         self.dlq.append((sub.name, msg, why))
         self.world.log(
             "dlq", sub.service, f"{msg['type']} moved to the dead-letter queue: {why}", msg
@@ -147,6 +154,6 @@ class Broker:
         self._done(sub)
 
 
-def _short(data: dict) -> str:
+def _short(data: dict[str, Any]) -> str:
     text = ", ".join(f"{k}={v}" for k, v in data.items())
     return text if len(text) <= 80 else text[:77] + "..."

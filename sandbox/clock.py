@@ -12,15 +12,15 @@ class Scheduler:
 
     def __init__(self) -> None:
         self.now = 0
-        self._agenda: list[tuple[int, int, Callable, tuple]] = []
+        self._agenda: list[tuple[int, int, Callable[..., Any], tuple[Any, ...]]] = []
         self._seq = 0
         self.steps = 0
 
-    def at(self, t: int, fn: Callable, *args: Any) -> None:
+    def at(self, t: int, fn: Callable[..., Any], *args: Any) -> None:
         self._seq += 1
         heapq.heappush(self._agenda, (max(int(t), self.now), self._seq, fn, args))
 
-    def after(self, delay: int, fn: Callable, *args: Any) -> None:
+    def after(self, delay: int, fn: Callable[..., Any], *args: Any) -> None:
         self.at(self.now + delay, fn, *args)
 
     def run(self, until: int, max_steps: int) -> bool:

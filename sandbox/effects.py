@@ -4,6 +4,8 @@ with a message that names the problem."""
 
 from __future__ import annotations
 
+from typing import Any, NoReturn
+
 MAX_STRING = 4000
 MAX_NODES = 20000
 MAX_EFFECTS = 200
@@ -15,7 +17,7 @@ class GuestProtocolError(Exception):
     """The guest answered with something that is not a valid answer."""
 
 
-def _fail(where: str, problem: str) -> None:
+def _fail(where: str, problem: str) -> NoReturn:
     raise GuestProtocolError(f"invalid answer from the sandbox: {where} {problem}")
 
 
@@ -24,7 +26,7 @@ class _Budget:
         self.nodes = 0
 
 
-def clean(value, where: str, budget: _Budget | None = None, depth: int = 0):
+def clean(value: Any, where: str, budget: _Budget | None = None, depth: int = 0) -> Any:
     """A checked deep copy of a JSON value."""
     budget = budget or _Budget()
     budget.nodes += 1
@@ -40,7 +42,7 @@ def clean(value, where: str, budget: _Budget | None = None, depth: int = 0):
             _fail(where, f"holds a string longer than {MAX_STRING} characters")
         return value
     if t is dict:
-        out = {}
+        out: dict[str, Any] = {}
         for k, v in value.items():
             if type(k) is not str or len(k) > MAX_NAME:
                 if not isinstance(k, str) or len(k) > MAX_NAME:
@@ -73,13 +75,13 @@ def clean(value, where: str, budget: _Budget | None = None, depth: int = 0):
     _fail(where, f"holds a {type(value).__name__}, which is not JSON")
 
 
-def _name(value, where: str) -> str:
+def _name(value: object, where: str) -> str:
     if not isinstance(value, str) or not value or len(value) > MAX_NAME:
         _fail(where, "must be a non-empty string of at most 200 characters")
     return value
 
 
-def _opt_str(value, where: str) -> str | None:
+def _opt_str(value: object, where: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or len(value) > MAX_NAME:
@@ -87,13 +89,14 @@ def _opt_str(value, where: str) -> str | None:
     return value
 
 
-def _dict(value, where: str, budget: _Budget) -> dict:
+def _dict(value: object, where: str, budget: _Budget) -> dict[str, Any]:
     if not isinstance(value, dict):
         _fail(where, "must be a dict")
-    return clean(value, where, budget)
+    copy: dict[str, Any] = clean(value, where, budget)
+    return copy
 
 
-def _message(item, where: str, budget: _Budget) -> dict:
+def _message(item: object, where: str, budget: _Budget) -> dict[str, Any]:
     if not isinstance(item, dict):
         _fail(where, "must be a dict")
     return {
@@ -103,7 +106,7 @@ def _message(item, where: str, budget: _Budget) -> dict:
     }
 
 
-def _effect(effect, where: str, budget: _Budget) -> dict:
+def _effect(effect: object, where: str, budget: _Budget) -> dict[str, Any]:
     if not isinstance(effect, dict):
         _fail(where, "must be a dict")
     kind = effect.get("kind")
@@ -114,7 +117,7 @@ def _effect(effect, where: str, budget: _Budget) -> dict:
             _fail(where, "must have lists 'writes' and 'outbox'")
         if len(writes) > MAX_EFFECTS or len(outbox) > MAX_EFFECTS:
             _fail(where, "has too many writes")
-        clean_writes = []
+        clean_writes: list[list[Any]] = []
         for j, w in enumerate(writes):
             w_where = f"{where}.writes[{j}]"
             if not isinstance(w, list) or len(w) != 4 or w[0] not in WRITE_OPS:
@@ -142,14 +145,14 @@ def _effect(effect, where: str, budget: _Budget) -> dict:
     _fail(where + ".kind", f"{kind!r} is not a known effect kind")
 
 
-def effect_list(raw, where: str, budget: _Budget | None = None) -> list[dict]:
+def effect_list(raw: object, where: str, budget: _Budget | None = None) -> list[dict[str, Any]]:
     if not isinstance(raw, list) or len(raw) > MAX_EFFECTS:
         _fail(where, f"must be a list of at most {MAX_EFFECTS} effects")
     budget = budget or _Budget()
     return [_effect(e, f"{where}[{i}]", budget) for i, e in enumerate(raw)]
 
 
-def call_response(resp, budget: _Budget | None = None) -> dict:
+def call_response(resp: object, budget: _Budget | None = None) -> dict[str, Any]:
     """``budget`` is shared by everything one invocation sends (its calls and its answer), so what the
     simulator checks and copies for one invocation is bounded, however it is split up."""
     if not isinstance(resp, dict):
@@ -190,7 +193,7 @@ def call_response(resp, budget: _Budget | None = None) -> dict:
     }
 
 
-def pure_response(resp) -> dict:
+def pure_response(resp: object) -> dict[str, Any]:
     if not isinstance(resp, dict) or not isinstance(resp.get("ok"), bool):
         _fail("response", "must be a dict with a boolean 'ok'")
     error = resp.get("error")
@@ -204,7 +207,7 @@ def pure_response(resp) -> dict:
     }
 
 
-def describe_response(resp) -> dict:
+def describe_response(resp: object) -> dict[str, Any]:
     if not isinstance(resp, dict) or not isinstance(resp.get("functions"), list):
         _fail("response", "must be a dict with a list 'functions'")
     functions = [f for f in resp["functions"] if isinstance(f, str) and len(f) <= MAX_NAME][:500]

@@ -13,13 +13,15 @@ trace; the report carries the shrunk schedule and its trace.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from . import effects, scenarios
 from .faults import FaultPlan
 from .invariants import INVARIANTS, describe
-from .report import Limit, Report, Status, new_report
+from .report import Fault, Limit, Report, Status, add_extra, new_report
 from .rng import schedule_seed
-from .runner import InProcessRunner, Limits, RunnerError
+from .runner import InProcessRunner, Limits, Runner, RunnerError, RunnerFactory
+from .scenarios.base import Scenario
 from .world import Cache, WorkBudgetExceeded, World
 
 MAX_SHRINK_RUNS = 150
@@ -30,12 +32,15 @@ HOST_CPU_SECONDS = 45.0
 _TRUSTED: dict[str, InProcessRunner] = {}
 # A runner error that is a limit of the learner's process (the rest are errors).
 _RUNNER_LIMITS = {"timeout": Limit.TIMEOUT, "cpu": Limit.CPU}
+Broken = dict[str, list[str]]  # invariant name -> the problems found
+# A failing schedule as found: (run seed, faults fired, what broke).
+Failure = tuple[int, list[Fault], Broken]
 
 
 class Session:
     """One grading: one learner runner, one trusted runner, a shared answer cache."""
 
-    def __init__(self, scenario, runner, constants: dict) -> None:
+    def __init__(self, scenario: Scenario, runner: Runner, constants: dict[str, Any]) -> None:
         self.scenario = scenario
         self.runner = runner
         self.trusted = _trusted(scenario)
@@ -47,7 +52,7 @@ class Session:
         # is doing (a busy host slows a grading down but never makes it "too much work").
         self.cpu_deadline = time.thread_time() + HOST_CPU_SECONDS
 
-    def run(self, plan: FaultPlan, seed: int, tracing: bool = True):
+    def run(self, plan: FaultPlan, seed: int, tracing: bool = True) -> tuple[World, Broken]:
         world = World(
             self.scenario,
             self.runner,
@@ -67,7 +72,7 @@ class Session:
             # per-run budget counts every call, cached or not, so that replays end alike.)
             self.round_trips += world.jail_trips
             facts = self.scenario.facts(world)
-            broken = {}
+            broken: Broken = {}
             for name in self.scenario.checked:
                 problems = INVARIANTS[name].check(world, facts)
                 if problems:
@@ -83,32 +88,36 @@ class Session:
         return world, broken
 
 
-def _trusted(scenario) -> InProcessRunner:
+def _trusted(scenario: Scenario) -> InProcessRunner:
     if scenario.name not in _TRUSTED:
         _TRUSTED[scenario.name] = InProcessRunner(scenario.world_source or "", fresh=False)
     return _TRUSTED[scenario.name]
 
 
-def _plan(scenario, mode: str, seed: int, schedule=None) -> FaultPlan:
+def _plan(
+    scenario: Scenario, mode: str, seed: int, schedule: list[Fault] | None = None
+) -> FaultPlan:
     return FaultPlan(
         mode, seed, schedule, kinds=scenario.fault_kinds, horizon=scenario.fault_horizon
     )
 
 
-def _describe_learner(scenario, runner) -> tuple[list[str], dict]:
+def _describe_learner(scenario: Scenario, runner: Runner) -> tuple[list[str], dict[str, Any]]:
     info = effects.describe_response(runner.request({"op": "describe"}))
     missing = [f for f in scenario.functions if f not in info["functions"]]
     return missing, info["constants"]
 
 
-def shrink(session: Session, seed: int, schedule: list[dict], target: set[str]):
+def shrink(
+    session: Session, seed: int, schedule: list[Fault], target: set[str]
+) -> tuple[list[Fault], World, Broken]:
     """Fewest faults first, then the shortest trace."""
     sc = session.scenario
     best_world, best_broken = session.run(_plan(sc, "replay", seed, schedule), seed)
     current = list(best_world.plan.fired)
     budget = MAX_SHRINK_RUNS
     while current and budget > 0:
-        found = None
+        found: tuple[tuple[int, int], World, Broken] | None = None
         for i in range(len(current)):
             if budget <= 0:
                 break
@@ -130,7 +139,7 @@ def grade(
     scenario: str,
     source: str,
     *,
-    runner_factory=None,
+    runner_factory: RunnerFactory | None = None,
     seed: int = 0,
     random_schedules: int = 500,
     limits: Limits | None = None,
@@ -139,19 +148,35 @@ def grade(
 
 
 def replay(
-    scenario: str, source: str, seed: int, schedule: list[dict], runner_factory=None
+    scenario: str,
+    source: str,
+    seed: int,
+    schedule: list[Fault],
+    runner_factory: RunnerFactory | None = None,
 ) -> Report:
     return _grade(scenario, source, runner_factory, seed, 0, None, list(schedule or []))
 
 
 def simulate(
-    scenario: str, source: str, plan: FaultPlan, seed: int = 0, runner_factory=None
-) -> dict:
+    scenario: str,
+    source: str,
+    plan: FaultPlan,
+    seed: int = 0,
+    runner_factory: RunnerFactory | None = None,
+) -> Report:
     """One run with a ready-made fault plan (playgrounds); the report always carries the trace."""
     return _grade(scenario, source, runner_factory, seed, 0, None, plan)
 
 
-def _grade(name, source, runner_factory, seed, random_schedules, limits, schedule) -> Report:
+def _grade(
+    name: str,
+    source: str,
+    runner_factory: RunnerFactory | None,
+    seed: int,
+    random_schedules: int,
+    limits: Limits | None,
+    schedule: list[Fault] | FaultPlan | None,
+) -> Report:
     started = time.perf_counter()
     try:
         sc = scenarios.get(name)
@@ -212,13 +237,19 @@ def _grade(name, source, runner_factory, seed, random_schedules, limits, schedul
     return report
 
 
-def _explore(session: Session, report: Report, seed: int, random_schedules: int, schedule) -> None:
+def _explore(
+    session: Session,
+    report: Report,
+    seed: int,
+    random_schedules: int,
+    schedule: list[Fault] | FaultPlan | None,
+) -> None:
     sc = session.scenario
     kinds: dict[str, int] = {}
-    failure = None
-    last_world = None
+    failure: Failure | None = None
+    last_world: World | None = None
 
-    def attempt(plan: FaultPlan, run_seed: int):
+    def attempt(plan: FaultPlan, run_seed: int) -> Failure | None:
         nonlocal last_world
         # Searching, no trace is built: a failing schedule is replayed by shrink(), traced.
         world, broken = session.run(plan, run_seed, tracing=schedule is not None)
@@ -268,8 +299,11 @@ def _explore(session: Session, report: Report, seed: int, random_schedules: int,
             if failure:
                 break
     explored = session.runs
+    counted = sc.exploration(last_world)  # a run that is a whole experiment counts its own runs
+    if counted is not None:
+        explored, kinds = counted
     report["fault_kinds_explored"] = dict(sorted(kinds.items()))
-    report.update(sc.extra_report(last_world))
+    add_extra(report, sc.extra_report(last_world))
     if failure is None:
         report["schedules_explored"] = explored
         for inv in report["invariants"]:
@@ -279,6 +313,7 @@ def _explore(session: Session, report: Report, seed: int, random_schedules: int,
             sc, explored, schedule is not None
         )
         if schedule is not None:
+            assert last_world is not None  # a replay runs its schedule once
             report["counterexample"] = {
                 "seed": seed,
                 "schedule": schedule,
@@ -297,9 +332,10 @@ def _explore(session: Session, report: Report, seed: int, random_schedules: int,
             fired = list(plan.fired)
             broken = broken or found
     else:
+        assert last_world is not None  # the replay that failed
         world = last_world
     report["schedules_explored"] = explored
-    report.update(sc.extra_report(world))
+    add_extra(report, sc.extra_report(world))
     report["violations"] = [{**describe(n), "detail": "; ".join(p[:3])} for n, p in broken.items()]
     for inv in report["invariants"]:
         inv["held"] = inv["name"] not in broken
@@ -308,7 +344,7 @@ def _explore(session: Session, report: Report, seed: int, random_schedules: int,
     report["message"] = sc.failed_message(world, broken) or _failed_message(broken, fired, world)
 
 
-def _passed_message(sc, explored: int, replaying: bool) -> str:
+def _passed_message(sc: Scenario, explored: int, replaying: bool) -> str:
     if replaying:
         return "This schedule keeps every invariant."
     return (
@@ -317,7 +353,7 @@ def _passed_message(sc, explored: int, replaying: bool) -> str:
     )
 
 
-def _failed_message(broken: dict, fired: list[dict], world) -> str:
+def _failed_message(broken: Broken, fired: list[Fault], world: World) -> str:
     name, problems = next(iter(broken.items()))
     inv = INVARIANTS[name]
     text = f"{inv.title} broke: {problems[0]}."
@@ -334,7 +370,7 @@ def _failed_message(broken: dict, fired: list[dict], world) -> str:
     return text
 
 
-def _fault_text(fault: dict) -> str:
+def _fault_text(fault: Fault) -> str:
     """A learner-readable account of one fault."""
     kind, site = fault["kind"], fault["site"]
     if ">" in site:  # an RPC: caller site > service.op#n
@@ -370,6 +406,6 @@ def _fault_text(fault: dict) -> str:
     return f"{FAULT_KINDS.get(kind, kind)} ({site})"
 
 
-def _position(fault: dict) -> str:
+def _position(fault: Fault) -> str:
     at = int(fault.get("at", 0))
     return " before doing anything" if at == 0 else f" after {at} effect(s)"

@@ -20,6 +20,9 @@ converge (the consistency window).
 
 from __future__ import annotations
 
+from typing import Any
+
+from .report import Fault
 from .rng import unit, unit_prefix
 
 FAULT_KINDS = {
@@ -56,19 +59,19 @@ class FaultPlan:
         self,
         mode: str,
         seed: int = 0,
-        schedule: list[dict] | None = None,
+        schedule: list[Fault] | None = None,
         kinds: tuple[str, ...] = (),
         horizon: int = 3000,
-        rules: list[dict] | None = None,
+        rules: list[dict[str, Any]] | None = None,
     ) -> None:
         self.mode = mode
         self.seed = seed
         self.kinds = set(kinds)
         self.horizon = horizon
         self.wanted = {(f["kind"], f["site"]): f for f in (schedule or [])}
-        self.fired: list[dict] = []
-        self.sites: list[dict] = []
-        self._seen: set = set()
+        self.fired: list[Fault] = []
+        self.sites: list[Fault] = []
+        self._seen: set[tuple[str, str, int | None]] = set()
         self._rates = {k: self._rate(k) for k in self.kinds}
         self.rules = [dict(r, used=0) for r in (rules or [])]
 
@@ -78,7 +81,7 @@ class FaultPlan:
         lo, hi = _RATES.get("business" if kind in BUSINESS else kind, _DEFAULT_RATE)
         return lo + (hi - lo) * unit(self.seed, "rate", kind)
 
-    def _discover(self, fault: dict) -> None:
+    def _discover(self, fault: Fault) -> None:
         key = (fault["kind"], fault["site"], fault.get("at"))
         if key not in self._seen:
             self._seen.add(key)
@@ -121,7 +124,7 @@ class FaultPlan:
                 return k
         return None
 
-    def _rule(self, kind: str, site: str) -> dict | None:
+    def _rule(self, kind: str, site: str) -> dict[str, Any] | None:
         for rule in self.rules:
             if (
                 rule["kind"] == kind

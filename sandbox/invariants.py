@@ -8,6 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .report import InvariantInfo
+
+if TYPE_CHECKING:  # checks read the finished world
+    from .world import World
+
+Facts = dict[str, Any]  # what a scenario measured after the run (Scenario.facts)
+Check = Callable[["World", Facts], list[str]]  # the problems found; empty when it holds
 
 
 @dataclass(frozen=True)
@@ -15,23 +24,25 @@ class Invariant:
     name: str
     title: str
     explanation: str
-    check: Callable
+    check: Check
 
 
-def _orders(facts: dict) -> dict:
-    return facts.get("orders", {})
+def _orders(facts: Facts) -> dict[str, Any]:
+    orders: dict[str, Any] = facts.get("orders", {})
+    return orders
 
 
-def _no_double_charge(world, facts):
+def _no_double_charge(world: World, facts: Facts) -> list[str]:
     out = [
         f"{what} was charged {n} times"
         for what, n in sorted(facts.get("charges", {}).items())
         if n > 1
     ]
-    return out + facts.get("no_double_charge", [])
+    listed: list[str] = facts.get("no_double_charge", [])
+    return out + listed
 
 
-def _settles(world, facts):
+def _settles(world: World, facts: Facts) -> list[str]:
     if world.finished:
         return []
     if getattr(world, "exhausted", False):
@@ -45,15 +56,16 @@ def _settles(world, facts):
     ]
 
 
-def _orders_resolve(world, facts):
+def _orders_resolve(world: World, facts: Facts) -> list[str]:
     out = []
     for oid, o in sorted(_orders(facts).items()):
         if o["status"] not in ("CONFIRMED", "CANCELLED"):
             out.append(f"{oid} is still {o['status']} at the end of the consistency window")
-    return out + facts.get("orders_resolve", [])
+    listed: list[str] = facts.get("orders_resolve", [])
+    return out + listed
 
 
-def _confirmed_is_complete(world, facts):
+def _confirmed_is_complete(world: World, facts: Facts) -> list[str]:
     return [
         f"{oid} is CONFIRMED but " + ", ".join(o["missing"])
         for oid, o in sorted(_orders(facts).items())
@@ -61,7 +73,7 @@ def _confirmed_is_complete(world, facts):
     ]
 
 
-def _cancelled_is_clean(world, facts):
+def _cancelled_is_clean(world: World, facts: Facts) -> list[str]:
     return [
         f"{oid} is CANCELLED but " + ", ".join(o["held"])
         for oid, o in sorted(_orders(facts).items())
@@ -69,7 +81,7 @@ def _cancelled_is_clean(world, facts):
     ]
 
 
-def _conservation(world, facts):
+def _conservation(world: World, facts: Facts) -> list[str]:
     return [
         f"{label}: expected {want}, found {got}"
         for label, want, got in facts.get("conservation", [])
@@ -77,11 +89,13 @@ def _conservation(world, facts):
     ]
 
 
-def _ghost(world, facts):
-    return world.notes.get("ghost", []) + facts.get("no_ghost_event", [])
+def _ghost(world: World, facts: Facts) -> list[str]:
+    noted: list[str] = world.notes.get("ghost", [])
+    listed: list[str] = facts.get("no_ghost_event", [])
+    return noted + listed
 
 
-def _correlation(world, facts):
+def _correlation(world: World, facts: Facts) -> list[str]:
     out = [
         f"{m['type']} ({m['id']}) was published without a correlation id"
         for m in world.broker.published
@@ -95,8 +109,14 @@ def _correlation(world, facts):
     return list(dict.fromkeys(out + world.notes.get("correlation", [])))
 
 
-def _facts(name):
-    return lambda world, facts: facts.get(name, [])
+def _facts(name: str) -> Check:
+    """A check whose problems the scenario listed itself, under ``facts[name]``."""
+
+    def check(world: World, facts: Facts) -> list[str]:
+        problems: list[str] = facts.get(name, [])
+        return problems
+
+    return check
 
 
 _ALL = [
@@ -289,7 +309,7 @@ _ALL += [
 INVARIANTS: dict[str, Invariant] = {inv.name: inv for inv in _ALL}
 
 
-def describe(name: str) -> dict:
+def describe(name: str) -> InvariantInfo:
     inv = INVARIANTS[name]
     return {"name": inv.name, "title": inv.title, "explanation": inv.explanation}
 

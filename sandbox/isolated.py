@@ -47,7 +47,7 @@ def grade_isolated(
     seed: int = 0,
     random_schedules: int = 500,
     limits: Limits | None = None,
-    schedule: list | None = None,
+    schedule: list[Any] | None = None,
     allow_unjailed: bool = False,
     jailed: bool = True,
     jail_known_good: bool = False,
@@ -146,7 +146,7 @@ def main() -> int:
     from . import jail
     from .explore import grade, replay
     from .jail import JailRunner
-    from .runner import InProcessRunner
+    from .runner import InProcessRunner, RunnerFactory
 
     job = json.loads(sys.stdin.buffer.read())
     if job.get("jail_known_good"):
@@ -155,6 +155,7 @@ def main() -> int:
     _limit_self(int(job["memory_mb"]), int(job["cpu_seconds"]))
 
     limits = Limits(**job["limits"])
+    factory: RunnerFactory
     if job.get("jailed", True):
         factory = functools.partial(JailRunner, allow_unjailed=bool(job.get("allow_unjailed")))
     else:  # trusted sources only (tests, the instructors' reference checks)

@@ -127,7 +127,7 @@ def _bwrap_argv(
     *,
     bwrap: str,
     guest_dir: str,
-    bootstrap_config: dict,
+    bootstrap_config: dict[str, Any],
     root_mode: bool,
     seccomp_fd: int | None = None,
 ) -> list[str]:
@@ -358,11 +358,8 @@ def _check_layout(guest_dir: str) -> str | None:
     if os.geteuid() == 0:
         # Learner code runs as an unprivileged uid and must be able to import these.
         try:
-            unreadable = [
-                p
-                for p in [guest_dir, *Path(guest_dir).glob("*.py")]
-                if os.stat(p).st_mode & 0o004 == 0
-            ]
+            paths: list[str | Path] = [guest_dir, *Path(guest_dir).glob("*.py")]
+            unreadable = [p for p in paths if os.stat(p).st_mode & 0o004 == 0]
         except OSError as exc:
             return "cannot inspect the guest directory: %s" % exc
         if unreadable:
@@ -528,13 +525,13 @@ class JailRunner:
         limits: Limits = Limits(),  # noqa: B008 -- frozen dataclass
         *,
         allow_unjailed: bool = False,
-        guest_dir: str | os.PathLike | None = None,
+        guest_dir: str | os.PathLike[str] | None = None,
     ):
         self.limits = clamp_limits(limits)
         self.tag = TAG_PREFIX + secrets.token_hex(8)
         self.jailed = False
         self.jail_reason = ""
-        self._proc: subprocess.Popen | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
         self._fds: dict[str, int] = {}
         self._inbuf = bytearray()
         self._out = bytearray()
@@ -670,7 +667,7 @@ class JailRunner:
         for fd in self._fds.values():
             os.set_blocking(fd, False)
 
-    def _handle_start_frame(self, frame: dict) -> None:
+    def _handle_start_frame(self, frame: dict[str, Any]) -> None:
         kind = frame["type"]
         if kind == "ready":
             return
@@ -686,7 +683,7 @@ class JailRunner:
         if kind == "load_error":
             raise self._exception_error(frame, "while your file was being loaded")
 
-    def _exception_error(self, frame: dict, when: str) -> RunnerError:
+    def _exception_error(self, frame: dict[str, Any], when: str) -> RunnerError:
         exc_type = _short(frame.get("exc_type"), 100) or "an exception"
         message = _short(frame.get("message"))
         lineno = frame.get("lineno")
@@ -744,18 +741,20 @@ class JailRunner:
 
     # -- Runner protocol ---------------------------------------------------
 
-    def request(self, request: dict, on_callback: Callback | None = None) -> dict:
+    def request(
+        self, request: dict[str, Any], on_callback: Callback | None = None
+    ) -> dict[str, Any]:
         if self._dead is not None:
             raise self._with_output(RunnerError(self._dead.kind, self._dead.message))
         # Unpredictable ids: a frame forged by learner code (who found the
         # channel) has to guess it, and the genuine answer that follows it
         # is then detected as a second, out-of-turn answer.
         rid = secrets.randbits(52)
-        frame = self._encode({"type": "request", "id": rid, "request": request})
+        encoded = self._encode({"type": "request", "id": rid, "request": request})
         self._budget = float(self.limits.wall_seconds)
         callbacks = 0
         try:
-            self._send(frame)
+            self._send(encoded)
             while True:
                 frame = self._receive(expect={"response", "callback", "error"})
                 if frame.get("id") != rid:
@@ -803,7 +802,9 @@ class JailRunner:
             self._die(RunnerError("crashed", "the grading was interrupted"))
             raise
 
-    def _answer_callback(self, rid: int, payload: dict, on_callback: Callback | None) -> None:
+    def _answer_callback(
+        self, rid: int, payload: dict[str, Any], on_callback: Callback | None
+    ) -> None:
         if on_callback is None:
             reply = {"type": "callback_result", "id": rid, "error": "no callback handler installed"}
         else:
@@ -853,7 +854,7 @@ class JailRunner:
         self._drain_output()
 
     @staticmethod
-    def _encode(obj: dict) -> bytes:
+    def _encode(obj: dict[str, Any]) -> bytes:
         try:
             data = json.dumps(
                 obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False
@@ -864,7 +865,7 @@ class JailRunner:
             raise ValueError("request frame too large (%d bytes)" % len(data))
         return len(data).to_bytes(4, "big") + data
 
-    def _send(self, obj: dict | bytes) -> None:
+    def _send(self, obj: dict[str, Any] | bytes) -> None:
         view = memoryview(obj if isinstance(obj, bytes) else self._encode(obj))
         fd = self._fds["to_child"]
         while view:
@@ -878,7 +879,7 @@ class JailRunner:
                 raise self._death_error() from None
             self._wait({fd}, for_write=True)
 
-    def _receive(self, expect: set[str]) -> dict:
+    def _receive(self, expect: set[str]) -> dict[str, Any]:
         size = int.from_bytes(self._read_exact(4), "big")
         if size > MAX_FRAME_BYTES:
             raise RunnerError(
@@ -1066,7 +1067,7 @@ def _poll(extra: dict[int, int], fds: set[int], events: int, timeout: float) -> 
     return {fd for fd, _ in poller.poll(max(0, int(timeout * 1000)))}
 
 
-def _has_exited(proc: subprocess.Popen) -> bool:
+def _has_exited(proc: subprocess.Popen[bytes]) -> bool:
     """Has the child exited?  Without reaping it: until it is reaped its pid
     (and so its process group id) cannot be reused, so killpg stays safe."""
     if proc.returncode is not None:
@@ -1078,7 +1079,7 @@ def _has_exited(proc: subprocess.Popen) -> bool:
     return info is not None
 
 
-def _kill_tree(proc: subprocess.Popen, wait: bool = True) -> None:
+def _kill_tree(proc: subprocess.Popen[bytes], wait: bool = True) -> None:
     """SIGKILL the child's process group, then reap the child.  In the jail
     the child is bwrap: killing it takes down the PID namespace's init
     (--die-with-parent), and with it every process inside, daemons included."""

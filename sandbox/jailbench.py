@@ -18,6 +18,8 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from typing import Any
 
 from .jail import JailRunner, _interpreter, jail_available
 from .runner import InProcessRunner, Limits
@@ -33,8 +35,8 @@ def _progress(label: str, i: int, n: int) -> None:
         print(f"  {label}: {i}/{n}", file=sys.stderr, flush=True)
 
 
-def _timed(label: str, n: int, fn) -> list[float]:
-    times = []
+def _timed(label: str, n: int, fn: Callable[[], object]) -> list[float]:
+    times: list[float] = []
     for i in range(1, n + 1):
         t0 = time.perf_counter()
         fn()
@@ -43,7 +45,7 @@ def _timed(label: str, n: int, fn) -> list[float]:
     return times
 
 
-def bench(starts: int = 30, requests: int = 5000, allow_unjailed: bool = False) -> dict:
+def bench(starts: int = 30, requests: int = 5000, allow_unjailed: bool = False) -> dict[str, Any]:
     exe, _ = _interpreter()
     ok, reason = jail_available()
     print(f"jail: {'available' if ok else 'UNAVAILABLE'} ({reason})", file=sys.stderr)
@@ -56,7 +58,7 @@ def bench(starts: int = 30, requests: int = 5000, allow_unjailed: bool = False) 
         lambda: subprocess.run([exe, "-I", "-S", "-c", "pass"], check=True),
     )
 
-    def start_jail():
+    def start_jail() -> None:
         JailRunner(SOURCE, Limits(), allow_unjailed=allow_unjailed).close()
 
     jailed = _timed("jail start+close", starts, start_jail)

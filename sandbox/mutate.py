@@ -43,8 +43,13 @@ import copy
 import hashlib
 import sys
 import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
+from typing import Any, NoReturn, TextIO, TypeGuard
+
+from .report import Status
 
 EFFECT_METHODS = ("insert", "put", "update", "delete", "outbox")
 STORE_METHODS = ("get", "insert", "put", "update", "delete")
@@ -89,6 +94,16 @@ EQUIVALENTS_FILE = "equivalent_mutants.txt"
 ALLOWED = "allowed:"  # a reason starting with this: correct by the statement, not equivalent
 
 
+# Where each node sits: id(node) -> (parent, field name, index in that field's list or None).
+Parents = dict[int, tuple[ast.AST, str, int | None]]
+# Edits a copy of the tree in place, at the copy of the node a finder picked. The node is typed Any:
+# the transform reaches into the fields of the kind of node its finder checked, and an edit that
+# does not apply raises (AttributeError, IndexError, TypeError, ...), which mutants() skips.
+Transform = Callable[[ast.AST, Any, Parents], None]
+# What a finder yields: (operator, line, description, node index, transform).
+Candidate = tuple[str, int, str, int, Transform]
+
+
 @dataclass(frozen=True)
 class Mutant:
     id: str  # operator:line:index (line of the reference)
@@ -115,7 +130,9 @@ def _func_name(call: ast.Call) -> str:
     return ""
 
 
-def _is_method(node, names, receiver: str | None = None) -> bool:
+def _is_method(
+    node: object, names: tuple[str, ...], receiver: str | None = None
+) -> TypeGuard[ast.Call]:
     """``<receiver>.<name>(...)`` with name in ``names`` (any receiver if None)."""
     if not (
         isinstance(node, ast.Call)
@@ -128,7 +145,7 @@ def _is_method(node, names, receiver: str | None = None) -> bool:
     )
 
 
-def _tx_with(node) -> tuple[ast.expr, str] | None:
+def _tx_with(node: ast.AST) -> tuple[ast.Call, str] | None:
     """For ``with X.transaction() as tx:`` return (the context expression, "tx")."""
     if not isinstance(node, ast.With) or len(node.items) != 1:
         return None
@@ -138,7 +155,7 @@ def _tx_with(node) -> tuple[ast.expr, str] | None:
     return None
 
 
-def _ctx_of(context_expr: ast.expr) -> ast.expr | None:
+def _ctx_of(context_expr: ast.Call) -> ast.expr | None:
     """``ctx`` in ``ctx.db.transaction()``."""
     f = context_expr.func
     if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Attribute):
@@ -146,7 +163,7 @@ def _ctx_of(context_expr: ast.expr) -> ast.expr | None:
     return None
 
 
-def _stmt_list(parents, node) -> tuple[list, int] | None:
+def _stmt_list(parents: Parents, node: ast.AST) -> tuple[list[Any], int] | None:
     """The statement list holding ``node`` and its index in it."""
     where = parents.get(id(node))
     if where is None:
@@ -157,9 +174,18 @@ def _stmt_list(parents, node) -> tuple[list, int] | None:
     return getattr(parent, fieldname), index
 
 
-def _index(tree) -> tuple[list, dict]:
+def _place(parents: Parents, node: ast.AST) -> tuple[list[Any], int]:
+    """``_stmt_list`` for an edit: a node outside a statement list cannot be moved or removed (a
+    TypeError, which mutants() counts as a mutant that does not apply)."""
+    found = _stmt_list(parents, node)
+    if found is None:
+        raise TypeError("the node is not in a statement list")
+    return found
+
+
+def _index(tree: ast.AST) -> tuple[list[ast.AST], Parents]:
     nodes = list(ast.walk(tree))
-    parents = {}
+    parents: Parents = {}
     for node in nodes:
         for fieldname, value in ast.iter_fields(node):
             if isinstance(value, list):
@@ -171,13 +197,15 @@ def _index(tree) -> tuple[list, dict]:
     return nodes, parents
 
 
-def _remove(stmts: list, i: int) -> None:
+def _remove(stmts: list[Any], i: int) -> None:
     del stmts[i]
     if not stmts:
         stmts.append(ast.Pass())
 
 
-def _enclosing(parents, node, kinds):
+def _enclosing(
+    parents: Parents, node: ast.AST, kinds: type[ast.AST] | tuple[type[ast.AST], ...]
+) -> ast.AST | None:
     """Innermost ancestor of one of ``kinds``, stopping at a function boundary."""
     cur = node
     while id(cur) in parents:
@@ -189,7 +217,7 @@ def _enclosing(parents, node, kinds):
     return None
 
 
-def _has_ctx(parents, node) -> bool:
+def _has_ctx(parents: Parents, node: ast.AST) -> bool:
     """Is a parameter called ``ctx`` visible here (lexically)?"""
     cur = node
     while id(cur) in parents:
@@ -200,12 +228,12 @@ def _has_ctx(parents, node) -> bool:
     return False
 
 
-def _effect_stmts(with_node: ast.With, tx: str):
+def _effect_stmts(with_node: ast.With, tx: str) -> list[tuple[ast.Expr, bool]]:
     """Expression statements ``tx.<effect>(...)`` anywhere in the block (not in nested functions
     or nested transactions), with whether they sit directly in the block."""
-    out = []
+    out: list[tuple[ast.Expr, bool]] = []
 
-    def visit(stmts, top):
+    def visit(stmts: list[ast.stmt], top: bool) -> None:
         for s in stmts:
             if isinstance(s, ast.Expr) and _is_method(s.value, EFFECT_METHODS, tx):
                 out.append((s, top))
@@ -223,7 +251,7 @@ def _effect_stmts(with_node: ast.With, tx: str):
     return out
 
 
-def _contains_effect(stmts, tx) -> bool:
+def _contains_effect(stmts: list[ast.stmt], tx: str) -> bool:
     for s in stmts:
         for n in ast.walk(s):
             if _is_method(n, EFFECT_METHODS, tx):
@@ -239,11 +267,11 @@ def _new_id_call(ctx: str = "ctx") -> ast.Call:
     )
 
 
-def _is_new_id(node) -> bool:
+def _is_new_id(node: ast.AST) -> bool:
     return isinstance(node, ast.Call) and _func_name(node) == "new_id"
 
 
-def _is_compensation(node) -> bool:
+def _is_compensation(node: ast.AST) -> bool:
     """A call that undoes an earlier step: ``call(..., "release"|"refund"|"cancel"|"void", ...)``
     or an outbox/publish of a ``Release*``/``Cancel*``/... event."""
     if not isinstance(node, ast.Call):
@@ -259,7 +287,7 @@ def _is_compensation(node) -> bool:
     return False
 
 
-def _is_check(test) -> bool:
+def _is_check(test: ast.AST) -> bool:
     for n in ast.walk(test):
         if isinstance(n, ast.Call):
             name = _func_name(n).lower()
@@ -273,7 +301,7 @@ def _is_check(test) -> bool:
 # (operator, line, description, node index, transform); transform(tree_copy, node, parents) edits the copy.
 
 
-def _ops(nodes, parents):
+def _ops(nodes: list[ast.AST], parents: Parents) -> Iterator[Candidate]:
     where = {id(n): i for i, n in enumerate(nodes)}
     for i, node in enumerate(nodes):
         line = getattr(node, "lineno", 0)
@@ -283,7 +311,7 @@ def _ops(nodes, parents):
             for k, kw in enumerate(node.keywords):
                 if kw.arg in KEY_KWARGS:
 
-                    def drop(tree, n, parents, k=k):
+                    def drop(tree: ast.AST, n: Any, parents: Parents, k: int = k) -> None:
                         del n.keywords[k]
 
                     yield (
@@ -297,7 +325,7 @@ def _ops(nodes, parents):
             # insert -> put
             if _is_method(node, ("insert",)) and len(node.args) == 3:
 
-                def to_put(tree, n, parents):
+                def to_put(tree: ast.AST, n: Any, parents: Parents) -> None:
                     n.func.attr = "put"
 
                 yield (
@@ -313,7 +341,7 @@ def _ops(nodes, parents):
                 for k, kw in enumerate(node.keywords):
                     if kw.arg == "compensation":
 
-                        def drop_c(tree, n, parents, k=k):
+                        def drop_c(tree: ast.AST, n: Any, parents: Parents, k: int = k) -> None:
                             del n.keywords[k]
 
                         yield (
@@ -326,7 +354,7 @@ def _ops(nodes, parents):
                         )
                 if len(node.args) >= 3:
 
-                    def drop_p(tree, n, parents):
+                    def drop_p(tree: ast.AST, n: Any, parents: Parents) -> None:
                         del n.args[2:]
 
                     yield (
@@ -340,7 +368,8 @@ def _ops(nodes, parents):
 
         # new_id: store keys, key kwargs, id attributes
         if _has_ctx(parents, node):
-            target = None
+            target: tuple[str, int | None] | None = None
+            sub: ast.AST = node
             if (
                 isinstance(node, ast.Call)
                 and isinstance(node.func, ast.Attribute)
@@ -350,9 +379,11 @@ def _ops(nodes, parents):
                 and isinstance(node.args[0].value, str)
             ):
                 target = ("args", 1)
+                sub = node.args[1]
                 what = f"the key of {_short(node.func)}({_short(node.args[0])}, {_short(node.args[1], 30)})"
             elif isinstance(node, ast.keyword) and node.arg in KEY_KWARGS:
                 target = ("value", None)
+                sub = node.value
                 what = f"{node.arg}={_short(node.value, 30)}"
             elif (
                 isinstance(node, ast.Attribute)
@@ -368,10 +399,15 @@ def _ops(nodes, parents):
                     what = _short(node)
             if target:
                 kind, pos = target
-                sub = node.args[pos] if kind == "args" else node.value if kind == "value" else node
                 if not _is_new_id(sub):
 
-                    def renew(tree, n, parents, kind=kind, pos=pos):
+                    def renew(
+                        tree: ast.AST,
+                        n: Any,
+                        parents: Parents,
+                        kind: str = kind,
+                        pos: int | None = pos,
+                    ) -> None:
                         if kind == "args":
                             n.args[pos] = _new_id_call()
                         elif kind == "value":
@@ -393,7 +429,7 @@ def _ops(nodes, parents):
 
         # transactions
         tx_info = _tx_with(node)
-        if tx_info:
+        if tx_info and isinstance(node, ast.With):  # (only a with statement has one)
             context_expr, tx = tx_info
             ctx_expr = _ctx_of(context_expr)
             found = _effect_stmts(node, tx)
@@ -403,11 +439,14 @@ def _ops(nodes, parents):
             for stmt, top in found:
                 sline = stmt.lineno
                 call = stmt.value
+                assert isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
                 method = call.func.attr
                 j = where[id(stmt)]
 
-                def own(tree, s, parents, context_expr=context_expr):
-                    stmts, k = _stmt_list(parents, s)
+                def own(
+                    tree: ast.AST, s: Any, parents: Parents, context_expr: ast.Call = context_expr
+                ) -> None:
+                    stmts, k = _place(parents, s)
                     inner = copy.deepcopy(s)
                     inner.value.func.value = ast.Name(id="_tx2", ctx=ast.Load())
                     stmts[k] = ast.With(
@@ -425,7 +464,9 @@ def _ops(nodes, parents):
 
                 if method == "outbox" and ctx_expr is not None:
 
-                    def publish(tree, s, parents, ctx_expr=ctx_expr):
+                    def publish(
+                        tree: ast.AST, s: Any, parents: Parents, ctx_expr: ast.expr = ctx_expr
+                    ) -> None:
                         s.value.func = ast.Attribute(
                             value=copy.deepcopy(ctx_expr), attr="publish", ctx=ast.Load()
                         )
@@ -442,14 +483,14 @@ def _ops(nodes, parents):
                     w = i
 
                     def after(
-                        tree,
-                        wnode,
-                        parents,
-                        s_index=node.body.index(stmt),  # noqa: B008 -- binds this loop's index
-                        context_expr=context_expr,
-                        tx=tx,
-                    ):
-                        stmts, k = _stmt_list(parents, wnode)
+                        tree: ast.AST,
+                        wnode: Any,
+                        parents: Parents,
+                        s_index: int = node.body.index(stmt),  # noqa: B008 -- binds this loop's index
+                        context_expr: ast.Call = context_expr,
+                        tx: str = tx,
+                    ) -> None:
+                        stmts, k = _place(parents, wnode)
                         moved = wnode.body[s_index]
                         _remove(wnode.body, s_index)
                         stmts.insert(
@@ -477,13 +518,13 @@ def _ops(nodes, parents):
                     if method == "outbox" and ctx_expr is not None:
 
                         def pub_after(
-                            tree,
-                            wnode,
-                            parents,
-                            s_index=node.body.index(stmt),  # noqa: B008
-                            ctx_expr=ctx_expr,
-                        ):
-                            stmts, k = _stmt_list(parents, wnode)
+                            tree: ast.AST,
+                            wnode: Any,
+                            parents: Parents,
+                            s_index: int = node.body.index(stmt),  # noqa: B008
+                            ctx_expr: ast.expr = ctx_expr,
+                        ) -> None:
+                            stmts, k = _place(parents, wnode)
                             moved = wnode.body[s_index]
                             _remove(wnode.body, s_index)
                             moved.value.func = ast.Attribute(
@@ -502,8 +543,10 @@ def _ops(nodes, parents):
                     s_index = node.body.index(stmt)
                     if s_index > 0 and _contains_effect(node.body[:s_index], tx):
 
-                        def split(tree, wnode, parents, s_index=s_index):
-                            stmts, k = _stmt_list(parents, wnode)
+                        def split(
+                            tree: ast.AST, wnode: Any, parents: Parents, s_index: int = s_index
+                        ) -> None:
+                            stmts, k = _place(parents, wnode)
                             second = ast.With(
                                 items=copy.deepcopy(wnode.items), body=wnode.body[s_index:]
                             )
@@ -527,8 +570,8 @@ def _ops(nodes, parents):
             and _stmt_list(parents, node)
         ):
 
-            def drop_guard(tree, n, parents):
-                stmts, k = _stmt_list(parents, n)
+            def drop_guard(tree: ast.AST, n: Any, parents: Parents) -> None:
+                stmts, k = _place(parents, n)
                 _remove(stmts, k)
 
             yield (
@@ -540,7 +583,7 @@ def _ops(nodes, parents):
             )
         elif isinstance(node, ast.If) and _is_check(node.test):
 
-            def always(tree, n, parents):
+            def always(tree: ast.AST, n: Any, parents: Parents) -> None:
                 n.test = ast.Constant(True)
 
             yield (
@@ -558,8 +601,8 @@ def _ops(nodes, parents):
             and _stmt_list(parents, node)
         ):
 
-            def drop_comp(tree, n, parents):
-                stmts, k = _stmt_list(parents, n)
+            def drop_comp(tree: ast.AST, n: Any, parents: Parents) -> None:
+                stmts, k = _place(parents, n)
                 _remove(stmts, k)
 
             yield (
@@ -569,14 +612,16 @@ def _ops(nodes, parents):
                 i,
                 drop_comp,
             )
-            stmts, k = _stmt_list(parents, node)
+            stmts, k = _place(parents, node)
             for other, label in ((k + 1, "after"), (k - 1, "before")):
                 if 0 <= other < len(stmts) and not isinstance(
                     stmts[other], (ast.Return, ast.Raise)
                 ):
 
-                    def swap(tree, n, parents, delta=other - k):
-                        lst, m = _stmt_list(parents, n)
+                    def swap(
+                        tree: ast.AST, n: Any, parents: Parents, delta: int = other - k
+                    ) -> None:
+                        lst, m = _place(parents, n)
                         lst[m], lst[m + delta] = lst[m + delta], lst[m]
 
                     yield (
@@ -594,7 +639,7 @@ def _ops(nodes, parents):
             and any(_is_compensation(n) for n in ast.walk(node))
         ):
 
-            def oldest_first(tree, n, parents):
+            def oldest_first(tree: ast.AST, n: Any, parents: Parents) -> None:
                 n.iter = n.iter.args[0]
 
             yield (
@@ -612,14 +657,15 @@ def _ops(nodes, parents):
             and all(isinstance(e, ast.Call) and _func_name(e) == "Step" for e in node.elts)
         ):
             for k, step in enumerate(node.elts):
+                assert isinstance(step, ast.Call)  # checked above
 
-                def drop_step(tree, n, parents, k=k):
+                def drop_step(tree: ast.AST, n: Any, parents: Parents, k: int = k) -> None:
                     del n.elts[k]
 
                 yield ("drop_step", step.lineno, f"delete {_short(step, 50)}", i, drop_step)
                 if k + 1 < len(node.elts):
 
-                    def swap_steps(tree, n, parents, k=k):
+                    def swap_steps(tree: ast.AST, n: Any, parents: Parents, k: int = k) -> None:
                         n.elts[k], n.elts[k + 1] = n.elts[k + 1], n.elts[k]
 
                     yield (
@@ -635,7 +681,7 @@ def _ops(nodes, parents):
             for k, op in enumerate(node.ops):
                 if type(op) in FLIPS:
 
-                    def flip(tree, n, parents, k=k):
+                    def flip(tree: ast.AST, n: Any, parents: Parents, k: int = k) -> None:
                         n.ops[k] = FLIPS[type(n.ops[k])]()
 
                     yield (
@@ -656,7 +702,7 @@ def _ops(nodes, parents):
         ):
             for delta in (1, -1):
 
-                def bump(tree, n, parents, delta=delta):
+                def bump(tree: ast.AST, n: Any, parents: Parents, delta: int = delta) -> None:
                     n.value = n.value + delta
 
                 yield (
@@ -676,8 +722,8 @@ def _ops(nodes, parents):
             and _stmt_list(parents, node)
         ):
 
-            def to_return(tree, n, parents):
-                stmts, k = _stmt_list(parents, n)
+            def to_return(tree: ast.AST, n: Any, parents: Parents) -> None:
+                stmts, k = _place(parents, n)
                 stmts[k] = ast.Return(value=None)
 
             yield (
@@ -691,7 +737,7 @@ def _ops(nodes, parents):
         # catch-all
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
 
-            def swallow(tree, n, parents):
+            def swallow(tree: ast.AST, n: Any, parents: Parents) -> None:
                 body = n.body
                 head = []
                 if (
@@ -717,7 +763,7 @@ def _ops(nodes, parents):
             )
 
 
-def _cap_context(parents, node):
+def _cap_context(parents: Parents, node: ast.AST) -> ast.AST:
     cur = node
     while id(cur) in parents:
         parent = parents[id(cur)][0]
@@ -729,7 +775,7 @@ def _cap_context(parents, node):
     return node
 
 
-def _is_cap(parents, node) -> bool:
+def _is_cap(parents: Parents, node: ast.AST) -> bool:
     """A constant in a comparison or a min/max/range argument, or a module-level constant."""
     cur = node
     while id(cur) in parents:
@@ -779,7 +825,7 @@ def sample(items: list[Mutant], n: int, salt: str = "") -> list[Mutant]:
     mutants in the order of a hash of their ids (stable while the reference does not move).
     ``salt`` (the scenario's name) varies which operators come first from one scenario to the next."""
 
-    def h(text):
+    def h(text: str) -> str:
         return hashlib.sha256((salt + ":" + text).encode()).hexdigest()
 
     by_op: dict[str, list[Mutant]] = {}
@@ -800,7 +846,7 @@ def sample(items: list[Mutant], n: int, salt: str = "") -> list[Mutant]:
 def equivalents(name: str) -> dict[str, str]:
     """``{mutant id: reason}`` from ``scenarios/<name>/equivalent_mutants.txt``."""
     path = Path(__file__).resolve().parent / "scenarios" / name / EQUIVALENTS_FILE
-    out = {}
+    out: dict[str, str] = {}
     if path.exists():
         for raw in path.read_text().splitlines():
             mid, _, reason = raw.partition("#")
@@ -829,7 +875,7 @@ class _MutantTimeout(BaseException):  # not caught by the learner-code or grader
     pass
 
 
-def _grade_one(job: tuple[str, str, str, int]) -> dict:
+def _grade_one(job: tuple[str, str, str, int]) -> dict[str, Any]:
     import signal
 
     from . import grade
@@ -837,18 +883,19 @@ def _grade_one(job: tuple[str, str, str, int]) -> dict:
     name, mid, source, schedules = job
     started = time.perf_counter()
 
-    def expire(signum, frame):
+    def expire(signum: int, frame: FrameType | None) -> NoReturn:
         raise _MutantTimeout()
 
     # Mutants run in-process (they are derived from trusted references), so nothing else bounds a
     # loop whose exit a mutation removed: an alarm does.
     previous = signal.signal(signal.SIGALRM, expire)
     signal.alarm(MUTANT_SECONDS)
+    report: Mapping[str, Any]
     try:
         report = grade(name, source, seed=0, random_schedules=schedules)
     except _MutantTimeout:
         report = {
-            "status": "timeout",
+            "status": Status.TIMEOUT,
             "violations": [],
             "message": f"still grading after {MUTANT_SECONDS} s (a loop that never ends)",
         }
@@ -868,7 +915,7 @@ def _grade_one(job: tuple[str, str, str, int]) -> dict:
 class ScenarioResult:
     name: str
     reference: str = "passed"  # the reference's own grading status
-    rows: list[dict] = field(default_factory=list)
+    rows: list[dict[str, Any]] = field(default_factory=list)
     stale_equivalents: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -880,7 +927,7 @@ class ScenarioResult:
         judged = self.count("killed") + self.count("survived")
         return None if judged == 0 else self.count("killed") / judged
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "reference": self.reference,
@@ -902,12 +949,12 @@ def run(
     schedules: int = DEFAULT_SCHEDULES,
     sample_size: int | None = None,
     workers: int = 2,
-    progress=None,
+    progress: Callable[[str], object] | None = None,
 ) -> list[ScenarioResult]:
     """Generate and grade the mutants of each scenario's reference."""
     from . import scenarios
 
-    plans = []
+    plans: list[tuple[str, list[Mutant], dict[str, str]]] = []
     for name in names:
         ms = mutants(scenarios.get(name).reference_source)
         if sample_size is not None:
@@ -925,10 +972,10 @@ def run(
         for name, _, _ in plans
     ]
     jobs += [(name, m.id, m.source, schedules) for name, ms, _ in plans for m in ms]
-    done: dict[tuple[str, str], dict] = {}
+    done: dict[tuple[str, str], dict[str, Any]] = {}
     total = len(jobs)
 
-    def note(job, result):
+    def note(job: tuple[str, str, str, int], result: dict[str, Any]) -> None:
         done[(job[0], job[1])] = result
         if progress:
             progress(
@@ -946,7 +993,7 @@ def run(
             for fut in as_completed(futures):
                 note(futures[fut], fut.result())
 
-    results = []
+    results: list[ScenarioResult] = []
     for name, ms, eq in plans:
         res = ScenarioResult(name, reference=done[(name, REFERENCE)]["status"])
         ids = {m.id for m in ms}
@@ -974,7 +1021,7 @@ def run(
     return results
 
 
-def render(results: list[ScenarioResult], out=sys.stdout) -> None:
+def render(results: list[ScenarioResult], out: TextIO = sys.stdout) -> None:
     for res in results:
         print(f"\n== {res.name}", file=out)
         if res.reference != "passed":

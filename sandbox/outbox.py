@@ -7,12 +7,17 @@ same message id.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the world owns the relay
+    from .world import World
+
 INTERVAL = 20
 RESTART = 250
 
 
 class Relay:
-    def __init__(self, world) -> None:
+    def __init__(self, world: World) -> None:
         self.world = world
         self._scheduled: set[str] = set()
 

@@ -9,8 +9,9 @@ their default; unknown toggle names are ignored.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypedDict
 
 from . import scenarios
 from .explore import simulate
@@ -21,11 +22,32 @@ from .scenarios.circuit_breaker import SCENARIO as _CB
 from .scenarios.order_saga_choreography import SCENARIO as _CHOREO
 
 
-def _t(name, label, kind, default, help):
+class Toggle(TypedDict):
+    name: str
+    label: str
+    kind: Literal["fault", "pattern"]
+    default: bool
+    help: str
+
+
+class Playground(TypedDict):
+    title: str
+    scenario: str  # the scenario whose world and invariants it runs
+    toggles: list[Toggle]
+
+
+Rule = dict[str, Any]  # a FaultPlan rule: {"kind", "match", "at"?, "times"?}
+# What a playground runs for its toggles: (scenario name, trusted source, fault rules).
+Built = tuple[str, str, list[Rule]]
+
+
+def _t(
+    name: str, label: str, kind: Literal["fault", "pattern"], default: bool, help: str
+) -> Toggle:
     return {"name": name, "label": label, "kind": kind, "default": default, "help": help}
 
 
-PLAYGROUNDS = {
+PLAYGROUNDS: dict[str, Playground] = {
     "order-saga": {
         "title": "Order saga: outbox, deduplication, choreography or orchestration",
         "scenario": "order_saga_choreography",
@@ -401,15 +423,15 @@ def _template(scenario: str, **flags: bool) -> str:
     return head + "".join(lines[len(names) :])
 
 
-def _rule(kind: str, match: str, **extra) -> dict:
+def _rule(kind: str, match: str, **extra: Any) -> Rule:
     return {"kind": kind, "match": match, **extra}
 
 
-def _order_saga(t: dict):
+def _order_saga(t: dict[str, bool]) -> Built:
     flags = {"OUTBOX": t["outbox"], "DEDUP": t["dedup"]}
     if not t["orchestration"]:  # the choreography's timeout flags: see the late-payment playground
         flags.update(ORDER_TIMEOUT=False, REFUND_LATE=True)
-    rules = []
+    rules: list[Rule] = []
     if t["payment_fails"]:
         rules.append(_rule("declined", "payment:o1"))
     if t["orchestration"]:
@@ -431,9 +453,9 @@ def _order_saga(t: dict):
     return "order_saga_choreography", _template("order_saga_choreography", **flags), rules
 
 
-def _travel(t: dict):
+def _travel(t: dict[str, bool]) -> Built:
     flags = {"COMPENSATE": t["compensate"], "IDEMPOTENT_COMPENSATION": t["idempotent_compensation"]}
-    rules = []
+    rules: list[Rule] = []
     if t["hotel_fails"]:
         rules.append(_rule("unavailable", "hotel:t1"))
     if t["orchestrator_crash"]:
@@ -443,8 +465,8 @@ def _travel(t: dict):
     return "travel_booking", _template("travel_booking", **flags), rules
 
 
-def _charge(t: dict):
-    rules = []
+def _charge(t: dict[str, bool]) -> Built:
+    rules: list[Rule] = []
     if t["reply_lost"]:
         rules.append(_rule("reply_lost", "client:pay-1#1"))
     if t["key_reuse"]:
@@ -456,8 +478,8 @@ def _charge(t: dict):
     )
 
 
-def _twopc(t: dict):
-    rules = []
+def _twopc(t: dict[str, bool]) -> Built:
+    rules: list[Rule] = []
     if t["coordinator_crash"]:
         rules += [
             _rule("crash", "coordinator.transfer:cmd-1#1", at=2),
@@ -468,20 +490,20 @@ def _twopc(t: dict):
     return "two_phase_commit", scenarios.get("two_phase_commit").reference_source, rules
 
 
-def _retry(t: dict):
+def _retry(t: dict[str, bool]) -> Built:
     flags = {"BACKOFF": t["backoff"], "JITTER": t["jitter"], "CAP": t["cap"]}
     rules = [_rule("outage", "inventory:long")] if t["long_outage"] else []
     return "retry_storm", _template("retry_storm", **flags), rules
 
 
-def _shipping(t: dict):
+def _shipping(t: dict[str, bool]) -> Built:
     sc = scenarios.get("shipping_down")
     source = sc.reference_source if t["authorize_first"] else sc.variants["capture_first"][0]
     return "shipping_down", source, [_rule("outage", "shipping:long")] if t["long_outage"] else []
 
 
-def _poison(t: dict):
-    rules = []
+def _poison(t: dict[str, bool]) -> Built:
+    rules: list[Rule] = []
     if t["poison"]:
         rules.append(_rule("malformed", "producer:msg-2"))
     if t["fx_timeout"]:
@@ -489,7 +511,7 @@ def _poison(t: dict):
     return "poison_message", _template("poison_message", DLQ=t["dlq"]), rules
 
 
-def _breaker(t: dict):
+def _breaker(t: dict[str, bool]) -> Built:
     flags = {"BREAKER": t["breaker"], "TRIAL_LIMIT": t["trial_limit"], "WINDOW": t["window"]}
     rules = [_rule("outage", "inventory:long")] if t["stays_down"] else []
     return "circuit_breaker", _template("circuit_breaker", **flags), rules
@@ -515,7 +537,7 @@ def _late_payment(t: dict[str, bool]) -> Built:
     return "order_saga_choreography", _template("order_saga_choreography", **flags), rules
 
 
-_BUILDERS = {
+_BUILDERS: dict[str, Callable[[dict[str, bool]], Built]] = {
     "order-saga": _order_saga,
     "travel-booking": _travel,
     "idempotent-charge": _charge,
@@ -529,7 +551,7 @@ _BUILDERS = {
 }
 
 
-def resolve(key: str, toggles: dict | None = None) -> tuple[str, str, list[dict]]:
+def resolve(key: str, toggles: dict[str, Any] | None = None) -> Built:
     """(scenario name, trusted source, fault rules) for these toggles."""
     if key not in PLAYGROUNDS:
         raise KeyError(f"unknown playground {key!r}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+from collections.abc import Callable
 
 
 def world_rng(seed: int) -> random.Random:
@@ -18,7 +19,7 @@ def unit(*parts: object) -> float:
     return int.from_bytes(digest, "big") / 2.0**64
 
 
-def unit_prefix(*parts: object):
+def unit_prefix(*parts: object) -> Callable[[object], float]:
     """``draw(last)`` == ``unit(*parts, last)``, hashing the shared prefix once."""
     base = hashlib.blake2b(("|".join(map(str, parts)) + "|").encode(), digest_size=8)
 

@@ -13,8 +13,12 @@ is in flight gets a conflict, and keys expire after ``KEY_TTL`` ms.
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING, Any
 
 from . import effects
+
+if TYPE_CHECKING:  # the world owns the RPC layer
+    from .world import World
 
 KEY_TTL = 30_000
 # Operations that undo a step are drawn as compensations in the trace.
@@ -28,14 +32,20 @@ BUCKET_MS = 100
 
 
 class Rpc:
-    def __init__(self, world) -> None:
+    def __init__(self, world: World) -> None:
         self.world = world
         self.counts: dict[str, int] = {}
-        self.keys: dict[tuple[str, str], dict] = {}
+        self.keys: dict[tuple[str, str], dict[str, Any]] = {}
         self.load: dict[str, dict[int, int]] = {}
-        self.calls: list[dict] = []
+        self.calls: list[dict[str, Any]] = []
 
-    def from_guest(self, caller: str, caller_site: str, payload, budget=None) -> dict:
+    def from_guest(
+        self,
+        caller: str,
+        caller_site: str,
+        payload: object,
+        budget: effects._Budget | None = None,
+    ) -> dict[str, Any]:
         if not isinstance(payload, dict) or payload.get("kind") != "call":
             raise effects.GuestProtocolError("invalid callback from the sandbox: not a call")
         service = effects._name(payload.get("service"), "call.service")
@@ -57,10 +67,10 @@ class Rpc:
         site: str,
         service: str,
         op: str,
-        data: dict,
+        data: dict[str, Any],
         key: str | None = None,
         corr: str | None = None,
-    ) -> dict:
+    ) -> dict[str, Any]:
         w = self.world
         if ">" not in site:  # a trusted caller: name the callee in the site too
             site = f"{site}>{service}.{op}"
@@ -100,7 +110,7 @@ class Rpc:
             return {"status": "timeout"}
         platform = key is not None and service in w.scenario.idempotent_services
         fingerprint = json.dumps([op, data], sort_keys=True)
-        if platform:
+        if platform and key is not None:  # (platform implies a key)
             record = self.keys.get((service, key))
             if record and record["expires"] <= w.now:
                 w.log("expired", service, f"idempotency key {key} expired; handling as new", tag)
@@ -160,7 +170,7 @@ class Rpc:
                 "message": "RetryLater and Poison only make sense in message handlers",
             }
         result = resp["value"] if isinstance(resp["value"], dict) else {"value": resp["value"]}
-        if platform:
+        if platform and key is not None:
             self.keys[(service, key)] = {
                 "fingerprint": fingerprint,
                 "result": result,
@@ -174,10 +184,10 @@ class Rpc:
         site: str,
         service: str,
         op: str,
-        result: dict,
-        tag: dict,
+        result: dict[str, Any],
+        tag: dict[str, Any],
         replayed: bool = False,
-    ) -> dict:
+    ) -> dict[str, Any]:
         w = self.world
         if w.plan.fires("reply_lost", site, w.now):
             w.log("timeout", caller, f"{service} did {op} but the reply was lost; timed out", tag)
@@ -196,6 +206,6 @@ class Rpc:
         return [[b * BUCKET_MS, n] for b, n in sorted(self.load.get(service, {}).items())]
 
 
-def _short(data) -> str:
+def _short(data: object) -> str:
     text = ", ".join(f"{k}={v}" for k, v in data.items()) if isinstance(data, dict) else str(data)
     return text if len(text) <= 80 else text[:77] + "..."

@@ -28,7 +28,7 @@ _STDOUT_LOCK = threading.RLock()
 
 # A callback lets guest code ask the trusted side something mid-call (an RPC
 # to another simulated service, for instance) and wait for the answer.
-Callback = Callable[[dict], dict]
+Callback = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,9 @@ class RunnerError(Exception):
 
 
 class Runner(Protocol):
-    def request(self, request: dict, on_callback: Callback | None = None) -> dict: ...
+    def request(
+        self, request: dict[str, Any], on_callback: Callback | None = None
+    ) -> dict[str, Any]: ...
 
     def output(self) -> tuple[str, int]:
         """What learner code printed: (kept text, bytes dropped past the cap)."""
@@ -89,12 +91,17 @@ class Runner(Protocol):
     def close(self) -> None: ...
 
 
-def _load_guest_dispatch():
+# Makes the runner for one grading: (source, limits) -> Runner (InProcessRunner, JailRunner).
+RunnerFactory = Callable[[str, Limits], Runner]
+
+
+def _load_guest_dispatch() -> Callable[[dict[str, object], Any, Callback], dict[str, Any]]:
+    """The guest dispatcher's ``handle``."""
     if str(GUEST_DIR) not in sys.path:
         sys.path.insert(0, str(GUEST_DIR))
     import dispatch  # noqa: E402  (guest modules are flat, stdlib-only)
 
-    return dispatch
+    return dispatch.handle
 
 
 @dataclass
@@ -107,7 +114,7 @@ class InProcessRunner:
     # False only for the scenario worlds' own participants (stateless trusted code, many calls).
     fresh: bool = True
     _code: Any = field(init=False, default=None)
-    _namespace: dict = field(init=False, default_factory=dict)
+    _namespace: dict[str, Any] = field(init=False, default_factory=dict)
     _out: io.StringIO = field(init=False, default_factory=io.StringIO)
 
     def __post_init__(self) -> None:
@@ -119,18 +126,20 @@ class InProcessRunner:
             sys.path.insert(0, str(GUEST_DIR))
         self._namespace = self._fresh()
 
-    def _fresh(self) -> dict:
+    def _fresh(self) -> dict[str, Any]:
         # Like the jail: every request sees a freshly loaded module (globals are not durable).
         namespace = {"__name__": "solution"}
         with _STDOUT_LOCK, contextlib.redirect_stdout(self._out):
             exec(self._code, namespace)
         return namespace
 
-    def request(self, request: dict, on_callback: Callback | None = None) -> dict:
-        dispatch = _load_guest_dispatch()
+    def request(
+        self, request: dict[str, Any], on_callback: Callback | None = None
+    ) -> dict[str, Any]:
+        handle = _load_guest_dispatch()
         namespace = self._fresh() if self.fresh else self._namespace
         with _STDOUT_LOCK, contextlib.redirect_stdout(self._out):
-            return dispatch.handle(namespace, request, on_callback or _no_callback)
+            return handle(namespace, request, on_callback or _no_callback)
 
     def output(self) -> tuple[str, int]:
         text = self._out.getvalue()
@@ -147,5 +156,5 @@ class InProcessRunner:
         self.close()
 
 
-def _no_callback(payload: dict) -> dict:
+def _no_callback(payload: dict[str, Any]) -> dict[str, Any]:
     raise RuntimeError("no callback handler installed")

@@ -7,32 +7,36 @@ whole transaction.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class Store:
     def __init__(self, service: str) -> None:
         self.service = service
-        self.tables: dict[str, dict[str, dict]] = {}
-        self.outbox: list[dict] = []
+        self.tables: dict[str, dict[str, dict[str, Any]]] = {}
+        self.outbox: list[dict[str, Any]] = []
         self._seq = 0
 
-    def table(self, name: str) -> dict[str, dict]:
+    def table(self, name: str) -> dict[str, dict[str, Any]]:
         return self.tables.setdefault(name, {})
 
-    def rows(self, name: str) -> dict[str, dict]:
+    def rows(self, name: str) -> dict[str, dict[str, Any]]:
         return self.tables.get(name, {})
 
-    def get(self, name: str, key: str) -> dict | None:
+    def get(self, name: str, key: str) -> dict[str, Any] | None:
         return self.tables.get(name, {}).get(key)
 
-    def snapshot(self) -> dict:
+    def snapshot(self) -> dict[str, Any]:
         # Rows are replaced on write, never mutated, so a shallow copy is a stable snapshot.
         return {name: dict(rows) for name, rows in self.tables.items()}
 
-    def commit(self, writes: list, outbox: list[dict]) -> tuple[str | None, list[dict]]:
+    def commit(
+        self, writes: list[Any], outbox: list[dict[str, Any]]
+    ) -> tuple[str | None, list[dict[str, Any]]]:
         """Apply a transaction. Returns (problem, new outbox rows); on a problem nothing applies."""
-        view: dict[tuple[str, str], dict | None] = {}
+        view: dict[tuple[str, str], dict[str, Any] | None] = {}
 
-        def current(table: str, key: str) -> dict | None:
+        def current(table: str, key: str) -> dict[str, Any] | None:
             return view[(table, key)] if (table, key) in view else self.get(table, key)
 
         for op, table, key, row in writes:

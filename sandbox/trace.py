@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 
+from .report import TraceStep
+
 MAX_STEPS = 4000
 
 
 class Trace:
     def __init__(self) -> None:
-        self.steps: list[dict] = []
+        self.steps: list[TraceStep] = []
         self.dropped = 0
 
     def add(
@@ -26,7 +28,7 @@ class Trace:
         if len(self.steps) >= MAX_STEPS:
             self.dropped += 1
             return
-        step = {
+        step: TraceStep = {
             "t": t,
             "service": service,
             "kind": kind,

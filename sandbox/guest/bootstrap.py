@@ -25,21 +25,35 @@ honest programs on a clean channel and makes dishonest ones work for it.
 Flat, stdlib only, no imports from the host package.
 """
 
+from __future__ import annotations
+
 import os
 import sys
+
+# Nothing is imported that the jail does not need (typing included): annotations are strings.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from types import CodeType
+    from typing import Any, NoReturn
+
+    Frame = dict[str, Any]  # a protocol frame (JSON object)
+    Handle = Callable[[dict[str, object], Any, Callable[[Frame], Any]], Frame]
+    Spare = tuple[int, int, int, int]  # (pid, job_w, result_r, cpu seconds) of a waiting child
+    Failure = tuple[str, str]  # (kind, message)
 
 MAX_IN_FRAME = 16 * 1024 * 1024
 MAX_OUT_FRAME = 1024 * 1024 + 4  # the host refuses larger frames anyway
 
 
-def _exit_fatal(wfd, message):
+def _exit_fatal(wfd: int, message: str) -> NoReturn:
     try:
         _write_frame(wfd, {"type": "fatal", "message": message})
     finally:
         os._exit(70)
 
 
-def _encode_frame(obj):
+def _encode_frame(obj: Frame) -> bytes:
     import json
 
     data = json.dumps(obj, separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode(
@@ -48,19 +62,19 @@ def _encode_frame(obj):
     return len(data).to_bytes(4, "big") + data
 
 
-def _write_all(wfd, buf):
+def _write_all(wfd: int, buf: bytes | bytearray) -> None:
     view = memoryview(buf)
     while view:
         n = os.write(wfd, view)
         view = view[n:]
 
 
-def _write_frame(wfd, obj):
+def _write_frame(wfd: int, obj: Frame) -> None:
     _write_all(wfd, _encode_frame(obj))
 
 
-def _read_exact(rfd, n):
-    chunks = []
+def _read_exact(rfd: int, n: int) -> bytes:
+    chunks: list[bytes] = []
     while n:
         chunk = os.read(rfd, min(n, 1 << 20))
         if not chunk:
@@ -70,14 +84,14 @@ def _read_exact(rfd, n):
     return b"".join(chunks)
 
 
-def _read_raw_frame(rfd):
+def _read_raw_frame(rfd: int) -> bytes:
     size = int.from_bytes(_read_exact(rfd, 4), "big")
     if size > MAX_IN_FRAME:
         os._exit(71)
     return _read_exact(rfd, size)
 
 
-def _parse_frame(raw):
+def _parse_frame(raw: bytes) -> Frame:
     import json
 
     obj = json.loads(raw.decode("utf-8"))
@@ -86,16 +100,16 @@ def _parse_frame(raw):
     return obj
 
 
-def _read_frame(rfd):
+def _read_frame(rfd: int) -> Frame:
     return _parse_frame(_read_raw_frame(rfd))
 
 
-def _complete(buf):
+def _complete(buf: bytes | bytearray) -> bool:
     return len(buf) >= 4 and int.from_bytes(buf[:4], "big") == len(buf) - 4
 
 
-def _read_all(fd):
-    chunks = []
+def _read_all(fd: int) -> bytes:
+    chunks: list[bytes] = []
     while True:
         chunk = os.read(fd, 1 << 16)
         if not chunk:
@@ -103,7 +117,7 @@ def _read_all(fd):
         chunks.append(chunk)
 
 
-def _hide_fd(fd):
+def _hide_fd(fd: int) -> int:
     """Move a protocol fd to a random high number, close-on-exec."""
     import fcntl
     import random
@@ -133,7 +147,7 @@ def _hide_fd(fd):
     return fd
 
 
-def _limit_ipc():
+def _limit_ipc() -> None:
     # SysV shared memory and message queues live outside RLIMIT_AS.  We are
     # still root (before the uid drop) in a fresh IPC namespace, so shrink
     # them to nothing there.  Harmless if not permitted (unjailed mode).
@@ -145,12 +159,12 @@ def _limit_ipc():
             pass
 
 
-def _set_limits(limits, cpu_total):
+def _set_limits(limits: dict[str, Any], cpu_total: float) -> None:
     import resource
 
     mib = 1024 * 1024
 
-    def setlim(res, value):
+    def setlim(res: int, value: int) -> None:
         try:
             resource.setrlimit(res, (value, value))
         except (ValueError, OSError):
@@ -174,7 +188,7 @@ def _set_limits(limits, cpu_total):
     setlim(resource.RLIMIT_NPROC, int(limits["processes"]))
 
 
-def _drop_privileges(uid):
+def _drop_privileges(uid: int) -> None:
     os.setgroups([])
     os.setgid(uid)
     os.setuid(uid)
@@ -187,11 +201,11 @@ def _drop_privileges(uid):
     raise OSError("could regain root after dropping privileges")
 
 
-def _describe(exc):
+def _describe(exc: object) -> str:
     try:
         text = str(exc)
-        if not isinstance(text, str):
-            text = "<unprintable>"
+        if not isinstance(text, str):  # defensive: a hostile object's __str__
+            text = "<unprintable>"  # type: ignore[unreachable]
     except BaseException:  # noqa: BLE001 - a learner __str__ may raise anything
         text = "<unprintable>"
     if len(text) > 2000:
@@ -199,7 +213,7 @@ def _describe(exc):
     return text
 
 
-def _learner_lineno(exc):
+def _learner_lineno(exc: BaseException) -> int | None:
     tb = exc.__traceback__
     line = None
     while tb is not None:
@@ -209,15 +223,17 @@ def _learner_lineno(exc):
     return line
 
 
-def _flush_output():
+def _flush_output() -> None:
     for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+        if stream is None:
+            continue
         try:
             stream.flush()
         except BaseException:
             pass
 
 
-def main():
+def main() -> None:
     import json
 
     config = json.loads(sys.argv[1])
@@ -324,7 +340,16 @@ class _Zygote:
     this makes it so, whatever the code does (a simulated crash, a new schedule, a concurrent
     copy of a request: each is another child)."""
 
-    def __init__(self, rfd, wfd, handle, code, per_call_cpu, cpu_total, pid_namespace):
+    def __init__(
+        self,
+        rfd: int,
+        wfd: int,
+        handle: Handle,
+        code: CodeType,
+        per_call_cpu: int,
+        cpu_total: float,
+        pid_namespace: bool,
+    ) -> None:
         self.rfd, self.wfd, self.handle, self.code = rfd, wfd, handle, code
         self.per_call_cpu = per_call_cpu
         self.cpu_total = cpu_total
@@ -338,24 +363,24 @@ class _Zygote:
             (os.getcwd(), "/dev/shm") if pid_namespace and os.getpid() < 100 else (os.getcwd(),)
         )
         self.scratch = [d for d in places if os.path.isdir(d) and os.access(d, os.W_OK)]
-        self.pending = None
+        self.pending: int | None = None
         import gc
 
         gc.freeze()  # children share these pages instead of copying them when a collection runs
-        self.spare = self._spawn()
+        self.spare: Spare | None = self._spawn()
 
     # -- in the child ---------------------------------------------------------
 
-    def _fresh_namespace(self):
+    def _fresh_namespace(self) -> dict[str, object]:
         import builtins
         import random
 
         random.seed(0)  # the same input gives the same answer, in every child
-        namespace = {"__name__": "solution", "__builtins__": builtins}
+        namespace: dict[str, object] = {"__name__": "solution", "__builtins__": builtins}
         exec(self.code, namespace)
         return namespace
 
-    def load_body(self):
+    def load_body(self) -> Frame:
         try:
             with _quiet_if(False):
                 self._fresh_namespace()
@@ -369,10 +394,10 @@ class _Zygote:
             }
         return {"type": "ready"}
 
-    def request_body(self, rid, request):
+    def request_body(self, rid: object, request: Any) -> Frame:
         wfd, rfd = self.wfd, self.rfd
 
-        def callback(payload, _rid=rid):
+        def callback(payload: Frame, _rid: object = rid) -> Any:
             _flush_output()
             _write_frame(wfd, {"type": "callback", "id": _rid, "payload": payload})
             reply = _read_frame(rfd)
@@ -401,7 +426,7 @@ class _Zygote:
 
     # -- in the zygote --------------------------------------------------------
 
-    def _spawn(self):
+    def _spawn(self) -> Spare:
         """A pristine child, forked ahead of need: it waits (running nothing of the learner's)
         until it is handed one job, so the fork costs no time on the grading's critical path."""
         import resource
@@ -456,12 +481,13 @@ class _Zygote:
         os.close(result_w)
         return pid, job_w, result_r, cpu
 
-    def run_child(self, job):
+    def run_child(self, job: bytes) -> tuple[bytes, Failure | None]:
         """Hand ``job`` (b"load", or a request frame's bytes) to the waiting child. Returns
-        (frame bytes, None) once it answered, or (None, (kind, message)) if it died first. The
+        (frame bytes, None) once it answered, or (b"", (kind, message)) if it died first. The
         child hands its answer to this process, which passes it on: a child that kills this
         process never gets an answer through, and once its answer is in the child is killed
         (``finish``), so it cannot go on running beside the next call."""
+        assert self.spare is not None, "a pristine child is always waiting"
         pid, job_w, result_r, cpu = self.spare
         self.spare = None
         try:
@@ -481,34 +507,34 @@ class _Zygote:
             return bytes(buf), None
         status, used = self._reap(pid)
         if too_big:
-            return None, (
+            return b"", (
                 "protocol",
                 "the answer of your code is larger than %d MiB" % (MAX_OUT_FRAME >> 20),
             )
         if os.WIFSIGNALED(status):
             sig = os.WTERMSIG(status)
             if sig in (24, 9) and used >= cpu - 0.5:  # SIGXCPU, or SIGKILL at the hard limit
-                return None, ("cpu", "your code used more than %d s of CPU time" % cpu)
-            return None, (
+                return b"", ("cpu", "your code used more than %d s of CPU time" % cpu)
+            return b"", (
                 "died",
                 "your process died (signal %d, %s)" % (sig, _SIGNALS.get(sig, "killed")),
             )
         if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 70:
-            return None, ("died", "your code broke the sandbox's answer (it could not be sent)")
-        return None, (
+            return b"", ("died", "your code broke the sandbox's answer (it could not be sent)")
+        return b"", (
             "died",
             "your process exited (exit code %d) before answering"
             % (os.WEXITSTATUS(status) if os.WIFEXITED(status) else -1),
         )
 
-    def finish(self):
+    def finish(self) -> None:
         """After an answer went out (while the host works on it): end the child that gave it,
         clean up after it, and fork the next pristine child."""
         if self.pending is not None:
             pid, self.pending = self.pending, None
             self._reap(pid)
 
-    def _reap(self, pid):
+    def _reap(self, pid: int) -> tuple[int, float]:
         import signal
 
         try:
@@ -522,7 +548,7 @@ class _Zygote:
         self.spare = self._spawn()
         return status, used
 
-    def _collect(self, pid, result_r):
+    def _collect(self, pid: int, result_r: int) -> tuple[bytearray, bool]:
         """Read the child's answer until it is complete or the child exits (not until EOF:
         processes it forked may hold the pipe open forever). Returns (bytes, too_big)."""
         import select
@@ -563,7 +589,7 @@ class _Zygote:
             if pidfd is not None:
                 os.close(pidfd)
 
-    def _sweep(self, pid):
+    def _sweep(self, pid: int) -> None:
         """Kill whatever the child left behind (processes it forked) and wipe the files it wrote:
         nothing of one call may reach the next but what the simulator carries (ctx.db)."""
         import signal
@@ -600,7 +626,7 @@ class _Zygote:
                 except OSError:
                     pass
 
-    def serve(self):
+    def serve(self) -> NoReturn:
         while True:
             raw = _read_raw_frame(self.rfd)
             frame = _parse_frame(raw)
@@ -649,17 +675,17 @@ _SIGNALS = {
 class _quiet_if:
     """Silence Python-level prints while a module is loaded again for another call."""
 
-    def __init__(self, quiet):
+    def __init__(self, quiet: bool) -> None:
         self.quiet = quiet
 
-    def __enter__(self):
+    def __enter__(self) -> None:
         if self.quiet:
             import io
 
             self.saved = sys.stdout, sys.stderr
             sys.stdout = sys.stderr = io.StringIO()
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         if self.quiet:
             sys.stdout, sys.stderr = self.saved
 

@@ -14,14 +14,28 @@ Requests (all JSON):
   {"op": "batch", "requests": [...]}            -> {"results": [...]}
 """
 
+from __future__ import annotations
+
 import traceback
 
 import saga_api
 
+# The guest imports nothing it does not need (typing included): annotations are strings here.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+    Json = dict[str, Any]  # a JSON object this side builds
+    # A request as the simulator sent it: JSON whose shape is the simulator's contract (documented
+    # above), read with .get() so that a missing field reads as None, as it always has.
+    Incoming = Any
+    Callback = Callable[[Json], Json]
+
 _API_FILES = ("dispatch.py", "saga_api.py")
 
 
-def handle(namespace, request, callback):
+def handle(namespace: dict[str, object], request: Incoming, callback: Callback) -> Json:
     op = request.get("op")
     if op == "batch":
         return {"results": [handle(namespace, r, callback) for r in request.get("requests", [])]}
@@ -34,27 +48,27 @@ def handle(namespace, request, callback):
     return {"ok": False, "error": f"unknown op {op!r}", "traceback": ""}
 
 
-def _describe(namespace):
+def _describe(namespace: dict[str, object]) -> Json:
     functions = sorted(
         k
         for k, v in namespace.items()
         if callable(v) and not k.startswith("_") and not isinstance(v, type)
     )
-    constants = {}
+    constants: Json = {}
     for k, v in namespace.items():
         if k.isupper() and isinstance(v, (int, float, str, bool, type(None))):
             constants[k] = v
     return {"functions": functions, "constants": constants}
 
 
-def _lookup(namespace, name):
+def _lookup(namespace: dict[str, object], name: str) -> Callable[..., object]:
     fn = namespace.get(name)
     if not callable(fn):
         raise LookupError(f"your code must define a function named {name}()")
     return fn
 
 
-def _jsonable(value, depth=0):
+def _jsonable(value: object, depth: int = 0) -> Any:
     if depth > 20:
         raise ValueError("value nested too deeply")
     if value is None or isinstance(value, (bool, int, float, str)):
@@ -62,7 +76,7 @@ def _jsonable(value, depth=0):
     if isinstance(value, (list, tuple)):
         return [_jsonable(v, depth + 1) for v in value]
     if isinstance(value, dict):
-        out = {}
+        out: Json = {}
         for k, v in value.items():
             if not isinstance(k, str):
                 raise ValueError(f"dict key {k!r} is not a string")
@@ -76,7 +90,7 @@ def _jsonable(value, depth=0):
     )
 
 
-def _short_traceback(exc):
+def _short_traceback(exc: BaseException) -> str:
     frames = [
         f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.endswith(_API_FILES)
     ]
@@ -84,11 +98,11 @@ def _short_traceback(exc):
     return "\n".join(lines)
 
 
-def _error(exc):
+def _error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:500]
 
 
-def _pure(namespace, request):
+def _pure(namespace: dict[str, object], request: Incoming) -> Json:
     try:
         fn = _lookup(namespace, request.get("fn"))
         value = _jsonable(fn(*request.get("args", [])))
@@ -102,7 +116,7 @@ def _pure(namespace, request):
         }
 
 
-def _call(namespace, request, callback):
+def _call(namespace: dict[str, object], request: Incoming, callback: Callback) -> Json:
     recorder = saga_api._Recorder()
     ctx = saga_api.Context(
         request.get("service"),
@@ -112,6 +126,7 @@ def _call(namespace, request, callback):
         callback,
         request.get("invocation", "0"),
     )
+    arg: saga_api.Event | saga_api.Request
     if "event" in request:
         e = request["event"]
         arg = saga_api.Event(
@@ -123,7 +138,7 @@ def _call(namespace, request, callback):
             e.get("attempt", 1),
         )
     else:
-        r = request.get("request") or {}
+        r: Incoming = request.get("request") or {}
         arg = saga_api.Request(
             r.get("op"),
             r.get("data"),
@@ -131,7 +146,7 @@ def _call(namespace, request, callback):
             r.get("correlation_id"),
             r.get("caller"),
         )
-    out = {
+    out: Json = {
         "ok": True,
         "error": None,
         "traceback": "",

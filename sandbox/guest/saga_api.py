@@ -26,6 +26,17 @@ from __future__ import annotations
 
 import contextlib
 
+# The guest imports nothing it does not need (typing included): annotations are strings here.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Mapping
+    from typing import Any
+
+    _RowBase = dict[str, Any]
+    Snapshot = dict[str, dict[str, dict[str, Any]]]  # {table: {key: row}}
+else:
+    _RowBase = dict
+
 __all__ = [
     "Event",
     "Request",
@@ -77,7 +88,7 @@ class RetryLater(Exception):
     """Raise from a message handler to have the message delivered again after ``after_ms``
     of virtual time (a durable timer; it does not count as a failure)."""
 
-    def __init__(self, after_ms: int = 500):
+    def __init__(self, after_ms: int = 500) -> None:
         super().__init__(f"retry after {after_ms} ms")
         self.after_ms = int(after_ms)
 
@@ -96,7 +107,15 @@ class Event:
 
     __slots__ = ("id", "type", "data", "correlation_id", "source", "attempt")
 
-    def __init__(self, id, type, data, correlation_id=None, source=None, attempt=1):
+    def __init__(
+        self,
+        id: str,
+        type: str,
+        data: dict[str, Any],
+        correlation_id: str | None = None,
+        source: str | None = None,
+        attempt: int = 1,
+    ) -> None:
         self.id = id  # unique per message; duplicates repeat it
         self.type = type  # e.g. "OrderCreated"
         self.data = data  # a dict
@@ -104,7 +123,7 @@ class Event:
         self.source = source  # the service that published it
         self.attempt = attempt  # 1 on first delivery, 2+ on redelivery
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Event({self.type} {self.id} {self.data!r} corr={self.correlation_id})"
 
 
@@ -113,14 +132,21 @@ class Request:
 
     __slots__ = ("op", "data", "idempotency_key", "correlation_id", "caller")
 
-    def __init__(self, op, data, idempotency_key=None, correlation_id=None, caller=None):
+    def __init__(
+        self,
+        op: str,
+        data: dict[str, Any],
+        idempotency_key: str | None = None,
+        correlation_id: str | None = None,
+        caller: str | None = None,
+    ) -> None:
         self.op = op
         self.data = data
         self.idempotency_key = idempotency_key
         self.correlation_id = correlation_id
         self.caller = caller
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Request({self.op} {self.data!r} key={self.idempotency_key})"
 
 
@@ -129,35 +155,34 @@ class Step:
 
     __slots__ = ("name", "action", "compensation")
 
-    def __init__(self, name, action, compensation=None):
+    def __init__(self, name: str, action: str, compensation: str | None = None) -> None:
         self.name = name
         self.action = action
         self.compensation = compensation
 
-    def to_json(self):
+    def to_json(self) -> dict[str, str | None]:
         return {"name": self.name, "action": self.action, "compensation": self.compensation}
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Step({self.name!r}, {self.action!r}, {self.compensation!r})"
 
 
-_MISSING = object()
 MAX_EFFECTS = 200  # what the simulator accepts from one invocation
 
 
-class Row(dict):
+class Row(_RowBase):
     """A row read from the store: a plain dict that is always truthy, even when empty,
     so ``if tx.get("processed", event.id):`` works for rows stored as ``{}``."""
 
-    def __bool__(self):
+    def __bool__(self) -> bool:
         return True
 
 
-def _row(row):
+def _row(row: dict[str, Any]) -> Row:
     return Row(_copy(row))
 
 
-def _copy(row):
+def _copy(row: Any) -> Any:
     if isinstance(row, dict):
         return {k: _copy(v) for k, v in row.items()}
     if isinstance(row, list):
@@ -165,7 +190,7 @@ def _copy(row):
     return row
 
 
-def _check_key(table, key):
+def _check_key(table: object, key: object) -> None:
     if not isinstance(table, str) or not isinstance(key, str):
         raise TypeError("table names and keys must be strings")
 
@@ -174,11 +199,11 @@ class _Recorder:
     """Collects effects in order. Where a crash falls is decided by the simulator, which never
     tells this side: it cuts the effects at the crash point itself and refuses calls past it."""
 
-    def __init__(self):
-        self.effects = []
+    def __init__(self) -> None:
+        self.effects: list[dict[str, Any]] = []
         self.sent = 0  # effects already sent to the simulator with a call
 
-    def record(self, effect):
+    def record(self, effect: dict[str, Any]) -> None:
         if len(self.effects) >= MAX_EFFECTS:
             raise SagaError(f"more than {MAX_EFFECTS} writes, messages and calls in one invocation")
         self.effects.append(effect)
@@ -188,25 +213,24 @@ class Transaction:
     """All-or-nothing: the writes and outbox rows apply together when the ``with``
     block ends normally, and not at all if it raises."""
 
-    def __init__(self, db):
+    def __init__(self, db: Database) -> None:
         self._db = db
-        self._writes = []  # [op, table, key, row-or-fields]
-        self._overlay = {}  # (table, key) -> row | None (deleted)
-        self._outbox = []
+        self._writes: list[list[Any]] = []  # [op, table, key, row-or-fields]
+        self._overlay: dict[tuple[str, str], dict[str, Any] | None] = {}  # None: deleted
+        self._outbox: list[dict[str, Any]] = []
 
-    def _read(self, table, key):
-        found = self._overlay.get((table, key), _MISSING)
-        if found is _MISSING:
-            return self._db._read(table, key)
-        return found
+    def _read(self, table: str, key: str) -> dict[str, Any] | None:
+        if (table, key) in self._overlay:
+            return self._overlay[(table, key)]
+        return self._db._read(table, key)
 
-    def get(self, table, key, default=None):
+    def get(self, table: str, key: str, default: Any = None) -> Any:
         """The row as a dict (a copy), or ``default`` if there is none."""
         _check_key(table, key)
         row = self._read(table, key)
         return default if row is None else _row(row)
 
-    def find(self, table, **where):
+    def find(self, table: str, **where: Any) -> list[tuple[str, Row]]:
         """All rows of ``table`` whose fields equal ``where``: a list of (key, row), sorted by key."""
         keys = set(self._db._keys(table)) | {k for (t, k) in self._overlay if t == table}
         out = []
@@ -216,16 +240,16 @@ class Transaction:
                 out.append((key, _row(row)))
         return out
 
-    def insert(self, table, key, row):
+    def insert(self, table: str, key: str, row: Mapping[str, Any]) -> None:
         """Add a new row; raises ``DuplicateKey`` if the key exists."""
         _check_key(table, key)
         if self._read(table, key) is not None:
             raise DuplicateKey(f"{table}/{key} already exists")
-        row = _copy(dict(row))
-        self._overlay[(table, key)] = row
-        self._writes.append(["insert", table, key, row])
+        new = _copy(dict(row))
+        self._overlay[(table, key)] = new
+        self._writes.append(["insert", table, key, new])
 
-    def update(self, table, key, **fields):
+    def update(self, table: str, key: str, **fields: Any) -> None:
         """Change some fields of an existing row; raises ``NotFound`` if there is none."""
         _check_key(table, key)
         row = self._read(table, key)
@@ -236,21 +260,23 @@ class Transaction:
         self._overlay[(table, key)] = new
         self._writes.append(["update", table, key, _copy(fields)])
 
-    def put(self, table, key, row):
+    def put(self, table: str, key: str, row: Mapping[str, Any]) -> None:
         """Insert or replace a row."""
         _check_key(table, key)
-        row = _copy(dict(row))
-        self._overlay[(table, key)] = row
-        self._writes.append(["put", table, key, row])
+        new = _copy(dict(row))
+        self._overlay[(table, key)] = new
+        self._writes.append(["put", table, key, new])
 
-    def delete(self, table, key):
+    def delete(self, table: str, key: str) -> None:
         _check_key(table, key)
         if self._read(table, key) is None:
             raise NotFound(f"{table}/{key} does not exist")
         self._overlay[(table, key)] = None
         self._writes.append(["delete", table, key, None])
 
-    def outbox(self, type, data, *, correlation_id=None):
+    def outbox(
+        self, type: str, data: Mapping[str, Any], *, correlation_id: str | None = None
+    ) -> None:
         """Queue an event in this service's outbox table, in this transaction. The relay
         publishes it after the commit (at least once)."""
         if not isinstance(type, str):
@@ -263,30 +289,29 @@ class Transaction:
 class Database:
     """Your service's store. Reads outside a transaction see the last committed state."""
 
-    def __init__(self, snapshot, recorder):
+    def __init__(self, snapshot: Snapshot, recorder: _Recorder) -> None:
         self._base = snapshot  # {table: {key: row}}; never mutated here
-        self._overlay = {}
+        self._overlay: dict[tuple[str, str], dict[str, Any] | None] = {}
         self._recorder = recorder
 
-    def _read(self, table, key):
-        found = self._overlay.get((table, key), _MISSING)
-        if found is _MISSING:
-            return self._base.get(table, {}).get(key)
-        return found
+    def _read(self, table: str, key: str) -> dict[str, Any] | None:
+        if (table, key) in self._overlay:
+            return self._overlay[(table, key)]
+        return self._base.get(table, {}).get(key)
 
-    def _keys(self, table):
+    def _keys(self, table: str) -> set[str]:
         return set(self._base.get(table, {})) | {k for (t, k) in self._overlay if t == table}
 
-    def get(self, table, key, default=None):
+    def get(self, table: str, key: str, default: Any = None) -> Any:
         _check_key(table, key)
         row = self._read(table, key)
         return default if row is None else _row(row)
 
-    def find(self, table, **where):
+    def find(self, table: str, **where: Any) -> list[tuple[str, Row]]:
         return Transaction(self).find(table, **where)
 
     @contextlib.contextmanager
-    def transaction(self):
+    def transaction(self) -> Iterator[Transaction]:
         tx = Transaction(self)
         yield tx
         if tx._writes or tx._outbox:
@@ -297,7 +322,15 @@ class Database:
 class Context:
     """What a function can do besides reading its input."""
 
-    def __init__(self, service, now, snapshot, recorder, callback, invocation):
+    def __init__(
+        self,
+        service: str,
+        now: int,
+        snapshot: Snapshot,
+        recorder: _Recorder,
+        callback: Callable[[dict[str, Any]], Any],  # the simulator's answer: a JSON object
+        invocation: str,
+    ) -> None:
         self.service = service  # the service this code runs in
         self.now = now  # virtual time in ms
         self.db = Database(snapshot, recorder)
@@ -306,12 +339,14 @@ class Context:
         self._invocation = invocation
         self._ids = 0
 
-    def new_id(self, prefix="id"):
+    def new_id(self, prefix: str = "id") -> str:
         """A fresh id, unique across the simulation (but different on every retry!)."""
         self._ids += 1
         return f"{prefix}-{self._invocation}-{self._ids}"
 
-    def publish(self, type, data, *, correlation_id=None):
+    def publish(
+        self, type: str, data: Mapping[str, Any], *, correlation_id: str | None = None
+    ) -> None:
         """Publish directly to the broker, right now, outside any transaction (no outbox)."""
         self._recorder.record(
             {
@@ -322,7 +357,15 @@ class Context:
             }
         )
 
-    def call(self, service, op, data, *, idempotency_key=None, correlation_id=None):
+    def call(
+        self,
+        service: str,
+        op: str,
+        data: Mapping[str, Any],
+        *,
+        idempotency_key: str | None = None,
+        correlation_id: str | None = None,
+    ) -> dict[str, Any]:
         """Call ``op`` on another service and return its answer (a dict).
 
         Raises ``Timeout`` when no answer comes back (the request or the reply was lost,
@@ -346,14 +389,18 @@ class Context:
         answer = self._callback(
             {"kind": "call", "index": len(self._recorder.effects), "pending": pending, **effect}
         )
-        status = answer.get("status")
+        status: str | None = answer.get("status")
         effect["status"] = status
         self._recorder.effects.append(effect)
         if status == "ok":
-            return answer.get("result")
+            result: dict[str, Any] = answer.get("result")
+            return result
         if status == "crash":
             raise _Crash()
         message = f"{service}.{op}: {answer.get('message') or status}"
-        raise {"timeout": Timeout, "conflict": Conflict, "rejected": Rejected}.get(
-            status, RemoteError
-        )(message)
+        errors: dict[str | None, type[SagaError]] = {
+            "timeout": Timeout,
+            "conflict": Conflict,
+            "rejected": Rejected,
+        }
+        raise errors.get(status, RemoteError)(message)

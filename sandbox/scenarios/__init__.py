@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from importlib import import_module
 
+from .base import Scenario
+
 NAMES = (
     "idempotent_consumer",
     "idempotent_charge",
@@ -21,16 +23,17 @@ NAMES = (
     "circuit_breaker",
     "chaos_checks",
 )
-_LOADED: dict = {}
+_LOADED: dict[str, Scenario] = {}
 
 
-def get(name: str):
+def get(name: str) -> Scenario:
     if name not in NAMES:
         raise KeyError(f"unknown scenario {name!r}; known: {', '.join(NAMES)}")
     if name not in _LOADED:
-        _LOADED[name] = import_module(f"{__name__}.{name}").SCENARIO
+        scenario: Scenario = import_module(f"{__name__}.{name}").SCENARIO
+        _LOADED[name] = scenario
     return _LOADED[name]
 
 
-def all() -> dict:  # noqa: A001  (the public name the site uses)
+def all() -> dict[str, Scenario]:  # noqa: A001  (the public name the site uses)
     return {name: get(name) for name in NAMES}

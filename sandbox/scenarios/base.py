@@ -4,8 +4,21 @@ world code, the faults it explores, the invariants it checks, and its sources
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..report import ExtraReport
+
+# A trusted operation answered directly, without running any code as a service: (world, request
+# data) -> the result.
+DirectOp = Callable[["World", dict[str, Any]], dict[str, Any]]
+
+if TYPE_CHECKING:  # a scenario sets up and reads a world; the world module imports no scenario
+    from ..broker import Subscription
+    from ..invariants import Facts
+    from ..world import World
 
 
 class Scenario:
@@ -17,7 +30,8 @@ class Scenario:
     signatures: dict[str, str] = {}  # name -> "on_x(event, ctx)" for messages
     invariants: tuple[str, ...] = ()
     fault_kinds: tuple[str, ...] = ()
-    rpc_ops: dict[tuple[str, str], str] = {}  # (service, op) -> function name
+    # (service, op) -> the function (world.py's or the learner's) that handles it, or a direct op
+    rpc_ops: dict[tuple[str, str], str | DirectOp] = {}
     idempotent_services: tuple[str, ...] = ()  # get the platform's idempotency-key layer
     expected: dict[str, str] = {}  # variant file stem -> "pass" | invariant name
     fault_horizon = 3000
@@ -61,25 +75,26 @@ class Scenario:
         return {stem: (self._read(stem), outcome) for stem, outcome in self.expected.items()}
 
     # -- hooks ----------------------------------------------------------------
-    def setup(self, world) -> None:
+    def setup(self, world: World) -> None:
         raise NotImplementedError
 
-    def facts(self, world) -> dict:
+    def facts(self, world: World) -> Facts:
         return {}
 
-    def observe(self, world, subscription, msg: dict) -> None:
+    def observe(self, world: World, subscription: Subscription, msg: dict[str, Any]) -> None:
         """Called as a message is delivered (e.g. to spot ghost events)."""
 
-    def overloaded(self, world, service: str) -> bool:
+    def overloaded(self, world: World, service: str) -> bool:
         return False
 
-    def extra_report(self, world) -> dict:
+    def extra_report(self, world: World | None) -> ExtraReport:
+        """Keys this scenario adds to its reports (``world``: the last run, if any)."""
         return {}
 
-    def statement_constants(self) -> dict:
+    def statement_constants(self) -> dict[str, int | float | str]:
         """The numbers an exercise statement may quote as ``{{ NAME }}``: the values the grader uses.
         By default every UPPER_CASE class attribute that is a plain number, string or tuple of them."""
-        out = {}
+        out: dict[str, int | float | str] = {}
         for name in dir(self):
             value = getattr(self, name, None)
             if (
@@ -90,21 +105,26 @@ class Scenario:
                 out[name] = value
         return out
 
-    def configure(self, world, constants: dict) -> None:
+    def configure(self, world: World, constants: dict[str, Any]) -> None:
         """Read learner constants (e.g. MAX_ATTEMPTS) before the run."""
 
-    def run_pure(self, world) -> None:
+    def run_pure(self, world: World) -> None:
         """Scenarios whose learner slot is plain functions drive them here."""
 
-    def passed_message(self, world) -> str | None:
+    def passed_message(self, world: World | None) -> str | None:
         """The verdict's message when everything held (None: the simulator's usual words)."""
         return None
 
-    def failed_message(self, world, broken: dict[str, list[str]]) -> str | None:
+    def failed_message(self, world: World, broken: dict[str, list[str]]) -> str | None:
         """The verdict's message when something broke (None: the simulator's usual words)."""
         return None
 
-    def as_dict(self) -> dict:
+    def exploration(self, world: World | None) -> tuple[int, dict[str, int]] | None:
+        """(schedules explored, faults fired per kind) when this scenario's run explores schedules
+        of its own (None: the grading's counts)."""
+        return None
+
+    def as_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "title": self.title,
@@ -118,7 +138,9 @@ class Scenario:
         }
 
 
-def commit_outbox(world, service: str, messages: list[tuple[str, dict, str]]) -> None:
+def commit_outbox(
+    world: World, service: str, messages: list[tuple[str, dict[str, Any], str]]
+) -> None:
     """Trusted setup: put events in a service's outbox as if a transaction had committed them."""
     world.stores[service].commit(
         [], [{"type": t, "data": d, "correlation_id": c} for t, d, c in messages]
@@ -127,7 +149,7 @@ def commit_outbox(world, service: str, messages: list[tuple[str, dict, str]]) ->
 
 
 def send_commands(
-    world, source: str, commands: list[tuple[str, dict, str]], spacing: int = 5
+    world: World, source: str, commands: list[tuple[str, dict[str, Any], str]], spacing: int = 5
 ) -> None:
     """Trusted setup: a client sends commands through the broker (at least once, like everything)."""
     for i, (type, data, corr) in enumerate(commands):

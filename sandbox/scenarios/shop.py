@@ -30,6 +30,15 @@ two fixed ``ORDERS`` through ``setup_shop``.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable, Collection, Iterable
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:  # trusted helpers that set up and read a world
+    from ..world import World
+    from .base import Scenario
+
+# An event type's ghost check: (world, event data) -> what is not committed yet, or None.
+Announce = Callable[["World", dict[str, Any]], str | None]
 
 ORDERS = {
     "o1": {"order_id": "o1", "customer": "alice", "sku": "sku-1", "qty": 2, "amount": 40},
@@ -60,7 +69,7 @@ FIRST_NAMES = (
 )
 
 
-def saga_constants(scenario) -> dict:
+def saga_constants(scenario: Scenario) -> dict[str, Any]:
     """Numbers the saga statements quote besides the scenario's own: the consistency window, when
     faults stop, and the dead-letter cap of a handler that keeps raising."""
     from ..broker import DEFAULT_MAX_ATTEMPTS
@@ -77,16 +86,22 @@ def _hex(rng: random.Random, n: int) -> str:
     return "".join(rng.choice("0123456789abcdef") for _ in range(n))
 
 
-def data_rng(world, salt: str) -> random.Random:
+def data_rng(world: World, salt: str) -> random.Random:
     """Deterministic per seed; ``DATA_SETS`` different worlds per grading keep answer caches useful."""
     return random.Random(f"{salt}|{world.seed % DATA_SETS}")
 
 
-def data_index(world) -> int:
+def data_index(world: World) -> int:
     return world.seed % DATA_SETS
 
 
-def draw_shop(world) -> dict:
+class Seeded(Protocol):
+    """What ``draw_shop`` reads: a world, or anything with the seed of one."""
+
+    seed: int
+
+
+def draw_shop(world: Seeded) -> dict[str, Any]:
     """The orders of one data set, in the roles described in the module docstring (read-only: shared
     by every run that draws the same data set)."""
     index = world.seed % DATA_SETS
@@ -97,21 +112,21 @@ def draw_shop(world) -> dict:
     return _DRAWN[index]
 
 
-_DRAWN: dict[int, dict] = {}
+_DRAWN: dict[int, dict[str, Any]] = {}
 
 
-def _draw_shop(rng: random.Random, cheap: bool, exact: bool) -> dict:
+def _draw_shop(rng: random.Random, cheap: bool, exact: bool) -> dict[str, Any]:
     x_name, y_name = rng.sample(FIRST_NAMES, 2)
     x, y = f"{x_name}-{_hex(rng, 3)}", f"{y_name}-{_hex(rng, 3)}"
     s1, s2 = (f"sku-{n}" for n in rng.sample(range(100, 1000), 2))
     q1, q3 = rng.randint(1, 3), rng.randint(1, 3)
     m1 = 5 * rng.randint(6, 18)
     m3 = 5 * rng.randint(1, 3) if cheap else 5 * rng.randint(2, 18)
-    ids: set = set()
+    ids: set[str] = set()
     while len(ids) < ORDERS_PER_RUN:
         ids.add(f"ord-{_hex(rng, 6)}")
     roles = [(x, s1, q1, m1), (x, s1, q1, m1), (x, s2, q3, m3) if cheap else (y, s1, q3, m3)]
-    orders = {}
+    orders: dict[str, dict[str, Any]] = {}
     for oid, (customer, sku, qty, amount) in zip(rng.sample(sorted(ids), ORDERS_PER_RUN), roles):
         orders[oid] = {
             "order_id": oid,
@@ -129,7 +144,11 @@ def _draw_shop(rng: random.Random, cheap: bool, exact: bool) -> dict:
     return {"orders": orders, "corr": corr, "stock": stock, "balance": balance}
 
 
-def setup_shop(world, orders=None, data: dict | None = None) -> dict:
+def setup_shop(
+    world: World,
+    orders: dict[str, dict[str, Any]] | None = None,
+    data: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Stock and accounts for these orders (the fixed ``ORDERS``, or a ``draw_shop`` data set). The
     ``out_of_stock`` fault empties an order's SKU; ``declined`` leaves its customer almost nothing."""
     if data is None:
@@ -152,41 +171,51 @@ def setup_shop(world, orders=None, data: dict | None = None) -> dict:
     world.stores["payment"].table("accounts").update(
         {c: {"balance": n} for c, n in balance.items()}
     )
-    world.notes["shop"] = {**data, "initial_stock": stock, "initial_balance": balance}
-    return world.notes["shop"]
+    notes: dict[str, Any] = {**data, "initial_stock": stock, "initial_balance": balance}
+    world.notes["shop"] = notes
+    return notes
 
 
-def shop(world) -> dict:
-    return world.notes["shop"]
+def shop(world: World) -> dict[str, Any]:
+    """What ``setup_shop`` set up for this run (kept in ``world.notes["shop"]``)."""
+    data: dict[str, Any] = world.notes["shop"]
+    return data
 
 
-def commands(world) -> list[tuple[str, dict, str]]:
+def commands(world: World) -> list[tuple[str, dict[str, Any], str]]:
     data = shop(world)
     return [("PlaceOrder", dict(o), data["corr"][oid]) for oid, o in data["orders"].items()]
 
 
-def shop_facts(world, orders=None, order_service="order", exact: bool = False) -> dict:
+def shop_facts(
+    world: World,
+    orders: dict[str, dict[str, Any]] | None = None,
+    order_service: str = "order",
+    exact: bool = False,
+) -> dict[str, Any]:
     """``exact``: a confirmed order must hold exactly its quantity and its amount (not twice)."""
     data = shop(world)
     orders = data["orders"] if orders is None else orders
     inv, pay = world.stores["inventory"], world.stores["payment"]
-    reserved: dict = {}
-    held_units: dict = {}
+    # Keyed by the ids and SKUs the rows hold (whatever the learner's code wrote there).
+    reserved: dict[Any, int] = {}
+    held_units: dict[Any, int] = {}
     for r in inv.rows("reservations").values():
         if r.get("status") == "RESERVED":
             reserved[r.get("order_id")] = reserved.get(r.get("order_id"), 0) + _int(r.get("qty"))
             held_units[r.get("sku")] = held_units.get(r.get("sku"), 0) + _int(r.get("qty"))
-    captured: dict = {}
-    charges: dict = {}
+    captured: dict[Any, int] = {}
+    charges: dict[Any, int] = {}
     for p in pay.rows("payments").values():
         oid = p.get("order_id")
         charges[oid] = charges.get(oid, 0) + 1
         if p.get("status") == "CAPTURED":
             captured[oid] = captured.get(oid, 0) + _int(p.get("amount"))
-    facts_orders = {}
+    facts_orders: dict[str, dict[str, Any]] = {}
     for oid, o in orders.items():
         row = world.stores[order_service].get("orders", oid) or {}
-        missing, held = [], []
+        missing: list[str] = []
+        held: list[str] = []
         if reserved.get(oid, 0) < o["qty"]:
             missing.append("its stock is not reserved")
         if captured.get(oid, 0) < o["amount"]:
@@ -206,7 +235,7 @@ def shop_facts(world, orders=None, order_service="order", exact: bool = False) -
             "missing": missing,
             "held": held,
         }
-    conservation = []
+    conservation: list[tuple[str, int, int]] = []
     for sku, start in sorted(data["initial_stock"].items()):
         now = _int((inv.get("stock", sku) or {}).get("available"))
         conservation.append(
@@ -223,11 +252,11 @@ def shop_facts(world, orders=None, order_service="order", exact: bool = False) -
     }
 
 
-def _int(value) -> int:
+def _int(value: object) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
-def lost_events(world, expectations) -> list[str]:
+def lost_events(world: World, expectations: Iterable[tuple[str, str, str]]) -> list[str]:
     """``expectations``: (order_id, event type, why) that must have been published."""
     published = {
         (m["type"], m["data"].get("order_id"))
@@ -241,9 +270,11 @@ def lost_events(world, expectations) -> list[str]:
     ]
 
 
-def choreography_expectations(world, orders=None) -> list:
+def choreography_expectations(
+    world: World, orders: dict[str, dict[str, Any]] | None = None
+) -> list[tuple[str, str, str]]:
     orders = shop(world)["orders"] if orders is None else orders
-    out = []
+    out: list[tuple[str, str, str]] = []
     inv, pay = world.stores["inventory"], world.stores["payment"]
     reserved = {r.get("order_id") for r in inv.rows("reservations").values()}
     paid = {p.get("order_id") for p in pay.rows("payments").values()}
@@ -257,7 +288,13 @@ def choreography_expectations(world, orders=None) -> list:
     return out
 
 
-def tap_calls(world, caller: str, delay=(200, 900), refusals=(), slow_ops=()) -> None:
+def tap_calls(
+    world: World,
+    caller: str,
+    delay: tuple[int, int] = (200, 900),
+    refusals: Collection[str] = (),
+    slow_ops: Collection[str] = (),
+) -> None:
     """Wrap the world's RPC for the learner's ``caller`` lane (trusted side, per run):
 
     * fault ``late_reply`` (on the operations in ``slow_ops``): a call is slow. The caller times out
@@ -267,9 +304,17 @@ def tap_calls(world, caller: str, delay=(200, 900), refusals=(), slow_ops=()) ->
       a cancellation after a refusal from one after a timeout or a "busy"."""
     rpc = world.rpc
     call = rpc.call
-    refused = world.notes.setdefault("refused", set())
+    refused: set[str] = world.notes.setdefault("refused", set())
 
-    def tapped(who, site, service, op, data, key=None, corr=None):
+    def tapped(
+        who: str,
+        site: str,
+        service: str,
+        op: str,
+        data: dict[str, Any],
+        key: str | None = None,
+        corr: str | None = None,
+    ) -> dict[str, Any]:
         if who != caller:
             return call(who, site, service, op, data, key, corr)
         if op in slow_ops and world.plan.fires("late_reply", site, world.now):
@@ -290,25 +335,26 @@ def tap_calls(world, caller: str, delay=(200, 900), refusals=(), slow_ops=()) ->
             refused.add(str(data.get("order_id", data.get("trip_id"))))
         return answer
 
-    rpc.call = tapped
+    # This run's RPC, wrapped (trusted side): an instance attribute shadows the method.
+    rpc.call = tapped  # type: ignore[method-assign,assignment]
 
 
-def dead_letters(world) -> list[str]:
+def dead_letters(world: World) -> list[str]:
     return [
         f"{msg['type']} ({msg['id']}) to {sub}() was dead-lettered: {why}"
         for sub, msg, why in world.broker.dlq
     ]
 
 
-def tap_publishes(world, announces: dict) -> None:
+def tap_publishes(world: World, announces: dict[str, Announce]) -> None:
     """Ghost events, checked as each message is published (trusted side): ``announces`` maps an event
     type to ``check(world, data) -> str | None``, what is not committed yet although the event says it
     is. A problem is noted under ``world.notes["ghost"]`` (read by ``no_ghost_event``)."""
     broker = world.broker
     publish = broker.publish
 
-    def tapped(source, msg):
-        check = announces.get(msg.get("type"))
+    def tapped(source: str, msg: dict[str, Any]) -> None:
+        check = announces.get(msg.get("type"))  # type: ignore[arg-type]  # (a message type, or None)
         data = msg.get("data")
         if check is not None and isinstance(data, dict):
             problem = check(world, data)
@@ -318,18 +364,19 @@ def tap_publishes(world, announces: dict) -> None:
                     world.note("ghost", text)
         publish(source, msg)
 
-    broker.publish = tapped
+    # This run's broker, wrapped (trusted side): an instance attribute shadows the method.
+    broker.publish = tapped  # type: ignore[method-assign]
 
 
-def order_row(world, oid, service="order") -> dict:
+def order_row(world: World, oid: object, service: str = "order") -> dict[str, Any] | None:
     return world.stores[service].get("orders", oid) if isinstance(oid, str) else None
 
 
-def has_row(world, service, table, oid) -> bool:
+def has_row(world: World, service: str, table: str, oid: object) -> bool:
     return any(r.get("order_id") == oid for r in world.stores[service].rows(table).values())
 
 
-CHOREOGRAPHY_ANNOUNCES = {
+CHOREOGRAPHY_ANNOUNCES: dict[str, Announce] = {
     "OrderCreated": lambda w, d: (
         None if order_row(w, d.get("order_id")) else f"order {d.get('order_id')} was not saved"
     ),
@@ -346,12 +393,15 @@ CHOREOGRAPHY_ANNOUNCES = {
 }
 
 
-def status_announces(events: dict, table: str, key: str, service: str) -> dict:
+def status_announces(
+    events: dict[str, str], table: str, key: str, service: str
+) -> dict[str, Announce]:
     """``events``: event type -> the status the row must already have when it is published."""
 
-    def check(status):
-        def run(w, d):
-            row = w.stores[service].get(table, d.get(key)) if isinstance(d.get(key), str) else None
+    def check(status: str) -> Announce:
+        def run(w: World, d: dict[str, Any]) -> str | None:
+            wanted = d.get(key)
+            row = w.stores[service].get(table, wanted) if isinstance(wanted, str) else None
             got = (row or {}).get("status", "not saved")
             return None if got == status else f"{d.get(key)} is {got}, not {status}"
 

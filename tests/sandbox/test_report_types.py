@@ -107,3 +107,12 @@ def test_every_report_key_is_in_the_readme_table():
 def test_the_public_face_exports_the_report_types():
     for name in ("Report", "PlaygroundReport", "Status", "Limit", "InvariantResult", "Violation"):
         assert getattr(sandbox, name) is getattr(report, name)
+
+
+def test_add_extra_copies_every_key_a_scenario_may_add():
+    extra: report.ExtraReport = {"load": [[0, 3], [100, 5]]}
+    assert set(extra) == set(report.ExtraReport.__optional_keys__)
+    rep = report.new_report(report.Status.PASSED)
+    report.add_extra(rep, extra)
+    assert {k: rep[k] for k in extra} == extra
+    assert set(report.ExtraReport.__optional_keys__) <= set(report.Report.__optional_keys__)

@@ -8,13 +8,16 @@ from pathlib import Path
 import pytest
 
 from sandbox import scenarios
+from sandbox.runner import GUEST_DIR
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ROOT / "sandbox" / "scenarios"
 
 
 @pytest.mark.parametrize("name", sorted(p.parent.name for p in SCENARIOS.glob("*/world.py")))
-def test_a_world_file_imports_as_a_module(name):
+def test_a_world_file_imports_as_a_module(name, monkeypatch):
+    # As where it runs (the in-process runner): the learner API importable as ``saga_api``.
+    monkeypatch.syspath_prepend(str(GUEST_DIR))
     module = importlib.import_module(f"sandbox.scenarios.{name}.world")
     assert Path(module.__file__).read_text() == scenarios.get(name).world_source
 

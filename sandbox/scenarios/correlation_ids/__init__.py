@@ -21,9 +21,14 @@ all of them), and every set holds every family below; only the details differ:
 from __future__ import annotations
 
 import random
+from typing import TYPE_CHECKING, Any
 
 from ..base import Scenario
 from ..shop import dead_letters
+
+if TYPE_CHECKING:  # the scenario sets up and reads a world
+    from ...broker import Subscription
+    from ...world import World
 
 
 def _hex(rng: random.Random, digits: int) -> str:
@@ -69,7 +74,7 @@ class CorrelationIds(Scenario):
     SPACING_MS = 5
     STOCK = 50
 
-    def data(self, world) -> dict:
+    def data(self, world: World) -> dict[str, Any]:
         index = world.rng.getrandbits(64) % self.DATA_WORLDS  # which of this scenario's data sets
         rng = random.Random(f"{self.name}|{index}")
         skus = [f"sku-{_hex(rng, 4)}" for _ in range(2)]
@@ -84,12 +89,12 @@ class CorrelationIds(Scenario):
         ]
         rng.shuffle(orders)
         shared = rng.randrange(n - 1)
-        corr = []
+        corr: list[str] = []
         for i in range(n):
             corr.append(corr[i - 1] if i == shared + 1 else f"chk-{_hex(rng, 10)}")
         return {"skus": skus, "commands": [("PlaceOrder", o, c) for o, c in zip(orders, corr)]}
 
-    def setup(self, world):
+    def setup(self, world: World) -> None:
         data = self.data(world)
         world.notes["data"] = [data]
         world.broker.subscribe("PlaceOrder", "order", "place_order")
@@ -108,7 +113,7 @@ class CorrelationIds(Scenario):
             }
             world.sched.at((i - 1) * self.SPACING_MS, world.broker.publish, "client", msg)
 
-    def observe(self, world, sub, msg):
+    def observe(self, world: World, sub: Subscription, msg: dict[str, Any]) -> None:
         # One order, one OrderCreated and one InventoryReserved: redeliveries keep their message id,
         # a second event for the same order (a repeat that emits again, a publish before a commit
         # that crashed) gets a new one.
@@ -120,7 +125,7 @@ class CorrelationIds(Scenario):
             if msg["id"] not in ids:
                 ids.append(msg["id"])
 
-    def facts(self, world):
+    def facts(self, world: World) -> dict[str, Any]:
         data = world.notes["data"][0]
         seen = {row.get("order_id") for row in world.stores["payment"].rows("received").values()}
         ghost = []

@@ -22,7 +22,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from ... import effects
-from ..base import Scenario
+from ..base import DirectOp, Scenario
 from ..shop import draw_shop, setup_shop, shop, shop_facts
 
 if TYPE_CHECKING:  # the scenario sets up and reads a world
@@ -79,7 +79,7 @@ class DesignSaga(Scenario):
         "no_lost_event",
     )
     fault_kinds = ("crash", "request_lost", "reply_lost", "out_of_stock", "declined")
-    rpc_ops: dict[tuple[str, str], str] = {
+    rpc_ops: dict[tuple[str, str], str | DirectOp] = {
         (service, op): f"{service}_{op}" for service, op in (name.split(".") for name in CATALOGUE)
     }
     expected = {

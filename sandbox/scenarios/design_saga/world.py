@@ -2,10 +2,16 @@
 # {"ok": bool, "status": str}; all honour idempotency keys.
 
 
+from typing import Any
+
+from saga_api import Context, Request
+
 from sandbox.scenarios.world_prelude import _replay, _save
 
 
-def _set_status(request, ctx, status, create=False):
+def _set_status(
+    request: Request, ctx: Context, status: str, create: bool = False
+) -> dict[str, Any]:
     oid = request.data["order_id"]
     with ctx.db.transaction() as tx:
         saved = _replay(tx, request)
@@ -21,19 +27,19 @@ def _set_status(request, ctx, status, create=False):
         return _save(tx, request, {"ok": True, "status": status.lower()})
 
 
-def order_create(request, ctx):
+def order_create(request: Request, ctx: Context) -> dict[str, Any]:
     return _set_status(request, ctx, "PENDING", create=True)
 
 
-def order_confirm(request, ctx):
+def order_confirm(request: Request, ctx: Context) -> dict[str, Any]:
     return _set_status(request, ctx, "CONFIRMED")
 
 
-def order_cancel(request, ctx):
+def order_cancel(request: Request, ctx: Context) -> dict[str, Any]:
     return _set_status(request, ctx, "CANCELLED")
 
 
-def inventory_reserve(request, ctx):
+def inventory_reserve(request: Request, ctx: Context) -> dict[str, Any]:
     d = request.data
     with ctx.db.transaction() as tx:
         saved = _replay(tx, request)
@@ -51,7 +57,7 @@ def inventory_reserve(request, ctx):
         return _save(tx, request, {"ok": True, "status": "reserved"})
 
 
-def inventory_release(request, ctx):
+def inventory_release(request: Request, ctx: Context) -> dict[str, Any]:
     d = request.data
     with ctx.db.transaction() as tx:
         r = tx.get("reservations", d["order_id"])
@@ -62,7 +68,7 @@ def inventory_release(request, ctx):
     return {"ok": True, "status": "released"}
 
 
-def payment_capture(request, ctx):
+def payment_capture(request: Request, ctx: Context) -> dict[str, Any]:
     d = request.data
     with ctx.db.transaction() as tx:
         saved = _replay(tx, request)
@@ -80,7 +86,7 @@ def payment_capture(request, ctx):
         return _save(tx, request, {"ok": True, "status": "captured"})
 
 
-def payment_refund(request, ctx):
+def payment_refund(request: Request, ctx: Context) -> dict[str, Any]:
     d = request.data
     with ctx.db.transaction() as tx:
         p = tx.get("payments", d["order_id"])

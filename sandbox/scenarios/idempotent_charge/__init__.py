@@ -35,8 +35,14 @@ really did.
 from __future__ import annotations
 
 import random
+from typing import TYPE_CHECKING, Any
 
 from ..base import Scenario
+
+if TYPE_CHECKING:  # the scenario sets up and reads a world
+    from ...store import Store
+    from ...world import World
+
 
 RETRY_DELAYS = (100, 200, 400, 800, 1600, 3200)
 
@@ -45,7 +51,7 @@ def _hex(rng: random.Random, digits: int) -> str:
     return f"{rng.getrandbits(4 * digits):0{digits}x}"
 
 
-def _int(value) -> int | None:
+def _int(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
@@ -91,13 +97,13 @@ class IdempotentCharge(Scenario):
     SPACING_MS = 5
 
     # -- data -----------------------------------------------------------------------------------
-    def data(self, world) -> dict:
+    def data(self, world: World) -> dict[str, Any]:
         """This schedule's customers, balances, payments and top-up (see the module docstring)."""
         index = world.rng.getrandbits(64) % self.DATA_WORLDS  # which of this scenario's data sets
         rng = random.Random(f"{self.name}|{index}")
         short, topup, plenty = (f"cus-{_hex(rng, 6)}" for _ in range(3))
 
-        def order(customer):
+        def order(customer: str) -> dict[str, Any]:
             return {
                 "order_id": f"ord-{_hex(rng, 6)}",
                 "customer": customer,
@@ -160,7 +166,7 @@ class IdempotentCharge(Scenario):
             "customers": {"short": short, "topup": topup, "plenty": plenty},
         }
 
-    def setup(self, world):
+    def setup(self, world: World) -> None:
         data = self.data(world)
         world.notes["data"] = [data]
         accounts = world.stores["payment"].table("accounts")
@@ -172,7 +178,7 @@ class IdempotentCharge(Scenario):
             world.sched.at(i * self.SPACING_MS, self._attempt, world, dict(pay, kind="first"), 1)
 
     # -- the trusted client -----------------------------------------------------------------------
-    def _topup(self, world, customer, amount):
+    def _topup(self, world: World, customer: str, amount: int) -> None:
         accounts = world.stores["payment"].table("accounts")
         row = accounts.get(customer) or {}
         balance = _int(row.get("balance"))
@@ -184,10 +190,10 @@ class IdempotentCharge(Scenario):
         world.note("topups", (customer, amount))
         world.log("commit", "payment", f"top-up: {customer} paid in {amount}")
 
-    def _balance(self, world, customer):
+    def _balance(self, world: World, customer: str) -> int | None:
         return _int((world.stores["payment"].get("accounts", customer) or {}).get("balance"))
 
-    def _attempt(self, world, pay, attempt):
+    def _attempt(self, world: World, pay: dict[str, Any], attempt: int) -> None:
         site = (
             f"client:{pay['label']}{'' if pay['kind'] == 'first' else '-' + pay['kind']}#{attempt}"
         )
@@ -234,7 +240,8 @@ class IdempotentCharge(Scenario):
             )
             world.sched.after(delay, self._attempt, world, pay, attempt + 1)
             return
-        result = answer.get("result") if isinstance(answer.get("result"), dict) else {}
+        got = answer.get("result")
+        result: dict[str, Any] = got if isinstance(got, dict) else {}
         if pay["kind"] != "first":
             return
         if answer["status"] == "ok" and world.plan.fires(
@@ -262,7 +269,7 @@ class IdempotentCharge(Scenario):
             world.sched.at(max(world.now, max(topups)) + 30, self._attempt, world, again, 1)
 
     # -- what happened ----------------------------------------------------------------------------
-    def facts(self, world):
+    def facts(self, world: World) -> dict[str, Any]:
         data = world.notes["data"][0]
         payments = {p["data"]["order_id"]: p for p in data["payments"]}
         owner = {oid: p["data"]["customer"] for oid, p in payments.items()}
@@ -283,10 +290,12 @@ class IdempotentCharge(Scenario):
                         f"charge {cid} for {oid} is for {row.get('amount')!r}, but the order's "
                         f"amount is {payments[oid]['data']['amount']}"
                     )
-        attempts: dict[tuple[str, str], list] = {}
+        attempts: dict[tuple[str, str], list[Any]] = {}
         for a in world.notes.get("attempts", []):
             attempts.setdefault((a["key"], a["kind"]), []).append(a)
-        same, justified, reuse = [], [], []
+        same: list[str] = []
+        justified: list[str] = []
+        reuse: list[str] = []
         for (key, kind), atts in attempts.items():
             if kind == "reuse":
                 self._reuse_facts(atts, reuse)
@@ -298,7 +307,7 @@ class IdempotentCharge(Scenario):
                 justified.append(
                     f"{customer}'s balance ended at {now}: a payment was charged without enough money"
                 )
-        topped = {}
+        topped: dict[str, int] = {}
         for customer, amount in world.notes.get("topups", []):
             topped[customer] = topped.get(customer, 0) + amount
         conservation = [
@@ -319,7 +328,14 @@ class IdempotentCharge(Scenario):
         }
 
     @staticmethod
-    def _answer_facts(key, atts, store, same, recorded, justified):
+    def _answer_facts(
+        key: str,
+        atts: list[dict[str, Any]],
+        store: Store,
+        same: list[str],
+        recorded: list[str],
+        justified: list[str],
+    ) -> None:
         data = atts[0]["data"]
         oid, amount, customer = data["order_id"], data["amount"], data["customer"]
         final = atts[-1]
@@ -388,7 +404,7 @@ class IdempotentCharge(Scenario):
                 break
 
     @staticmethod
-    def _reuse_facts(atts, reuse):
+    def _reuse_facts(atts: list[dict[str, Any]], reuse: list[str]) -> None:
         final = atts[-1]
         data = final["data"]
         result = final["result"] if isinstance(final["result"], dict) else {}
@@ -404,7 +420,7 @@ class IdempotentCharge(Scenario):
                 f"({', '.join(made)})"
             )
 
-    def statement_constants(self) -> dict:
+    def statement_constants(self) -> dict[str, int | float | str]:
         out = super().statement_constants()
         out["RETRY_DELAYS"] = ", ".join(map(str, RETRY_DELAYS))
         return out

@@ -1,9 +1,9 @@
 USE_KEY = True
-# Playground version of the payment API. Toggle: USE_KEY (honour the idempotency key).
+from saga_api import Context, Request  # noqa: E402  (the payment API; USE_KEY: honour the key)
 
 
-def charge(request, ctx):
-    key = request.idempotency_key
+def charge(request: Request, ctx: Context) -> object:
+    key: str = request.idempotency_key  # type: ignore[assignment]  # the client always sends one
     with ctx.db.transaction() as tx:
         if USE_KEY:
             saved = tx.get("idempotency", key)

@@ -18,9 +18,13 @@ all of them), and every set holds every family below; only the details differ:
 from __future__ import annotations
 
 import random
+from typing import TYPE_CHECKING, Any
 
 from ..base import Scenario, commit_outbox
 from ..shop import dead_letters
+
+if TYPE_CHECKING:  # the scenario sets up and reads a world
+    from ...world import World
 
 
 def _hex(rng: random.Random, digits: int) -> str:
@@ -60,10 +64,10 @@ class IdempotentConsumer(Scenario):
     REANNOUNCE_FROM_MS = 50
     REANNOUNCE_TO_MS = 400
 
-    def data(self, world) -> dict:
+    def data(self, world: World) -> dict[str, Any]:
         index = world.rng.getrandbits(64) % self.DATA_WORLDS  # which of this scenario's data sets
         rng = random.Random(f"{self.name}|{index}")
-        orders = [
+        orders: list[dict[str, Any]] = [
             {
                 "order_id": f"ord-{_hex(rng, 6)}",
                 "payment_id": f"pay-{_hex(rng, 8)}",
@@ -72,7 +76,7 @@ class IdempotentConsumer(Scenario):
             for _ in range(rng.randint(3, 5))
         ]
         shared = rng.randrange(len(orders) - 1)  # orders[shared] and the next share a checkout
-        corr = {}
+        corr: dict[str, str] = {}
         for i, o in enumerate(orders):
             corr[o["order_id"]] = (
                 corr[orders[i - 1]["order_id"]] if i == shared + 1 else f"chk-{_hex(rng, 10)}"
@@ -87,7 +91,7 @@ class IdempotentConsumer(Scenario):
             ],
         }
 
-    def setup(self, world):
+    def setup(self, world: World) -> None:
         data = self.data(world)
         world.notes["data"] = [data]
         world.broker.subscribe("PaymentCaptured", "order", "on_payment_captured")
@@ -105,7 +109,7 @@ class IdempotentConsumer(Scenario):
             world.sched.at(t, self._reannounce, world, by_id[oid], data["corr"][oid])
 
     @staticmethod
-    def _reannounce(world, order, corr):
+    def _reannounce(world: World, order: dict[str, Any], corr: str) -> None:
         world.log(
             "publish",
             "payment",
@@ -115,10 +119,10 @@ class IdempotentConsumer(Scenario):
         )
         commit_outbox(world, "payment", [("PaymentCaptured", dict(order), corr)])
 
-    def facts(self, world):
+    def facts(self, world: World) -> dict[str, Any]:
         data = world.notes["data"][0]
         orders = world.stores["order"].rows("orders")
-        shipped = {}
+        shipped: dict[str, int] = {}
         for row in world.stores["shipping"].rows("shipments").values():
             shipped[row["order_id"]] = shipped.get(row["order_id"], 0) + 1
         once, lost = [], []

@@ -19,9 +19,14 @@ all of them), and every set holds every family below; only the details differ:
 from __future__ import annotations
 
 import random
+from typing import TYPE_CHECKING, Any
 
 from ..base import Scenario
 from ..shop import dead_letters
+
+if TYPE_CHECKING:  # the scenario sets up and reads a world
+    from ...broker import Subscription
+    from ...world import World
 
 
 def _hex(rng: random.Random, digits: int) -> str:
@@ -61,7 +66,7 @@ class OrderOutbox(Scenario):
     RESEND_FROM_MS = 100
     RESEND_TO_MS = 500
 
-    def data(self, world) -> dict:
+    def data(self, world: World) -> dict[str, Any]:
         index = world.rng.getrandbits(64) % self.DATA_WORLDS  # which of this scenario's data sets
         rng = random.Random(f"{self.name}|{index}")
         skus = [f"sku-{_hex(rng, 4)}" for _ in range(2)]
@@ -82,7 +87,7 @@ class OrderOutbox(Scenario):
         resend = [(rng.randint(self.RESEND_FROM_MS, self.RESEND_TO_MS), i) for i in sorted(again)]
         return {"orders": orders, "commands": commands, "resend": resend}
 
-    def setup(self, world):
+    def setup(self, world: World) -> None:
         data = self.data(world)
         world.notes["data"] = [data]
         world.broker.subscribe("PlaceOrder", "order", "place_order")
@@ -99,7 +104,7 @@ class OrderOutbox(Scenario):
             }
             world.sched.at(t, world.broker.publish, "client", msg)
 
-    def observe(self, world, sub, msg):
+    def observe(self, world: World, sub: Subscription, msg: dict[str, Any]) -> None:
         if msg["type"] == "OrderCreated" and sub.service == "fulfilment":
             oid = msg["data"].get("order_id")
             if not isinstance(oid, str) or world.stores["order"].get("orders", oid) is None:
@@ -109,9 +114,9 @@ class OrderOutbox(Scenario):
                     f"but order {oid} was not committed",
                 )
 
-    def facts(self, world):
+    def facts(self, world: World) -> dict[str, Any]:
         data = world.notes["data"][0]
-        received: dict[str, set] = {}
+        received: dict[str, set[Any]] = {}
         for mid, row in world.stores["fulfilment"].rows("received").items():
             received.setdefault(row["order_id"], set()).add(mid)
         lost, invented = [], []

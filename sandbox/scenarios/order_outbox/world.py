@@ -1,7 +1,9 @@
 # Trusted participants of the order_outbox scenario.
 
+from saga_api import Context, Event
 
-def on_order_created(event, ctx):
+
+def on_order_created(event: Event, ctx: Context) -> None:
     with ctx.db.transaction() as tx:
         if tx.get("received", event.id):
             return

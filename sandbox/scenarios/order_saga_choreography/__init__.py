@@ -32,7 +32,10 @@ although ``late_answer`` held none of its messages back was stuck: ``orders_reso
 Lesson playgrounds run the timeout only when their ``ORDER_TIMEOUT`` flag is on.
 """
 
+from __future__ import annotations
+
 from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
 
 from .. import shop as shop_module
 from ..base import Scenario, send_commands
@@ -51,6 +54,10 @@ from ..shop import (
     shop_facts,
     tap_publishes,
 )
+
+if TYPE_CHECKING:  # the scenario sets up and reads a world
+    from ...broker import Subscription
+    from ...world import World
 
 SUBSCRIPTIONS = [
     ("PlaceOrder", "order", "place_order"),
@@ -131,16 +138,16 @@ class OrderSagaChoreography(Scenario):
     ORDERS_PER_RUN = shop_module.ORDERS_PER_RUN
     ORDER_TIMEOUT_MS = 5000  # the saga's timeout, after the faults stop and before the window ends
 
-    def statement_constants(self):
+    def statement_constants(self) -> dict[str, int | float | str]:
         return {**super().statement_constants(), **saga_constants(self)}
 
-    def configure(self, world, constants):
+    def configure(self, world: World, constants: dict[str, Any]) -> None:
         # Gradings always run the timeout; a lesson playground (rules mode) only when its flag says so.
         world.notes["timeout_on"] = (
             world.plan.mode != "rules" or constants.get("ORDER_TIMEOUT") is True
         )
 
-    def setup(self, world):
+    def setup(self, world: World) -> None:
         for type, service, fn in SUBSCRIPTIONS:
             world.broker.subscribe(type, service, fn)
         if world.plan.mode == "rules":  # a lesson playground: the classic two orders
@@ -161,9 +168,10 @@ class OrderSagaChoreography(Scenario):
         if world.notes.get("timeout_on", True):
             _start_timeouts(world, self.ORDER_TIMEOUT_MS)
 
-    def observe(self, world, subscription, msg):
+    def observe(self, world: World, subscription: Subscription, msg: dict[str, Any]) -> None:
         # The handler about to run reads exactly this store: remember what it will see.
-        data = msg.get("data") if isinstance(msg.get("data"), dict) else {}
+        sent = msg.get("data")
+        data: dict[str, Any] = sent if isinstance(sent, dict) else {}
         order = shop(world)["orders"].get(data.get("order_id"))
         if order is None:
             return
@@ -182,7 +190,7 @@ class OrderSagaChoreography(Scenario):
             row = world.stores["payment"].get("accounts", order["customer"]) or {}
             world.notes["seen_balance"].setdefault(order["order_id"], []).append(row.get("balance"))
 
-    def facts(self, world):
+    def facts(self, world: World) -> dict[str, Any]:
         facts = shop_facts(world, exact=True)
         facts["no_lost_event"] = lost_events(world, choreography_expectations(world))
         facts["cancelled_for_a_reason"] = _refusals(world, facts)
@@ -192,7 +200,7 @@ class OrderSagaChoreography(Scenario):
         return facts
 
 
-def _start_timeouts(world, after_ms):
+def _start_timeouts(world: World, after_ms: int) -> None:
     """The saga's timeout: OrderTimeout (the order, with its correlation id) reaches Order's trusted
     ``order_timeout`` ``after_ms`` after the client sent the order."""
     for i, (_, order, corr) in enumerate(commands(world)):
@@ -206,7 +214,7 @@ def _start_timeouts(world, after_ms):
         world.sched.at(i * SPACING + after_ms, world.broker.publish, "order", msg)
 
 
-def _tap_order_release(world) -> None:
+def _tap_order_release(world: World) -> None:
     """A ReleaseStock or RefundPayment that the Order service publishes compensates its cancellation: the
     order must already be committed CANCELLED (a ghost otherwise, noted for ``no_ghost_event``). Another
     service may ask for a release on its own account (Payment after a decline, say): that is not Order's
@@ -214,7 +222,7 @@ def _tap_order_release(world) -> None:
     broker = world.broker
     publish = broker.publish
 
-    def tapped(source, msg):
+    def tapped(source: str, msg: dict[str, Any]) -> None:
         data = msg.get("data")
         if msg.get("type") == "ReleaseStock" and source == "order" and isinstance(data, dict):
             oid = data.get("order_id")
@@ -228,7 +236,8 @@ def _tap_order_release(world) -> None:
                 world.note("ghost", text)
         publish(source, msg)
 
-    broker.publish = tapped
+    # This run's broker, wrapped (trusted side): an instance attribute shadows the method.
+    broker.publish = tapped  # type: ignore[method-assign]
 
 
 ANSWERS = (
@@ -237,9 +246,9 @@ ANSWERS = (
 )
 
 
-def _answers(world) -> list[str]:
+def _answers(world: World) -> list[str]:
     """Inventory and Payment each answer an order one way: never both yes and no."""
-    said: dict = {}
+    said: dict[str, set[str]] = {}
     for m in world.broker.published:
         data = m.get("data")
         if isinstance(data, dict) and isinstance(data.get("order_id"), str):
@@ -252,9 +261,9 @@ def _answers(world) -> list[str]:
     ]
 
 
-def _refusals(world, facts) -> list[str]:
+def _refusals(world: World, facts: dict[str, Any]) -> list[str]:
     orders = shop(world)["orders"]
-    refused: dict[str, set] = {}
+    refused: dict[str, set[Any]] = {}
     for m in world.broker.published:
         data = m.get("data")
         if m["type"] in ("InventoryFailed", "PaymentFailed") and isinstance(data, dict):
@@ -290,7 +299,7 @@ def _refusals(world, facts) -> list[str]:
     return out
 
 
-def _stuck(world) -> list[str]:
+def _stuck(world: World) -> list[str]:
     """Every step answers well before the timeout unless late_answer held one of the order's messages
     back: an order the timeout had to cancel otherwise was stuck, and would have stayed PENDING."""
     held_back = _held_back(world)
@@ -302,7 +311,7 @@ def _stuck(world) -> list[str]:
     ]
 
 
-def _held_back(world) -> set:
+def _held_back(world: World) -> set[Any]:
     """The orders one of whose messages the fault late_answer held back past the timeout."""
     ids = {f["site"].split(">")[0] for f in world.plan.fired if f["kind"] == "late_answer"}
     return {
@@ -312,12 +321,12 @@ def _held_back(world) -> set:
     }
 
 
-def _short(seen, need) -> bool:
+def _short(seen: list[Any] | None, need: int) -> bool:
     """Some delivery saw less than the order needed (or no number at all); never seen: not short."""
     return any(not isinstance(v, int) or v < need for v in seen or [])
 
 
-def _seen(seen) -> str:
+def _seen(seen: list[Any] | None) -> str:
     return " then ".join(str(v) for v in dict.fromkeys(seen or [])) or "nothing"
 
 

@@ -6,12 +6,12 @@ REFUND_LATE = True
 # OUTBOX, DEDUP, ORDER_TIMEOUT (the scenario runs the saga's timeout, which cancels an
 # order still PENDING) and REFUND_LATE (a PaymentSucceeded for an order the timeout
 # cancelled is refunded rather than dropped); the loader replaces the defaults above.
-from saga_api import DuplicateKey  # noqa: E402  (the flag defaults come first)
+from saga_api import Context, DuplicateKey, Event, Transaction  # noqa: E402  (after the flags)
 
-_pending = []
+_pending: list[tuple[str, dict[str, object], str | None]] = []
 
 
-def first_time(tx, event):
+def first_time(tx: Transaction, event: Event) -> bool:
     if not DEDUP:
         return True
     if tx.get("inbox", event.id):
@@ -20,20 +20,20 @@ def first_time(tx, event):
     return True
 
 
-def emit(tx, type, data, corr):
+def emit(tx: Transaction, type: str, data: dict[str, object], corr: str | None) -> None:
     if OUTBOX:
         tx.outbox(type, data, correlation_id=corr)  # commits with the state change
     else:
         _pending.append((type, data, corr))  # published after the commit (dual write)
 
 
-def flush(ctx):
+def flush(ctx: Context) -> None:
     while _pending:
         type, data, corr = _pending.pop(0)
         ctx.publish(type, data, correlation_id=corr)
 
 
-def place_order(command, ctx):
+def place_order(command: Event, ctx: Context) -> None:
     order = command.data
     _pending.clear()
     try:
@@ -45,13 +45,13 @@ def place_order(command, ctx):
     flush(ctx)
 
 
-def on_inventory_failed(event, ctx):
+def on_inventory_failed(event: Event, ctx: Context) -> None:
     with ctx.db.transaction() as tx:
         if first_time(tx, event):
             tx.update("orders", event.data["order_id"], status="CANCELLED")
 
 
-def on_payment_succeeded(event, ctx):
+def on_payment_succeeded(event: Event, ctx: Context) -> None:
     _pending.clear()
     with ctx.db.transaction() as tx:
         if first_time(tx, event):
@@ -64,7 +64,7 @@ def on_payment_succeeded(event, ctx):
     flush(ctx)
 
 
-def on_payment_failed(event, ctx):
+def on_payment_failed(event: Event, ctx: Context) -> None:
     _pending.clear()
     with ctx.db.transaction() as tx:
         if first_time(tx, event):
@@ -73,7 +73,7 @@ def on_payment_failed(event, ctx):
     flush(ctx)
 
 
-def on_order_created(event, ctx):
+def on_order_created(event: Event, ctx: Context) -> None:
     order = event.data
     _pending.clear()
     with ctx.db.transaction() as tx:
@@ -97,7 +97,7 @@ def on_order_created(event, ctx):
     flush(ctx)
 
 
-def on_release_stock(event, ctx):
+def on_release_stock(event: Event, ctx: Context) -> None:
     order_id = event.data["order_id"]
     with ctx.db.transaction() as tx:
         for key, r in tx.find("reservations", order_id=order_id, status="RESERVED"):
@@ -106,7 +106,7 @@ def on_release_stock(event, ctx):
             tx.update("reservations", key, status="RELEASED")
 
 
-def on_inventory_reserved(event, ctx):
+def on_inventory_reserved(event: Event, ctx: Context) -> None:
     order = event.data
     _pending.clear()
     with ctx.db.transaction() as tx:

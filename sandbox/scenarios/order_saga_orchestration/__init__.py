@@ -13,8 +13,12 @@ actually received (``shop.tap_calls``), so a late refusal does not excuse a canc
 Lesson playgrounds (fault plans in ``rules`` mode) use the classic two fixed orders instead.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from .. import shop as shop_module
-from ..base import Scenario, send_commands
+from ..base import DirectOp, Scenario, send_commands
 from ..shop import (
     ORDERS,
     SPACING,
@@ -32,7 +36,10 @@ from ..shop import (
     tap_publishes,
 )
 
-OPS = {
+if TYPE_CHECKING:  # the scenario sets up and reads a world
+    from ...world import World
+
+OPS: dict[tuple[str, str], str | DirectOp] = {
     ("inventory", "reserve"): "inventory_reserve",
     ("inventory", "release"): "inventory_release",
     ("payment", "capture"): "payment_capture",
@@ -91,10 +98,10 @@ class OrderSagaOrchestration(Scenario):
     BUSY_MIN_MS, BUSY_MAX_MS = 50, 350
     LATE_MIN_MS, LATE_MAX_MS = 200, 900
 
-    def statement_constants(self):
+    def statement_constants(self) -> dict[str, int | float | str]:
         return {**super().statement_constants(), **saga_constants(self)}
 
-    def setup(self, world):
+    def setup(self, world: World) -> None:
         world.broker.subscribe("PlaceOrder", "order", "handle_place_order")
         if world.plan.mode == "rules":  # a lesson playground: the classic two orders
             setup_shop(world, ORDERS)
@@ -124,7 +131,7 @@ class OrderSagaOrchestration(Scenario):
         )
         send_commands(world, "client", commands(world), spacing=SPACING)
 
-    def facts(self, world):
+    def facts(self, world: World) -> dict[str, Any]:
         facts = shop_facts(world, exact=True)
         expect, unjustified = [], []
         refused = world.notes["refused"]

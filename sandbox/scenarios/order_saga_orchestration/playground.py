@@ -2,10 +2,10 @@ OUTBOX = True
 DEDUP = True
 # Playground version of the orchestrated order saga. The lesson toggles set
 # OUTBOX (outcome events through the outbox) and DEDUP (idempotency keys on calls).
-from saga_api import DuplicateKey, RetryLater, Timeout  # noqa: E402  (the flag defaults come first)
+from saga_api import Context, DuplicateKey, Event, RetryLater, Timeout  # noqa: E402
 
 
-def handle_place_order(command, ctx):
+def handle_place_order(command: Event, ctx: Context) -> None:
     order = command.data
     oid = order["order_id"]
     corr = command.correlation_id
@@ -17,7 +17,7 @@ def handle_place_order(command, ctx):
     if ctx.db.get("orders", oid)["status"] != "PENDING":
         return
 
-    def call(service, op):
+    def call(service: str, op: str) -> dict[str, object]:
         key = f"{op}-{oid}" if DEDUP else None
         return ctx.call(service, op, order, idempotency_key=key, correlation_id=corr)
 
@@ -34,7 +34,7 @@ def handle_place_order(command, ctx):
     finish(ctx, oid, "CONFIRMED", corr)
 
 
-def finish(ctx, oid, status, corr):
+def finish(ctx: Context, oid: str, status: str, corr: str | None) -> None:
     event = "Order" + status.capitalize()
     with ctx.db.transaction() as tx:
         tx.update("orders", oid, status=status)

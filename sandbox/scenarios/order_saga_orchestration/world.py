@@ -5,10 +5,14 @@
 # key; out_of_stock and declined are final (and stored).
 
 
+from typing import Any
+
+from saga_api import Context, Request, Transaction
+
 from sandbox.scenarios.world_prelude import _replay, _save
 
 
-def inventory_reserve(request, ctx):
+def inventory_reserve(request: Request, ctx: Context) -> dict[str, Any]:
     d = request.data
     with ctx.db.transaction() as tx:
         saved = _replay(tx, request)
@@ -29,7 +33,7 @@ def inventory_reserve(request, ctx):
         return _save(tx, request, {"status": "reserved", "reservation_id": rid})
 
 
-def inventory_release(request, ctx):
+def inventory_release(request: Request, ctx: Context) -> dict[str, Any]:
     d = request.data
     with ctx.db.transaction() as tx:
         saved = _replay(tx, request)
@@ -44,7 +48,7 @@ def inventory_release(request, ctx):
         return _save(tx, request, {"status": "released", "units": released})
 
 
-def payment_capture(request, ctx):
+def payment_capture(request: Request, ctx: Context) -> dict[str, Any]:
     d = request.data
     with ctx.db.transaction() as tx:
         saved = _replay(tx, request)
@@ -65,7 +69,7 @@ def payment_capture(request, ctx):
         return _save(tx, request, {"status": "captured", "payment_id": pid})
 
 
-def payment_refund(request, ctx):
+def payment_refund(request: Request, ctx: Context) -> dict[str, Any]:
     d = request.data
     with ctx.db.transaction() as tx:
         saved = _replay(tx, request)
@@ -80,6 +84,6 @@ def payment_refund(request, ctx):
         return _save(tx, request, {"status": "refunded", "amount": refunded})
 
 
-def _busy(tx, order, ctx):
+def _busy(tx: Transaction, order: dict[str, Any], ctx: Context) -> bool:
     row = tx.get("busy", order["order_id"])
     return bool(row) and ctx.now < row["until"]

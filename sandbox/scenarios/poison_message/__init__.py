@@ -29,8 +29,13 @@ message" toggle decides whether there is poison.
 from __future__ import annotations
 
 import random
+from typing import TYPE_CHECKING, Any
 
 from ..base import Scenario
+
+if TYPE_CHECKING:  # the scenario sets up and reads a world
+    from ...world import World
+
 
 CURRENCIES = ("EUR", "GBP", "CHF", "SEK")
 UNKNOWN = ("XTS", "ZZZ", "BTC", "XAU")
@@ -40,7 +45,7 @@ def _hex(rng: random.Random, digits: int) -> str:
     return f"{rng.getrandbits(4 * digits):0{digits}x}"
 
 
-def _rate(world, data):
+def _rate(world: World, data: dict[str, Any]) -> dict[str, Any]:
     book = world.notes["data"][0]
     start, end = book["busy"]
     if start <= world.now < end:
@@ -91,13 +96,13 @@ class PoisonMessage(Scenario):
         1  # the amount of the first good event in every schedule (the boundary of "good")
     )
 
-    def configure(self, world, constants):
+    def configure(self, world: World, constants: dict[str, Any]) -> None:
         cap = constants.get("MAX_ATTEMPTS", self.DEFAULT_MAX_ATTEMPTS)
         world.broker.max_attempts = (
             cap if isinstance(cap, int) and not isinstance(cap, bool) and cap > 0 else None
         )
 
-    def data(self, world) -> dict:
+    def data(self, world: World) -> dict[str, Any]:
         index = world.rng.getrandbits(64) % self.DATA_WORLDS  # which of this scenario's data sets
         rng = random.Random(f"{self.name}|{index}")
         rates = {c: rng.randint(1, 9) for c in CURRENCIES}
@@ -105,14 +110,14 @@ class PoisonMessage(Scenario):
         kinds = ["good"] * n
         kinds[0], kinds[1], kinds[2] = "malformed", "sneaky", "unknown"
         rng.shuffle(kinds)
-        events = []
+        events: list[dict[str, Any]] = []
         for kind in kinds:
             oid, amount, currency = (
                 f"ord-{_hex(rng, 6)}",
                 rng.randint(5, 90),
                 rng.choice(CURRENCIES),
             )
-            data = {"order_id": oid, "amount": amount, "currency": currency}
+            data: dict[str, Any] = {"order_id": oid, "amount": amount, "currency": currency}
             if kind == "unknown":
                 data["currency"] = rng.choice(UNKNOWN)
             elif kind == "malformed":  # fails loudly if nobody checks
@@ -140,7 +145,7 @@ class PoisonMessage(Scenario):
             "busy": (start, start + rng.randint(self.BUSY_MIN_MS, self.BUSY_MAX_MS)),
         }
 
-    def setup(self, world):
+    def setup(self, world: World) -> None:
         data = self.data(world)
         world.notes["data"] = [data]
         world.broker.subscribe("OrderPlaced", "billing", "on_order_placed", ordered=True)
@@ -181,12 +186,12 @@ class PoisonMessage(Scenario):
             world.note("events", ev)
         world.notes["poison"] = sorted(poison)
 
-    def facts(self, world):
+    def facts(self, world: World) -> dict[str, Any]:
         rates = world.notes["data"][0]["rates"]
         events = world.notes.get("events", [])
         poison = set(world.notes.get("poison", []))
         ledger = world.stores["billing"].rows("ledger")
-        booked: dict[str, int] = {}
+        booked: dict[Any, int] = {}  # by the order ids the ledger rows hold
         for row in ledger.values():
             booked[row.get("order_id")] = booked.get(row.get("order_id"), 0) + 1
         dead = {

@@ -1,11 +1,11 @@
 DLQ = True
 # Playground version of the billing consumer. Toggle: DLQ (a retry cap and a dead-letter queue).
-from saga_api import Poison, RetryLater, Timeout  # noqa: E402  (the flag defaults come first)
+from saga_api import Context, Event, Poison, RetryLater, Timeout  # noqa: E402  (after the flags)
 
 MAX_ATTEMPTS = 5 if DLQ else None
 
 
-def on_order_placed(event, ctx):
+def on_order_placed(event: Event, ctx: Context) -> None:
     data = event.data
     amount, currency = data.get("amount"), data.get("currency")
     if type(amount) is not int or amount <= 0 or not isinstance(currency, str) or not currency:

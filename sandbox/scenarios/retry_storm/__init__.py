@@ -30,9 +30,17 @@ What is graded (the exercise statement renders every number below from these con
   as long as the attempt cap holds.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from ... import effects
+from ...report import ExtraReport
 from ...world import HORIZON
 from ..base import Scenario
+
+if TYPE_CHECKING:  # the scenario sets up and reads a world
+    from ...world import World
 
 
 class RetryStorm(Scenario):
@@ -81,17 +89,17 @@ class RetryStorm(Scenario):
     )
     NEVER = 10**9
 
-    def statement_constants(self) -> dict:
+    def statement_constants(self) -> dict[str, int | float | str]:
         out = super().statement_constants()
         out.pop("NEVER", None)
         out["CONSISTENCY_WINDOW_MS"] = HORIZON
         out["MAX_RETRIES"] = self.MAX_ATTEMPTS_ALLOWED - 1
         return out
 
-    def overloaded(self, world, service):
+    def overloaded(self, world: World, service: str) -> bool:
         return world.rpc.load.get(service, {}).get(world.now // self.BUCKET_MS, 0) > self.CAPACITY
 
-    def setup(self, world):
+    def setup(self, world: World) -> None:
         rng = world.rng
         # Every draw happens whatever the faults are, so a fault never shifts the data.
         clients = rng.randint(self.CLIENTS_MIN, self.CLIENTS_MAX)
@@ -147,7 +155,7 @@ class RetryStorm(Scenario):
         for i in range(clients):
             world.sched.at(starts[i], self._attempt, world, i, 1)
 
-    def _attempt(self, world, i, n):
+    def _attempt(self, world: World, i: int, n: int) -> None:
         world.notes["attempts"][i] = n
         if n > 1:
             world.notes["retry_times"].append(world.now)
@@ -174,7 +182,7 @@ class RetryStorm(Scenario):
             return
         world.sched.after(delay, self._attempt, world, i, n + 1)
 
-    def peak_after_recovery(self, world) -> tuple[int, int]:
+    def peak_after_recovery(self, world: World) -> tuple[int, int]:
         """(most retries in any SPREAD_WINDOW_MS from recovery on, where that window starts)."""
         back = world.notes["recovered_at"][0]
         times = sorted(t for t in world.notes.get("retry_times", []) if t >= back)
@@ -186,7 +194,7 @@ class RetryStorm(Scenario):
                 best, start = hi - lo + 1, times[lo]
         return best, start
 
-    def facts(self, world):
+    def facts(self, world: World) -> dict[str, Any]:
         clients = world.notes["clients"][0]
         problems = list(world.notes.get("policy_problems", []))
         delays = world.notes.get("delays", {})
@@ -220,7 +228,7 @@ class RetryStorm(Scenario):
                 )
         return {"retries_bounded_and_spread": problems, "requests_complete": complete}
 
-    def extra_report(self, world):
+    def extra_report(self, world: World | None) -> ExtraReport:
         return {"load": world.rpc.load_series("inventory") if world else []}
 
 

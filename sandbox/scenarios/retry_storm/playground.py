@@ -6,7 +6,7 @@ CAP = True
 # cap allows 50 quick ones (a few seconds of retrying), and the crowd keeps hammering.
 
 
-def retry_delay(attempt, rand):
+def retry_delay(attempt: int, rand: float) -> float | None:
     if CAP and attempt >= (10 if BACKOFF else 50):
         return None
     ceiling = min(5_000, 200 * 2**attempt) if BACKOFF else 200

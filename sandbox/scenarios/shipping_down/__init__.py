@@ -35,8 +35,15 @@ Data families (drawn from ``world.rng``; the same seed gives the same world):
   faults ``request_lost`` / ``reply_lost`` hit any call (a lost reply: the service acted).
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from ...world import HORIZON
 from ..base import Scenario, send_commands
+
+if TYPE_CHECKING:  # the scenario sets up and reads a world
+    from ...world import World
 
 
 class ShippingDown(Scenario):
@@ -114,7 +121,7 @@ class ShippingDown(Scenario):
     LONG_OUTAGE_END_MS = 50_000
     CUSTOMERS = ("alice", "bob", "carol")
 
-    def statement_constants(self) -> dict:
+    def statement_constants(self) -> dict[str, int | float | str]:
         from ...broker import VISIBILITY_TIMEOUT
         from ...world import MAX_ROUND_TRIPS
 
@@ -128,7 +135,7 @@ class ShippingDown(Scenario):
         return out
 
     # -- the world ----------------------------------------------------------------
-    def draw(self, world) -> dict:
+    def draw(self, world: World) -> dict[str, Any]:
         """This schedule's data: every draw happens whatever the faults are."""
         rng = world.rng
         n = rng.randint(self.ORDERS_MIN, self.ORDERS_MAX)
@@ -159,7 +166,7 @@ class ShippingDown(Scenario):
         mid_end = rng.randint(self.MID_OUTAGE_MIN_MS, self.MID_OUTAGE_MAX_MS)
         return {"orders": orders, "balances": balances, "end": mid_end if mid else short_end}
 
-    def setup(self, world):
+    def setup(self, world: World) -> None:
         data = self.draw(world)
         orders = data["orders"]
         world.notes["orders"] = [orders]
@@ -209,7 +216,7 @@ class ShippingDown(Scenario):
             )
         world.sched.at(end, self._drain_queue, world, end)
 
-    def _deadline(self, world, oid):
+    def _deadline(self, world: World, oid: str) -> None:
         status = (world.stores["order"].get("orders", oid) or {}).get("status", "never created")
         if status not in ("CONFIRMED", "CANCELLED"):
             world.note(
@@ -218,7 +225,7 @@ class ShippingDown(Scenario):
                 f"(every order must be CONFIRMED or CANCELLED by then)",
             )
 
-    def _drain_queue(self, world, end):
+    def _drain_queue(self, world: World, end: int) -> None:
         """Shipping is back: schedule requests that reached its queue while it was down are processed now,
         although their callers timed out long ago."""
         orders = world.notes["orders"][0]
@@ -254,7 +261,7 @@ class ShippingDown(Scenario):
                 )
 
     # -- what is measured -----------------------------------------------------------
-    def charged_without_shipment_ms(self, world, oid) -> int:
+    def charged_without_shipment_ms(self, world: World, oid: str) -> int:
         end = world.now
         pay, ship = world.stores["payment"], world.stores["shipping"]
         spans = sorted(
@@ -264,7 +271,6 @@ class ShippingDown(Scenario):
         )
         shipment = ship.get("shipments", oid) or {}
         ok_from = shipment.get("scheduled_at")
-        ok_to = shipment.get("cancelled_at", end) if ok_from is not None else None
         merged: list[list[int]] = []
         for start, stop in spans:  # the union of the capture intervals ...
             if stop <= start:
@@ -275,10 +281,11 @@ class ShippingDown(Scenario):
                 merged.append([start, stop])
         total = sum(stop - start for start, stop in merged)
         if ok_from is not None:  # ... minus the time a shipment was scheduled
+            ok_to = shipment.get("cancelled_at", end)
             total -= sum(max(0, min(stop, ok_to) - max(start, ok_from)) for start, stop in merged)
         return total
 
-    def cancel_reason(self, world, oid) -> str | None:
+    def cancel_reason(self, world: World, oid: str) -> str | None:
         """Why an order may be cancelled: Payment declined it, Shipping refused it, or Shipping could not be
         reached for it (a schedule call while it was down, or one a fault lost or crashed)."""
         if world.stores["payment"].get("declines", oid):
@@ -306,11 +313,11 @@ class ShippingDown(Scenario):
             return "shipping unreachable"
         return None
 
-    def facts(self, world):
+    def facts(self, world: World) -> dict[str, Any]:
         orders = world.notes["orders"][0]
         pay, ship = world.stores["payment"], world.stores["shipping"]
         out, charges, unshipped = {}, {}, []
-        by_customer: dict = {}
+        by_customer: dict[str, Any] = {}
         for oid, o in orders.items():
             rows = [p for p in pay.rows("payments").values() if p.get("order_id") == oid]
             captured = sum(_int(p.get("amount")) for p in rows if p.get("status") == "CAPTURED")
@@ -374,7 +381,7 @@ class ShippingDown(Scenario):
         }
 
 
-def _int(value) -> int:
+def _int(value: object) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 

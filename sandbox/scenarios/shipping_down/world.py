@@ -7,10 +7,14 @@
 # (the grader's record of a real refusal, for cancelled_for_a_reason).
 
 
+from typing import Any
+
+from saga_api import Context, Event, Request, Transaction
+
 from sandbox.scenarios.world_prelude import _replay, _save
 
 
-def _take(tx, ctx, request, status):
+def _take(tx: Transaction, ctx: Context, request: Request, status: str) -> dict[str, Any]:
     d = request.data
     saved = _replay(tx, request)
     if saved:
@@ -22,24 +26,24 @@ def _take(tx, ctx, request, status):
     tx.update("accounts", d["customer"], balance=account["balance"] - d["amount"])
     # One payment row per request key: without a key, every call takes money again.
     row_key = d["order_id"] + "-" + (request.idempotency_key or ctx.new_id("pay"))
-    row = {"order_id": d["order_id"], "amount": d["amount"], "status": status}
+    row: dict[str, Any] = {"order_id": d["order_id"], "amount": d["amount"], "status": status}
     if status == "CAPTURED":
         row["captured_at"] = ctx.now
     tx.insert("payments", row_key, row)
     return _save(tx, request, {"status": status.lower()})
 
 
-def payment_authorize(request, ctx):
+def payment_authorize(request: Request, ctx: Context) -> dict[str, Any]:
     with ctx.db.transaction() as tx:
         return _take(tx, ctx, request, "AUTHORIZED")
 
 
-def payment_charge(request, ctx):
+def payment_charge(request: Request, ctx: Context) -> dict[str, Any]:
     with ctx.db.transaction() as tx:
         return _take(tx, ctx, request, "CAPTURED")
 
 
-def _move(request, ctx, src, dst, refund):
+def _move(request: Request, ctx: Context, src: str, dst: str, refund: bool) -> dict[str, Any]:
     d = request.data
     with ctx.db.transaction() as tx:
         saved = _replay(tx, request)
@@ -56,19 +60,19 @@ def _move(request, ctx, src, dst, refund):
         return _save(tx, request, {"status": dst.lower(), "amount": moved})
 
 
-def payment_capture(request, ctx):
+def payment_capture(request: Request, ctx: Context) -> dict[str, Any]:
     return _move(request, ctx, "AUTHORIZED", "CAPTURED", refund=False)
 
 
-def payment_void(request, ctx):
+def payment_void(request: Request, ctx: Context) -> dict[str, Any]:
     return _move(request, ctx, "AUTHORIZED", "VOIDED", refund=True)
 
 
-def payment_refund(request, ctx):
+def payment_refund(request: Request, ctx: Context) -> dict[str, Any]:
     return _move(request, ctx, "CAPTURED", "REFUNDED", refund=True)
 
 
-def shipping_schedule(request, ctx):
+def shipping_schedule(request: Request, ctx: Context) -> dict[str, Any]:
     oid = request.data["order_id"]
     with ctx.db.transaction() as tx:
         shipment = tx.get("shipments", oid)
@@ -80,7 +84,7 @@ def shipping_schedule(request, ctx):
     return {"status": "scheduled"}
 
 
-def on_cancel_shipment(event, ctx):
+def on_cancel_shipment(event: Event, ctx: Context) -> None:
     oid = event.data["order_id"]
     with ctx.db.transaction() as tx:
         shipment = tx.get("shipments", oid)

@@ -13,8 +13,11 @@ counts only the refusals the orchestrator actually received (``shop.tap_calls``)
 (fault plans in ``rules`` mode) use the classic two fixed trips, with room for everyone.
 """
 
+from __future__ import annotations
+
 import functools
 import random
+from typing import TYPE_CHECKING, Any
 
 from ..base import Scenario, send_commands
 from ..shop import (
@@ -27,6 +30,9 @@ from ..shop import (
     tap_calls,
     tap_publishes,
 )
+
+if TYPE_CHECKING:  # the scenario sets up and reads a world
+    from ...world import World
 
 LEGS = ("flight", "hotel", "car")
 TRIPS = {
@@ -77,10 +83,10 @@ class TravelBooking(Scenario):
     BUSY_MIN_MS, BUSY_MAX_MS = 50, 350
     LATE_MIN_MS, LATE_MAX_MS = 200, 900
 
-    def statement_constants(self):
+    def statement_constants(self) -> dict[str, int | float | str]:
         return {**super().statement_constants(), **saga_constants(self)}
 
-    def setup(self, world):
+    def setup(self, world: World) -> None:
         world.broker.subscribe("BookTrip", "booking", "book_trip")
         data = _classic() if world.plan.mode == "rules" else self._draw(data_index(world))
         world.notes["travel"] = data
@@ -111,13 +117,13 @@ class TravelBooking(Scenario):
         )
 
     @functools.cache  # noqa: B019 -- scenarios live as long as the process; DATA_SETS entries; read-only data
-    def _draw(self, index: int) -> dict:
+    def _draw(self, index: int) -> dict[str, Any]:
         rng = random.Random(f"travel|{index}")
         customer = f"{rng.choice(FIRST_NAMES)}-{_hex(rng, 3)}"
-        ids: set = set()
-        while len(ids) < self.TRIPS_PER_RUN:
-            ids.add(f"trip-{_hex(rng, 6)}")
-        ids = rng.sample(sorted(ids), self.TRIPS_PER_RUN)
+        drawn: set[str] = set()
+        while len(drawn) < self.TRIPS_PER_RUN:
+            drawn.add(f"trip-{_hex(rng, 6)}")
+        ids = rng.sample(sorted(drawn), self.TRIPS_PER_RUN)
         fares = {
             "flight": 10 * rng.randint(10, 40),
             "hotel": 10 * rng.randint(5, 30),
@@ -135,7 +141,7 @@ class TravelBooking(Scenario):
             "busy": busy,
         }
 
-    def facts(self, world):
+    def facts(self, world: World) -> dict[str, Any]:
         data = world.notes["travel"]
         orders, conservation, expect, unjustified = {}, [], [], []
         for leg in LEGS:
@@ -203,7 +209,7 @@ class TravelBooking(Scenario):
         }
 
 
-def _classic() -> dict:
+def _classic() -> dict[str, Any]:
     return {
         "trips": TRIPS,
         "corr": {tid: f"corr-{tid}" for tid in TRIPS},
@@ -212,7 +218,7 @@ def _classic() -> dict:
     }
 
 
-def _int(value) -> int:
+def _int(value: object) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 

@@ -2,12 +2,12 @@ COMPENSATE = True
 IDEMPOTENT_COMPENSATION = True
 # Playground version of the travel booking orchestrator. Toggles: COMPENSATE
 # (cancel the legs already booked) and IDEMPOTENT_COMPENSATION (cancel with a key).
-from saga_api import DuplicateKey, RetryLater, Timeout  # noqa: E402  (the flag defaults come first)
+from saga_api import Context, DuplicateKey, Event, RetryLater, Timeout  # noqa: E402
 
 LEGS = ["flight", "hotel", "car"]
 
 
-def book_trip(command, ctx):
+def book_trip(command: Event, ctx: Context) -> None:
     trip = command.data
     tid = trip["trip_id"]
     corr = command.correlation_id
@@ -19,7 +19,7 @@ def book_trip(command, ctx):
     if ctx.db.get("trips", tid)["status"] != "PENDING":
         return
     try:
-        booked = []
+        booked: list[str] = []
         for leg in LEGS:
             result = ctx.call(
                 leg, "book", trip, idempotency_key=f"book-{leg}-{tid}", correlation_id=corr
@@ -36,7 +36,7 @@ def book_trip(command, ctx):
     finish(ctx, tid, "CONFIRMED", corr)
 
 
-def finish(ctx, tid, status, corr):
+def finish(ctx: Context, tid: str, status: str, corr: str | None) -> None:
     with ctx.db.transaction() as tx:
         tx.update("trips", tid, status=status)
         if status == "CONFIRMED":

@@ -6,10 +6,14 @@
 # "unavailable" is final (and stored under the key).
 
 
+from typing import Any
+
+from saga_api import Context, Request
+
 from sandbox.scenarios.world_prelude import _replay, _save
 
 
-def provider_book(request, ctx):
+def provider_book(request: Request, ctx: Context) -> dict[str, Any]:
     trip = request.data
     fare = trip["fares"][ctx.service]
     with ctx.db.transaction() as tx:
@@ -39,7 +43,7 @@ def provider_book(request, ctx):
         return _save(tx, request, {"status": "booked", "booking_id": booking_id})
 
 
-def provider_cancel(request, ctx):
+def provider_cancel(request: Request, ctx: Context) -> dict[str, Any]:
     # Cancels the trip's booking and refunds the fare. The refund is a payment
     # instruction: for a trip that was booked here, every cancel call without an
     # idempotency key pays it again. Cancelling a trip never booked here is a no-op.

@@ -29,7 +29,15 @@ prepare request or reply, a bank crash while preparing) or the coordinator crash
 banks), correlation ids on every call, and ``settles``.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from ..base import Scenario, send_commands
+
+if TYPE_CHECKING:  # the scenario sets up and reads a world
+    from ...world import World
+
 
 BANKS = ("bank_a", "bank_b")
 
@@ -77,14 +85,14 @@ class TwoPhaseCommit(Scenario):
     LATE_PREPARE_MAX_MS = 2_500
     ACCOUNTS = {"bank_a": ("alice", "carol"), "bank_b": ("bob", "dave")}
 
-    def statement_constants(self) -> dict:
+    def statement_constants(self) -> dict[str, int | float | str]:
         from ...broker import DEFAULT_MAX_ATTEMPTS, VISIBILITY_TIMEOUT
 
         out = super().statement_constants()
         out.update(MAX_DELIVERIES=DEFAULT_MAX_ATTEMPTS, REDELIVERY_MS=VISIBILITY_TIMEOUT)
         return out
 
-    def draw(self, world) -> dict:
+    def draw(self, world: World) -> dict[str, Any]:
         """This schedule's data: every draw happens whatever the faults are."""
         rng = world.rng
         balances = {
@@ -115,7 +123,7 @@ class TwoPhaseCommit(Scenario):
             )
         return {"balances": balances, "transfers": transfers, "late": late}
 
-    def setup(self, world):
+    def setup(self, world: World) -> None:
         data = self.draw(world)
         transfers = data["transfers"]
         world.notes["transfers"] = [transfers]
@@ -146,7 +154,7 @@ class TwoPhaseCommit(Scenario):
             xid, bank, at = data["late"]
             world.sched.at(at, self._late_prepare, world, xid, bank)
 
-    def _late_prepare(self, world, xid, bank):
+    def _late_prepare(self, world: World, xid: str, bank: str) -> None:
         """A copy of the coordinator's prepare request for ``xid`` reaches ``bank`` only now."""
         for c in world.rpc.calls:
             if (
@@ -173,7 +181,7 @@ class TwoPhaseCommit(Scenario):
                 )
                 return
 
-    def _abort_excused(self, world, xid) -> bool:
+    def _abort_excused(self, world: World, xid: str) -> bool:
         """May this transfer be aborted although no bank voted no? Yes if a fault hid a vote from the
         coordinator (a lost prepare request or reply, a bank that crashed while preparing) or the coordinator
         itself crashed while handling it (it may presume abort for an undecided transfer)."""
@@ -190,7 +198,7 @@ class TwoPhaseCommit(Scenario):
                 return True
         return False
 
-    def facts(self, world):
+    def facts(self, world: World) -> dict[str, Any]:
         transfers = world.notes["transfers"][0]
         problems = []
         # Every transaction a bank knows, also one under an id the client never sent (a coordinator that
@@ -233,9 +241,9 @@ class TwoPhaseCommit(Scenario):
                 world, xid
             ):
                 continue
-            states = ", ".join(f"{b} {r.get('state', 'never prepared')}" for b, r in rows.items())
+            found = ", ".join(f"{b} {r.get('state', 'never prepared')}" for b, r in rows.items())
             commits.append(
-                f"{xid} did not commit ({states}) although no bank voted no, every vote could be "
+                f"{xid} did not commit ({found}) although no bank voted no, every vote could be "
                 f"heard and the coordinator did not crash"
             )
         for bank in BANKS:

@@ -5,8 +5,12 @@
 # commit:  PREPARED -> apply the delta, unlock, COMMITTED; otherwise answer the state, change nothing.
 # abort:   PREPARED -> unlock, ABORTED; unknown -> record ABORTED; COMMITTED stays COMMITTED.
 
+from typing import Any
 
-def participant_prepare(request, ctx):
+from saga_api import Context, Request
+
+
+def participant_prepare(request: Request, ctx: Context) -> dict[str, Any]:
     xid = request.data["transfer_id"]
     change = request.data["changes"][ctx.service]
     with ctx.db.transaction() as tx:
@@ -33,7 +37,7 @@ def participant_prepare(request, ctx):
         return {"vote": "yes"}
 
 
-def participant_commit(request, ctx):
+def participant_commit(request: Request, ctx: Context) -> dict[str, Any]:
     xid = request.data["transfer_id"]
     with ctx.db.transaction() as tx:
         known = tx.get("txns", xid)
@@ -50,7 +54,7 @@ def participant_commit(request, ctx):
         return {"state": "COMMITTED"}
 
 
-def participant_abort(request, ctx):
+def participant_abort(request: Request, ctx: Context) -> dict[str, Any]:
     xid = request.data["transfer_id"]
     change = request.data["changes"][ctx.service]
     with ctx.db.transaction() as tx:
