@@ -10,13 +10,21 @@ import re
 import pytest
 from django.urls import reverse
 
+from courseapp.lib.content import LoadReport
 from exercises import runs
+from exercises.content_loader import CONTENT_DIR, load_exercises
 from exercises.models import Submission
 from exercises.tasks import run_code
 from lessons.models import Lesson
 
 PAGE = "/exercises/idempotent-consumer/"
 PASSWORD = "a-long-secret-phrase-1"
+
+
+@pytest.fixture
+def exercises(db):
+    """The exercises only (the lessons are not needed to run code or to submit)."""
+    load_exercises(CONTENT_DIR, LoadReport())
 
 
 @pytest.fixture
@@ -93,7 +101,7 @@ def test_log_in_and_log_out_messages_use_the_sites_words(client, alice, password
 
 
 def test_an_anonymous_visitor_who_submits_is_asked_to_sign_up_and_nothing_is_graded(
-    client, content, quiet_graders
+    client, exercises, quiet_graders
 ):
     code = "def on_payment_captured(event, ctx):\n    pass  # before signing up\n"
     response = client.post(PAGE + "submit/", {"code": code, "client_token": "a1"})
@@ -108,7 +116,7 @@ def test_an_anonymous_visitor_who_submits_is_asked_to_sign_up_and_nothing_is_gra
 
 
 def test_signing_up_brings_the_code_back_into_the_editor_and_submitting_it_grades_it(
-    client, content, quiet_graders
+    client, exercises, quiet_graders
 ):
     code = "def on_payment_captured(event, ctx):\n    pass  # carried over\n"
     client.post(PAGE + "submit/", {"code": code, "client_token": "a1"})
@@ -127,7 +135,7 @@ def test_signing_up_brings_the_code_back_into_the_editor_and_submitting_it_grade
     assert 'id="draft-note"' not in client.get(PAGE).content.decode()
 
 
-def test_logging_in_brings_back_code_run_before(client, content, alice, password, quiet_graders):
+def test_logging_in_brings_back_code_run_before(client, exercises, alice, password, quiet_graders):
     code = "def on_payment_captured(event, ctx):\n    pass  # ran before logging in\n"
     assert client.post(PAGE + "run/", {"code": code}).status_code == 302
     response = client.post(
@@ -140,7 +148,7 @@ def test_logging_in_brings_back_code_run_before(client, content, alice, password
 
 
 def test_an_anonymous_visitor_with_no_code_is_asked_to_sign_up_and_promised_nothing(
-    client, content, quiet_graders
+    client, exercises, quiet_graders
 ):
     response = client.post(PAGE + "submit/", {"code": "  ", "client_token": "a1"}, follow=True)
     html = response.content.decode()
@@ -148,7 +156,7 @@ def test_an_anonymous_visitor_with_no_code_is_asked_to_sign_up_and_promised_noth
     assert not Submission.objects.exists()
 
 
-def test_code_too_big_to_keep_says_so(client, content, quiet_graders):
+def test_code_too_big_to_keep_says_so(client, exercises, quiet_graders):
     code = "x = 1\n" * 12000
     response = client.post(PAGE + "submit/", {"code": code, "client_token": "a1"}, follow=True)
     assert "Your code could not be kept: Your code is" in response.content.decode()
@@ -169,5 +177,5 @@ def _session_request(client):
     return request
 
 
-def test_hints_still_need_an_account(client, content):
+def test_hints_still_need_an_account(client, exercises):
     assert "Log in to reveal hints" in client.get(PAGE).content.decode()
