@@ -20,6 +20,7 @@ from .report import PlaygroundReport
 from .runner import InProcessRunner
 from .scenarios.circuit_breaker import SCENARIO as _CB
 from .scenarios.order_saga_choreography import SCENARIO as _CHOREO
+from .scenarios.unknown_outcome import SCENARIO as _UNKNOWN
 
 
 class Toggle(TypedDict):
@@ -391,6 +392,45 @@ PLAYGROUNDS: dict[str, Playground] = {
             ),
         ],
     },
+    "unknown-outcome": {
+        "title": "A capture that times out: decide, then close the door",
+        "scenario": "unknown_outcome",
+        "toggles": [
+            _t(
+                "tombstone",
+                "Give up with a cancel (a tombstone)",
+                "pattern",
+                True,
+                "On: when the checkout gives up, Payment's cancel refunds a capture that happened and "
+                "refuses any capture for the order that arrives later. Off: a refund, which only undoes "
+                "a capture that already happened.",
+            ),
+            _t(
+                "retry_compensation",
+                "Retry the cancel until Payment answers",
+                "pattern",
+                True,
+                "On: after the decision, the cancel (or refund) is retried until Payment answers. Off: "
+                "it is tried once, and forgotten if it times out.",
+            ),
+            _t(
+                "payment_down",
+                "Payment is down for a while",
+                "fault",
+                True,
+                f"Payment is unreachable for the first {_UNKNOWN.PLAYGROUND_OUTAGE_MS // 1000} s, "
+                "longer than the checkout keeps trying: it has to decide without an answer.",
+            ),
+            _t(
+                "slow_capture",
+                "The first capture is slow",
+                "fault",
+                True,
+                "The first order's first capture request times out at once but reaches Payment "
+                f"{_UNKNOWN.PLAYGROUND_LATE_MS / 1000:g} s later, and is processed then.",
+            ),
+        ],
+    },
 }
 
 _DIR = Path(__file__).resolve().parent / "scenarios"
@@ -537,6 +577,16 @@ def _late_payment(t: dict[str, bool]) -> Built:
     return "order_saga_choreography", _template("order_saga_choreography", **flags), rules
 
 
+def _unknown_outcome(t: dict[str, bool]) -> Built:
+    flags = {"TOMBSTONE": t["tombstone"], "RETRY_CLOSE": t["retry_compensation"]}
+    rules: list[Rule] = []
+    if t["payment_down"]:
+        rules.append(_rule("outage", "payment:long"))
+    if t["slow_capture"]:
+        rules.append(_rule("late_reply", "cmd-1#1>payment.capture"))
+    return "unknown_outcome", _template("unknown_outcome", **flags), rules
+
+
 _BUILDERS: dict[str, Callable[[dict[str, bool]], Built]] = {
     "order-saga": _order_saga,
     "travel-booking": _travel,
@@ -548,6 +598,7 @@ _BUILDERS: dict[str, Callable[[dict[str, bool]], Built]] = {
     "circuit-breaker": _breaker,
     "outbox-relay": _relay,
     "late-payment": _late_payment,
+    "unknown-outcome": _unknown_outcome,
 }
 
 

@@ -19,4 +19,5 @@ TOPICS: dict[str, str] = {
     "two-phase-commit": "Two-phase commit",
     "operations": "Operating sagas",
     "design": "Design procedure",
+    "unknown-outcomes": "Unknown outcomes and late replies",
 }

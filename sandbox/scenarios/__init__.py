@@ -22,6 +22,7 @@ NAMES = (
     "outbox_relay",
     "circuit_breaker",
     "chaos_checks",
+    "unknown_outcome",
 )
 _LOADED: dict[str, Scenario] = {}
 

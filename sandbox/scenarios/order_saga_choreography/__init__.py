@@ -224,12 +224,17 @@ def _tap_order_release(world: World) -> None:
 
     def tapped(source: str, msg: dict[str, Any]) -> None:
         data = msg.get("data")
-        if msg.get("type") == "ReleaseStock" and source == "order" and isinstance(data, dict):
+        kind = msg.get("type")
+        if (
+            kind in ("ReleaseStock", "RefundPayment")
+            and source == "order"
+            and isinstance(data, dict)
+        ):
             oid = data.get("order_id")
             row = world.stores["order"].get("orders", oid) if isinstance(oid, str) else None
             status = (row or {}).get("status", "not saved")
             text = (
-                f"ReleaseStock ({msg.get('id')}) was published by Order while order {oid} is {status}, "
+                f"{kind} ({msg.get('id')}) was published by Order while order {oid} is {status}, "
                 f"not CANCELLED"
             )
             if status != "CANCELLED" and text not in world.notes.get("ghost", ()):
