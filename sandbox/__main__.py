@@ -19,8 +19,9 @@ import os
 import sys
 import time
 
-from . import scenarios
+from . import mutate, scenarios
 from .explore import Session, _plan, grade
+from .jail import JailRunner
 from .report import Status
 from .rng import schedule_seed
 from .runner import InProcessRunner, Limits, RunnerFactory
@@ -97,8 +98,6 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     )
     factory: RunnerFactory = InProcessRunner
     if args.jail:
-        from .jail import JailRunner
-
         factory = JailRunner
     for name, sc in scenarios.all().items():
         print(f"  running {name} ...", end="\r", file=sys.stderr, flush=True)
@@ -135,8 +134,6 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _cmd_mutate(args: argparse.Namespace) -> int:
-    from . import mutate
-
     if args.all == bool(args.scenario):
         print("name one or more scenarios, or --all", file=sys.stderr)
         return 2

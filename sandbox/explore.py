@@ -16,7 +16,7 @@ import time
 from typing import Any
 
 from . import effects, scenarios
-from .faults import FaultPlan
+from .faults import FAULT_KINDS, FaultPlan
 from .invariants import INVARIANTS, describe
 from .report import Fault, Limit, Report, Status, add_extra, new_report
 from .rng import schedule_seed
@@ -401,8 +401,6 @@ def _fault_text(fault: Fault) -> str:
     if kind == "delay":
         message, _, target = site.partition(">")
         return f"the broker delayed {message} on its way to {target}()"
-    from .faults import FAULT_KINDS
-
     return f"{FAULT_KINDS.get(kind, kind)} ({site})"
 
 

@@ -41,6 +41,7 @@ from __future__ import annotations
 import ast
 import copy
 import hashlib
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -49,6 +50,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, NoReturn, TextIO, TypeGuard
 
+from . import scenarios
+from .explore import grade
 from .report import Status
 
 EFFECT_METHODS = ("insert", "put", "update", "delete", "outbox")
@@ -876,10 +879,6 @@ class _MutantTimeout(BaseException):  # not caught by the learner-code or grader
 
 
 def _grade_one(job: tuple[str, str, str, int]) -> dict[str, Any]:
-    import signal
-
-    from . import grade
-
     name, mid, source, schedules = job
     started = time.perf_counter()
 
@@ -952,8 +951,6 @@ def run(
     progress: Callable[[str], object] | None = None,
 ) -> list[ScenarioResult]:
     """Generate and grade the mutants of each scenario's reference."""
-    from . import scenarios
-
     plans: list[tuple[str, list[Mutant], dict[str, str]]] = []
     for name in names:
         ms = mutants(scenarios.get(name).reference_source)

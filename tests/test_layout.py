@@ -50,14 +50,35 @@ def _area(module: str) -> str:
     return module.split(".")[0]
 
 
+def _comment_above(lines: list[str], index: int) -> bool:
+    """A comment heads the block of imports (and blank lines) this import belongs to."""
+    while index >= 0:
+        text = lines[index].strip()
+        if text.startswith("#"):
+            return True
+        if text and not text.startswith(("import ", "from ")):
+            return False
+        index -= 1
+    return False
+
+
 def _imports(name: str, path: Path) -> list[tuple[str, int, bool, bool]]:
     """(imported module, line, at module level, has a comment saying why) for our own packages."""
     tree = ast.parse(path.read_text(), str(path))
     lines = path.read_text().splitlines()
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     top = {id(node) for node in tree.body}
+    # Imports under `if TYPE_CHECKING:` are for annotations only: they never run.
+    typing_only = {
+        id(inner)
+        for node in tree.body
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+        for inner in ast.walk(node)
+    }
     out = []
     for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
         if isinstance(node, ast.Import):
             targets = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -74,7 +95,7 @@ def _imports(name: str, path: Path) -> list[tuple[str, int, bool, bool]]:
             ]
         else:
             continue
-        why = "#" in lines[node.lineno - 1] or lines[node.lineno - 2].strip().startswith("#")
+        why = "#" in lines[node.lineno - 1] or _comment_above(lines, node.lineno - 2)
         for target in targets:
             if target.split(".")[0] in PACKAGES and target in MODULES:
                 out.append((target, node.lineno, id(node) in top, why))

@@ -33,6 +33,9 @@ import random
 from collections.abc import Callable, Collection, Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ..broker import DEFAULT_MAX_ATTEMPTS
+from ..world import HORIZON
+
 if TYPE_CHECKING:  # trusted helpers that set up and read a world
     from ..world import World
     from .base import Scenario
@@ -72,9 +75,6 @@ FIRST_NAMES = (
 def saga_constants(scenario: Scenario) -> dict[str, Any]:
     """Numbers the saga statements quote besides the scenario's own: the consistency window, when
     faults stop, and the dead-letter cap of a handler that keeps raising."""
-    from ..broker import DEFAULT_MAX_ATTEMPTS
-    from ..world import HORIZON
-
     return {
         "WINDOW_S": HORIZON // 1000,
         "FAULTS_STOP_S": scenario.fault_horizon // 1000,
