@@ -191,7 +191,7 @@ def parse_faults(text: str | None, version: ExerciseVersion) -> list[Fault]:
         )
     try:
         data = json.loads(text)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         raise RunRefused(
             f"The fault schedule is not valid JSON ({exc.msg}, at character {exc.pos + 1}). "
             'Write a list of faults such as [{"kind": "duplicate", "site": "..."}], or leave it '
@@ -281,13 +281,15 @@ def start(request, exercise: Exercise, code: str, seed_text: str, faults_text: s
 
     A visitor with a run still in flight gets that one back (with `reused` set) instead."""
     version = exercise.published_version
+    # Views open only published exercises (an unpublished slug is a 404 before this).
+    assert version is not None
     code = check_code(code)
     seed = parse_seed(seed_text)
     faults = parse_faults(faults_text, version)
     remember_draft(request, exercise, code)
     mine = request.session.get(SESSION_RUNS, [])
-    previous = cache.get(_key(mine[-1])) if mine else None
-    if _in_flight(previous):
+    previous: dict | None = cache.get(_key(mine[-1])) if mine else None
+    if previous is not None and _in_flight(previous):
         return {**previous, "reused": True}
     if not shared_cache():
         log.error("run refused: CELERY_BROKER_URL is set but CACHE_URL is not")

@@ -223,11 +223,12 @@ def load_lessons(
     loaded: dict[str, Lesson] = {}
     for slug, data in parsed.items():
         values = {name: data[name] for name in FIELDS}
-        lesson = existing.get(slug)
-        if lesson is None:
+        found = existing.get(slug)
+        if found is None:
             lesson = Lesson.objects.create(slug=slug, **values)
             report.note("lessons", "added", slug)
         else:
+            lesson = found
             changed = any(
                 getattr(lesson, name) != value for name, value in values.items() if name != "order"
             )

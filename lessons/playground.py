@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import Any
 
 from django.core.cache import cache
 
@@ -15,6 +16,7 @@ from courseapp.lib.claims import DEFAULT_SEED, MAX_SEED
 from courseapp.lib.timeline import timeline_svg
 from sandbox.playgrounds import PLAYGROUNDS
 from sandbox.playgrounds import run as simulate
+from sandbox.report import PlaygroundReport
 
 CACHE_SECONDS = 24 * 3600
 
@@ -51,14 +53,16 @@ def run(key: str, toggles: dict[str, bool], seed: int) -> dict:
     return report
 
 
-def _decorate(report: dict) -> dict:
-    """Add what the templates draw: load bars on a 0-10 scale and the timeline."""
-    load = report.get("load") or []
+def _decorate(run: PlaygroundReport) -> dict[str, Any]:
+    """The report plus what the templates draw: load bars on a 0-10 scale and the timeline."""
+    report: dict[str, Any] = dict(run)
+    load = run.get("load") or []
     peak = max((count for _, count in load), default=0)
     report["load_bars"] = [round(10 * count / peak) if peak else 0 for _, count in load]
-    steps = (report.get("counterexample") or {}).get("trace") or report.get("trace") or []
+    example = run["counterexample"]
+    steps = (example["trace"] if example else None) or run.get("trace") or []
     if steps:
         report["timeline_svg"] = timeline_svg(
-            steps, report.get("lanes") or [], violations=report.get("violations")
+            [dict(step) for step in steps], run["lanes"], violations=run["violations"]
         )
     return report

@@ -73,7 +73,7 @@ def _body(request, lesson: Lesson, chosen: str | None) -> str:
         for name in lesson.playgrounds
     }
     presets = [_preset(lesson, claim) for claim in claims.parse_all(lesson.body)]
-    parts = []
+    parts: list[tuple[str, object]] = []
     for kind, value in split_parts(lesson.html):
         if kind == "playground":
             parts.append((kind, panels.get(value)))

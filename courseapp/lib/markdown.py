@@ -127,7 +127,7 @@ def content_links(text: str) -> list[tuple[int, str]]:
         for child in [token, *(token.children or [])]:
             target = child.attrGet("href") or child.attrGet("src")
             if target:
-                found.append(((token.map or [0])[0], target))
+                found.append(((token.map or [0])[0], str(target)))
     return found
 
 
@@ -138,8 +138,8 @@ def render_markdown(text: str) -> tuple[str, list[dict]]:
     for token in tokens:
         for child in token.children or []:
             for attr in ("href", "src"):
-                if child.attrGet(attr):
-                    child.attrSet(attr, resolve_link(child.attrGet(attr)))
+                if value := child.attrGet(attr):
+                    child.attrSet(attr, resolve_link(str(value)))
     raw = _MD.renderer.render(tokens, _MD.options, env)
     clean = nh3.clean(
         raw,

@@ -230,7 +230,7 @@ def _draw(steps: list[dict], columns: list[str], ids: list[str], hidden: int, *,
             y += 30
         kind = str(step.get("kind") or "")
         tone, _word = KINDS.get(kind, ("plain", kind))
-        service = step.get("service") if step.get("service") in x_of else None
+        service = str(step.get("service") or "")
         x = x_of.get(service, gutter)
         lines = _wrap(_label(step), chars)
         if side:  # the words beside the marker, from its height down
