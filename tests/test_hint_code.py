@@ -240,8 +240,8 @@ def transfer(command, ctx):
 # two of its variants --------------------------------------------------------------------------------
 CHAOS = {name: source for name, (source, _) in scenarios.get("chaos_checks").variants.items()}
 CHAOS_HINT_RULES = CHAOS["reference"].replace(
-    'FAULTS = "crash, duplicate, delay, relay_crash, out_of_stock, declined"',
-    'FAULTS = "crash, duplicate, delay, relay_crash"',
+    'FAULTS = "crash, duplicate, delay, relay_crash, out_of_stock, declined, late_answer"',
+    'FAULTS = "crash, duplicate, delay, relay_crash, late_answer"',
 )
 assert CHAOS_HINT_RULES != CHAOS["reference"]
 
@@ -367,7 +367,7 @@ SNIPPETS = {
             ],
         ),
         "hint:2": (
-            'FAULTS = "crash, duplicate, delay, relay_crash"',
+            'FAULTS = "crash, duplicate, delay, relay_crash, late_answer"',
             [(CHAOS_HINT_RULES, "pass")],
         ),
     },

@@ -24,7 +24,7 @@ def grade(source, **kw):
 
 def with_faults(faults):
     return REFERENCE.replace(
-        'FAULTS = "crash, duplicate, delay, relay_crash, out_of_stock, declined"',
+        'FAULTS = "crash, duplicate, delay, relay_crash, out_of_stock, declined, late_answer"',
         f"FAULTS = {faults!r}",
     )
 
@@ -67,9 +67,13 @@ def test_without_faults_the_verdict_says_no_chosen_fault_can_make_the_bug_show()
     assert "none of your FAULTS can make this bug show" in report["message"]
 
 
-def test_crashes_alone_already_reveal_every_hidden_bug_to_good_checks():
+def test_crashes_and_late_answers_reveal_every_hidden_bug_to_good_checks():
     # A crash before the acknowledgement redelivers: duplicates come with crashes for free.
-    assert grade(with_faults("crash"))["status"] == "passed"
+    assert grade(with_faults("crash, late_answer"))["status"] == "passed"
+    # But a payment that succeeds after the order's timeout needs the late answer itself.
+    report = grade(with_faults("crash"))
+    assert report["status"] == "failed"
+    assert "order's timeout" in report["message"] and "none of your FAULTS" in report["message"]
 
 
 def test_a_false_alarm_shows_the_schedule_and_the_reference_trace():

@@ -70,6 +70,11 @@ HIDDEN: dict[str, tuple[str, tuple[str, ...]]] = {
         "order for the same SKU",
         ("delay", "crash", "duplicate", "relay_crash"),
     ),
+    "drops_late_success": (
+        "an Order service that ignores a payment that succeeds after the order's timeout has "
+        "cancelled it, so the customer pays for an order they will never get",
+        ("late_answer",),
+    ),
     "uncaught_duplicate_key": (
         "a handler that fails on a redelivered message instead of recognising it, so the message ends "
         "in the dead-letter queue",
@@ -101,7 +106,15 @@ class ChaosChecks(Scenario):
     invariants = ("faults_from_the_menu", "no_false_alarm", "every_bug_caught")
     # The menu. This scenario's own world never fires a fault: the experiment hands them to the
     # target's runs (and reports what fired there).
-    fault_kinds = ("crash", "duplicate", "delay", "relay_crash", "out_of_stock", "declined")
+    fault_kinds = (
+        "crash",
+        "duplicate",
+        "delay",
+        "relay_crash",
+        "out_of_stock",
+        "declined",
+        "late_answer",
+    )
     max_random_schedules = 0
     expected = {
         "reference": "pass",
@@ -390,7 +403,8 @@ INVARIANTS["faults_from_the_menu"] = Invariant(
     "FAULTS names the kinds of fault the experiment injects into the saga, separated by commas: only "
     "kinds the saga's world can produce (a crash part-way through a handler, a duplicated delivery, a "
     "delayed message, an outbox relay that crashes between publishing and marking sent, a SKU out of "
-    "stock, a declined card). Every run also includes a calm one, without any fault.",
+    "stock, a declined card, a step's answer that arrives only after the order's timeout has "
+    "decided). Every run also includes a calm one, without any fault.",
     _facts("faults_from_the_menu"),
 )
 INVARIANTS["no_false_alarm"] = Invariant(

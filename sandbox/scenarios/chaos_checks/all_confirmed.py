@@ -1,4 +1,4 @@
-FAULTS = "crash, duplicate, delay, relay_crash, out_of_stock, declined"
+FAULTS = "crash, duplicate, delay, relay_crash, out_of_stock, declined, late_answer"
 
 
 def check(run):

@@ -1,5 +1,5 @@
 # Which faults should the experiment inject? Pick from the menu, separated by commas:
-# crash, duplicate, delay, relay_crash, out_of_stock, declined
+# crash, duplicate, delay, relay_crash, out_of_stock, declined, late_answer
 FAULTS = "crash"
 
 

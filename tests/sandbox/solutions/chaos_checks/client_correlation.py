@@ -1,5 +1,5 @@
 # Everything is compared with what the client sent: the PlaceOrder commands among the events.
-FAULTS = "relay_crash, crash, delay, declined"
+FAULTS = "relay_crash, crash, delay, declined, late_answer"
 
 FINAL = {"CONFIRMED", "CANCELLED"}
 

@@ -1,5 +1,5 @@
 # One summary per order first, then judge each summary; only crashes and duplicates are injected.
-FAULTS = "crash, duplicate"
+FAULTS = "crash, duplicate, late_answer"
 
 
 def summarise(run):

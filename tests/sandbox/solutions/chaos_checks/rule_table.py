@@ -1,5 +1,5 @@
 # A table of named rules, each a small function yielding messages; every fault on the menu.
-FAULTS = "crash duplicate delay relay_crash out_of_stock declined"
+FAULTS = "crash duplicate delay relay_crash out_of_stock declined late_answer"
 
 
 class Run:
