@@ -16,10 +16,12 @@ def main() -> int:
     parser.add_argument(
         "--quick", action="store_true", help="shorter runs (smoke test of the harness)"
     )
-    parser.add_argument("--only", choices=["pages", "grading", "simulator"], action="append")
+    parser.add_argument(
+        "--only", choices=["pages", "grading", "simulator", "scaling", "mutate"], action="append"
+    )
     args = parser.parse_args()
     seconds = 3.0 if args.quick else 8.0
-    sections = args.only or ["simulator", "pages", "grading"]
+    sections = args.only or ["simulator", "pages", "grading", "scaling", "mutate"]
     rows: list[dict] = []
     started = time.time()
     for section in sections:
@@ -36,9 +38,20 @@ def main() -> int:
             from bench import simulator
 
             rows += simulator.run(quick=args.quick)
+        elif section == "scaling":
+            from bench import scaling
+
+            rows += scaling.run(quick=args.quick)
+        elif section == "mutate":
+            from bench import mutate
+
+            rows += mutate.run(quick=args.quick)
     print_table(rows)
     print(
-        f"\n(total {time.time() - started:.0f} s; command: python -m bench{' --quick' if args.quick else ''})"
+        f"\n(total {time.time() - started:.0f} s; command: python -m bench"
+        + (" --quick" if args.quick else "")
+        + "".join(f" --only {name}" for name in args.only or [])
+        + ")"
     )
     return 0
 

@@ -12,6 +12,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from bench.server import ROOT, manage, site_env
@@ -67,9 +69,9 @@ def _peak_rss_kib(pid: int) -> int:
     return peak
 
 
-def run(quick: bool = False) -> list[dict]:
-    per_exercise = 4 if quick else 12
-    learners = 2  # one per worker process: latency without queueing behind each other
+@contextmanager
+def bench_site() -> Iterator[dict]:
+    """A fresh site (its own database `saga_bench`, Redis db 3) for the worker runs: yields its env."""
     with tempfile.TemporaryDirectory(prefix="saga-bench-grading-") as tmp:
         try:
             _fresh_database(DATABASE)
@@ -89,52 +91,67 @@ def run(quick: bool = False) -> list[dict]:
         print("  preparing the site ...", file=sys.stderr, flush=True)
         manage(env, "migrate", "--noinput")
         manage(env, "load_content", "--verbosity", "0")
-        print("  measuring the jail floor ...", file=sys.stderr, flush=True)
-        floor = jail_floor()
-        worker = subprocess.Popen(
+        yield env
+
+
+def pipeline(env: dict, concurrency: int, per_exercise: int, learners: int) -> tuple[dict, int]:
+    """Start a worker with `concurrency` processes, grade `per_exercise` reference submissions of
+    each benchmark exercise with `learners` in flight, stop the worker. Returns the driver's
+    measurements and the worker's peak RSS (KiB)."""
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "courseapp",
+            "worker",
+            "--loglevel=warning",
+            f"--concurrency={concurrency}",
+            "--prefetch-multiplier=1",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        print(
+            f"  grading {per_exercise} reference submissions per exercise with {learners} learners "
+            f"on {concurrency} worker process(es) ...",
+            file=sys.stderr,
+            flush=True,
+        )
+        driver = subprocess.run(
             [
                 sys.executable,
                 "-m",
-                "celery",
-                "-A",
-                "courseapp",
-                "worker",
-                "--loglevel=warning",
-                "--concurrency=2",
-                "--prefetch-multiplier=1",
+                "bench.grading_driver",
+                str(per_exercise),
+                str(learners),
+                *EXERCISES,
             ],
             cwd=ROOT,
             env=env,
-            stdout=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=1800,
         )
-        try:
-            print(
-                f"  grading {per_exercise} reference submissions per exercise with {learners} learners ...",
-                file=sys.stderr,
-                flush=True,
-            )
-            driver = subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "bench.grading_driver",
-                    str(per_exercise),
-                    str(learners),
-                    *EXERCISES,
-                ],
-                cwd=ROOT,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=1800,
-            )
-            if driver.returncode != 0:
-                raise RuntimeError(driver.stderr[-2000:])
-            results = json.loads(driver.stdout.strip().splitlines()[-1])
-            peak_kib = _peak_rss_kib(worker.pid)
-        finally:
-            worker.terminate()
-            worker.wait(timeout=60)
+        if driver.returncode != 0:
+            raise RuntimeError(driver.stderr[-2000:])
+        results = json.loads(driver.stdout.strip().splitlines()[-1])
+        return results, _peak_rss_kib(worker.pid)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=60)
+
+
+def run(quick: bool = False) -> list[dict]:
+    per_exercise = 4 if quick else 12
+    learners = 2  # one per worker process: latency without queueing behind each other
+    with bench_site() as env:
+        print("  measuring the jail floor ...", file=sys.stderr, flush=True)
+        floor = jail_floor()
+        results, peak_kib = pipeline(env, 2, per_exercise, learners)
     rows = []
     for slug in EXERCISES:
         data = results["by_exercise"][slug]

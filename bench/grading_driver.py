@@ -26,9 +26,12 @@ def main(per_exercise: int, learners: int, slugs: list[str]) -> None:
     work = [(slug, n) for slug in slugs for n in range(per_exercise)]
     # A fresh account per submission keeps clear of the per-learner rate limit;
     # `learners` bounds how many are in flight at once.
+    tag = uuid.uuid4().hex[:6]  # several runs may share one database (the worker-count rows)
     accounts = iter(
         [
-            get_user_model().objects.create_user(f"bench{n}", f"bench{n}@example.com", "x")
+            get_user_model().objects.create_user(
+                f"bench{tag}{n}", f"bench{tag}{n}@example.com", "x"
+            )
             for n in range(len(work))
         ]
     )
