@@ -4,6 +4,8 @@ workers on loopback, for a bounded time. Then the queue must drain.
 
 Pass criteria, printed, never asserted: zero 5xx, zero lost submissions,
 queue drained. Run: python -m bench.loadtest [--seconds 30] [--users 8]
+It also prints the p50/p95 time from submit to verdict of every submission
+made at the users' sustained submission rate (printed beside it).
 
 Abuse (fair share): `--abusers 20` runs the same learners (established
 accounts) twice on fresh sites, alone and then beside 20 new abusive accounts (five per client address) that
@@ -257,6 +259,15 @@ def main() -> int:
                     "select count(*) from exercises_submission where status in ('passed','failed','error')",
                 )
             )
+            verdict_times = [
+                float(r[0])
+                for r in _rows(
+                    env,
+                    "select extract(epoch from finished_at - created_at)::float8 "
+                    "from exercises_submission where finished_at is not null",
+                )
+                if r[0] is not None
+            ]
         finally:
             worker.terminate()
             worker.wait(timeout=60)
@@ -271,8 +282,17 @@ def main() -> int:
         "submissions": total,
         "graded": graded,
         "lost": total - graded,
+        # Time from submit to verdict while the users submit at their sustained rate.
+        "submissions_per_s": round(total / result.seconds, 2) if result.seconds else 0.0,
+        "time_to_verdict_p50_s": round(_percentile(verdict_times, 50), 2),
+        "time_to_verdict_p95_s": round(_percentile(verdict_times, 95), 2),
     }
     print(json.dumps(report, indent=2))
+    print(
+        f"time to verdict at {report['submissions_per_s']} submissions/s sustained: "
+        f"p50 {report['time_to_verdict_p50_s']} s, p95 {report['time_to_verdict_p95_s']} s "
+        f"({len(verdict_times)} verdicts)"
+    )
     ok = report["5xx"] == 0 and report["lost"] == 0
     print("PASS" if ok else "FAIL", "(zero 5xx, zero lost submissions, queue drained)")
     return 0 if ok else 1
