@@ -29,6 +29,8 @@ class Scenario:
     functions: tuple[str, ...] = ()  # learner function names
     signatures: dict[str, str] = {}  # name -> "on_x(event, ctx)" for messages
     invariants: tuple[str, ...] = ()
+    # Invariants judged over a whole grading rather than one run: their failures carry no trace.
+    judged_without_a_trace: tuple[str, ...] = ()
     fault_kinds: tuple[str, ...] = ()
     # (service, op) -> the function (world.py's or the learner's) that handles it, or a direct op
     rpc_ops: dict[tuple[str, str], str | DirectOp] = {}

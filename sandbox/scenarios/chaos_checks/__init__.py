@@ -104,6 +104,9 @@ class ChaosChecks(Scenario):
     functions = ("check",)
     signatures = {"check": "check(run)"}
     invariants = ("faults_from_the_menu", "no_false_alarm", "every_bug_caught")
+    # Judged over the whole experiment, not on one run: a missed bug or a bad menu has no trace to
+    # show (showing the run where a hidden bug surfaced would give the bug away).
+    judged_without_a_trace = ("faults_from_the_menu", "every_bug_caught")
     # The menu. This scenario's own world never fires a fault: the experiment hands them to the
     # target's runs (and reports what fired there).
     fault_kinds = (
