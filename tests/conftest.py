@@ -63,3 +63,16 @@ def _fresh_cache():
 
     cache.clear()
     yield
+
+
+@pytest.fixture
+def embedded_mode(settings):
+    """The embedded mode, even where CI configures a broker: no worker serves these tests, so tasks
+    run on this process's background pool and results stay in its cache."""
+    from courseapp.celery import app
+
+    settings.CELERY_BROKER_URL = ""
+    before = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = before

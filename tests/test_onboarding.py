@@ -22,7 +22,7 @@ PASSWORD = "a-long-secret-phrase-1"
 
 
 @pytest.fixture
-def exercises(db):
+def exercises(db, embedded_mode):
     """The exercises only (the lessons are not needed to run code or to submit)."""
     load_exercises(CONTENT_DIR, LoadReport())
 

@@ -25,7 +25,7 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
 @pytest.fixture
-def exercise(db, settings):
+def exercise(db, settings, embedded_mode):
     settings.SANDBOX_RANDOM_SCHEDULES = 20
     load_exercises(CONTENT_DIR, LoadReport())
     return Exercise.objects.get(slug="idempotent-consumer")
