@@ -23,6 +23,7 @@ def fast(settings):
     settings.SANDBOX_RANDOM_SCHEDULES = 10
     # Tasks run in-process even where CELERY_BROKER_URL is set (CI): the app's conf is what counts.
     settings.CELERY_TASK_ALWAYS_EAGER = True
+    settings.CELERY_BROKER_URL = ""  # no worker serves these tests, even where CI has a broker
     before = app.conf.task_always_eager
     app.conf.task_always_eager = True
     yield
