@@ -182,6 +182,17 @@ def _grade(
         sc = scenarios.get(name)
     except KeyError as exc:
         return new_report(Status.ERROR, str(exc.args[0]), seed=seed)
+    if not isinstance(schedule, FaultPlan):  # a composite scenario grades its parts, same path
+
+        def part(name: str, part_schedule: list[Fault] | None) -> Report:
+            given = schedule if part_schedule is None else part_schedule
+            explored = random_schedules if given is None else 0
+            return _grade(name, source, runner_factory, seed, explored, limits, given)
+
+        composite = sc.grade_composite(part)
+        if composite is not None:
+            composite["duration_ms"] = int((time.perf_counter() - started) * 1000)
+            return composite
     report = new_report(
         Status.ERROR,
         # None reads "not checked": only a finished exploration says an invariant held.

@@ -15,6 +15,8 @@ Where each key is produced:
 * ``isolated`` adds ``grader_memory_mb`` / ``grader_cpu_seconds`` (the child's limits),
   ``retried`` (a wall-clock timeout run a second time) and builds ``failure_report`` when the
   child process itself failed;
+* a composite scenario (``Scenario.grade_composite``, saga_styles) merges its parts' reports and
+  adds ``styles``;
 * ``playgrounds.run`` adds ``playground`` and ``trace`` (``PlaygroundReport``).
 """
 
@@ -96,6 +98,20 @@ class ExtraReport(TypedDict, total=False):
     load: list[list[int]]  # retry_storm: [[t_ms, calls], ...] per 100 ms bucket
 
 
+class StyleSummary(TypedDict):
+    """One style of a composite grading (saga_styles): its verdict and its calm run (no faults)."""
+
+    status: Status
+    message: str
+    schedules_explored: int
+    calm_status: Status
+    messages: int  # events, RPC requests and replies between services in the calm run
+    orders: int
+    hops_per_order: float
+    logic_in: list[str]  # services whose learner code took a saga decision
+    trace: list[TraceStep]
+
+
 class Report(TypedDict):
     """What ``sandbox.grade`` / ``sandbox.replay`` return (and ``grade_isolated``)."""
 
@@ -116,6 +132,9 @@ class Report(TypedDict):
     retried: NotRequired[bool]
     grader_memory_mb: NotRequired[int]
     grader_cpu_seconds: NotRequired[int]
+    styles: NotRequired[
+        dict[str, StyleSummary]
+    ]  # saga_styles: per style, for the side-by-side view
 
 
 class PlaygroundReport(Report):

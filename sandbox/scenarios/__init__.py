@@ -23,6 +23,7 @@ NAMES = (
     "circuit_breaker",
     "chaos_checks",
     "unknown_outcome",
+    "saga_styles",
 )
 _LOADED: dict[str, Scenario] = {}
 

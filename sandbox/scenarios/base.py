@@ -9,7 +9,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..report import ExtraReport
+from ..report import ExtraReport, Fault, Report
 
 # A trusted operation answered directly, without running any code as a service: (world, request
 # data) -> the result.
@@ -124,6 +124,13 @@ class Scenario:
     def exploration(self, world: World | None) -> tuple[int, dict[str, int]] | None:
         """(schedules explored, faults fired per kind) when this scenario's run explores schedules
         of its own (None: the grading's counts)."""
+        return None
+
+    def grade_composite(
+        self, grade_part: Callable[[str, list[Fault] | None], Report]
+    ) -> Report | None:
+        """A scenario made of others (saga_styles) grades each part with ``grade_part(scenario name,
+        schedule)`` (None: explore; a list: replay it) and merges the reports. None: an ordinary scenario."""
         return None
 
     def as_dict(self) -> dict[str, Any]:
