@@ -57,3 +57,19 @@ def test_a_missing_function_fails_in_its_style():
     assert "handle_place_order(command, ctx)" in report["message"]
     assert report["styles"]["orchestration"]["status"] == "failed"
     assert report["styles"]["choreography"]["status"] == "passed"
+
+
+def test_a_passing_replay_shows_the_trace_of_the_style_its_faults_changed():
+    failing = sandbox.grade(
+        "saga_styles", SC.variants["orchestration_timeout_means_failure"][0], random_schedules=100
+    )
+    schedule = failing["counterexample"]["schedule"]
+    assert schedule, "the orchestration variant needs a fault to fail"
+    report = sandbox.replay("saga_styles", SC.reference_source, 0, schedule)
+    assert report["status"] == "passed", report["message"]
+    calm = report["styles"]["orchestration"]["trace"]
+    assert report["counterexample"] is not None
+    assert report["counterexample"]["trace"] != calm
+    assert any(
+        s["service"] == "order" and s["kind"] == "call" for s in report["counterexample"]["trace"]
+    )

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ...invariants import describe
-from ...report import Fault, InvariantResult, Report, StyleSummary, TraceStep, new_report
+from ...report import Counterexample, Fault, InvariantResult, Report, StyleSummary, TraceStep, new_report
 from .. import get
 from ..base import Scenario
 
@@ -100,6 +100,16 @@ def merge(
     merged["fault_kinds_explored"] = dict(sorted(merged["fault_kinds_explored"].items()))
     if failing:
         merged["counterexample"] = failing[0][1]["counterexample"]
+    else:  # a replay (Run) that passed: the trace of the style its faults changed, else the first
+        changed: list[Counterexample] = []
+        unchanged: list[Counterexample] = []
+        for style, report in reports:
+            example, quiet = report["counterexample"], calm[style]["counterexample"]
+            if example is not None:
+                same = quiet is not None and example["trace"] == quiet["trace"]
+                (unchanged if same else changed).append(example)
+        traced = changed + unchanged
+        merged["counterexample"] = traced[0] if traced else None
     merged["styles"] = {style: summarise(style, report, calm[style]) for style, report in reports}
     return merged
 
