@@ -45,7 +45,8 @@ def test_every_exercise_of_the_outline_has_content_with_its_scenario_and_module(
 def test_each_exercise_has_three_hints_a_statement_and_code(spec):
     from sandbox import scenarios
 
-    assert len(spec.hints) == 3
+    # At least three progressive hints (design-a-saga has a fourth, for the events and keys).
+    assert len(spec.hints) >= 3
     assert "## What to build" in spec.statement and "## What the grader checks" in spec.statement
     assert spec.starter.strip() and spec.solution.strip() and spec.starter != spec.solution
     scenario = scenarios.get(spec.scenario)
