@@ -19,7 +19,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ...invariants import describe
-from ...report import Counterexample, Fault, InvariantResult, Report, StyleSummary, TraceStep, new_report
+from ...report import (
+    Counterexample,
+    Fault,
+    InvariantResult,
+    Report,
+    StyleSummary,
+    TraceStep,
+    new_report,
+)
 from .. import get
 from ..base import Scenario
 
