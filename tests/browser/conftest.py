@@ -60,3 +60,37 @@ def js_disabled_page(browser, live_server):
     tab = context.new_page()
     yield tab
     context.close()
+
+
+@pytest.fixture
+def eager_grading(settings):
+    """Grading in the real jail on the live server's background threads (the embedded mode), even
+    where CI configures a broker: no worker serves these tests."""
+    from courseapp.celery import app
+    from exercises import grading
+
+    need(shutil.which("bwrap") is not None, "bubblewrap (bwrap) is not installed")
+    ok, reason = grading.jail_status()
+    need(ok, f"the jail cannot be built here: {reason}")
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    settings.CELERY_BROKER_URL = ""
+    settings.SANDBOX_ALLOW_UNJAILED = False
+    settings.SANDBOX_RANDOM_SCHEDULES = 20
+    before = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = before
+
+
+def session_login(page, live_server, user, next_url: str) -> None:
+    """Log the page in as `user` (through the session cookie) and open `next_url`."""
+    from django.conf import settings
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
+    page.context.add_cookies(
+        [{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}]
+    )
+    page.goto(next_url)

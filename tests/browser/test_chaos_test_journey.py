@@ -5,39 +5,18 @@ passes."""
 from __future__ import annotations
 
 import re
-import shutil
 
 import pytest
-from django.conf import settings
 from django.core.cache import cache
-from django.test import Client
 from playwright.sync_api import expect
 
 from courseapp.lib.content import LoadReport
-from exercises import grading
 from exercises.content_loader import CONTENT_DIR, load_exercises
 from exercises.models import Exercise
 from sandbox import scenarios
 from sandbox.invariants import INVARIANTS
 from sandbox.scenarios.chaos_checks import HIDDEN
-from tests.conftest import need
-
-
-@pytest.fixture
-def eager_grading(settings):
-    from courseapp.celery import app
-
-    need(shutil.which("bwrap") is not None, "bubblewrap (bwrap) is not installed")
-    ok, reason = grading.jail_status()
-    need(ok, f"the jail cannot be built here: {reason}")
-    settings.CELERY_TASK_ALWAYS_EAGER = True
-    settings.CELERY_BROKER_URL = ""  # no worker serves these tests, even where CI has a broker
-    settings.SANDBOX_ALLOW_UNJAILED = False
-    settings.SANDBOX_RANDOM_SCHEDULES = 20
-    before = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = before
+from tests.browser.conftest import session_login
 
 
 @pytest.fixture
@@ -47,21 +26,11 @@ def exercise(transactional_db):
     cache.clear()
 
 
-def _session_login(page, live_server, user, next_url):
-    client = Client()
-    client.force_login(user)
-    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
-    page.context.add_cookies(
-        [{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}]
-    )
-    page.goto(next_url)
-
-
 def test_the_starter_misses_a_named_bug_and_complete_checks_pass(
     page, live_server, exercise, alice, eager_grading
 ):
     sc = scenarios.get("chaos_checks")
-    _session_login(page, live_server, alice, exercise.get_absolute_url())
+    session_login(page, live_server, alice, exercise.get_absolute_url())
     expect(page.get_by_role("heading", level=1)).to_contain_text(exercise.title)
 
     # The starter only looks at each order's final status: most hidden bugs go unnoticed.
