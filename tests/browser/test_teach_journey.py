@@ -119,6 +119,9 @@ def test_an_instructor_validates_publishes_and_a_learner_passes(
         expect(card).to_contain_text("Confirm each order once")
         card.get_by_role("link").click()
         expect(learner.locator(".exercise-statement h2")).to_have_text("What to build")
+        # The editor replaces the textarea once its bundle has loaded, which on a busy test server
+        # (gradings of earlier tests still on its threads) can take longer than one action's wait.
+        expect(learner.locator(".cm-content")).to_be_visible(timeout=60_000)
         learner.get_by_role("textbox", name="Your code").fill(SCENARIO.reference_source)
         learner.get_by_role("button", name="Submit for grading").click()
         expect(learner.locator(".submission-status .verdict-title .badge")).to_have_text(
