@@ -31,7 +31,7 @@ def test_second_load_changes_nothing(content):
 
 def test_json_counts_lessons_questions_and_exercises(content):
     counts = json.loads(_load("--json"))
-    assert counts["lessons"] == 11
+    assert counts["lessons"] == 13
     assert counts["questions"]["total"] >= 40
     assert set(counts["questions"]["by_type"]) == {
         "single",

@@ -20,4 +20,6 @@ TOPICS: dict[str, str] = {
     "operations": "Operating sagas",
     "design": "Design procedure",
     "unknown-outcomes": "Unknown outcomes and late replies",
+    "isolation": "Isolation between sagas",
+    "try-confirm-cancel": "Try-confirm/cancel and expiring holds",
 }
