@@ -331,6 +331,12 @@ def export_files(exercise: Exercise, version: ExerciseVersion) -> dict[str, str]
         "random_schedules": version.random_schedules,
         "hints": list(version.hints),
     }
+    # The card's facts live on the exercise, not the version; an export that dropped them would
+    # make the next load_content blank the card.
+    if exercise.difficulty:
+        meta["difficulty"] = exercise.difficulty
+    if exercise.minutes is not None:
+        meta["minutes"] = exercise.minutes
     if version.limits:
         meta["limits"] = dict(version.limits)
     if version.variants:

@@ -183,3 +183,11 @@ def test_a_dry_run_writes_nothing(loaded, tmp_path):
 def test_an_unknown_exercise_is_an_error(loaded, tmp_path):
     with pytest.raises(CommandError, match="no published exercise"):
         call_command("export_exercise", "nope", str(tmp_path))
+
+
+def test_an_export_keeps_the_exercise_card_difficulty_and_minutes(loaded, tmp_path):
+    exercise = Exercise.objects.get(slug="circuit-breaker")
+    assert exercise.difficulty and exercise.minutes  # the content file sets both
+    call_command("export_exercise", "circuit-breaker", "--to", str(tmp_path), stdout=io.StringIO())
+    spec = read_exercise(tmp_path / "circuit-breaker")
+    assert (spec.difficulty, spec.minutes) == (exercise.difficulty, exercise.minutes)
