@@ -70,6 +70,8 @@ def test_toggles_a_claim_leaves_out_keep_their_default_and_the_seed_is_the_pages
         ("order-saga", "exactly one of"),
         ("order-saga holds breaks=no_lost_event", "exactly one of"),
         ("order-saga relay_crash", "is not NAME=VALUE"),
+        ("order-saga holds shows=a shows=b", "shows= is given twice"),
+        ("order-saga holds shows=a,,b", "separated by commas"),
     ],
 )
 def test_a_claim_that_breaks_the_grammar_says_why(text, reason):
@@ -85,6 +87,17 @@ def test_breaks_must_name_every_broken_invariant_and_nothing_else():
     both = claims.parse("order-saga outbox=off relay_crash=on breaks=orders_resolve,no_lost_event")
     assert claims.check(both) is None
     assert "holds" in claims.check(claims.parse("order-saga breaks=no_lost_event"))
+
+
+def test_shows_checks_that_the_runs_trace_has_each_word_the_prose_names():
+    # Lesson 6: with the payment failing, the compensation releases the reservation
+    shown = claims.parse("order-saga payment_fails=on holds shows=ReleaseStock,status=RELEASED")
+    assert shown.shows == ("ReleaseStock", "status=RELEASED")
+    assert claims.check(shown) is None
+    # without the failure nothing is released, so the same words are missing
+    calm = claims.parse("order-saga holds shows=ReleaseStock,status=CONFIRMED")
+    reason = claims.check(calm)
+    assert reason and "shows ReleaseStock, but" in reason  # status=CONFIRMED is there
 
 
 # -- what ships -----------------------------------------------------------------------

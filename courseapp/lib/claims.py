@@ -3,6 +3,7 @@
 A claim is a line of its own in lesson Markdown (or the ``try`` of a self-check)::
 
     ::: try PLAYGROUND [TOGGLE=on|off ...] [seed=N] (breaks=INVARIANT[,INVARIANT ...] | holds)
+            [shows=WORD[,WORD ...]]
 
 * ``PLAYGROUND`` is a key of ``sandbox.playgrounds.PLAYGROUNDS``;
 * each ``TOGGLE=on|off`` names one of that playground's toggles; toggles not named keep their
@@ -10,7 +11,10 @@ A claim is a line of its own in lesson Markdown (or the ``try`` of a self-check)
 * ``seed=N`` (0 to ``MAX_SEED``) picks the run; without it the claim uses the page's default
   seed, ``DEFAULT_SEED``;
 * exactly one outcome: ``holds`` (every invariant holds) or ``breaks=`` followed by the
-  invariants the run breaks, all of them and nothing else (order does not matter).
+  invariants the run breaks, all of them and nothing else (order does not matter);
+* ``shows=`` (optional) lists words the run's trace must contain, each as a whole word of some
+  step (a message type such as ``RefundPayment``, a state such as ``status=RELEASED`` or
+  ``balance=100``): what the lesson's prose says happens in the run is then checked too.
 
 ``check`` runs the claim through ``sandbox.playgrounds.run``, the code the lesson page runs, and
 returns why it does not hold (``None`` when it does). Runs are deterministic, so an outcome is
@@ -45,6 +49,7 @@ class Claim:
     seed: int
     breaks: tuple[str, ...]  # empty: the run must hold
     text: str  # the directive after "::: try"
+    shows: tuple[str, ...] = ()  # words the trace must contain
 
     @property
     def holds(self) -> bool:
@@ -79,6 +84,7 @@ def parse(text: str) -> Claim:
     toggles: dict[str, bool] = {}
     seed: int | None = None
     breaks: tuple[str, ...] | None = None
+    shows: tuple[str, ...] | None = None
     holds = False
     for word in rest:
         name, equals, value = word.partition("=")
@@ -108,6 +114,12 @@ def parse(text: str) -> Claim:
             if len(set(names)) != len(names):
                 raise ClaimSyntaxError("breaks= names an invariant twice")
             breaks = names
+        elif name == "shows":
+            if shows is not None:
+                raise ClaimSyntaxError("shows= is given twice; list the words with commas")
+            shows = tuple(value.split(","))
+            if not all(shows):
+                raise ClaimSyntaxError("shows= lists words of the trace, separated by commas")
         elif name in toggle_names:
             if name in toggles:
                 raise ClaimSyntaxError(f"toggle {name!r} is given twice")
@@ -126,6 +138,7 @@ def parse(text: str) -> Claim:
         seed=DEFAULT_SEED if seed is None else seed,
         breaks=breaks or (),
         text=" ".join(words),
+        shows=shows or (),
     )
 
 
@@ -143,19 +156,34 @@ def parse_all(body: str) -> list[Claim]:
 
 
 @functools.lru_cache(maxsize=512)
-def _outcome(key: str, settings: tuple[tuple[str, bool], ...], seed: int) -> tuple[str, frozenset]:
+def _run(
+    key: str, settings: tuple[tuple[str, bool], ...], seed: int
+) -> tuple[str, frozenset[str], frozenset[str]]:
     report = simulate(key, dict(settings), seed)
-    return report["status"], frozenset(v["name"] for v in report["violations"])
+    words = frozenset(
+        word.strip(",;:()")
+        for step in report.get("trace") or []
+        for word in f"{step['kind']} {step['detail']}".split()
+    )
+    return report["status"], frozenset(v["name"] for v in report["violations"]), words
 
 
 def outcome(claim: Claim) -> tuple[str, frozenset[str]]:
     """(status, names of the broken invariants) of the claim's run."""
-    return _outcome(claim.playground, tuple(sorted(claim.settings().items())), claim.seed)
+    status, broken, _ = _run(claim.playground, tuple(sorted(claim.settings().items())), claim.seed)
+    return status, broken
 
 
 def check(claim: Claim) -> str | None:
     """Why the claim does not hold, or None when the run shows exactly what it says."""
     status, broken = outcome(claim)
+    _, _, words = _run(claim.playground, tuple(sorted(claim.settings().items())), claim.seed)
+    missing = [word for word in claim.shows if word not in words]
+    if missing:
+        return (
+            f"claim does not hold: '{DIRECTIVE} {claim.text}' says the run shows "
+            f"{', '.join(missing)}, but its trace (seed {claim.seed}) has no such step"
+        )
     if claim.holds and status == "passed" and not broken:
         return None
     if not claim.holds and broken == set(claim.breaks):
