@@ -408,3 +408,26 @@ INVARIANTS["no_storm_at_reopening"] = Invariant(
     "only just back on its feet.",
     _facts("no_storm_at_reopening"),
 )
+
+# -- appended by the saga isolation scenario (sagas that share records) ---------------------------
+INVARIANTS["no_lost_update"] = Invariant(
+    "no_lost_update",
+    "No update is lost",
+    "Sagas that run at the same time change the same records, and every change must survive the "
+    "others. Each write of a shared count is compared with the value it replaced: reserving takes an "
+    "order's units, releasing gives them back, a delivery adds its own, and nothing else moves the "
+    "count. A value computed from a read made before someone else's change (read, compute, set) or a "
+    "compensation that puts back a value saved earlier ('set it back to 7' instead of 'add 3') replaces "
+    "the other change instead of adding to it. Write changes relative to the current value, and make "
+    "the write conditional on the version you read.",
+    _facts("no_lost_update"),
+)
+INVARIANTS["no_oversell"] = Invariant(
+    "no_oversell",
+    "No unit is promised twice",
+    "At no moment do the orders told 'reserved' (and not released since) hold more units of a product "
+    "than have arrived, and no more are sold than arrived. A reservation that is still pending is a "
+    "semantic lock: its units count as taken for every other saga until the saga confirms or releases "
+    "them. Taking the units only when the payment succeeds lets two sagas promise the same last unit.",
+    _facts("no_oversell"),
+)

@@ -24,6 +24,7 @@ NAMES = (
     "chaos_checks",
     "unknown_outcome",
     "saga_styles",
+    "saga_isolation",
 )
 _LOADED: dict[str, Scenario] = {}
 

@@ -1,0 +1,40 @@
+# Inventory for order sagas that run at the same time on the same stock.
+# stock[sku] {available, version}: what can still be promised; a write of version v + 1
+# commits only if the row is still at version v, so a value computed from a stale read is refused.
+# holds[order_id] {sku, qty, status}: the semantic lock. RESERVED units are out of `available`
+# until the saga confirms them (SOLD) or its compensation releases them (RELEASED).
+
+
+def reserve(request, ctx):
+    order = request.data
+    with ctx.db.transaction() as tx:
+        if tx.get("holds", order["order_id"]):
+            return {"status": "reserved"}          # a retry: the units are already held
+        stock = tx.get("stock", order["sku"])
+        if stock["available"] < order["qty"]:
+            return {"status": "out_of_stock"}
+        tx.update("stock", order["sku"], available=stock["available"] - order["qty"],
+                  version=stock["version"] + 1)
+        tx.insert("holds", order["order_id"],
+                  {"sku": order["sku"], "qty": order["qty"], "status": "RESERVED"})
+    return {"status": "reserved"}
+
+
+def confirm(request, ctx):
+    with ctx.db.transaction() as tx:
+        tx.update("holds", request.data["order_id"], status="SOLD")
+    return {"status": "confirmed"}
+
+
+def release(request, ctx):
+    oid = request.data["order_id"]
+    with ctx.db.transaction() as tx:
+        hold = tx.get("holds", oid)
+        if hold["status"] != "RESERVED":
+            return {"status": "released"}          # already given back
+        stock = tx.get("stock", hold["sku"])
+        # Add the units back to the stock as it is now, never restore a value saved earlier.
+        tx.update("stock", hold["sku"], available=stock["available"] + hold["qty"],
+                  version=stock["version"] + 1)
+        tx.update("holds", oid, status="RELEASED")
+    return {"status": "released"}
