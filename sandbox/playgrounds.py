@@ -20,6 +20,7 @@ from .report import PlaygroundReport
 from .runner import InProcessRunner
 from .scenarios.circuit_breaker import SCENARIO as _CB
 from .scenarios.order_saga_choreography import SCENARIO as _CHOREO
+from .scenarios.saga_isolation import SCENARIO as _ISOLATION
 from .scenarios.unknown_outcome import SCENARIO as _UNKNOWN
 
 
@@ -431,6 +432,65 @@ PLAYGROUNDS: dict[str, Playground] = {
             ),
         ],
     },
+    "saga-isolation": {
+        "title": "Two sagas, four lamps: what they see of each other",
+        "scenario": "saga_isolation",
+        "toggles": [
+            _t(
+                "semantic_lock",
+                "Reserve takes the units at once (a semantic lock)",
+                "pattern",
+                True,
+                "On: a reservation takes its units from the count and holds them RESERVED until the saga "
+                "confirms or releases them. Off: it only checks the count and records a PENDING hold; the "
+                "units are taken when the payment succeeds.",
+            ),
+            _t(
+                "conditional_update",
+                "Writes are conditional on the version read",
+                "pattern",
+                True,
+                "On: every write of a stock row sets version = the version read + 1, and the database "
+                "refuses it if someone changed the row in between (Order then sends the request again). "
+                "Off: a plain write, which replaces whatever is there.",
+            ),
+            _t(
+                "commutative_updates",
+                "Release adds the units back",
+                "pattern",
+                True,
+                "On: the compensation adds the order's units to the count as it is now ('add 3'). Off: it "
+                "sets the count back to the value saved when the units were reserved "
+                f"('set it back to {_ISOLATION.PLAYGROUND_STOCK['lamp']}').",
+            ),
+            _t(
+                "concurrent_orders",
+                "Bob orders while Alice's reserve is being handled",
+                "fault",
+                True,
+                f"Bob's order for two lamps reaches Inventory {_ISOLATION.PLAYGROUND_ORDERS[1]['at']} ms "
+                "after Alice's, while hers is still being "
+                f"handled ({_ISOLATION.WORK_MS} ms from read to commit): both read the same row. Off: it "
+                f"arrives {_ISOLATION.PLAYGROUND_LATER_MS} ms later.",
+            ),
+            _t(
+                "payment_fails",
+                "Alice's payment is declined",
+                "fault",
+                True,
+                "Alice's card is declined, so her saga compensates: Inventory releases her three lamps.",
+            ),
+            _t(
+                "delivery",
+                "Lamps are delivered mid-saga",
+                "fault",
+                True,
+                f"The warehouse adds {_ISOLATION.PLAYGROUND_DELIVERY['qty']} lamps to the count at "
+                f"t={_ISOLATION.PLAYGROUND_DELIVERY['at']} ms, "
+                "between Alice's reservation and its release.",
+            ),
+        ],
+    },
 }
 
 _DIR = Path(__file__).resolve().parent / "scenarios"
@@ -587,6 +647,22 @@ def _unknown_outcome(t: dict[str, bool]) -> Built:
     return "unknown_outcome", _template("unknown_outcome", **flags), rules
 
 
+def _saga_isolation(t: dict[str, bool]) -> Built:
+    flags = {
+        "SEMANTIC_LOCK": t["semantic_lock"],
+        "CONDITIONAL_UPDATE": t["conditional_update"],
+        "COMMUTATIVE": t["commutative_updates"],
+    }
+    rules: list[Rule] = []
+    if t["concurrent_orders"]:
+        rules.append(_rule("concurrent", "playground:o2"))
+    if t["payment_fails"]:
+        rules.append(_rule("declined", "playground:o1"))
+    if t["delivery"]:
+        rules.append(_rule("delivery", "playground:d1"))
+    return "saga_isolation", _template("saga_isolation", **flags), rules
+
+
 _BUILDERS: dict[str, Callable[[dict[str, bool]], Built]] = {
     "order-saga": _order_saga,
     "travel-booking": _travel,
@@ -599,6 +675,7 @@ _BUILDERS: dict[str, Callable[[dict[str, bool]], Built]] = {
     "outbox-relay": _relay,
     "late-payment": _late_payment,
     "unknown-outcome": _unknown_outcome,
+    "saga-isolation": _saga_isolation,
 }
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import sandbox
-from sandbox import scenarios
+from sandbox import playgrounds, scenarios
 from sandbox.explore import simulate
 from sandbox.faults import FaultPlan
 
@@ -89,3 +89,29 @@ def test_the_statement_numbers_come_from_the_scenario():
     constants = SC.statement_constants()
     assert constants["WORK_MS"] == SC.WORK_MS and constants["PAY_MS"] == SC.PAY_MS
     assert constants["RETRY_MS"] == SC.RETRY_MS
+
+
+@pytest.mark.parametrize(
+    "toggles, broken",
+    [
+        ({}, set()),
+        ({"conditional_update": False}, {"no_lost_update", "no_oversell", "conservation"}),
+        ({"conditional_update": False, "concurrent_orders": False}, set()),
+        ({"commutative_updates": False}, {"no_lost_update", "conservation"}),
+        ({"commutative_updates": False, "payment_fails": False}, set()),
+        ({"semantic_lock": False}, {"no_oversell"}),
+    ],
+)
+def test_the_playground_toggles_break_what_the_lesson_says(toggles, broken):
+    report = playgrounds.run("saga-isolation", toggles, seed=1)
+    assert {v["name"] for v in report["violations"]} == broken
+    assert report["status"] == ("failed" if broken else "passed")
+
+
+def test_without_the_delivery_bob_is_refused_for_lamps_alice_then_releases_and_that_is_right():
+    report = playgrounds.run("saga-isolation", {"delivery": False}, seed=1)
+    assert report["status"] == "passed"
+    details = [step["detail"] for step in report["trace"]]
+    refused = details.index("reserve(o2): status=out_of_stock")
+    released = details.index("release(o1): status=released")
+    assert refused < released
