@@ -431,3 +431,33 @@ INVARIANTS["no_oversell"] = Invariant(
     "them. Taking the units only when the payment succeeds lets two sagas promise the same last unit.",
     _facts("no_oversell"),
 )
+
+# -- appended by the tcc_holds scenario (try-confirm/cancel with holds that expire) -------------
+INVARIANTS["confirm_after_every_try"] = Invariant(
+    "confirm_after_every_try",
+    "Nothing is confirmed before every try succeeded",
+    "In try-confirm/cancel, the try step reserves (a stock hold, a card authorization) and the confirm "
+    "step makes it real (commit the units, capture the money). A confirm is sent only once every try "
+    "of the order has succeeded: capturing the money while the stock is not yet held takes it for an "
+    "order that may still fail, and turns a cheap cancel into a refund.",
+    _facts("confirm_after_every_try"),
+)
+INVARIANTS["holds_released"] = Invariant(
+    "holds_released",
+    "No hold is left blocking",
+    "Every hold ends confirmed or released. When the saga cancels an order, the coordinator cancels "
+    "every try it made, or might have made, at once: a hold left to lapse keeps the customer's money "
+    "or the stock blocked until it expires. Expiry is the backstop for a cancel that never comes (the "
+    "coordinator is down), not a substitute for sending it; and a participant whose holds never expire "
+    "stays blocked for ever when the coordinator disappears.",
+    _facts("holds_released"),
+)
+INVARIANTS["decided_within_hold"] = Invariant(
+    "decided_within_hold",
+    "The coordinator decides before the holds expire",
+    "A hold lasts a fixed time, so the saga has a deadline: it stops trying and decides early enough "
+    "that its confirm reaches every participant before the shortest hold lapses. A confirm that "
+    "arrives after the hold expired fails; that is acceptable only when the coordinator was down "
+    "while the hold lasted, and then the failure is handled by cancelling the rest, not by retrying.",
+    _facts("decided_within_hold"),
+)

@@ -21,6 +21,7 @@ from .runner import InProcessRunner
 from .scenarios.circuit_breaker import SCENARIO as _CB
 from .scenarios.order_saga_choreography import SCENARIO as _CHOREO
 from .scenarios.saga_isolation import SCENARIO as _ISOLATION
+from .scenarios.tcc_holds import SCENARIO as _TCC
 from .scenarios.unknown_outcome import SCENARIO as _UNKNOWN
 
 
@@ -393,6 +394,45 @@ PLAYGROUNDS: dict[str, Playground] = {
             ),
         ],
     },
+    "expiring-holds": {
+        "title": "Try-confirm/cancel: holds that expire by themselves",
+        "scenario": "tcc_holds",
+        "toggles": [
+            _t(
+                "holds_expire",
+                "Holds expire by themselves",
+                "pattern",
+                True,
+                f"On: a stock hold lapses {_TCC.STOCK_HOLD_MS / 1000:g} s after it was taken and a card "
+                f"authorization {_TCC.CARD_HOLD_MS / 1000:g} s after, giving the units or the money "
+                "back. Off: a hold lasts until somebody confirms or cancels it.",
+            ),
+            _t(
+                "deadline_within_hold",
+                "Decide within the shortest hold",
+                "pattern",
+                True,
+                "On: the checkout stops retrying and decides 2.5 s after the order arrived, before the "
+                "stock hold can lapse. Off: it keeps trying for 8 s, longer than any hold lasts.",
+            ),
+            _t(
+                "payment_down",
+                "Payment is down for a while",
+                "fault",
+                True,
+                f"Payment is unreachable for the first {_TCC.PLAYGROUND_OUTAGE_MS / 1000:g} s: the "
+                "stock is held at once, the card authorization has to wait.",
+            ),
+            _t(
+                "coordinator_down",
+                "The checkout crashes after its first try",
+                "fault",
+                False,
+                "The checkout dies right after holding o1's stock, before it authorizes the card, and "
+                "does not come back: nobody is left to confirm or cancel o1 (or to handle o2).",
+            ),
+        ],
+    },
     "unknown-outcome": {
         "title": "A capture that times out: decide, then close the door",
         "scenario": "unknown_outcome",
@@ -637,6 +677,22 @@ def _late_payment(t: dict[str, bool]) -> Built:
     return "order_saga_choreography", _template("order_saga_choreography", **flags), rules
 
 
+def _expiring_holds(t: dict[str, bool]) -> Built:
+    rules: list[Rule] = []
+    if not t["holds_expire"]:
+        rules.append(_rule("holds_never_expire", "participants"))  # a setting the world reads
+    if t["payment_down"]:
+        rules.append(_rule("outage", "payment:long"))
+    if t["coordinator_down"]:
+        # The first delivery dies before its third effect (after the insert and the stock hold).
+        rules += [
+            _rule("crash", "order.checkout:cmd-1#1", at=2),
+            _rule("coordinator_down", "order"),
+        ]
+    source = _template("tcc_holds", DEADLINE_WITHIN_HOLD=t["deadline_within_hold"])
+    return "tcc_holds", source, rules
+
+
 def _unknown_outcome(t: dict[str, bool]) -> Built:
     flags = {"TOMBSTONE": t["tombstone"], "RETRY_CLOSE": t["retry_compensation"]}
     rules: list[Rule] = []
@@ -674,6 +730,7 @@ _BUILDERS: dict[str, Callable[[dict[str, bool]], Built]] = {
     "circuit-breaker": _breaker,
     "outbox-relay": _relay,
     "late-payment": _late_payment,
+    "expiring-holds": _expiring_holds,
     "unknown-outcome": _unknown_outcome,
     "saga-isolation": _saga_isolation,
 }

@@ -24,6 +24,7 @@ NAMES = (
     "chaos_checks",
     "unknown_outcome",
     "saga_styles",
+    "tcc_holds",
     "saga_isolation",
 )
 _LOADED: dict[str, Scenario] = {}
