@@ -48,6 +48,7 @@ import random
 from typing import TYPE_CHECKING, Any
 
 from ...store import Store
+from ...world import HORIZON
 from ..base import Scenario
 
 if TYPE_CHECKING:  # the scenario sets up and reads a world
@@ -112,6 +113,14 @@ class SagaIsolation(Scenario):
     )
     PLAYGROUND_DELIVERY: dict[str, Any] = {"delivery_id": "d1", "sku": "lamp", "qty": 3, "at": 120}
     PLAYGROUND_LATER_MS = 500
+
+    def statement_constants(self) -> dict[str, int | float | str]:
+        return {
+            **super().statement_constants(),
+            "WINDOW_S": HORIZON // 1000,
+            "FAULTS_STOP_MS": self.fault_horizon,
+            "SUPPLY_PERCENT": round(self.SUPPLY_SHARE * 100),
+        }
 
     # -- data ---------------------------------------------------------------------------------------
     def draw(self, world: World) -> dict[str, Any]:
