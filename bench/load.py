@@ -20,6 +20,10 @@ class Result:
     other_errors: int = 0
     latencies: list[float] = field(default_factory=list)
     seconds: float = 0.0
+    # Requests per second of the time each client spent on measured requests, summed over the
+    # clients: a scenario's set-up steps (reading the next question, starting a test) load the
+    # server as before but count neither as requests nor in the time.
+    rate: float = 0.0
 
     @property
     def throughput(self) -> float:
@@ -94,6 +98,7 @@ def _worker(args) -> Result:
     state: dict = {}
     deadline = time.perf_counter() + seconds
     start = time.perf_counter()
+    set_up = 0.0
     while time.perf_counter() < deadline:
         began = time.perf_counter()
         try:
@@ -102,12 +107,15 @@ def _worker(args) -> Result:
             result.other_errors += 1
             continue
         if status is None:  # set-up step, not measured
+            set_up += time.perf_counter() - began
             continue
         result.latencies.append(time.perf_counter() - began)
         result.requests += 1
         if status >= 500:
             result.errors_5xx += 1
     result.seconds = time.perf_counter() - start
+    measured = result.seconds - set_up
+    result.rate = result.requests / measured if measured > 0 else 0.0
     return result
 
 
@@ -116,7 +124,7 @@ def hammer(
 ) -> Result:
     with multiprocessing.get_context("fork").Pool(clients) as pool:
         parts = pool.map(_worker, [(base, scenario, seconds, login)] * clients)
-    total = Result(seconds=max(p.seconds for p in parts))
+    total = Result(seconds=max(p.seconds for p in parts), rate=sum(p.rate for p in parts))
     for part in parts:
         total.requests += part.requests
         total.errors_5xx += part.errors_5xx
@@ -141,7 +149,8 @@ def dashboard(client: Client, state: dict):
 
 
 def quiz_answer(client: Client, state: dict):
-    """Only the answer POST is measured; starting a test and reading the question are set-up."""
+    """Only the answer POST is measured; starting a test and reading each question (the GET that
+    follows an answer in the browser too) are set-up steps."""
     if not state.get("attempt"):
         client.get("/quick-test/")
         status, html = client.post("/quick-test/new/", {})
@@ -150,10 +159,11 @@ def quiz_answer(client: Client, state: dict):
         state["fields"] = answer_fields(html)
         return None
     if not state.get("fields"):
-        state["attempt"] = None
+        # Read the next question, or learn that the test is over and start another.
+        page = client.get(state["attempt"].replace("answer/", ""))[1]
+        state["fields"] = answer_fields(page)
+        if not state["fields"]:
+            state["attempt"] = None
         return None
-    status, html = client.post(state["attempt"], state["fields"], htmx=True)
-    # Read the next question for the following round.
-    page = client.get(state["attempt"].replace("answer/", ""))[1]
-    state["fields"] = answer_fields(page)
+    status, _ = client.post(state["attempt"], state.pop("fields"), htmx=True)
     return status

@@ -8,7 +8,7 @@ import sys
 from bench import load
 from bench.server import EMAIL, PASSWORD, gunicorn
 
-TARGETS = {"lesson page": 0.50, "Quick Test answer POST": 0.35, "dashboard (signed in)": None}
+TARGETS = {"lesson page": 0.50, "Quick Test answer POST": 0.35, "dashboard (signed in)": 0.35}
 
 
 def run(seconds: float = 8.0, clients: int = 4) -> list[dict]:
@@ -26,18 +26,21 @@ def run(seconds: float = 8.0, clients: int = 4) -> list[dict]:
                 f"  {name}: {clients} clients for {seconds:.0f} s ...", file=sys.stderr, flush=True
             )
             result = load.hammer(base, scenario, seconds, clients, login)
-            baseline = baseline or result.throughput
-            ratio = result.throughput / baseline if baseline else 0.0
+            baseline = baseline or result.rate
+            ratio = result.rate / baseline if baseline else 0.0
             target = TARGETS.get(name)
             rows.append(
                 {
                     "figure": f"{name} throughput",
-                    "value": f"{result.throughput:.0f} req/s",
+                    "value": f"{result.rate:.0f} req/s",
                     "p50_ms": round(result.percentile(50), 1),
                     "p95_ms": round(result.percentile(95), 1),
                     "ratio": ratio,
                     "baseline": "hello-world",
-                    "notes": f"{result.errors_5xx} 5xx",
+                    # The rate counts only the time spent on measured requests; beside it, the
+                    # rate over the whole run, set-up steps included (they differ for the
+                    # Quick Test, whose questions are read between answers).
+                    "notes": f"{result.errors_5xx} 5xx; {result.throughput:.0f}/s over the run",
                     "target": f">= {target:.0%}" if target else "",
                     "verdict": ("PASS" if ratio >= target else "FAIL") if target else "",
                 }

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import time
+import uuid
 from datetime import timedelta
 
 from django.conf import settings
@@ -124,21 +126,34 @@ class Question(models.Model):
 
 
 # The question bank changes only when content is loaded or an instructor edits a question, and a
-# Quick Test answer needs its questions: they come from the cache, under a version that every save
-# bumps (bounded by BANK_SECONDS for per-process caches that another process's bump cannot reach).
+# Quick Test answer needs its questions. Each process keeps the bank it built in memory, under a
+# version token kept in the cache that every save replaces: unpickling ~100 questions on every
+# request cost more than the rest of an answer. A shared cache (Redis) carries a new token to every
+# process at once; a per-process cache cannot reach the others, so a bank is also rebuilt after
+# BANK_SECONDS. The token is random, not a counter, so a cleared cache never brings back a token
+# that an old bank was built under.
 BANK_VERSION_KEY = "quiz-bank-version"
 BANK_SECONDS = 300
+_bank: tuple[str, float, dict[str, Question]] | None = None
 
 
 def question_bank() -> dict[str, Question]:
-    """Every question (active or not: old attempts still point at them) by key, with its lesson."""
-    version = cache.get_or_set(BANK_VERSION_KEY, 1, None)
-    key = f"quiz-bank:{version}"
-    bank = cache.get(key)
-    if bank is None:
-        bank = {q.key: q for q in Question.objects.select_related("lesson")}
-        cache.set(key, bank, BANK_SECONDS)
+    """Every question (active or not: old attempts still point at them) by key, with its lesson.
+    Shared by the requests of this process: read it, never change the questions in it."""
+    global _bank
+    version = cache.get_or_set(BANK_VERSION_KEY, _new_bank_version, None)
+    held = _bank
+    if held is not None and held[0] == version and time.monotonic() < held[1]:
+        return held[2]
+    # The lessons' text is not needed beside a question (titles, addresses and sections are).
+    rows = Question.objects.select_related("lesson").defer("lesson__body", "lesson__html")
+    bank = {q.key: q for q in rows}
+    _bank = (version, time.monotonic() + BANK_SECONDS, bank)
     return bank
+
+
+def _new_bank_version() -> str:
+    return uuid.uuid4().hex
 
 
 @receiver(post_save, sender=Question, dispatch_uid="lessons.bank.saved")
@@ -146,11 +161,7 @@ def question_bank() -> dict[str, Question]:
 @receiver(post_save, sender=Lesson, dispatch_uid="lessons.bank.lesson_saved")
 @receiver(post_delete, sender=Lesson, dispatch_uid="lessons.bank.lesson_deleted")
 def forget_question_bank(**kwargs) -> None:
-    try:
-        cache.incr(BANK_VERSION_KEY)
-    except ValueError:  # not set yet (or evicted): any new value starts a fresh bank
-        cache.set(BANK_VERSION_KEY, 1, None)
-        cache.delete("quiz-bank:1")
+    cache.set(BANK_VERSION_KEY, _new_bank_version(), None)
 
 
 class QuizAttempt(models.Model):
