@@ -2,6 +2,7 @@
 passes, its starter and each buggy variant fail on the invariant they target, correct solutions
 written differently pass, and its playground shows a hold lapsing when the coordinator disappears."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from sandbox import playgrounds
 from sandbox.scenarios.tcc_holds import SCENARIO as TCC
 
 NAME = "tcc_holds"
+ROOT = Path(__file__).resolve().parents[2]
 SOLUTIONS = Path(__file__).resolve().parent / "solutions" / NAME
 BUGGY = sorted((v, e) for v, (_, e) in TCC.variants.items() if e != "pass")
 
@@ -78,8 +80,26 @@ def test_the_deadlines_the_toggle_help_quotes_are_the_playground_code_s():
     ]
     for on, within in ((True, True), (False, False)):
         _, source, _ = playgrounds.resolve("expiring-holds", {"deadline_within_hold": on})
-        namespace: dict = {}
-        exec(compile(source, "playground.py", "exec"), namespace)
-        deadline = namespace["DECIDE_WITHIN_MS"]
+        flag = re.search(r"^DEADLINE_WITHIN_HOLD = (True|False)$", source, re.M).group(1)
+        picked = re.search(r"^DECIDE_WITHIN_MS = (\d+) if \w+ else (\d+)", source, re.M)
+        deadline = int(picked.group(1 if flag == "True" else 2))
         assert (deadline < holds) is within and deadline > TCC.PATIENCE_MS
         assert f"{deadline / 1000:g} s" in toggle["help"]
+
+
+def test_the_numbers_the_lesson_quotes_are_the_playground_s():
+    lesson = (ROOT / "lessons" / "content" / "13-holds-that-expire.md").read_text()
+    text = " ".join(lesson.split())  # line breaks in the prose are spaces
+    source = (ROOT / "sandbox" / "scenarios" / NAME / "playground.py").read_text()
+    within, beyond = map(
+        int, re.search(r"^DECIDE_WITHIN_MS = (\d+) if \w+ else (\d+)", source, re.M).groups()
+    )
+    retry = int(re.search(r"^RETRY_MS = (\d+)", source, re.M).group(1))
+    assert f"down for the first {TCC.PLAYGROUND_OUTAGE_MS / 1000:g} seconds" in text
+    assert f"returns after {TCC.PLAYGROUND_OUTAGE_MS / 1000:g} seconds" in text
+    assert f"retries every {retry} ms until its own deadline, {within / 1000:g} seconds" in text
+    assert f"keeps units for {TCC.STOCK_HOLD_MS // 1000} seconds" in text
+    assert f"an authorization for {TCC.CARD_HOLD_MS // 1000}." in text
+    assert f"by themselves after {TCC.STOCK_HOLD_MS // 1000} seconds" in text
+    assert f"held first and lasts {TCC.STOCK_HOLD_MS // 1000} seconds" in text
+    assert f"for up to {beyond // 1000} seconds" in text
