@@ -73,3 +73,16 @@ def test_a_passing_replay_shows_the_trace_of_the_style_its_faults_changed():
     assert any(
         s["service"] == "order" and s["kind"] == "call" for s in report["counterexample"]["trace"]
     )
+
+
+def test_every_source_is_composed_from_the_two_scenarios_files():
+    from sandbox.scenarios.saga_styles import IMPORT, SOURCES
+
+    assert set(SOURCES) == set(SC.expected)
+    assert [p.name for p in SC.directory.glob("*.py")] == ["__init__.py"]
+    parts = (scenarios.get("order_saga_choreography"), scenarios.get("order_saga_orchestration"))
+    for stem, names in SOURCES.items():
+        source = SC.variants[stem][0]
+        for part, name in zip(parts, names):
+            body = IMPORT.sub("", part._read(name), count=1).strip()
+            assert body and body in source, (stem, part.name, name)

@@ -12,10 +12,15 @@ services whose code took a saga decision) with that run's trace.
 The two styles' function names do not clash (the choreography handlers are ``place_order`` and
 ``on_*``; the orchestrator is ``handle_place_order``), so each part is given the source as it is: a part
 calls only the functions its own scenario subscribes or invokes.
+
+The reference, starter and variants are not kept as files here: each is composed when it is read from
+a file of each part's scenario (``SOURCES``), so a fix to either scenario's reference reaches this one.
+``equivalent_mutants.txt`` names lines of the composed reference.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from ...invariants import describe
@@ -35,6 +40,21 @@ STYLES = (
     ("choreography", "order_saga_choreography"),
     ("orchestration", "order_saga_orchestration"),
 )
+# Each source of this scenario (reference, starter, variant) -> the file stems it is composed of, in
+# order_saga_choreography and in order_saga_orchestration. A variant breaks one style only.
+SOURCES = {
+    "reference": ("reference", "reference"),
+    "starter": ("starter", "starter"),
+    "orchestration_without_compensation": ("reference", "missing_compensation"),
+    "choreography_without_dedup": ("no_dedup", "reference"),
+    "orchestration_timeout_means_failure": ("reference", "timeout_means_failure"),
+    "choreography_without_outbox": ("no_outbox", "reference"),
+}
+HEADINGS = (
+    "# --- Choreography: Order, Inventory and Payment react to each other's events ---",
+    "# --- Orchestration: one orchestrator in Order calls Inventory and Payment ---",
+)
+IMPORT = re.compile(r"from saga_api import (.+)\n")
 # Trace steps that are a message on the wire between two parties (events, RPC requests and replies).
 WIRE_KINDS = ("publish", "call", "reply")
 
@@ -64,6 +84,14 @@ class SagaStyles(Scenario):
     invariants = tuple(dict.fromkeys(n for part in parts for n in part.invariants))
     fault_kinds = tuple(dict.fromkeys(k for part in parts for k in part.fault_kinds))
 
+    def _read(self, stem: str) -> str:
+        return compose(
+            [
+                (heading, part._read(name))
+                for heading, part, name in zip(HEADINGS, self.parts, SOURCES[stem])
+            ]
+        )
+
     def statement_constants(self) -> dict[str, int | float | str]:
         out: dict[str, int | float | str] = {}
         for part in self.parts:
@@ -76,6 +104,23 @@ class SagaStyles(Scenario):
         reports = [(style, grade_part(name, None)) for style, name in STYLES]
         calm = {style: grade_part(name, []) for style, name in STYLES}
         return merge(reports, calm, self.checked)
+
+
+def compose(sections: list[tuple[str, str]]) -> str:
+    """One module from (heading, source) sections: their ``from saga_api import`` lines merged into
+    one at the top (a learner reads one import, as in a file they wrote), then each source under its
+    heading."""
+    names: list[str] = []
+    bodies: list[str] = []
+    for heading, source in sections:
+        line = IMPORT.match(source)
+        if line is not None:
+            names += [name.strip() for name in line.group(1).split(",")]
+            source = source[line.end() :]
+        body = source.strip("\n")
+        bodies.append(f"{heading}\n\n\n{body}\n")
+    head = f"from saga_api import {', '.join(dict.fromkeys(names))}\n\n" if names else ""
+    return head + "\n\n".join(bodies)
 
 
 def merge(
