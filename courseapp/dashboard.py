@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Min, Q
+from dataclasses import dataclass
+from datetime import datetime
 
 from courseapp.lib.charts import score_chart_svg
 from courseapp.lib.modules import MODULES, TOPICS
@@ -16,44 +17,70 @@ def quiz_attempts(request) -> list:
     return list(attempts_for(request))
 
 
-def exercise_stats(user) -> dict[str, dict]:
-    """Per exercise: attempts, whether and when first passed, attempts it took, hints used."""
+@dataclass(frozen=True)
+class RecentSubmission:
+    title: str
+    status: str
+    created_at: datetime
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS.get(self.status, self.status)
+
+
+STATUS_LABELS = dict(Submission.STATUSES)
+
+
+def submissions(user) -> list[tuple[str, str, str, datetime]]:
+    """The learner's submissions, oldest first, as (exercise slug, exercise title, status, sent
+    at): one small query serves both the statistics and the recent list."""
+    if not user.is_authenticated:
+        return []
+    return list(
+        Submission.objects.filter(user=user)
+        .order_by("created_at")
+        .values_list("exercise__slug", "exercise__title", "status", "created_at")
+    )
+
+
+def exercise_stats(user, rows: list[tuple[str, str, str, datetime]]) -> dict[str, dict]:
+    """Per exercise: attempts, whether and when first passed, attempts it took (the submissions
+    up to and including the first pass), hints used. `rows` comes from submissions()."""
     if not user.is_authenticated:
         return {}
-    rows = (
-        Submission.objects.filter(user=user)
-        .values("exercise__slug")
-        .annotate(
-            attempts=Count("id"), first_pass=Min("created_at", filter=Q(status=Submission.PASSED))
-        )
-    )
+    times: dict[str, list[datetime]] = {}
+    first_pass: dict[str, datetime] = {}
+    for slug, _title, status, created_at in rows:
+        times.setdefault(slug, []).append(created_at)
+        if status == Submission.PASSED and slug not in first_pass:
+            first_pass[slug] = created_at
     stats = {
-        row["exercise__slug"]: {
-            "attempts": row["attempts"],
-            "first_pass": row["first_pass"],
-            "attempts_to_pass": None,
+        slug: {
+            "attempts": len(sent),
+            "first_pass": first_pass.get(slug),
+            "attempts_to_pass": (
+                sum(when <= first_pass[slug] for when in sent) if slug in first_pass else None
+            ),
             "hints": 0,
         }
-        for row in rows
+        for slug, sent in times.items()
     }
-    for slug, data in stats.items():
-        if data["first_pass"]:
-            data["attempts_to_pass"] = Submission.objects.filter(
-                user=user, exercise__slug=slug, created_at__lte=data["first_pass"]
-            ).count()
-    for hint in HintUse.objects.filter(user=user).select_related("exercise"):
+    for slug, revealed in HintUse.objects.filter(user=user).values_list(
+        "exercise__slug", "revealed"
+    ):
         stats.setdefault(
-            hint.exercise.slug,
-            {"attempts": 0, "first_pass": None, "attempts_to_pass": None, "hints": 0},
-        )["hints"] = hint.revealed
+            slug, {"attempts": 0, "first_pass": None, "attempts_to_pass": None, "hints": 0}
+        )["hints"] = revealed
     return stats
 
 
 def summary(request) -> dict:
-    lessons = list(Lesson.objects.all())
-    exercises = list(Exercise.objects.published())
-    done = progress.completed_slugs(request)
-    stats = exercise_stats(request.user)
+    # Only what the page shows: a lesson's text is most of its row.
+    lessons = list(Lesson.objects.only("slug", "title", "module", "order"))
+    exercises = list(Exercise.objects.published().only("slug", "title", "module", "order"))
+    done, last_visited = progress.completed_and_last_visited(request, lessons)
+    sent = submissions(request.user)
+    stats = exercise_stats(request.user, sent)
     passed = {slug for slug, data in stats.items() if data["first_pass"]}
     modules = []
     for number, title in MODULES.items():
@@ -85,7 +112,7 @@ def summary(request) -> dict:
         for topic, (got, total) in attempt.topic_scores().items():
             if total:
                 best_by_topic[topic] = max(best_by_topic.get(topic, 0.0), got / total)
-    next_lesson = progress.last_visited(request) or next(
+    next_lesson = last_visited or next(
         (lesson for lesson in lessons if lesson.slug not in done), None
     )
     return {
@@ -96,11 +123,10 @@ def summary(request) -> dict:
         "modules": modules,
         "continue_at": next_lesson,
         "exercise_stats": [(e, stats[e.slug]) for e in exercises if e.slug in stats],
-        "recent_submissions": (
-            Submission.objects.filter(user=request.user).select_related("exercise")[:8]
-            if request.user.is_authenticated
-            else []
-        ),
+        "recent_submissions": [
+            RecentSubmission(title, status, created_at)
+            for _slug, title, status, created_at in reversed(sent[-8:])
+        ],
         "attempts": attempts[:10],
         # By title, in the course's order (the topic's slug is for the code, not the learner).
         "best_by_topic": [

@@ -78,6 +78,27 @@ def last_visited(request) -> Lesson | None:
     return Lesson.objects.filter(slug=slug).first()
 
 
+def completed_and_last_visited(request, lessons: list[Lesson]) -> tuple[set[str], Lesson | None]:
+    """completed_slugs() and last_visited() together, taking the lessons from `lessons` (already
+    read by the caller): one query for a signed-in learner, none for a visitor."""
+    by_id = {lesson.pk: lesson for lesson in lessons}
+    if request.user.is_authenticated:
+        rows = list(
+            LessonProgress.objects.filter(user=request.user).values_list(
+                "lesson_id", "completed_at", "last_visited_at"
+            )
+        )
+        done = {by_id[pk].slug for pk, completed, _ in rows if completed and pk in by_id}
+        latest = max(rows, key=lambda row: row[2], default=None)
+        return done, by_id.get(latest[0]) if latest else None
+    data = request.session.get(SESSION_KEY, {})
+    visited = data.get("visited", {})
+    slug = max(visited, key=visited.get) if visited else None
+    return set(data.get("completed", {})), next(
+        (lesson for lesson in lessons if lesson.slug == slug), None
+    )
+
+
 def merge_into_account(session, user) -> int:
     """Fold anonymous progress into the account, keeping the better of the two:
     a lesson completed in either place stays completed, with the earlier date.

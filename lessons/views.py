@@ -1,7 +1,11 @@
+import secrets
 from urllib.parse import urlencode
 
+from django.contrib.messages import get_messages
 from django.core.cache import cache
-from django.http import Http404
+from django.db import connection
+from django.http import Http404, HttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
@@ -39,7 +43,7 @@ def index(request):
 
 
 def detail(request, slug):
-    lesson = get_object_or_404(Lesson, slug=slug)
+    lesson = _current_lesson(slug)
     chosen = request.GET.get("playground")
     if chosen and chosen not in lesson.playgrounds:
         raise Http404("This lesson has no such playground")
@@ -50,16 +54,81 @@ def detail(request, slug):
             _playground_state(request, chosen, active=True, lesson=lesson),
         )
     progress.record_visit(request, lesson)
+    completed = lesson.slug in progress.completed_slugs(request)
+    if _same_for_every_visitor(request):
+        return _visitor_page(request, lesson, completed)
     return render(
-        request,
-        "lessons/detail.html",
-        {
-            "lesson": lesson,
-            "body": _body(request, lesson, chosen),
-            "tail": _tail(lesson),
-            "completed": lesson.slug in progress.completed_slugs(request),
-        },
+        request, "lessons/detail.html", _detail_context(request, lesson, completed, chosen)
     )
+
+
+# Each process keeps the lessons it has shown, by slug, beside the updated_at they were read with;
+# a request checks with one short read that the row is unchanged (every save, load_content's
+# included, moves updated_at). Building that read through the ORM cost more than running it, and
+# reading the whole row (the lesson's text) again more still. Shared by requests: never changed.
+_lessons: dict[str, tuple[object, Lesson]] = {}
+
+
+def _current_lesson(slug: str) -> Lesson:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT updated_at FROM {connection.ops.quote_name(Lesson._meta.db_table)}"
+            " WHERE slug = %s",
+            [slug],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise Http404("No such lesson")
+    held = _lessons.get(slug)
+    if held is not None and held[0] == row[0]:
+        return held[1]
+    lesson = get_object_or_404(Lesson, slug=slug)
+    # Kept under the version read first: had the row changed in between, the next request
+    # reads a newer version and loads the lesson again.
+    _lessons[slug] = (row[0], lesson)
+    return lesson
+
+
+def _detail_context(request, lesson: Lesson, completed: bool, chosen: str | None = None) -> dict:
+    return {
+        "lesson": lesson,
+        "body": _body(request, lesson, chosen),
+        "tail": _tail(lesson),
+        "completed": completed,
+    }
+
+
+# An anonymous reader's lesson page differs from the next reader's only by the CSRF token and
+# whether they marked the lesson complete: the page is rendered once per lesson version and
+# completion state with a stand-in for the token, which each response replaces with its own. The
+# stand-in is random per process, so no lesson text can contain it.
+TOKEN_STAND_IN = "csrf-stand-in-" + secrets.token_hex(16)
+# As short-lived as the tail it holds (an instructor may publish an exercise at any time).
+PAGE_SECONDS = 300
+
+
+def _same_for_every_visitor(request) -> bool:
+    """An anonymous reader, on the plain address (the login links carry the path), with no
+    message waiting to be shown (len() reads the messages without marking them shown)."""
+    return (
+        not request.user.is_authenticated
+        and not request.GET
+        and not request.htmx
+        and not len(get_messages(request))
+    )
+
+
+def _visitor_page(request, lesson: Lesson, completed: bool) -> HttpResponse:
+    key = f"lesson-page:{lesson.slug}:{lesson.updated_at.timestamp()}:{int(completed)}"
+    parts = cache.get(key)
+    if parts is None:
+        context = {**_detail_context(request, lesson, completed), "csrf_token": TOKEN_STAND_IN}
+        page = render_to_string("lessons/detail.html", context, request=request)
+        # Kept encoded and cut at the stand-ins: a response is the parts joined by its token.
+        parts = page.encode().split(TOKEN_STAND_IN.encode())
+        cache.set(key, parts, PAGE_SECONDS)
+    # get_token() also tells the CSRF middleware to send the cookie the token belongs to.
+    return HttpResponse(get_token(request).encode().join(parts))
 
 
 def _body(request, lesson: Lesson, chosen: str | None) -> str:

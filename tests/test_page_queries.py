@@ -90,3 +90,86 @@ def test_a_first_time_reader_costs_no_more(client, loaded):
         response = client.get("/lessons/idempotency-keys/")
     assert response.status_code == 200
     assert len(_data_queries(ctx)) <= 3, "\n".join(_data_queries(ctx))
+
+
+# -- what the cheap pages must still get right ------------------------------------------------
+
+LESSON = "/lessons/sagas-and-choreography/"
+
+
+def _token_in(html: str) -> str:
+    return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)
+
+
+def test_each_anonymous_reader_gets_a_token_that_works_for_their_own_cookie(loaded):
+    from django.test import Client
+
+    first, second = Client(enforce_csrf_checks=True), Client(enforce_csrf_checks=True)
+    pages = [reader.get(LESSON).content.decode() for reader in (first, second, first)]
+    tokens = [_token_in(page) for page in pages]
+    assert len(set(tokens)) == 3  # masked afresh for every response
+    assert all(f'"X-CSRFToken": "{token}"' in page for token, page in zip(tokens, pages))
+    assert "csrf-stand-in" not in "".join(pages)
+    response = second.post(f"{LESSON}complete/", {"done": "1", "csrfmiddlewaretoken": tokens[1]})
+    assert response.status_code == 302
+
+
+def test_a_reader_who_completed_the_lesson_does_not_complete_it_for_the_next(client, loaded):
+    from django.test import Client
+
+    client.get(LESSON)
+    client.post(f"{LESSON}complete/", {"done": "1"})
+    assert "Mark as not completed" in client.get(LESSON).content.decode()
+    assert "Mark lesson complete" in Client().get(LESSON).content.decode()
+
+
+def test_a_changed_lesson_shows_at_once(client, loaded):
+    from lessons.models import Lesson
+
+    client.get(LESSON)
+    lesson = Lesson.objects.get(slug="sagas-and-choreography")
+    lesson.title = "Sagas, retitled just now"
+    lesson.save()
+    assert "Sagas, retitled just now" in client.get(LESSON).content.decode()
+
+
+def test_a_signed_in_reader_sees_their_own_account_on_the_lesson_page(client, alice_client, loaded):
+    client.get(LESSON)
+    html = alice_client.get(LESSON).content.decode()
+    assert "alice@example.com" in html and "Log out" in html
+
+
+def test_the_dashboard_costs_a_signed_in_learner_at_most_eleven_queries(
+    alice_client, alice, loaded
+):
+    """Whatever the learner has done: one row per exercise tried does not add a query."""
+    from django.utils import timezone
+
+    from exercises.models import Exercise, HintUse, Submission
+    from lessons.models import Lesson, LessonProgress
+
+    for exercise in Exercise.objects.published()[:3]:
+        for status in ("failed", "passed", "passed"):
+            Submission.objects.create(
+                user=alice,
+                exercise=exercise,
+                version=exercise.published_version,
+                code="x = 1\n",
+                client_token=f"{exercise.slug}-{status}-{timezone.now().timestamp()}",
+                status=status,
+            )
+        HintUse.objects.create(user=alice, exercise=exercise, revealed=1)
+    for lesson in Lesson.objects.all()[:2]:
+        LessonProgress.objects.create(user=alice, lesson=lesson, completed_at=timezone.now())
+    _open_test(alice_client)
+    with CaptureQueriesContext(connection) as ctx:
+        response = alice_client.get("/dashboard/")
+    assert response.status_code == 200
+    queries = _data_queries(ctx)
+    # Session, user, lessons, exercises, progress, submissions (statistics and the recent list),
+    # hints, Quick Test attempts and their answers, and the Teach link's two permission reads.
+    assert len(queries) <= 11, "\n".join(queries)
+    html = response.content.decode()
+    assert "3 / " in html and "Recent submissions" in html
+    # Each exercise: 3 attempts, passed at the 2nd, 1 hint.
+    assert len(re.findall(r"<td>3</td>\s*<td>[^<]+</td>\s*<td>2</td><td>1</td>", html)) == 3
