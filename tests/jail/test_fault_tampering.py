@@ -67,7 +67,8 @@ def test_tampering_does_not_turn_a_buggy_variant_into_a_pass(name, variant):
     "name", [n for n in scenarios.NAMES if "crash" in scenarios.get(n).fault_kinds]
 )
 def test_tampering_does_not_make_a_reference_fail(name):
-    report = _grade(name, TAMPER + scenarios.get(name).reference_source, schedules=60)
+    # Every crash site is tried alone before any random schedule, so a few random ones suffice.
+    report = _grade(name, TAMPER + scenarios.get(name).reference_source, schedules=10)
     assert report["status"] == "passed", report["message"]
 
 
