@@ -49,6 +49,9 @@ MIDDLEWARE = [
     "courseapp.middleware.ContentSecurityPolicyMiddleware",
 ]
 
+# Django's database sessions, read without the ORM (courseapp/sessions.py).
+SESSION_ENGINE = "courseapp.sessions"
+
 ROOT_URLCONF = "courseapp.urls"
 WSGI_APPLICATION = "courseapp.wsgi.application"
 
