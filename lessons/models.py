@@ -134,7 +134,7 @@ class Question(models.Model):
 # that an old bank was built under.
 BANK_VERSION_KEY = "quiz-bank-version"
 BANK_SECONDS = 300
-_bank: tuple[str, float, dict[str, Question]] | None = None
+_bank: tuple[object, float, dict[str, Question]] | None = None
 
 
 def question_bank() -> dict[str, Question]:
