@@ -37,6 +37,10 @@ _canonical = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
 MAX_CALLS_PER_INVOCATION = (
     64  # RPCs one learner invocation may make (the longest saga step needs 6)
 )
+# Rows one learner invocation may ask for (the guest keeps each row it read, so only distinct
+# rows count; a table scan counts once).
+MAX_READS_PER_INVOCATION = 1_000
+_READS = ("read", "scan", "now")
 CACHE_BYTES = 64 * 1024 * 1024  # answer tapes kept per grading; past it the cache starts over
 
 
@@ -95,7 +99,8 @@ class _Invocation(TypedDict):
     received: int  # effects (calls included) counted so far
     crashed: bool  # the crash point was reached: nothing more applies
     conflict: str | None  # a commit the store rejected
-    calls: int  # callbacks the guest made
+    calls: int  # callbacks the guest made (reads aside)
+    reads: int  # rows (and the time) the guest asked for
     abort: Exception | None  # raised once the guest answers (see on_call)
 
 
@@ -287,26 +292,34 @@ class World:
         store = self.stores[service]
         crash_at = self.plan.crash_point(site, self.now)
         self.invocations += 1
-        req = {
+        learner = fn in self.scenario.functions
+        view = store.snapshot() if snapshot is None else snapshot
+        started = self.now
+        req: dict[str, Any] = {
             "op": "call",
             "fn": fn,
             "service": service,
-            "now": self.now,
             "invocation": _invocation_id(site),
-            "store": store.snapshot() if snapshot is None else snapshot,
         }
+        if not learner:
+            # Trusted participants get the whole store up front (no round trips, no cache).
+            # Learner code asks for the time and each row it reads (``read`` below): the request
+            # then holds only what the function was given, so the answer cache keys on the rows
+            # it really read and serves it again wherever those rows are the same.
+            req["now"] = started
+            req["store"] = view
         if event is not None:
             req["event"] = event
         else:
             req["request"] = request
         tag = event or {"correlation_id": (request or {}).get("correlation_id")}
         corr = tag.get("correlation_id")
-        learner = fn in self.scenario.functions
         state: _Invocation = {
             "received": 0,
             "crashed": False,
             "conflict": None,
             "calls": 0,
+            "reads": 0,
             "abort": None,
         }
         budget = (
@@ -322,8 +335,31 @@ class World:
                 if effect["kind"] != "call" and not state["conflict"]:
                     self._apply(service, fn, effect, corr, tag, state)
 
+        def read(payload: dict[str, Any]) -> dict[str, Any]:
+            """A read of this invocation's snapshot (never an effect: crash points ignore it)."""
+            state["reads"] += 1
+            if state["reads"] > MAX_READS_PER_INVOCATION:
+                raise WorkBudgetExceeded(
+                    f"{fn}() read more than {MAX_READS_PER_INVOCATION} rows in one invocation"
+                )
+            self.charge_cpu()
+            kind, table = payload["kind"], payload.get("table")
+            if kind == "now":
+                return {"status": "ok", "now": started}
+            if not isinstance(table, str):
+                return {"status": "error", "message": "table names must be strings"}
+            rows = view.get(table, {})
+            if kind == "scan":
+                return {"status": "ok", "rows": rows}
+            key = payload.get("key")
+            if not isinstance(key, str):
+                return {"status": "error", "message": "keys must be strings"}
+            return {"status": "ok", "row": rows.get(key)}
+
         def on_call(payload: dict[str, Any]) -> dict[str, Any]:
             try:
+                if isinstance(payload, dict) and payload.get("kind") in _READS:
+                    return read(payload)
                 state["calls"] += 1
                 if learner:
                     self.round_trips += 1

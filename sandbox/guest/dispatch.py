@@ -8,6 +8,8 @@ Requests (all JSON):
       -> {"functions": [names of top-level callables], "constants": {UPPER_CASE: value}}
   {"op": "call", "fn", "service", "now", "invocation", "store",
    "event": {...} | "request": {...}}
+      ("now" and "store" may be left out: the guest then asks for them, row by row, with
+      callbacks {"kind": "now"}, {"kind": "read", "table", "key"}, {"kind": "scan", "table"})
       -> {"ok", "error", "traceback", "crashed", "effects", "value", "retry_after", "poison"}
   {"op": "pure", "fn", "args": [...]}           (a plain function of JSON values)
       -> {"ok", "error", "traceback", "value"}
@@ -118,10 +120,11 @@ def _pure(namespace: dict[str, object], request: Incoming) -> Json:
 
 def _call(namespace: dict[str, object], request: Incoming, callback: Callback) -> Json:
     recorder = saga_api._Recorder()
+    # Without "now" or "store" in the request, the guest asks for them when first read.
     ctx = saga_api.Context(
         request.get("service"),
-        request.get("now", 0),
-        request.get("store") or {},
+        request.get("now", 0) if "store" in request or "now" in request else None,
+        (request.get("store") or {}) if "store" in request else None,
         recorder,
         callback,
         request.get("invocation", "0"),

@@ -289,17 +289,53 @@ class Transaction:
 class Database:
     """Your service's store. Reads outside a transaction see the last committed state."""
 
-    def __init__(self, snapshot: Snapshot, recorder: _Recorder) -> None:
-        self._base = snapshot  # {table: {key: row}}; never mutated here
+    def __init__(
+        self,
+        snapshot: Snapshot | None,
+        recorder: _Recorder,
+        fetch: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    ) -> None:
+        # Rows known so far: {table: {key: row}}; never mutated here but to add rows fetched.
+        # With ``fetch`` (the simulator), rows are asked for one at a time, when first read: what
+        # an invocation did is then a function of the rows it read, not of the whole store, so
+        # the simulator can replay it for any store that holds the same rows.
+        self._base: Snapshot = {} if snapshot is None else snapshot
+        self._fetch = fetch
+        self._absent: set[tuple[str, str]] = set()
+        self._scanned: set[str] = set()
         self._overlay: dict[tuple[str, str], dict[str, Any] | None] = {}
         self._recorder = recorder
+
+    def _ask(self, query: dict[str, Any]) -> dict[str, Any]:
+        assert self._fetch is not None
+        answer = self._fetch(query)
+        if not isinstance(answer, dict) or answer.get("status") != "ok":
+            message = answer.get("message") if isinstance(answer, dict) else None
+            raise SagaError(f"the store could not be read: {message or 'refused'}")
+        return answer
 
     def _read(self, table: str, key: str) -> dict[str, Any] | None:
         if (table, key) in self._overlay:
             return self._overlay[(table, key)]
-        return self._base.get(table, {}).get(key)
+        rows = self._base.get(table, {})
+        if key in rows or self._fetch is None or table in self._scanned:
+            return rows.get(key)
+        if (table, key) in self._absent:
+            return None
+        row = self._ask({"kind": "read", "table": table, "key": key}).get("row")
+        if row is None:
+            self._absent.add((table, key))
+        else:
+            self._base.setdefault(table, {})[key] = row
+        return row
 
     def _keys(self, table: str) -> set[str]:
+        if not isinstance(table, str):
+            raise TypeError("table names and keys must be strings")
+        if self._fetch is not None and table not in self._scanned:
+            rows = self._ask({"kind": "scan", "table": table}).get("rows")
+            self._base[table] = dict(rows) if isinstance(rows, dict) else {}
+            self._scanned.add(table)
         return set(self._base.get(table, {})) | {k for (t, k) in self._overlay if t == table}
 
     def get(self, table: str, key: str, default: Any = None) -> Any:
@@ -325,19 +361,31 @@ class Context:
     def __init__(
         self,
         service: str,
-        now: int,
-        snapshot: Snapshot,
+        now: int | None,
+        snapshot: Snapshot | None,
         recorder: _Recorder,
         callback: Callable[[dict[str, Any]], Any],  # the simulator's answer: a JSON object
         invocation: str,
     ) -> None:
+        # ``now`` or ``snapshot`` None: asked of the simulator when first read (see Database).
         self.service = service  # the service this code runs in
-        self.now = now  # virtual time in ms
-        self.db = Database(snapshot, recorder)
+        self._now = now
+        self.db = Database(snapshot, recorder, callback if snapshot is None else None)
         self._recorder = recorder
         self._callback = callback
         self._invocation = invocation
         self._ids = 0
+
+    @property
+    def now(self) -> int:
+        """Virtual time in ms (when this invocation started)."""
+        if self._now is None:
+            self._now = int(self.db._ask({"kind": "now"}).get("now") or 0)
+        return self._now
+
+    @now.setter
+    def now(self, value: int) -> None:
+        self._now = value
 
     def new_id(self, prefix: str = "id") -> str:
         """A fresh id, unique across the simulation (but different on every retry!)."""
