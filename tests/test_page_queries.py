@@ -139,9 +139,7 @@ def test_a_signed_in_reader_sees_their_own_account_on_the_lesson_page(client, al
     assert "alice@example.com" in html and "Log out" in html
 
 
-def test_the_dashboard_costs_a_signed_in_learner_at_most_eleven_queries(
-    alice_client, alice, loaded
-):
+def test_the_dashboard_costs_a_signed_in_learner_at_most_ten_queries(alice_client, alice, loaded):
     """Whatever the learner has done: one row per exercise tried does not add a query."""
     from django.utils import timezone
 
@@ -167,9 +165,34 @@ def test_the_dashboard_costs_a_signed_in_learner_at_most_eleven_queries(
     assert response.status_code == 200
     queries = _data_queries(ctx)
     # Session, user, lessons, exercises, progress, submissions (statistics and the recent list),
-    # hints, Quick Test attempts and their answers, and the Teach link's two permission reads.
-    assert len(queries) <= 11, "\n".join(queries)
+    # hints, Quick Test attempts and their answers, and the Teach link's permission check.
+    assert len(queries) <= 10, "\n".join(queries)
     html = response.content.decode()
     assert "3 / " in html and "Recent submissions" in html
     # Each exercise: 3 attempts, passed at the 2nd, 1 hint.
     assert len(re.findall(r"<td>3</td>\s*<td>[^<]+</td>\s*<td>2</td><td>1</td>", html)) == 3
+
+
+def test_the_teach_link_shows_for_instructors_and_superusers_only(client, alice, bob, loaded):
+    """The link's one-query check answers as user.has_perm() does."""
+    from django.contrib.auth.models import Permission
+
+    from teach import authoring
+
+    def shows_teach(user) -> bool:
+        client.force_login(user)
+        return 'href="/teach/"' in client.get("/dashboard/").content.decode()
+
+    assert not shows_teach(alice)
+    authoring.make_instructor(bob)
+    assert shows_teach(bob)
+    alice.user_permissions.add(Permission.objects.get(codename="change_exercise"))
+    assert shows_teach(alice)
+    alice.user_permissions.clear()
+    alice.is_superuser = True
+    alice.save()
+    assert shows_teach(alice)
+    authoring.remove_instructor(bob)
+    assert not shows_teach(bob)
+    client.logout()
+    assert 'href="/teach/"' not in client.get("/dashboard/").content.decode()
