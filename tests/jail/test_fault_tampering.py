@@ -1,8 +1,11 @@
 """Learner code cannot dodge a fault: the trusted side decides every crash, cuts the effects at the
 crash point itself, refuses calls past it, and nothing the guest reports can un-fire it.
 
-Each buggy variant of every scenario is graded through the real jail with tampering code prepended;
-it must still fail on the invariant it breaks (and the reference must still pass)."""
+A buggy variant of every scenario for each invariant its variants break is graded through the real
+jail with tampering code prepended; it must still fail on that invariant (and the reference must
+still pass). Further variants that break the same invariant of the same scenario run the same
+handlers against the same crash points, so they would re-prove the same thing at a jail grading
+each (tests/test_exercise_jail.py grades every variant in the jail untampered)."""
 
 import pytest
 
@@ -40,12 +43,19 @@ _dp._call = _call
 
 ONE_LINER = "import saga_api as _sa\n_sa._Recorder.crash_at = None\n"
 
-CASES = [
-    (name, variant)
-    for name in scenarios.NAMES
-    for variant, (_, expected) in scenarios.get(name).variants.items()
-    if expected != "pass" and "crash" in scenarios.get(name).fault_kinds
-]
+
+def _one_variant_per_broken_invariant() -> list[tuple[str, str]]:
+    chosen: dict[tuple[str, str], str] = {}
+    for name in scenarios.NAMES:
+        if "crash" not in scenarios.get(name).fault_kinds:
+            continue
+        for variant, (_, expected) in scenarios.get(name).variants.items():
+            if expected != "pass":
+                chosen.setdefault((name, expected), variant)
+    return [(name, variant) for (name, _), variant in chosen.items()]
+
+
+CASES = _one_variant_per_broken_invariant()
 
 
 def _grade(name, source, schedules=120):
