@@ -597,20 +597,26 @@ class _Zygote:
         if self.pid_namespace and os.getpid() < 100:
             # The jail's own PID namespace: every process but init, this one and the pristine
             # spare is learner debris. Orphans are reparented to init, which reaps them.
-            keep = {1, os.getpid()} | ({self.spare[0]} if self.spare else set())
-            for entry in os.listdir("/proc"):
-                if entry.isdigit() and int(entry) not in keep:
-                    try:
-                        os.kill(int(entry), signal.SIGKILL)
-                    except OSError:
-                        pass
+            if self.spare is None:
+                # kill(-1): every process this one may signal but init and itself, in one call
+                # that a process forking at that moment cannot slip past.
+                try:
+                    os.kill(-1, signal.SIGKILL)
+                except OSError:
+                    pass  # nothing left to kill
+            else:
+                keep = {1, os.getpid(), self.spare[0]}
+                for entry in os.listdir("/proc"):
+                    if entry.isdigit() and int(entry) not in keep:
+                        try:
+                            os.kill(int(entry), signal.SIGKILL)
+                        except OSError:
+                            pass
         else:
             try:
                 os.killpg(pid, signal.SIGKILL)
             except OSError:
                 pass
-        import shutil
-
         for scratch in self.scratch:
             try:
                 entries = os.listdir(scratch)
@@ -620,6 +626,10 @@ class _Zygote:
                 path = os.path.join(scratch, name)
                 try:
                     if os.path.isdir(path) and not os.path.islink(path):
+                        # Imported only when needed: shutil maps three compression libraries,
+                        # and every mapping is copied again by each fork that follows.
+                        import shutil
+
                         shutil.rmtree(path, ignore_errors=True)
                     else:
                         os.unlink(path)
