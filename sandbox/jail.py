@@ -69,7 +69,7 @@ MAX_CALLBACKS_PER_REQUEST = 256
 # Other callbacks (reads of the store, the time) are answered from data the host already has;
 # the guest asks for each row once, so honest code stays far below this.
 MAX_READS_PER_REQUEST = 4096
-_READ_KINDS = ("read", "scan", "now")
+_READ_KINDS = ("read", "scan", "now", "input")
 
 # Not -I: it implies -E, which would ignore PYTHONHASHSEED. The environment is ours alone
 # (bwrap --clearenv, or an explicit env when unjailed), so -s -S -B -P keep the isolation.

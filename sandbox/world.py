@@ -40,7 +40,8 @@ MAX_CALLS_PER_INVOCATION = (
 # Rows one learner invocation may ask for (the guest keeps each row it read, so only distinct
 # rows count; a table scan counts once).
 MAX_READS_PER_INVOCATION = 1_000
-_READS = ("read", "scan", "now")
+_READS = ("read", "scan", "now", "input")
+_ASKED_EVENT_FIELDS = ("id", "source", "attempt")
 CACHE_BYTES = 64 * 1024 * 1024  # answer tapes kept per grading; past it the cache starts over
 
 
@@ -295,22 +296,21 @@ class World:
         learner = fn in self.scenario.functions
         view = store.snapshot() if snapshot is None else snapshot
         started = self.now
-        req: dict[str, Any] = {
-            "op": "call",
-            "fn": fn,
-            "service": service,
-            "invocation": _invocation_id(site),
-        }
-        if not learner:
-            # Trusted participants get the whole store up front (no round trips, no cache).
-            # Learner code asks for the time and each row it reads (``read`` below): the request
-            # then holds only what the function was given, so the answer cache keys on the rows
-            # it really read and serves it again wherever those rows are the same.
-            req["now"] = started
-            req["store"] = view
-        if event is not None:
-            req["event"] = event
+        invocation = _invocation_id(site)
+        req: dict[str, Any] = {"op": "call", "fn": fn, "service": service}
+        if learner:
+            # Learner code asks for each row it reads, the time, the invocation id and the
+            # event's id, source and attempt, when it first reads them (``read`` below): the
+            # answer cache then keys on what the function really read and serves it again
+            # wherever that is the same (a duplicate delivery, the same step in another schedule).
+            if event is not None:
+                req["event"] = {k: v for k, v in event.items() if k not in _ASKED_EVENT_FIELDS}
         else:
+            # Trusted participants get everything up front (no round trips, no cache).
+            req.update(now=started, store=view, invocation=invocation)
+        if "event" not in req and event is not None:
+            req["event"] = event
+        if event is None:
             req["request"] = request
         tag = event or {"correlation_id": (request or {}).get("correlation_id")}
         corr = tag.get("correlation_id")
@@ -346,6 +346,14 @@ class World:
             kind, table = payload["kind"], payload.get("table")
             if kind == "now":
                 return {"status": "ok", "now": started}
+            if kind == "input":
+                field = payload.get("field")
+                if field == "invocation":
+                    return {"status": "ok", "value": invocation}
+                name = field[6:] if isinstance(field, str) and field.startswith("event.") else ""
+                if event is None or name not in _ASKED_EVENT_FIELDS:
+                    return {"status": "error", "message": f"no such input: {field!r}"}
+                return {"status": "ok", "value": event.get(name, 1 if name == "attempt" else None)}
             if not isinstance(table, str):
                 return {"status": "error", "message": "table names must be strings"}
             rows = view.get(table, {})

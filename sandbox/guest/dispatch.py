@@ -8,8 +8,9 @@ Requests (all JSON):
       -> {"functions": [names of top-level callables], "constants": {UPPER_CASE: value}}
   {"op": "call", "fn", "service", "now", "invocation", "store",
    "event": {...} | "request": {...}}
-      ("now" and "store" may be left out: the guest then asks for them, row by row, with
-      callbacks {"kind": "now"}, {"kind": "read", "table", "key"}, {"kind": "scan", "table"})
+      (without "store", the guest asks for what it reads with callbacks: {"kind": "read",
+      "table", "key"}, {"kind": "scan", "table"}, {"kind": "now"} if "now" is left out, and
+      {"kind": "input", "field"} for "invocation" and the event's "id", "source", "attempt")
       -> {"ok", "error", "traceback", "crashed", "effects", "value", "retry_after", "poison"}
   {"op": "pure", "fn", "args": [...]}           (a plain function of JSON values)
       -> {"ok", "error", "traceback", "value"}
@@ -120,26 +121,30 @@ def _pure(namespace: dict[str, object], request: Incoming) -> Json:
 
 def _call(namespace: dict[str, object], request: Incoming, callback: Callback) -> Json:
     recorder = saga_api._Recorder()
-    # Without "now" or "store" in the request, the guest asks for them when first read.
+    # Without "store" in the request, the guest asks for the rows it reads, and for the time,
+    # the invocation id and the event's id, source and attempt if the request leaves them out.
+    lazy = "store" not in request
+    ask = saga_api._ASK if lazy else None
     ctx = saga_api.Context(
         request.get("service"),
-        request.get("now", 0) if "store" in request or "now" in request else None,
-        (request.get("store") or {}) if "store" in request else None,
+        request.get("now", None if lazy else 0),
+        None if lazy else (request.get("store") or {}),
         recorder,
         callback,
-        request.get("invocation", "0"),
+        request.get("invocation", ask or "0"),
     )
     arg: saga_api.Event | saga_api.Request
     if "event" in request:
         e = request["event"]
         arg = saga_api.Event(
-            e.get("id"),
+            e.get("id", ask),
             e.get("type"),
             e.get("data"),
             e.get("correlation_id"),
-            e.get("source"),
-            e.get("attempt", 1),
+            e.get("source", ask),
+            e.get("attempt", ask or 1),
         )
+        arg._asker = ctx.db._ask
     else:
         r: Incoming = request.get("request") or {}
         arg = saga_api.Request(

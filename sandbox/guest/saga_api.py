@@ -102,10 +102,14 @@ class _Crash(BaseException):
     """Internal: the simulator says this service has already crashed; nothing more you do counts."""
 
 
+# A field of the input the simulator is asked for when first read (see Database).
+_ASK: Any = type("_Ask", (), {"__repr__": lambda self: "<asked when read>"})()
+
+
 class Event:
     """A message delivered by the broker (at least once!)."""
 
-    __slots__ = ("id", "type", "data", "correlation_id", "source", "attempt")
+    __slots__ = ("type", "data", "correlation_id", "_id", "_source", "_attempt", "_asker")
 
     def __init__(
         self,
@@ -116,12 +120,51 @@ class Event:
         source: str | None = None,
         attempt: int = 1,
     ) -> None:
-        self.id = id  # unique per message; duplicates repeat it
+        self._id = id  # unique per message; duplicates repeat it
         self.type = type  # e.g. "OrderCreated"
         self.data = data  # a dict
         self.correlation_id = correlation_id  # the business operation this belongs to
-        self.source = source  # the service that published it
-        self.attempt = attempt  # 1 on first delivery, 2+ on redelivery
+        self._source = source  # the service that published it
+        self._attempt = attempt  # 1 on first delivery, 2+ on redelivery
+        self._asker: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+
+    def _field(self, name: str) -> Any:
+        value = getattr(self, "_" + name)
+        if value is _ASK:
+            assert self._asker is not None
+            value = self._asker({"kind": "input", "field": "event." + name}).get("value")
+            setattr(self, "_" + name, value)
+        return value
+
+    @property
+    def id(self) -> str:
+        """Unique per message; duplicates repeat it."""
+        value: str = self._field("id")
+        return value
+
+    @id.setter
+    def id(self, value: str) -> None:
+        self._id = value
+
+    @property
+    def source(self) -> str | None:
+        """The service that published it."""
+        value: str | None = self._field("source")
+        return value
+
+    @source.setter
+    def source(self, value: str | None) -> None:
+        self._source = value
+
+    @property
+    def attempt(self) -> int:
+        """1 on first delivery, 2+ on redelivery."""
+        value: int = self._field("attempt")
+        return value
+
+    @attempt.setter
+    def attempt(self, value: int) -> None:
+        self._attempt = value
 
     def __repr__(self) -> str:
         return f"Event({self.type} {self.id} {self.data!r} corr={self.correlation_id})"
@@ -389,6 +432,9 @@ class Context:
 
     def new_id(self, prefix: str = "id") -> str:
         """A fresh id, unique across the simulation (but different on every retry!)."""
+        if self._invocation is _ASK:
+            answer = self.db._ask({"kind": "input", "field": "invocation"})
+            self._invocation = str(answer.get("value"))
         self._ids += 1
         return f"{prefix}-{self._invocation}-{self._ids}"
 

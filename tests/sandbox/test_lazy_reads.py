@@ -83,6 +83,33 @@ def test_the_time_is_asked_for_once_and_only_when_read():
     assert {"kind": "now"} not in asked
 
 
+EVENT_FIELDS = """
+def handle(event, ctx):
+    return [event.type, event.id, event.attempt, event.source, ctx.new_id("x"), event.id]
+"""
+
+
+def test_the_event_id_source_attempt_and_invocation_are_asked_for_when_left_out_and_read():
+    namespace = {"__name__": "solution"}
+    exec(compile(EVENT_FIELDS, "<solution>", "exec"), namespace)
+    asked = []
+    inputs = {"event.id": "m9", "event.attempt": 2, "event.source": "payment", "invocation": "iv"}
+
+    def callback(payload):
+        asked.append(payload)
+        return {"status": "ok", "value": inputs[payload["field"]]}
+
+    request = {"op": "call", "fn": "handle", "service": "order", "event": {"type": "T"}}
+    out = dispatch.handle(namespace, request, callback)
+    assert out["value"] == ["T", "m9", 2, "payment", "x-iv-1", "m9"]
+    assert [p["field"] for p in asked] == [
+        "event.id",
+        "event.attempt",
+        "event.source",
+        "invocation",
+    ]
+
+
 def test_a_refused_read_raises_in_learner_code():
     out, _ = _lazy_call(READER, lambda payload: {"status": "error", "message": "no"})
     assert not out["ok"] and "could not be read" in out["error"]
@@ -118,7 +145,7 @@ def test_a_replayed_schedule_reaches_learner_code_no_more():
     assert first > 0 and session.round_trips == first
 
 
-def test_learner_requests_carry_neither_the_store_nor_the_time():
+def test_learner_requests_carry_neither_the_store_nor_the_time_nor_message_ids():
     sc = scenarios.get("idempotent_consumer")
     seen = []
 
@@ -130,6 +157,9 @@ def test_learner_requests_carry_neither_the_store_nor_the_time():
     Session(sc, Spy(sc.reference_source), {}).run(_plan(sc, "discover", 0), 0)
     calls = [r for r in seen if r.get("op") == "call"]
     assert calls and all("store" not in r and "now" not in r for r in calls)
+    assert all(
+        "invocation" not in r and set(r["event"]).isdisjoint({"id", "attempt"}) for r in calls
+    )
 
 
 def test_reading_too_many_rows_in_one_invocation_is_too_much_work(monkeypatch):
