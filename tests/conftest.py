@@ -48,12 +48,35 @@ def alice_client(client, alice):
     return client
 
 
+@pytest.fixture(scope="session")
+def _loaded_content(django_db_setup, django_db_blocker, tmp_path_factory):
+    """What `load_content` writes, dumped once per session: the command itself is run here, in a
+    transaction rolled back afterwards, and every test that wants the content gets the same rows
+    back from the dump (a fifth of the time: parsing the YAML and Markdown is most of a load)."""
+    from django.apps import apps
+    from django.core.management import call_command
+    from django.db import transaction
+
+    def counts() -> dict[str, int]:
+        return {model._meta.label: model._base_manager.count() for model in apps.get_models()}
+
+    dump = tmp_path_factory.mktemp("content") / "content.json"
+    with django_db_blocker.unblock(), transaction.atomic():
+        before = counts()
+        call_command("load_content", verbosity=0)
+        written = [label for label, count in counts().items() if count != before[label]]
+        with dump.open("w") as out:
+            call_command("dumpdata", *written, stdout=out)
+        transaction.set_rollback(True)
+    return dump
+
+
 @pytest.fixture
-def content(db):
-    """The real course content, loaded the way `make run` loads it."""
+def content(db, _loaded_content):
+    """The real course content, as `make run` loads it (see _loaded_content)."""
     from django.core.management import call_command
 
-    call_command("load_content", verbosity=0)
+    call_command("loaddata", str(_loaded_content), verbosity=0)
 
 
 @pytest.fixture(autouse=True)
