@@ -24,6 +24,8 @@ class Result:
     # clients: a scenario's set-up steps (reading the next question, starting a test) load the
     # server as before but count neither as requests nor in the time.
     rate: float = 0.0
+    # The server's CPU time per measured request, when the caller measured it (bench/pages.py).
+    server_cpu_ms: float | None = None
 
     @property
     def throughput(self) -> float:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 
 from bench import load
-from bench.server import EMAIL, PASSWORD, gunicorn
+from bench.server import EMAIL, PASSWORD, cpu_seconds, gunicorn
 
 TARGETS = {"lesson page": 0.50, "Quick Test answer POST": 0.35, "dashboard (signed in)": 0.35}
 
@@ -25,7 +25,13 @@ def run(seconds: float = 8.0, clients: int = 4) -> list[dict]:
             print(
                 f"  {name}: {clients} clients for {seconds:.0f} s ...", file=sys.stderr, flush=True
             )
-            return load.hammer(base, scenario, seconds, clients, login)
+            before = cpu_seconds(base)
+            result = load.hammer(base, scenario, seconds, clients, login)
+            after = cpu_seconds(base)
+            if before is not None and after is not None and result.requests:
+                # Less noisy than the rates on a shared machine: the server's own work.
+                result.server_cpu_ms = (after - before) / result.requests * 1000
+            return result
 
         hellos = [measure("hello-world view (baseline)", load.hello, None)]
         measured = []
@@ -41,7 +47,10 @@ def run(seconds: float = 8.0, clients: int = 4) -> list[dict]:
         latencies=[latency for h in hellos for latency in h.latencies],
     )
     spread = f"{min(h.rate for h in hellos):.0f} to {max(h.rate for h in hellos):.0f}/s"
+    hello_cpu = [h.server_cpu_ms for h in hellos if h.server_cpu_ms is not None]
     note = f"{hello.errors_5xx} 5xx; mean of 4 runs, {spread}"
+    if hello_cpu:
+        note += f"; server CPU {sum(hello_cpu) / len(hello_cpu):.2f} ms/req"
     rows = [_row("hello-world view (baseline)", hello, hello.rate, note)]
     rows += [_row(name, result, baseline) for name, result, baseline in measured]
     return rows
@@ -59,8 +68,15 @@ def _row(name: str, result: load.Result, baseline: float, note: str = "") -> dic
         "baseline": "hello-world" if note else f"hello-world {baseline:.0f}/s",
         # The rate counts only the time spent on measured requests; beside it, the rate over
         # the whole run, set-up steps included (they differ for the Quick Test, whose
-        # questions are read between answers).
-        "notes": note or f"{result.errors_5xx} 5xx; {result.throughput:.0f}/s over the run",
+        # questions are read between answers), and the server's CPU per measured request (the
+        # set-up steps' share included).
+        "notes": note
+        or f"{result.errors_5xx} 5xx; {result.throughput:.0f}/s over the run"
+        + (
+            f"; server CPU {result.server_cpu_ms:.2f} ms/req"
+            if result.server_cpu_ms is not None
+            else ""
+        ),
         "target": f">= {target:.0%}" if target else "",
         "verdict": ("PASS" if ratio >= target else "FAIL") if target else "",
     }

@@ -49,6 +49,26 @@ def manage(env: dict, *args: str) -> None:
     )
 
 
+def cpu_seconds(base: str) -> float | None:
+    """CPU time (user and system) used so far by the gunicorn serving `base`, master and workers,
+    read from /proc; None where there is no /proc."""
+    needle = f"127.0.0.1:{base.rsplit(':', 1)[1]}".encode()
+    total, found = 0.0, False
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if (
+                b"gunicorn" not in (cmdline := (proc / "cmdline").read_bytes())
+                or needle not in cmdline
+            ):
+                continue
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        found = True
+    return total if found else None
+
+
 @contextmanager
 def gunicorn(workers: int = 2, **extra_env: str):
     """Yield (base_url, env) for a fresh site served by gunicorn."""
