@@ -47,8 +47,9 @@ class Client:
     def csrf(self) -> str:
         return next((c.value for c in self.jar if c.name == "csrftoken"), "")
 
-    def get(self, path: str) -> tuple[int, str]:
-        return self._send(urllib.request.Request(self.base + path))
+    def get(self, path: str, htmx: bool = False) -> tuple[int, str]:
+        headers = {"HX-Request": "true"} if htmx else {}
+        return self._send(urllib.request.Request(self.base + path, headers=headers))
 
     def post(self, path: str, data: dict, htmx: bool = False) -> tuple[int, str]:
         body = urllib.parse.urlencode(
@@ -161,8 +162,9 @@ def quiz_answer(client: Client, state: dict):
         state["fields"] = answer_fields(html)
         return None
     if not state.get("fields"):
-        # Read the next question, or learn that the test is over and start another.
-        page = client.get(state["attempt"].replace("answer/", ""))[1]
+        # Read the next question as the feedback's "Next question" button does (hx-get, a
+        # partial), or learn that the test is over and start another.
+        page = client.get(state["attempt"].replace("answer/", ""), htmx=True)[1]
         state["fields"] = answer_fields(page)
         if not state["fields"]:
             state["attempt"] = None
