@@ -197,3 +197,56 @@ def test_an_answer_is_served_again_for_a_store_that_differs_only_in_rows_it_did_
     assert invoke(processed={}, orders=order, notes={"n": {"v": 2}}) == 1  # unread row changed
     assert invoke(processed={"p1": {"order_id": "o1"}}, orders=order) == 2  # a read row changed
     assert invoke(processed={"p1": {"order_id": "o1"}}, orders={}) == 2  # "orders" never read then
+
+
+FORGED_READS = """
+def on_payment_captured(event, ctx):
+    ask = ctx.db._fetch
+    answers = [
+        ask({"kind": "read", "table": ["not", "a", "name"], "key": "k"}),
+        ask({"kind": "read", "table": "orders", "key": {"no": 1}}),
+        ask({"kind": "scan", "table": 7}),
+        ask({"kind": "input", "field": "store"}),
+        ask({"kind": "input", "field": "event.data"}),
+        ask({"kind": "read", "table": "orders", "key": "x" * 100000}),
+    ]
+    return [a.get("status") for a in answers]
+"""
+
+
+def test_forged_reads_through_the_jail_are_refused_without_breaking_the_grader():
+    from sandbox import jail
+
+    available, why = jail.jail_available()
+    if not available:
+        pytest.skip(f"no jail here: {why}")
+    report = sandbox.grade(
+        "idempotent_consumer", FORGED_READS, runner_factory=jail.JailRunner, random_schedules=2
+    )
+    assert report["status"] == "failed", report["message"]
+    assert "bug in the course" not in report["message"]
+
+
+def test_a_read_flood_through_the_jail_ends_as_too_much_work():
+    from sandbox import jail
+
+    available, why = jail.jail_available()
+    if not available:
+        pytest.skip(f"no jail here: {why}")
+    source = """
+from saga_api import SagaError
+
+def on_payment_captured(event, ctx):
+    i = 0
+    while True:
+        i += 1
+        try:
+            ctx.db.get("orders", "o-%d" % i)
+        except SagaError:
+            pass
+"""
+    report = sandbox.grade(
+        "idempotent_consumer", source, runner_factory=jail.JailRunner, random_schedules=2
+    )
+    assert report["status"] == "timeout", report["message"]
+    assert "read more than" in report["message"]
