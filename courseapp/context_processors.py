@@ -7,6 +7,8 @@ from collections.abc import Callable
 from django.contrib.auth.models import Permission
 from django.db.models import Q
 
+from teach.authoring import TEACH_PERMISSION
+
 
 def teach_link(request) -> dict[str, Callable[[], bool]]:
     """`can_teach` for base.html's Teach link, evaluated only when a page shows the navigation.
@@ -16,8 +18,6 @@ def teach_link(request) -> dict[str, Callable[[], bool]]:
     on the dashboard those reads cost more than the rest of the page's queries together."""
 
     def can_teach() -> bool:
-        from teach.authoring import TEACH_PERMISSION
-
         user = request.user
         if not user.is_active:  # anonymous visitors too
             return False
