@@ -4,16 +4,8 @@ hints applied, in the words of the hints."""
 
 from __future__ import annotations
 
-import re
-import textwrap
+from tests.hint_promises import ILLUSTRATION, PROSE, checks_for
 
-import pytest
-
-import sandbox
-from exercises.content_loader import CONTENT_DIR, read_exercise
-
-PROSE = "prose"
-ILLUSTRATION = "illustration"
 SLUG = "saga-isolation"
 
 STARTER_CONFIRM_AND_RELEASE = """
@@ -84,43 +76,8 @@ SNIPPETS = {
     "hint:2": ("Never write a count saved at reservation time", [(ALL_HINTS, "pass")]),
 }
 
-_BLOCK = re.compile(r"```python\n(.*?)```", re.S)
-SPEC = read_exercise(CONTENT_DIR / SLUG)
-
-
-def _texts() -> dict[str, str]:
-    texts = {f"statement:{i}": block for i, block in enumerate(_BLOCK.findall(SPEC.statement))}
-    texts.update({f"hint:{i}": hint for i, hint in enumerate(SPEC.hints)})
-    return texts
-
-
-def test_every_snippet_and_hint_is_declared_with_what_it_promises():
-    texts = _texts()
-    assert set(texts) == set(SNIPPETS)
-    for where, (phrase, _) in SNIPPETS.items():
-        assert phrase in texts[where], (where, phrase)
-
-
-def test_statement_snippets_are_valid_python():
-    for where, text in _texts().items():
-        if where.startswith("statement:"):
-            compile(text, where, "exec")
-
-
-@pytest.mark.parametrize(
-    "where,program,expected",
-    [
-        (where, program, expected)
-        for where, (_, promise) in SNIPPETS.items()
-        if isinstance(promise, list)
-        for program, expected in promise
-    ],
-)
-def test_hint_gets_the_verdict_its_text_promises(where, program, expected):
-    report = sandbox.grade(SPEC.scenario, textwrap.dedent(program), seed=0, random_schedules=200)
-    broken = [v["name"] for v in report["violations"]]
-    if expected == "pass":
-        assert report["status"] == "passed", report["message"]
-    else:
-        assert report["status"] == "failed", report["message"]
-        assert expected in broken, (broken, report["message"])
+(
+    test_every_snippet_and_hint_is_declared_with_what_it_promises,
+    test_statement_snippets_are_valid_python,
+    test_hint_gets_the_verdict_its_text_promises,
+) = checks_for(SLUG, SNIPPETS)
