@@ -10,6 +10,7 @@ import sandbox
 from sandbox import scenarios, world
 from sandbox.explore import Session, _plan
 from sandbox.runner import GUEST_DIR, InProcessRunner
+from tests.jail.conftest import require_jail
 
 sys.path.insert(0, str(GUEST_DIR))
 import dispatch  # noqa: E402
@@ -217,9 +218,7 @@ def on_payment_captured(event, ctx):
 def test_forged_reads_through_the_jail_are_refused_without_breaking_the_grader():
     from sandbox import jail
 
-    available, why = jail.jail_available()
-    if not available:
-        pytest.skip(f"no jail here: {why}")
+    require_jail()  # fails where SAGA_REQUIRE_SERVICES=1 (CI) instead of skipping
     report = sandbox.grade(
         "idempotent_consumer", FORGED_READS, runner_factory=jail.JailRunner, random_schedules=2
     )
@@ -230,9 +229,7 @@ def test_forged_reads_through_the_jail_are_refused_without_breaking_the_grader()
 def test_a_read_flood_through_the_jail_ends_as_too_much_work():
     from sandbox import jail
 
-    available, why = jail.jail_available()
-    if not available:
-        pytest.skip(f"no jail here: {why}")
+    require_jail()  # fails where SAGA_REQUIRE_SERVICES=1 (CI) instead of skipping
     source = """
 from saga_api import SagaError
 

@@ -17,7 +17,7 @@ def checkout(command, ctx):
         answer = ctx.call("payment", "capture", order, idempotency_key=f"capture-{oid}",
                           correlation_id=command.correlation_id)
     except Timeout:
-        answer = {"status": "timeout"}        # TODO: the capture may have happened anyway
+        answer = {"status": "timeout"}        # the bug to fix: the capture may have happened anyway
     with ctx.db.transaction() as tx:
         tx.update("orders", oid,
                   status="CONFIRMED" if answer["status"] == "captured" else "CANCELLED")
