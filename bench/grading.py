@@ -22,6 +22,40 @@ BROKER = os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/3")
 DATABASE = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/saga_bench")
 EXERCISES = ["idempotent-consumer", "order-saga-choreography"]
 
+# Where a grading's time goes, each phase between two wall-clock stamps: the driver's, the
+# submission's row (started_at: claimed by a worker; finished_at: verdict written) and the grading's
+# own (sandbox.isolated with SANDBOX_GRADING_TIMINGS=1; "main" is the grading process's first line).
+PHASES = [
+    ("submit (rows + dispatch)", "submit_called", "submit_returned"),
+    ("broker + Celery pickup + claim", "submit_returned", "task_started"),
+    ("task: claim to grade_isolated", "task_started", "called"),
+    ("grading process start + imports", "called", "main"),
+    ("grading process setup + limits", "main", "setup_done"),
+    ("jail start + learner code loaded", "setup_done", "jail_started"),
+    ("exploration + jail stop", "jail_started", "graded"),
+    ("report back to the worker", "graded", "returned"),
+    ("verdict cleaned + written", "returned", "finished"),
+    ("verdict seen by the driver", "finished", "seen"),
+]
+
+
+def phases(row: dict, called: float, returned: float, seen: float) -> dict[str, float]:
+    stamps = {
+        **((row["result"] or {}).get("grader_timings") or {}),
+        "submit_called": called,
+        "submit_returned": returned,
+        "seen": seen,
+    }
+    if row["started_at"] and row["finished_at"]:
+        stamps.update(
+            task_started=row["started_at"].timestamp(), finished=row["finished_at"].timestamp()
+        )
+    return {
+        name: stamps[end] - stamps[start]
+        for name, start, end in PHASES
+        if start in stamps and end in stamps
+    }
+
 
 def _fresh_database(url: str) -> None:
     import psycopg
@@ -84,6 +118,7 @@ def bench_site() -> Iterator[dict]:
         # and the row would measure the lane, not the graders.
         env = site_env(
             Path(tmp),
+            SANDBOX_GRADING_TIMINGS="1",  # each verdict carries its phases' stamps (breakdown rows)
             DATABASE_URL=database,
             CELERY_BROKER_URL=BROKER,
             GRADING_NEW_ACCOUNT_MINUTES="0",
@@ -145,6 +180,27 @@ def pipeline(env: dict, concurrency: int, per_exercise: int, learners: int) -> t
         worker.wait(timeout=60)
 
 
+def breakdown_rows(results: dict) -> list[dict]:
+    """Median milliseconds of each phase of a grading, over every grading of the run."""
+    every = [p for data in results["by_exercise"].values() for p in data.get("phases", [])]
+    rows = []
+    for name, _start, _end in PHASES:
+        values = sorted(p[name] for p in every if name in p)
+        if not values:
+            continue
+        median = statistics.median(values)
+        rows.append(
+            {
+                "figure": f"  phase: {name}",
+                "value": f"{median * 1000:.0f} ms",
+                "p50_ms": round(median * 1000),
+                "p95_ms": round(values[min(len(values) - 1, int(0.95 * len(values)))] * 1000),
+                "notes": f"median of {len(values)} gradings",
+            }
+        )
+    return rows
+
+
 def run(quick: bool = False) -> list[dict]:
     per_exercise = 4 if quick else 12
     learners = 2  # one per worker process: latency without queueing behind each other
@@ -173,6 +229,7 @@ def run(quick: bool = False) -> list[dict]:
                 "notes": f"{schedules} schedules explored",
             }
         )
+    rows += breakdown_rows(results)
     rate = results["gradings"] / results["seconds"]
     rows.append(
         {

@@ -18,6 +18,7 @@ django.setup()
 
 from django.contrib.auth import get_user_model  # noqa: E402
 
+from bench.grading import phases  # noqa: E402
 from exercises.grading import submit  # noqa: E402
 from exercises.models import Exercise, Submission  # noqa: E402
 
@@ -37,9 +38,9 @@ def main(per_exercise: int, learners: int, slugs: list[str]) -> None:
     )
     exercises = {slug: Exercise.objects.get(slug=slug) for slug in slugs}
     pending: dict[
-        int, tuple[str, str, float]
-    ] = {}  # learner index -> (slug, submission id, submitted at)
-    by_exercise = {slug: {"latencies": [], "schedules": []} for slug in slugs}
+        int, tuple[str, str, float, float, float]
+    ] = {}  # learner index -> (slug, submission id, submitted at, wall clock before and after submit)
+    by_exercise = {slug: {"latencies": [], "schedules": [], "phases": []} for slug in slugs}
     started = time.perf_counter()
     deadline = started + 1500
     done = 0
@@ -49,14 +50,20 @@ def main(per_exercise: int, learners: int, slugs: list[str]) -> None:
                 user = next(accounts)
                 slug, _ = work.pop(0)
                 version = exercises[slug].published_version
+                called, submitted = time.time(), time.perf_counter()
                 submission, _ = submit(user, exercises[slug], version.solution, uuid.uuid4().hex)
-                pending[index] = (slug, str(submission.pk), time.perf_counter())
+                pending[index] = (slug, str(submission.pk), submitted, called, time.time())
         time.sleep(0.02)
-        for index, (slug, pk, submitted) in list(pending.items()):
-            row = Submission.objects.filter(pk=pk).values("status", "result").get()
+        for index, (slug, pk, submitted, called, returned) in list(pending.items()):
+            row = (
+                Submission.objects.filter(pk=pk)
+                .values("status", "result", "started_at", "finished_at")
+                .get()
+            )
             if row["status"] in ("queued", "running"):
                 continue
             by_exercise[slug]["latencies"].append(time.perf_counter() - submitted)
+            by_exercise[slug]["phases"].append(phases(row, called, returned, time.time()))
             by_exercise[slug]["schedules"].append(
                 (row["result"] or {}).get("schedules_explored", 0)
             )
