@@ -38,6 +38,9 @@ PHASES = [
     ("verdict seen by the driver", "finished", "seen"),
 ]
 
+GRADING_PROPER = ("jail start + learner code loaded", "exploration + jail stop")
+OUTSIDE = "all but the grading proper (sum)"
+
 
 def phases(row: dict, called: float, returned: float, seen: float) -> dict[str, float]:
     stamps = {
@@ -183,8 +186,11 @@ def pipeline(env: dict, concurrency: int, per_exercise: int, learners: int) -> t
 def breakdown_rows(results: dict) -> list[dict]:
     """Median milliseconds of each phase of a grading, over every grading of the run."""
     every = [p for data in results["by_exercise"].values() for p in data.get("phases", [])]
+    for p in every:
+        if len(p) == len(PHASES):
+            p[OUTSIDE] = sum(v for name, v in p.items() if name not in GRADING_PROPER)
     rows = []
-    for name, _start, _end in PHASES:
+    for name in [name for name, _start, _end in PHASES] + [OUTSIDE]:
         values = sorted(p[name] for p in every if name in p)
         if not values:
             continue

@@ -353,6 +353,21 @@ atexit.register(_servers.stop_all)
 os.register_at_fork(after_in_child=_servers.after_fork_in_child)
 
 
+def start_server() -> None:
+    """Start a warm server for this process now, if it has none idle: it warms up while the caller
+    goes on (e.g. from Celery's ``worker_process_init``), so the first grading does not wait."""
+    if not _warm_enabled():
+        return
+    with _servers.lock:
+        if any(server.alive() for server in _servers.idle):
+            return
+    try:
+        server = _Server()
+    except OSError:
+        return
+    _servers._give_back(server)
+
+
 def stop_servers() -> None:
     """Stop this process's idle warm servers (they start again with the next grading). Their
     grading processes' peak memory then shows in ``getrusage(RUSAGE_CHILDREN)``."""

@@ -239,3 +239,10 @@ def test_without_the_warm_server_each_grading_starts_a_fresh_interpreter(monkeyp
     assert report["status"] == "passed"
     assert _server_pids() == []
     assert _who(report)[1] == os.getpid()
+
+
+def test_a_server_started_ahead_is_the_one_the_first_grading_uses():
+    isolated.start_server()
+    isolated.start_server()  # one idle server is enough
+    (server,) = _server_pids()
+    assert _who(_grade(WHO + REFERENCE))[1] == server
