@@ -47,6 +47,8 @@ def detail(request, slug):
     chosen = request.GET.get("playground")
     if chosen and chosen not in lesson.playgrounds:
         raise Http404("This lesson has no such playground")
+    if chosen and request.htmx and request.GET.get("part") == "detail":
+        return HttpResponse(_detail(lesson, chosen))
     if chosen and request.htmx:
         return render(
             request,
@@ -192,20 +194,59 @@ def complete(request, slug):
 
 
 def _playground_state(request, key: str, active: bool, lesson: Lesson) -> dict:
+    """A playground panel. The one the reader ran (active) shows its whole report; the others,
+    in their default state, show the verdict and the invariants, and fetch their timeline and
+    trace (most of a lesson page's bytes) when scrolled into view, or, without JavaScript,
+    behind a link to the page with that playground opened."""
     spec = playground.catalogue().get(key)
     if spec is None:
         return {"key": key, "missing": True}
     query = request.GET if active else {}
     toggles = playground.toggles_from(query, key, playground_presets(lesson.body).get(key))
     seed = playground.seed_from(query) if active else playground.DEFAULT_SEED
-    return {
+    report = playground.run(key, toggles, seed)
+    state = {
         "key": key,
         "spec": spec,
         "toggles": toggles,
         "seed": seed,
-        "report": playground.run(key, toggles, seed),
+        "report": report,
         "fields": [{**t, "checked": toggles[t["name"]]} for t in spec["toggles"]],
     }
+    if not active and _has_detail(report):
+        opened = f"{lesson.get_absolute_url()}?{urlencode({'playground': key})}"
+        state["summary"] = _without_detail(report)
+        state["opened_url"] = f"{opened}#playground-{key}"
+        state["detail_url"] = f"{opened}&part=detail"
+    return state
+
+
+def _has_detail(report: dict) -> bool:
+    example = report.get("counterexample") or {}
+    return bool(report.get("timeline_svg") or report.get("trace") or example.get("trace"))
+
+
+def _without_detail(report: dict) -> dict:
+    """The report as sandbox/_report.html draws it without its timeline and trace."""
+    example = report.get("counterexample")
+    return {
+        **report,
+        "timeline_svg": "",
+        "trace": [],
+        "counterexample": {**example, "trace": []} if example else example,
+    }
+
+
+def _detail(lesson: Lesson, key: str) -> str:
+    """The timeline and trace of a playground's default run in this lesson: the same for
+    everyone, so rendered once per lesson version."""
+    cache_key = f"lesson-detail:{lesson.slug}:{lesson.updated_at.timestamp()}:{key}"
+    if (cached := cache.get(cache_key)) is None:
+        toggles = playground.toggles_from({}, key, playground_presets(lesson.body).get(key))
+        report = playground.run(key, toggles, playground.DEFAULT_SEED)
+        cached = render_to_string("lessons/_playground_detail.html", {"report": report})
+        cache.set(cache_key, cached, 3600)
+    return cached
 
 
 def _preset(lesson: Lesson, claim: claims.Claim) -> dict:
