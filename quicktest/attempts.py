@@ -16,7 +16,8 @@ import random
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from lessons.models import Lesson, Question, QuizAnswer, QuizAttempt, question_bank
@@ -104,7 +105,8 @@ def shuffled_layout(size: int, rng: random.Random) -> list[int]:
 
 def start_attempt(request, rng: random.Random | None = None) -> QuizAttempt:
     rng = rng or random.SystemRandom()
-    questions = draw(Question.objects.active(), rng)
+    # The bank is in memory and in the order Question.objects.active() reads (topic, key).
+    questions = draw([question for question in question_bank().values() if question.active], rng)
     if not questions:
         raise QuizError(503, "The Quick Test has no questions yet. Please come back later.")
     if not request.session.session_key:
@@ -152,16 +154,64 @@ def attempts_for(request):
     return attempts
 
 
+def resumable_attempt(request) -> QuizAttempt | None:
+    """The learner's newest test that is neither finished nor expired, with ``answered``, its
+    number of answers (for the start page's "Continue your test")."""
+    if request.user.is_authenticated:
+        attempts = QuizAttempt.objects.filter(user=request.user)
+    else:
+        attempts = QuizAttempt.objects.filter(
+            user=None, pk__in=session_attempt_ids(request.session)
+        )
+    return (
+        attempts.filter(finished_at=None, created_at__gte=timezone.now() - QuizAttempt.LIFETIME)
+        .annotate(answered=Count("answers"))
+        .order_by("-created_at")
+        .first()
+    )
+
+
 def get_attempt(request, attempt_id: int, *, lock: bool = False) -> QuizAttempt:
     """The attempt, if it belongs to this learner; anyone else's is a 404. ``lock`` takes its row
-    lock (inside the caller's transaction) so one answer at a time is checked and saved."""
-    rows = QuizAttempt.objects.select_for_update() if lock else QuizAttempt.objects
-    attempt = rows.filter(pk=attempt_id).first()
+    lock (inside the caller's transaction) so one answer at a time is checked and saved. Its
+    answers come with it (answers_by_key() reads no more)."""
+    attempt = _read_attempt(attempt_id, lock)
     if attempt is None or not owns(request, attempt):
         raise QuizError(
             404, "There is no such test in your session. Start a new one from the Quick Test page."
         )
+    _preload_answers(attempt)
     return attempt
+
+
+# Every answer and every question shown reads one attempt and its answers by primary key. Built
+# through the ORM these two small queries cost more than the rest of the request; written out,
+# they still give model instances (raw() converts each column as the ORM does).
+
+
+def _read_attempt(attempt_id: int, lock: bool) -> QuizAttempt | None:
+    quote, meta = connection.ops.quote_name, QuizAttempt._meta
+    sql = f"SELECT * FROM {quote(meta.db_table)} WHERE {quote(meta.pk.column or 'id')} = %s"
+    if lock and connection.features.has_select_for_update:
+        sql += " FOR UPDATE"
+    return next(iter(QuizAttempt.objects.raw(sql, [attempt_id])), None)
+
+
+def _preload_answers(attempt: QuizAttempt) -> None:
+    """Fill attempt.answers as prefetch_related("answers") would, without building its query."""
+    quote, meta = connection.ops.quote_name, QuizAnswer._meta
+    sql = (
+        f"SELECT * FROM {quote(meta.db_table)} WHERE {quote(meta.get_field('attempt').column)} = %s"
+    )
+    rows = list(QuizAnswer.objects.raw(sql, [attempt.pk]))
+    for answer in rows:
+        answer.attempt = attempt  # the same object, no query
+    # What prefetch_related_objects() leaves behind: the related manager's all() then serves
+    # these rows, and count(), exists() and iteration read no more.
+    answers = attempt.answers.all()
+    answers._result_cache = rows
+    answers._prefetch_done = True  # type: ignore[attr-defined]
+    attempt._prefetched_objects_cache = {"answers": answers}  # type: ignore[attr-defined]
 
 
 def owns(request, attempt: QuizAttempt) -> bool:

@@ -6,7 +6,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from courseapp.lib.modules import TOPICS
-from lessons.models import Question
+from lessons.models import Question, question_bank
 from quicktest import attempts as quiz
 from quicktest.attempts import AlreadyAnswered, AnswerError, QuizError
 
@@ -15,15 +15,11 @@ logger = logging.getLogger(__name__)
 
 @require_GET
 def start(request):
-    unfinished = [
-        attempt
-        for attempt in quiz.attempts_for(request)
-        if not attempt.is_finished and not attempt.is_expired()
-    ][:1]
+    active = sum(question.active for question in question_bank().values())
     ctx = {
-        "count": min(quiz.QUESTIONS_PER_TEST, Question.objects.active().count()),
+        "count": min(quiz.QUESTIONS_PER_TEST, active),
         "rules": [(label, quiz.SCORING_RULES[value]) for value, label in Question.TYPES],
-        "resume": unfinished[0] if unfinished else None,
+        "resume": quiz.resumable_attempt(request),
     }
     return render(request, "quicktest/start.html", ctx)
 

@@ -158,6 +158,46 @@ class TestStartPage:
         html = client.get(reverse("quiz:start")).content.decode()
         assert "Continue your test" in html and reverse("quiz:attempt", args=[attempt.pk]) in html
 
+    def test_it_says_how_far_the_unfinished_test_got(self, client, attempt):
+        answer(client, attempt)
+        answer(client, attempt)
+        html = client.get(reverse("quiz:start")).content.decode()
+        assert "(2 of 10 answered)" in html
+
+    def test_it_offers_the_newest_unfinished_test_and_never_a_finished_or_expired_one(
+        self, client, bank
+    ):
+        client.post(reverse("quiz:new"))
+        older = QuizAttempt.objects.get()
+        client.post(reverse("quiz:new"))
+        newer = QuizAttempt.objects.exclude(pk=older.pk).get()
+        html = client.get(reverse("quiz:start")).content.decode()
+        assert reverse("quiz:attempt", args=[newer.pk]) in html
+        finish(client, newer)
+        html = client.get(reverse("quiz:start")).content.decode()
+        assert reverse("quiz:attempt", args=[older.pk]) in html
+        QuizAttempt.objects.filter(pk=older.pk).update(
+            created_at=timezone.now() - timedelta(hours=7)
+        )
+        assert "Continue your test" not in client.get(reverse("quiz:start")).content.decode()
+
+    def test_it_offers_no_one_elses_test(self, attempt, alice):
+        from django.test import Client
+
+        other, signed_in = Client(), Client()
+        signed_in.force_login(alice)
+        for visitor in (other, signed_in):
+            assert "Continue your test" not in visitor.get(reverse("quiz:start")).content.decode()
+
+    def test_a_question_taken_out_of_the_bank_is_never_drawn_again(self, client, bank):
+        for question in Question.objects.filter(topic="sagas"):
+            question.active = False
+            question.save()  # as load_content does when a question leaves the content files
+        for _ in range(5):
+            client.post(reverse("quiz:new"))
+        drawn = {key for a in QuizAttempt.objects.all() for key in a.question_keys}
+        assert drawn and not any(key.startswith("sagas-") for key in drawn)
+
 
 class TestDraw:
     def test_it_draws_ten_questions_balanced_across_topics_with_a_mix_of_types(self, bank):
