@@ -207,6 +207,76 @@ def breakdown_rows(results: dict) -> list[dict]:
     return rows
 
 
+def _tree_cpu(pid: int) -> float:
+    """CPU seconds of process ``pid``: its own and its reaped children's (from /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    utime, stime, cutime, cstime = (int(x) for x in fields[11:15])
+    return (utime + stime + cutime + cstime) / os.sysconf("SC_CLK_TCK")
+
+
+def _own_cpu() -> float:
+    """CPU seconds of this process and its reaped children."""
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
+def isolation_rows(quick: bool) -> list[dict]:
+    """The cost of isolating a grading, measured in this one run: each benchmark scenario's reference
+    graded through the jail directly (sandbox.grade, in this process), through grade_isolated's
+    warm server, and through a fresh interpreter per grading (SANDBOX_WARM_GRADER=0, the path before
+    the warm server). CPU time counts every process involved (the jail's too), so it is far less
+    disturbed by other load on the machine than wall time."""
+    import sandbox
+    from sandbox import isolated, scenarios
+    from sandbox.jail import JailRunner
+
+    samples = 2 if quick else 6
+    rows: list[dict] = []
+    for name in ("idempotent_consumer", "order_saga_choreography"):
+        source = scenarios.get(name).reference_source
+        measured: dict[str, tuple[float, float]] = {}  # mode -> (median wall s, CPU s per grading)
+        for mode in ("direct", "warm", "fresh"):
+            print(f"  {name}: {samples} gradings, {mode} ...", file=sys.stderr, flush=True)
+            os.environ[isolated.WARM_ENV] = "0" if mode == "fresh" else "1"
+            server = None
+            if mode == "direct":  # this process loads the scenario once, as the warm server does
+                sandbox.grade(name, source, runner_factory=JailRunner, random_schedules=1)
+            if mode == "warm":  # started and used once before measuring: its start is counted apart
+                isolated.stop_servers()
+                isolated.grade_isolated(name, source, random_schedules=1, jail_known_good=True)
+                server = isolated._servers.idle[0].proc.pid
+            walls = []
+            cpu_before = _own_cpu() + (_tree_cpu(server) if server else 0.0)
+            for _ in range(samples):
+                began = time.perf_counter()
+                if mode == "direct":
+                    report = sandbox.grade(name, source, runner_factory=JailRunner)
+                else:
+                    report = isolated.grade_isolated(name, source, jail_known_good=True)
+                walls.append(time.perf_counter() - began)
+                if report["status"] != "passed":
+                    print(f"  unexpected {report['status']}: {report['message']}", file=sys.stderr)
+            cpu = _own_cpu() + (_tree_cpu(server) if server else 0.0) - cpu_before
+            measured[mode] = (statistics.median(walls), cpu / samples)
+        os.environ.pop(isolated.WARM_ENV, None)
+        isolated.stop_servers()
+        direct_wall, direct_cpu = measured["direct"]
+        for mode, label in (("warm", "warm server"), ("fresh", "fresh interpreter")):
+            wall, cpu = measured[mode]
+            rows.append(
+                {
+                    "figure": f"isolated grading {name}, {label}: CPU per grading",
+                    "value": f"{cpu * 1000:.0f} ms",
+                    "baseline": f"direct {direct_cpu * 1000:.0f} ms",
+                    "ratio": cpu / direct_cpu,
+                    "p50_ms": round(wall * 1000),
+                    "notes": f"+{(cpu - direct_cpu) * 1000:.0f} ms CPU, "
+                    f"+{(wall - direct_wall) * 1000:.0f} ms wall (median) over direct",
+                }
+            )
+    return rows
+
+
 def run(quick: bool = False) -> list[dict]:
     per_exercise = 4 if quick else 12
     learners = 2  # one per worker process: latency without queueing behind each other
@@ -236,6 +306,7 @@ def run(quick: bool = False) -> list[dict]:
             }
         )
     rows += breakdown_rows(results)
+    rows += isolation_rows(quick)
     rate = results["gradings"] / results["seconds"]
     rows.append(
         {
