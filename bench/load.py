@@ -92,9 +92,22 @@ def answer_fields(html: str) -> dict:
     return fields
 
 
+def signed_in(base: str, login: tuple[str, str], clients: int) -> list[list]:
+    """The session cookies of `clients` fresh log-ins, for hammer(cookies=...): a log-in hashes
+    the password (a deliberately slow function), which is no part of the page being measured."""
+    sessions = []
+    for _ in range(clients):
+        client = Client(base)
+        client.login(*login)
+        sessions.append(list(client.jar))
+    return sessions
+
+
 def _worker(args) -> Result:
-    base, scenario, seconds, login = args
+    base, scenario, seconds, login, *rest = args
     client = Client(base)
+    for cookie in rest[0] if rest else []:
+        client.jar.set_cookie(cookie)
     if login:
         client.login(*login)
     result = Result()
@@ -123,10 +136,21 @@ def _worker(args) -> Result:
 
 
 def hammer(
-    base: str, scenario, seconds: float, clients: int, login: tuple[str, str] | None = None
+    base: str,
+    scenario,
+    seconds: float,
+    clients: int,
+    login: tuple[str, str] | None = None,
+    cookies: list[list] | None = None,
 ) -> Result:
+    """`login`: each client logs in first (on the server's clock); `cookies`: each client starts
+    with its own of these sessions (from signed_in(), before the caller's clock starts)."""
+    if cookies is not None:
+        args = [(base, scenario, seconds, None, jar) for jar in cookies[:clients]]
+    else:
+        args = [(base, scenario, seconds, login)] * clients
     with multiprocessing.get_context("fork").Pool(clients) as pool:
-        parts = pool.map(_worker, [(base, scenario, seconds, login)] * clients)
+        parts = pool.map(_worker, args)
     total = Result(seconds=max(p.seconds for p in parts), rate=sum(p.rate for p in parts))
     for part in parts:
         total.requests += part.requests
