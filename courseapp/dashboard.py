@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
+
+from django.db import connection
 
 from courseapp.lib.charts import score_chart_svg
 from courseapp.lib.modules import MODULES, TOPICS
@@ -11,6 +14,61 @@ from exercises.models import Exercise, HintUse, Submission
 from lessons import progress
 from lessons.models import Lesson
 from quicktest.attempts import attempts_for
+
+# The dashboard's reads are written out as SQL (raw() still gives model instances, each column
+# converted as the ORM converts it): building its eight small queries through the ORM cost more
+# than running them and rendering the page together.
+
+
+def _quote(*names: str) -> str:
+    return ", ".join(connection.ops.quote_name(name) for name in names)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A lesson or a published exercise as the dashboard lists it."""
+
+    pk: int
+    slug: str
+    title: str
+    module: int
+    url: str
+
+
+def course_lessons() -> list[Entry]:
+    """Every lesson, in order (a lesson's text is most of its row, and is not needed here)."""
+    return [
+        Entry(pk, slug, title, module, _url(Lesson, slug))
+        for pk, slug, title, module in _rows(
+            f"SELECT {_quote('id', 'slug', 'title', 'module')}"
+            f" FROM {_quote(Lesson._meta.db_table)} ORDER BY {_quote('order')}"
+        )
+    ]
+
+
+def published_exercises() -> list[Entry]:
+    """Exercise.objects.published() in its order (module, order, slug)."""
+    return [
+        Entry(pk, slug, title, module, _url(Exercise, slug))
+        for pk, slug, title, module in _rows(
+            f"SELECT {_quote('id', 'slug', 'title', 'module')}"
+            f" FROM {_quote(Exercise._meta.db_table)}"
+            f" WHERE {_quote('published_version_id')} IS NOT NULL"
+            f" ORDER BY {_quote('module')}, {_quote('order')}, {_quote('slug')}"
+        )
+    ]
+
+
+@functools.lru_cache(maxsize=2048)
+def _url(model: type[Lesson] | type[Exercise], slug: str) -> str:
+    """The address of a lesson or an exercise, which depends on its slug alone."""
+    return model(slug=slug).get_absolute_url()
+
+
+def _rows(sql: str, params=()) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 def quiz_attempts(request) -> list:
@@ -36,11 +94,24 @@ def submissions(user) -> list[tuple[str, str, str, datetime]]:
     at): one small query serves both the statistics and the recent list."""
     if not user.is_authenticated:
         return []
-    return list(
-        Submission.objects.filter(user=user)
-        .order_by("created_at")
-        .values_list("exercise__slug", "exercise__title", "status", "created_at")
+    rows = Submission.objects.raw(
+        f"SELECT s.{_quote('id')}, s.{_quote('status')}, s.{_quote('created_at')},"
+        f" e.{_quote('slug')} AS exercise_slug, e.{_quote('title')} AS exercise_title"
+        f" FROM {_quote(Submission._meta.db_table)} s"
+        f" JOIN {_quote(Exercise._meta.db_table)} e ON e.{_quote('id')} = s.{_quote('exercise_id')}"
+        f" WHERE s.{_quote('user_id')} = %s ORDER BY s.{_quote('created_at')}",
+        [user.pk],
     )
+    # exercise_slug and exercise_title are the query's own columns (raw() sets them too).
+    return [
+        (
+            row.exercise_slug,  # type: ignore[attr-defined]
+            row.exercise_title,  # type: ignore[attr-defined]
+            row.status,
+            row.created_at,
+        )
+        for row in rows
+    ]
 
 
 def exercise_stats(user, rows: list[tuple[str, str, str, datetime]]) -> dict[str, dict]:
@@ -65,19 +136,24 @@ def exercise_stats(user, rows: list[tuple[str, str, str, datetime]]) -> dict[str
         }
         for slug, sent in times.items()
     }
-    for slug, revealed in HintUse.objects.filter(user=user).values_list(
-        "exercise__slug", "revealed"
-    ):
+    hints = HintUse.objects.raw(
+        f"SELECT h.{_quote('id')}, h.{_quote('revealed')}, e.{_quote('slug')} AS exercise_slug"
+        f" FROM {_quote(HintUse._meta.db_table)} h"
+        f" JOIN {_quote(Exercise._meta.db_table)} e ON e.{_quote('id')} = h.{_quote('exercise_id')}"
+        f" WHERE h.{_quote('user_id')} = %s",
+        [user.pk],
+    )
+    for hint in hints:
         stats.setdefault(
-            slug, {"attempts": 0, "first_pass": None, "attempts_to_pass": None, "hints": 0}
-        )["hints"] = revealed
+            hint.exercise_slug,  # type: ignore[attr-defined]  # the query's own column
+            {"attempts": 0, "first_pass": None, "attempts_to_pass": None, "hints": 0},
+        )["hints"] = hint.revealed
     return stats
 
 
 def summary(request) -> dict:
-    # Only what the page shows: a lesson's text is most of its row.
-    lessons = list(Lesson.objects.only("slug", "title", "module", "order"))
-    exercises = list(Exercise.objects.published().only("slug", "title", "module", "order"))
+    lessons = course_lessons()
+    exercises = published_exercises()
     done, last_visited = progress.completed_and_last_visited(request, lessons)
     sent = submissions(request.user)
     stats = exercise_stats(request.user, sent)
@@ -115,6 +191,7 @@ def summary(request) -> dict:
     next_lesson = last_visited or next(
         (lesson for lesson in lessons if lesson.slug not in done), None
     )
+    # Plain values only (the page is kept by what it shows: courseapp/views.py).
     return {
         "lessons_done": len(done & {lesson.slug for lesson in lessons}),
         "lessons_total": len(lessons),
@@ -127,7 +204,15 @@ def summary(request) -> dict:
             RecentSubmission(title, status, created_at)
             for _slug, title, status, created_at in reversed(sent[-8:])
         ],
-        "attempts": attempts[:10],
+        "attempts": [
+            {
+                "created_at": attempt.created_at,
+                "points": attempt.score()[0],
+                "total": attempt.score()[1],
+                "finished": attempt.finished_at is not None,
+            }
+            for attempt in attempts[:10]
+        ],
         # By title, in the course's order (the topic's slug is for the code, not the learner).
         "best_by_topic": [
             (TOPICS.get(topic, topic), best_by_topic[topic])

@@ -3,9 +3,12 @@ session), behind one set of functions so views never care which."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any, Protocol, TypeVar
 
 from allauth.account.signals import user_logged_in
+from django.db import connection
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -78,16 +81,34 @@ def last_visited(request) -> Lesson | None:
     return Lesson.objects.filter(slug=slug).first()
 
 
-def completed_and_last_visited(request, lessons: list[Lesson]) -> tuple[set[str], Lesson | None]:
+class _Listed(Protocol):
+    @property
+    def pk(self) -> Any: ...
+
+    @property
+    def slug(self) -> str: ...
+
+
+L = TypeVar("L", bound=_Listed)
+
+
+def completed_and_last_visited(request, lessons: Sequence[L]) -> tuple[set[str], L | None]:
     """completed_slugs() and last_visited() together, taking the lessons from `lessons` (already
-    read by the caller): one query for a signed-in learner, none for a visitor."""
+    read by the caller, as Lesson rows or anything with their pk and slug): one query for a
+    signed-in learner, none for a visitor."""
     by_id = {lesson.pk: lesson for lesson in lessons}
     if request.user.is_authenticated:
-        rows = list(
-            LessonProgress.objects.filter(user=request.user).values_list(
-                "lesson_id", "completed_at", "last_visited_at"
+        # Written out: building this one-table read through the ORM cost more than running it.
+        quote = connection.ops.quote_name
+        rows = [
+            (row.lesson_id, row.completed_at, row.last_visited_at)
+            for row in LessonProgress.objects.raw(
+                f"SELECT {quote('id')}, {quote('lesson_id')}, {quote('completed_at')},"
+                f" {quote('last_visited_at')} FROM {quote(LessonProgress._meta.db_table)}"
+                f" WHERE {quote('user_id')} = %s",
+                [request.user.pk],
             )
-        )
+        ]
         done = {by_id[pk].slug for pk, completed, _ in rows if completed and pk in by_id}
         latest = max(rows, key=lambda row: row[2], default=None)
         return done, by_id.get(latest[0]) if latest else None

@@ -137,17 +137,23 @@ def session_attempt_ids(session) -> list[int]:
     return [pk for pk in session.get(SESSION_KEY, []) if isinstance(pk, int)]
 
 
-def attempts_for(request):
-    """The learner's attempts, newest first, with their questions preloaded so
-    score() and topic_scores() cost no further queries: a signed-in learner's
-    own attempts, or an anonymous visitor's attempts from this session."""
+def attempts_for(request) -> list[QuizAttempt]:
+    """The learner's attempts, newest first, with their answers and questions preloaded so
+    score() and topic_scores() cost no further queries: a signed-in learner's own attempts, or
+    an anonymous visitor's attempts from this session."""
+    quote, meta = connection.ops.quote_name, QuizAttempt._meta
+    sql = f"SELECT * FROM {quote(meta.db_table)} WHERE "
     if request.user.is_authenticated:
-        attempts = QuizAttempt.objects.filter(user=request.user)
+        sql += f"{quote('user_id')} = %s"
+        params = [request.user.pk]
     else:
-        attempts = QuizAttempt.objects.filter(
-            user=None, pk__in=session_attempt_ids(request.session)
-        )
-    attempts = list(attempts.prefetch_related("answers"))
+        params = session_attempt_ids(request.session)
+        if not params:
+            return []
+        marks = ", ".join(["%s"] * len(params))
+        sql += f"{quote('user_id')} IS NULL AND {quote(meta.pk.column or 'id')} IN ({marks})"
+    attempts = list(QuizAttempt.objects.raw(f"{sql} ORDER BY {quote('created_at')} DESC", params))
+    _preload_answers(attempts)
     bank = question_bank()
     for attempt in attempts:
         attempt._questions = [bank[key] for key in attempt.question_keys if key in bank]
@@ -180,7 +186,7 @@ def get_attempt(request, attempt_id: int, *, lock: bool = False) -> QuizAttempt:
         raise QuizError(
             404, "There is no such test in your session. Start a new one from the Quick Test page."
         )
-    _preload_answers(attempt)
+    _preload_answers([attempt])
     return attempt
 
 
@@ -197,21 +203,29 @@ def _read_attempt(attempt_id: int, lock: bool) -> QuizAttempt | None:
     return next(iter(QuizAttempt.objects.raw(sql, [attempt_id])), None)
 
 
-def _preload_answers(attempt: QuizAttempt) -> None:
-    """Fill attempt.answers as prefetch_related("answers") would, without building its query."""
+def _preload_answers(attempts: list[QuizAttempt]) -> None:
+    """Fill each attempt's answers as prefetch_related("answers") would, in one written-out
+    query (none for no attempts)."""
+    if not attempts:
+        return
+    by_id = {attempt.pk: attempt for attempt in attempts}
     quote, meta = connection.ops.quote_name, QuizAnswer._meta
+    marks = ", ".join(["%s"] * len(by_id))
     sql = (
-        f"SELECT * FROM {quote(meta.db_table)} WHERE {quote(meta.get_field('attempt').column)} = %s"
+        f"SELECT * FROM {quote(meta.db_table)}"
+        f" WHERE {quote(meta.get_field('attempt').column)} IN ({marks})"
     )
-    rows = list(QuizAnswer.objects.raw(sql, [attempt.pk]))
-    for answer in rows:
-        answer.attempt = attempt  # the same object, no query
-    # What prefetch_related_objects() leaves behind: the related manager's all() then serves
-    # these rows, and count(), exists() and iteration read no more.
-    answers = attempt.answers.all()
-    answers._result_cache = rows
-    answers._prefetch_done = True  # type: ignore[attr-defined]
-    attempt._prefetched_objects_cache = {"answers": answers}  # type: ignore[attr-defined]
+    rows: dict[int, list[QuizAnswer]] = {pk: [] for pk in by_id}
+    for answer in QuizAnswer.objects.raw(sql, list(by_id)):
+        answer.attempt = by_id[answer.attempt_id]  # the same object, no query
+        rows[answer.attempt_id].append(answer)
+    for attempt in attempts:
+        # What prefetch_related_objects() leaves behind: the related manager's all() then serves
+        # these rows, and count(), exists() and iteration read no more.
+        answers = attempt.answers.all()
+        answers._result_cache = rows[attempt.pk]
+        answers._prefetch_done = True  # type: ignore[attr-defined]
+        attempt._prefetched_objects_cache = {"answers": answers}  # type: ignore[attr-defined]
 
 
 def owns(request, attempt: QuizAttempt) -> bool:

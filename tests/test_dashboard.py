@@ -100,3 +100,74 @@ def test_labels_under_the_axis_never_crowd_each_other():
             for x in re.findall(r'<text x="([\d.]+)" y="\d+" text-anchor="middle">\d+<', svg)
         ]
         assert all(b - a >= 30 for a, b in zip(xs, xs[1:])), count
+
+
+# The dashboard is kept rendered by what it shows (courseapp/views.py): what must stay true -----
+
+
+def _page(client) -> str:
+    return client.get("/dashboard/").content.decode()
+
+
+def _token(html: str) -> str:
+    return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)
+
+
+def test_two_learners_with_the_same_progress_each_see_their_own_page(alice, bob, content):
+    from django.test import Client
+
+    for user, other in ((alice, bob), (bob, alice), (alice, bob)):
+        reader = Client()
+        reader.force_login(user)
+        html = _page(reader)
+        assert user.email in html and other.email not in html
+
+
+def test_what_the_learner_does_shows_at_once(alice_client, alice, content):
+    exercise = Exercise.objects.published().first()
+    _page(alice_client)
+    submission = Submission.objects.create(
+        user=alice,
+        exercise=exercise,
+        version=exercise.published_version,
+        code="x = 1\n",
+        client_token="t",
+        status="queued",
+    )
+    assert "Queued</span>" in _page(alice_client)
+    Submission.objects.filter(pk=submission.pk).update(status="passed")  # as a worker does
+    html = _page(alice_client)
+    assert "Passed</span>" in html and "Queued</span>" not in html
+    lesson = Lesson.objects.order_by("order").first()
+    LessonProgress.objects.create(user=alice, lesson=lesson, completed_at=timezone.now())
+    assert "Lessons completed: <strong>1 /" in _page(alice_client)
+
+
+def test_a_content_edit_shows_at_once(alice_client, alice, content):
+    lesson = Lesson.objects.order_by("order").first()
+    assert f"Continue: {lesson.title}" in _page(alice_client)
+    lesson.title = "Retitled just now"
+    lesson.save()
+    assert "Continue: Retitled just now" in _page(alice_client)
+
+
+def test_each_response_carries_a_token_for_its_own_session(alice, bob, content):
+    from django.test import Client
+
+    first, second = Client(enforce_csrf_checks=True), Client(enforce_csrf_checks=True)
+    first.force_login(alice)
+    second.force_login(bob)
+    pages = [_page(reader) for reader in (first, first, second)]
+    tokens = [_token(page) for page in pages]
+    assert len(set(tokens)) == 3 and "csrf-stand-in" not in "".join(pages)
+    assert all(f'"X-CSRFToken": "{token}"' in page for token, page in zip(tokens, pages))
+    response = second.post("/accounts/logout/", {"csrfmiddlewaretoken": tokens[2]})
+    assert response.status_code == 302
+    assert bob.email not in _page(second) and alice.email in _page(first)
+
+
+def test_a_message_is_shown_once(client, alice, password, content):
+    client.post("/accounts/login/", {"login": alice.email, "password": password})
+    first, second = _page(client), _page(client)
+    assert 'class="messages"' in first and f"You are logged in as {alice.email}" in first
+    assert 'class="messages"' not in second and alice.email in second
