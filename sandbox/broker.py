@@ -54,11 +54,13 @@ class Broker:
             w.log("publish", source, f"{msg['type']} {_short(msg['data'])}", msg)
         for sub in self.subs.get(msg["type"], []):
             delay = LATENCY
-            if w.plan.fires("delay", f"{msg['id']}>{sub.name}", w.now):
+            if w.plan.fires("delay", f"{msg['id']}>{sub.name}", w.sched.now):
                 delay += w.rng.randint(100, 600)
                 w.log("delay", sub.service, f"{msg['type']} delayed {delay} ms", msg)
             late = self.late_after.get(msg["type"])
-            if late is not None and w.plan.fires("late_answer", f"{msg['id']}>{sub.name}", w.now):
+            if late is not None and w.plan.fires(
+                "late_answer", f"{msg['id']}>{sub.name}", w.sched.now
+            ):
                 delay += late + w.rng.randint(100, 600)
                 w.log(
                     "delay",
@@ -98,7 +100,7 @@ class Broker:
         key = (msg["id"], sub.name)
         n = self.deliveries[key] = self.deliveries.get(key, 0) + 1
         site = f"{sub.name}:{msg['id']}#{n}"
-        if w.plan.fires("duplicate", site, w.now):
+        if w.plan.fires("duplicate", site, w.sched.now):
             w.log("duplicate", sub.service, f"the broker will deliver {msg['type']} again", msg)
             if sub.ordered:
                 sub.queue.insert(1, msg)

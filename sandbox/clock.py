@@ -18,18 +18,23 @@ class Scheduler:
 
     def at(self, t: int, fn: Callable[..., Any], *args: Any) -> None:
         self._seq += 1
-        heapq.heappush(self._agenda, (max(int(t), self.now), self._seq, fn, args))
+        t = int(t)
+        if t < self.now:  # == max(int(t), self.now)
+            t = self.now
+        heapq.heappush(self._agenda, (t, self._seq, fn, args))
 
     def after(self, delay: int, fn: Callable[..., Any], *args: Any) -> None:
         self.at(self.now + delay, fn, *args)
 
     def run(self, until: int, max_steps: int) -> bool:
         """Run until nothing is left (True) or the horizon / step budget is hit (False)."""
-        while self._agenda:
-            t, _, fn, args = self._agenda[0]
+        agenda = self._agenda
+        pop = heapq.heappop
+        while agenda:
+            t = agenda[0][0]
             if t > until or self.steps >= max_steps:
                 return False
-            heapq.heappop(self._agenda)
+            _, _, fn, args = pop(agenda)
             self.now = t
             self.steps += 1
             fn(*args)

@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 from .report import Fault
-from .rng import unit, unit_prefix
+from .rng import Prefix, unit, unit_prefix
 
 FAULT_KINDS = {
     "crash": "a service crashes part-way through handling something",
@@ -72,7 +72,10 @@ class FaultPlan:
         self.fired: list[Fault] = []
         self.sites: list[Fault] = []
         self._seen: set[tuple[str, str, int | None]] = set()
-        self._rates = {k: self._rate(k) for k in self.kinds}
+        # Only random plans draw faults at a rate (the rates are a pure function of the seed).
+        self._rates = {k: self._rate(k) for k in self.kinds} if mode == "random" else {}
+        # unit(seed, kind, ...) with the (seed, kind) prefix hashed once per plan (``_draw``).
+        self._prefixes: dict[str, Prefix] = {}
         self.rules = [dict(r, used=0) for r in (rules or [])]
 
     def _rate(self, kind: str) -> float:
@@ -101,28 +104,39 @@ class FaultPlan:
         else:
             # A rate of 0 never fires (unit() is in [0, 1)): skip the hash.
             rate = self._rates.get(kind, 0.0)
-            hit = rate > 0.0 and unit(self.seed, kind, site) < rate
+            hit = rate > 0.0 and self._draw(kind)(site) < rate  # == unit(self.seed, kind, site)
         if hit:
             self.fired.append({"kind": kind, "site": site})
         return hit
 
     def crash_point(self, site: str, now: int) -> int | None:
+        crash = self.crash(site, now)
+        crash.reached(MAX_CRASH_AT)
+        return crash.at
+
+    def crash(self, site: str, now: int) -> CrashPoint:
+        """Where the invocation at ``site`` starting at ``now`` crashes, if it does (a
+        ``CrashPoint``, asked as its effects arrive)."""
         if self.mode in ("discover", "none") or now >= self.horizon:
-            return None
+            return CrashPoint(None)
         if self.mode == "replay":
             fault = self.wanted.get(("crash", site))
-            return None if fault is None else int(fault.get("at", 0))
+            return CrashPoint(None if fault is None else int(fault.get("at", 0)))
         if self.mode == "rules":
             rule = self._rule("crash", site)
-            return None if rule is None else int(rule.get("at", 0))
+            return CrashPoint(None if rule is None else int(rule.get("at", 0)))
         rate = self._rates.get("crash", 0.0)
         if rate <= 0.0:  # crash off (or not a kind here): never fires
-            return None
-        draw = unit_prefix(self.seed, "crash", site)
-        for k in range(MAX_CRASH_AT):
-            if draw(k) < rate:  # == unit(self.seed, "crash", site, k)
-                return k
-        return None
+            return CrashPoint(None)
+        # The first k with unit(self.seed, "crash", site, k) < rate, drawn as far as needed.
+        return CrashPoint(None, self._draw("crash").extend(site), rate)
+
+    def _draw(self, kind: str) -> Prefix:
+        """``unit(self.seed, kind, ...)`` with the shared prefix hashed once per plan."""
+        draw = self._prefixes.get(kind)
+        if draw is None:
+            draw = self._prefixes[kind] = unit_prefix(self.seed, kind)
+        return draw
 
     def _rule(self, kind: str, site: str) -> dict[str, Any] | None:
         for rule in self.rules:
@@ -142,3 +156,36 @@ class FaultPlan:
         if self.mode == "discover" and "crash" in self.kinds and now < self.horizon:
             for k in range(effects + 1):
                 self._discover({"kind": "crash", "site": site, "at": k})
+
+
+class CrashPoint:
+    """Where one invocation crashes: ``at``, the effect index the process dies before (None: no
+    crash). In random mode it is the first ``k < MAX_CRASH_AT`` whose draw is below the crash
+    rate, and only the draws up to the effects that actually arrive are made: ``reached(n)``
+    (is the crash point at or before effect ``n``?) draws ``k = 0 .. n`` at most, so the answer,
+    and ``at`` once it is True, are those of drawing all ``MAX_CRASH_AT`` numbers up front."""
+
+    __slots__ = ("at", "_draw", "_rate", "_next")
+
+    def __init__(self, at: int | None, draw: Prefix | None = None, rate: float = 0.0) -> None:
+        self.at = at
+        self._draw = draw  # None once ``at`` is final
+        self._rate = rate
+        self._next = 0  # the next k to draw
+
+    def reached(self, n: int) -> bool:
+        draw = self._draw
+        if draw is not None:
+            k = self._next
+            last = min(n, MAX_CRASH_AT - 1)
+            while k <= last:
+                if draw(k) < self._rate:  # == unit(seed, "crash", site, k)
+                    self.at = k
+                    self._draw = None
+                    break
+                k += 1
+            else:
+                self._next = k
+                if k >= MAX_CRASH_AT:
+                    self._draw = None  # every draw made: no crash
+        return self.at is not None and n >= self.at

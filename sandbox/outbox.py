@@ -31,7 +31,7 @@ class Relay:
         self._scheduled.discard(service)
         back = w.down_until(service)
         if back is not None:
-            self.kick(service, back - w.now)
+            self.kick(service, back - w.sched.now)
             return
         for row in w.stores[service].outbox:
             if row["sent"]:
@@ -45,7 +45,9 @@ class Relay:
                 "source": service,
             }
             w.broker.publish(service, msg)
-            if w.plan.fires("relay_crash", f"{service}:{row['id']}#{row['publishes']}", w.now):
+            if w.plan.fires(
+                "relay_crash", f"{service}:{row['id']}#{row['publishes']}", w.sched.now
+            ):
                 w.log(
                     "crash",
                     service,

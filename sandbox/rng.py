@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Callable
 
 
 def world_rng(seed: int) -> random.Random:
@@ -19,16 +18,30 @@ def unit(*parts: object) -> float:
     return int.from_bytes(digest, "big") / 2.0**64
 
 
-def unit_prefix(*parts: object) -> Callable[[object], float]:
-    """``draw(last)`` == ``unit(*parts, last)``, hashing the shared prefix once."""
-    base = hashlib.blake2b(("|".join(map(str, parts)) + "|").encode(), digest_size=8)
+class Prefix:
+    """``draw(last)`` == ``unit(*parts, last)`` for a fixed prefix ``parts``, hashed once:
+    ``draw(last)`` only hashes ``last`` on top of it (a copy of the prefix's hash state)."""
 
-    def draw(last: object) -> float:
-        h = base.copy()
+    __slots__ = ("_hash",)
+
+    def __init__(self, state: hashlib.blake2b) -> None:
+        self._hash = state  # the hash of "|".join(map(str, parts)) + "|"
+
+    def __call__(self, last: object) -> float:
+        h = self._hash.copy()
         h.update(str(last).encode())
         return int.from_bytes(h.digest(), "big") / 2.0**64
 
-    return draw
+    def extend(self, part: object) -> Prefix:
+        """The prefix ``(*parts, part)``."""
+        h = self._hash.copy()
+        h.update((str(part) + "|").encode())
+        return Prefix(h)
+
+
+def unit_prefix(*parts: object) -> Prefix:
+    """``draw(last)`` == ``unit(*parts, last)``, hashing the shared prefix once."""
+    return Prefix(hashlib.blake2b(("|".join(map(str, parts)) + "|").encode(), digest_size=8))
 
 
 def schedule_seed(seed: int, index: int) -> int:

@@ -82,7 +82,7 @@ class Rpc:
                 "data": data,
                 "idempotency_key": key,
                 "correlation_id": corr,
-                "t": w.now,
+                "t": w.sched.now,
             }
         )
         tag = {"correlation_id": corr}
@@ -98,21 +98,21 @@ class Rpc:
         if fn is None:
             return {"status": "error", "message": f"{service} has no operation {op!r}"}
         bucket = self.load.setdefault(service, {})
-        bucket[w.now // BUCKET_MS] = bucket.get(w.now // BUCKET_MS, 0) + 1
+        bucket[w.sched.now // BUCKET_MS] = bucket.get(w.sched.now // BUCKET_MS, 0) + 1
         if w.down_until(service) is not None:
             w.log("timeout", caller, f"{service} is down: {op} timed out", tag)
             return {"status": "timeout"}
         if w.scenario.overloaded(w, service):
             w.log("timeout", caller, f"{service} is overloaded: {op} timed out", tag)
             return {"status": "timeout"}
-        if w.plan.fires("request_lost", site, w.now):
+        if w.plan.fires("request_lost", site, w.sched.now):
             w.log("timeout", caller, f"request lost: {service} never saw {op}; timed out", tag)
             return {"status": "timeout"}
         platform = key is not None and service in w.scenario.idempotent_services
         fingerprint = json.dumps([op, data], sort_keys=True)
         if platform and key is not None:  # (platform implies a key)
             record = self.keys.get((service, key))
-            if record and record["expires"] <= w.now:
+            if record and record["expires"] <= w.sched.now:
                 w.log("expired", service, f"idempotency key {key} expired; handling as new", tag)
                 record = None
             if record:
@@ -138,7 +138,9 @@ class Rpc:
             "correlation_id": corr,
             "caller": caller,
         }
-        before = w.stores[service].snapshot() if w.plan.fires("concurrent", site, w.now) else None
+        before = (
+            w.stores[service].snapshot() if w.plan.fires("concurrent", site, w.sched.now) else None
+        )
         resp = w.invoke(service, fn, site, request=request)
         if before is not None:
             if platform:
@@ -174,7 +176,7 @@ class Rpc:
             self.keys[(service, key)] = {
                 "fingerprint": fingerprint,
                 "result": result,
-                "expires": w.now + KEY_TTL,
+                "expires": w.sched.now + KEY_TTL,
             }
         return self._reply(caller, site, service, op, result, tag)
 
@@ -189,7 +191,7 @@ class Rpc:
         replayed: bool = False,
     ) -> dict[str, Any]:
         w = self.world
-        if w.plan.fires("reply_lost", site, w.now):
+        if w.plan.fires("reply_lost", site, w.sched.now):
             w.log("timeout", caller, f"{service} did {op} but the reply was lost; timed out", tag)
             return {"status": "timeout"}
         kind = "vote" if getattr(w.scenario, "trace_kinds", {}).get(op) == "prepare" else "reply"

@@ -7,6 +7,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import json.encoder
+import marshal
+import threading
 import time
 from typing import TYPE_CHECKING, Any, TypedDict
 
@@ -30,8 +33,43 @@ MAX_ROWS = 5_000  # per service, outbox included: a store is small in these worl
 MAX_ROUND_TRIPS = (
     4_000  # learner requests + callbacks in one run (a reference needs well under 100)
 )
-# == json.dumps(x, sort_keys=True, separators=(",", ":")), without building an encoder per call.
-_canonical = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+# The C encoder that ``_ENCODER.encode`` builds on every call (json.encoder.JSONEncoder.iterencode),
+# built once per thread instead: the same function with the same arguments, so the same text.
+_C_MAKE_ENCODER: Any = getattr(json.encoder, "c_make_encoder", None)
+
+
+class _CanonicalEncoder(threading.local):
+    def __init__(self) -> None:
+        # Containers being encoded, by id (the circular-reference check). Emptied as each one is
+        # done; an exception can leave entries behind, so it is cleared then (``_canonical``).
+        self.markers: dict[int, Any] = {}
+        self.encode: Any = _C_MAKE_ENCODER(
+            self.markers,
+            _ENCODER.default,
+            json.encoder.encode_basestring_ascii,
+            None,
+            ":",
+            ",",
+            True,  # sort_keys
+            False,  # skipkeys
+            True,  # allow_nan
+        )
+
+
+_LOCAL = _CanonicalEncoder() if _C_MAKE_ENCODER is not None else None
+
+
+def _canonical(value: object) -> str:
+    """== json.dumps(value, sort_keys=True, separators=(",", ":"))."""
+    local = _LOCAL
+    if local is None:
+        return _ENCODER.encode(value)
+    try:
+        return "".join(local.encode(value, 0))
+    except BaseException:
+        local.markers.clear()
+        raise
 
 
 MAX_CALLS_PER_INVOCATION = (
@@ -43,6 +81,7 @@ MAX_READS_PER_INVOCATION = 1_000
 _READS = ("read", "scan", "now", "input")
 _ASKED_EVENT_FIELDS = ("id", "source", "attempt")
 CACHE_BYTES = 64 * 1024 * 1024  # answer tapes kept per grading; past it the cache starts over
+CPU_CHECK_INTERVAL = 0.002  # s of wall time between two reads of the CPU time (charge_cpu)
 
 
 class RunExhausted(Exception):
@@ -61,6 +100,24 @@ class WorkBudgetExceeded(effects.GuestProtocolError):
         )
 
 
+def _exact(value: Any) -> bytes:  # (Any: a request or an answer, JSON-shaped)
+    """The bytes a tape key hashes for a request or an answer: ``marshal`` format 2 of the value.
+
+    Format 2 (no back-references, no interning flags) writes every object it meets, in order,
+    each with its exact type and a length or terminator, so equal bytes mean the very same value:
+    same types (a tuple is not a list, 1 is not 1.0 or True), same keys *in the same order*.
+    That is finer than the JSON text with sorted keys these keys were once built from (equal
+    bytes imply equal JSON text, so every replay it allows the JSON key allowed too), and closer
+    to what the guest can read: a dict reaches it in this order, and code may iterate it. It is
+    also written in C without sorting or escaping, several times faster. A value marshal refuses
+    (a subclass of a JSON type, from trusted in-process code) is keyed by its JSON text instead,
+    under another prefix."""
+    try:
+        return b"m" + marshal.dumps(value, 2)
+    except ValueError:
+        return b"j" + _canonical(value).encode()
+
+
 class Cache:
     """The answer tapes of one grading, bounded in bytes: keys are 16-byte digests (a hash chain
     over the request and the answers so far) and values are charged by their encoded size. When
@@ -70,14 +127,19 @@ class Cache:
         self.limit = limit
         self.size = 0
         self.entries: dict[bytes, tuple[Any, ...]] = {}
+        # Final answers already checked by ``effects.call_response``, by the answer's identity:
+        # id(answer) -> (answer, the nodes its check charged, the checked copy, marshalled). The
+        # answer is held, so its id cannot be reused while the entry lives; the same budget as
+        # ``entries`` bounds it (both are dropped together).
+        self.checked: dict[int, tuple[object, int, bytes]] = {}
 
     @staticmethod
     def key(request: dict[str, Any]) -> bytes:
-        return hashlib.blake2b(_canonical(request).encode(), digest_size=16).digest()
+        return hashlib.blake2b(_exact(request), digest_size=16).digest()
 
     @staticmethod
     def chain(previous: bytes, answer: object) -> bytes:
-        return hashlib.blake2b(previous + _canonical(answer).encode(), digest_size=16).digest()
+        return hashlib.blake2b(previous + _exact(answer), digest_size=16).digest()
 
     def get(self, key: bytes) -> tuple[Any, ...] | None:
         return self.entries.get(key)
@@ -87,11 +149,37 @@ class Cache:
             cost = 64 + len(_canonical(value[1]))
         except (TypeError, ValueError):
             return  # not JSON (only trusted in-process code can say that): validation will refuse it
+        self._charge(cost)
+        self.entries[key] = value
+
+    def _charge(self, cost: int) -> None:
         if self.size + cost > self.limit:
             self.entries.clear()
+            self.checked.clear()
             self.size = 0
-        self.entries[key] = value
         self.size += cost
+
+    def call_response(self, answer: object, budget: effects._Budget) -> dict[str, Any]:
+        """``effects.call_response(answer, budget)``, checked once per answer object: a tape's
+        final answer is served again and again (every replay of the step), and checking it gives
+        the same copy and charges the same number of nodes every time. A repeat therefore charges
+        those nodes and returns a fresh copy of the first check's result (``marshal``: a C deep
+        copy of plain JSON data), unless the budget would run out, where the full check runs again
+        to fail exactly where it always did."""
+        memo = self.checked.get(id(answer))
+        if memo is not None and memo[0] is answer and budget.nodes + memo[1] <= effects.MAX_NODES:
+            budget.nodes += memo[1]
+            copy: dict[str, Any] = marshal.loads(memo[2])
+            return copy
+        before = budget.nodes
+        resp = effects.call_response(answer, budget)
+        try:
+            blob = marshal.dumps(resp)
+        except ValueError:
+            return resp  # a subclass of a JSON type (trusted in-process code only): not kept
+        self._charge(64 + len(blob))
+        self.checked[id(answer)] = (answer, budget.nodes - before, blob)
+        return resp
 
 
 class _Invocation(TypedDict):
@@ -147,6 +235,7 @@ class World:
         self.finished = False
         self.exhausted = False
         self.cpu_deadline: float | None = None  # time.thread_time() past which the grading stops
+        self._next_cpu_check = 0.0  # time.perf_counter() from which charge_cpu reads the CPU time
 
     @property
     def now(self) -> int:
@@ -167,7 +256,7 @@ class World:
             return
         msg = msg or {}
         self.trace.add(
-            self.now,
+            self.sched.now,
             service,
             kind,
             detail,
@@ -178,7 +267,7 @@ class World:
 
     def down_until(self, service: str) -> int | None:
         for start, end in self.outages.get(service, ()):
-            if start <= self.now < end:
+            if start <= self.sched.now < end:
                 return end
         return None
 
@@ -202,6 +291,8 @@ class World:
         request: dict[str, Any],
         on_callback: Callback | None = None,
         cache: bool = True,
+        *,
+        tape_trusted: bool = False,
     ) -> dict[str, Any]:
         """One guest request. Learner answers are cached as *tapes*: for a request and the
         answers its callbacks got so far, what the guest did next (another callback, or its final
@@ -212,7 +303,12 @@ class World:
         function of the request and the answers it gets, nothing else.
 
         Tape keys are a hash chain (request, answer 1, answer 2, ...), so a key costs the same
-        whatever the number of callbacks, and the cache as a whole is bounded (``Cache``)."""
+        whatever the number of callbacks, and the cache as a whole is bounded (``Cache``).
+
+        ``tape_trusted``: a trusted participant's lazy request (from ``invoke``) is taped too. Its
+        code is this side's and stateless (``fresh=False`` keeps nothing between calls), so what it
+        does is a function of what it reads as well; it never counts as a call into learner code.
+        """
         runner = self.learner if fn in self.scenario.functions else self.trusted
         if runner is self.learner:
             # Every call into learner code counts, answered from the cache or not: the budget of a
@@ -222,7 +318,7 @@ class World:
             self.round_trips += 1
         self.charge_cpu()
         live = on_callback or (lambda payload: {"status": "error", "message": "no calls here"})
-        if not (cache and self.cache is not None and runner is self.learner):
+        if not (cache and self.cache is not None and (runner is self.learner or tape_trusted)):
             self.jail_trips += runner is self.learner
             return runner.request(request, live)
         tape = self.cache
@@ -256,7 +352,7 @@ class World:
             keys.append(tape.chain(keys[i], answers[-1]))
             return answers[-1]
 
-        self.jail_trips += 1
+        self.jail_trips += runner is self.learner
         answer = runner.request(request, scripted)
         if diverged:
             raise effects.GuestProtocolError(
@@ -267,7 +363,19 @@ class World:
         return answer
 
     def charge_cpu(self) -> None:
-        if self.cpu_deadline is not None and time.thread_time() > self.cpu_deadline:
+        """Stop the grading once this thread has used its CPU budget (``cpu_deadline``).
+
+        Reading the thread's CPU time is a system call (microseconds, and this runs on every guest
+        request and callback), so it is read at most once per ``CPU_CHECK_INTERVAL`` of wall time:
+        one thread cannot use more CPU time than the wall time that passed, so the deadline is
+        still caught within ``CPU_CHECK_INTERVAL`` of CPU time."""
+        if self.cpu_deadline is None:
+            return
+        wall = time.perf_counter()
+        if wall < self._next_cpu_check:
+            return
+        self._next_cpu_check = wall + CPU_CHECK_INTERVAL
+        if time.thread_time() > self.cpu_deadline:
             raise WorkBudgetExceeded(
                 "simulating what it did took more of the grader's CPU time than a grading may use"
             )
@@ -291,22 +399,26 @@ class World:
         a call past it is refused (answered "crash", nothing done), and a crash after the last
         effect still happens, whatever the guest reports."""
         store = self.stores[service]
-        crash_at = self.plan.crash_point(site, self.now)
+        crash = self.plan.crash(site, self.sched.now)  # where it crashes, drawn as effects arrive
         self.invocations += 1
         learner = fn in self.scenario.functions
+        # Trusted participants (the scenario's world.py: stateless functions of what they read,
+        # in this process) are asked lazily and taped like learner code when there is a cache, so
+        # their steps replay from it too; without one they get everything up front.
+        lazy = learner or self.cache is not None
         view = store.snapshot() if snapshot is None else snapshot
-        started = self.now
+        started = self.sched.now
         invocation = _invocation_id(site)
         req: dict[str, Any] = {"op": "call", "fn": fn, "service": service}
-        if learner:
-            # Learner code asks for each row it reads, the time, the invocation id and the
+        if lazy:
+            # The guest asks for each row it reads, the time, the invocation id and the
             # event's id, source and attempt, when it first reads them (``read`` below): the
             # answer cache then keys on what the function really read and serves it again
             # wherever that is the same (a duplicate delivery, the same step in another schedule).
             if event is not None:
                 req["event"] = {k: v for k, v in event.items() if k not in _ASKED_EVENT_FIELDS}
         else:
-            # Trusted participants get everything up front (no round trips, no cache).
+            # Everything up front (no round trips, no cache).
             req.update(now=started, store=view, invocation=invocation)
         if "event" not in req and event is not None:
             req["event"] = event
@@ -328,7 +440,7 @@ class World:
 
         def take(batch: list[dict[str, Any]]) -> None:
             for effect in batch:
-                if state["crashed"] or (crash_at is not None and state["received"] >= crash_at):
+                if state["crashed"] or crash.reached(state["received"]):
                     state["crashed"] = True  # the process died before this effect
                     return
                 state["received"] += 1
@@ -338,7 +450,7 @@ class World:
         def read(payload: dict[str, Any]) -> dict[str, Any]:
             """A read of this invocation's snapshot (never an effect: crash points ignore it)."""
             state["reads"] += 1
-            if state["reads"] > MAX_READS_PER_INVOCATION:
+            if learner and state["reads"] > MAX_READS_PER_INVOCATION:
                 raise WorkBudgetExceeded(
                     f"{fn}() read more than {MAX_READS_PER_INVOCATION} rows in one invocation"
                 )
@@ -386,7 +498,7 @@ class World:
                         "invalid callback from the sandbox: not a dict"
                     )
                 take(effects.effect_list(payload.get("pending", []), "call.pending", budget))
-                if state["crashed"] or (crash_at is not None and state["received"] >= crash_at):
+                if state["crashed"] or crash.reached(state["received"]):
                     state["crashed"] = True
                     return {"status": "crash"}
                 state["received"] += 1  # the call itself
@@ -404,23 +516,28 @@ class World:
                 return {"status": "error", "message": "rejected by the simulator"}
 
         try:
-            raw = self.guest(fn, req, on_call)
+            raw = self.guest(fn, req, on_call, tape_trusted=lazy)
         except RunnerError:
             if state["abort"]:  # the runner gave up on code we had already stopped serving
                 raise state["abort"] from None
             raise
         if state["abort"]:
             raise state["abort"]
-        resp = effects.call_response(raw, budget)
+        resp = (
+            effects.call_response(raw, budget)
+            if self.cache is None or not lazy
+            else self.cache.call_response(raw, budget)
+        )
         made = resp["effects"]
         if not state["crashed"]:
             take(made[state["received"] :])
-        self.plan.crash_sites(site, max(len(made), state["received"]), self.now)
-        if crash_at is not None and state["received"] >= crash_at:
+        self.plan.crash_sites(site, max(len(made), state["received"]), self.sched.now)
+        if crash.reached(state["received"]):
             state["crashed"] = True  # after the last effect, before the ack or reply
         resp["crashed"] = state["crashed"]
         resp["conflict"] = state["conflict"]
         if state["crashed"]:
+            crash_at = crash.at
             assert crash_at is not None  # only a crash point sets "crashed"
             # Nothing the guest reported after its crash point counts: no answer, no error.
             resp.update(

@@ -17,6 +17,7 @@ all of them), and every set holds every family below; only the details differ:
 
 from __future__ import annotations
 
+import marshal
 import random
 from typing import TYPE_CHECKING, Any
 
@@ -66,6 +67,14 @@ class IdempotentConsumer(Scenario):
 
     def data(self, world: World) -> dict[str, Any]:
         index = world.rng.getrandbits(64) % self.DATA_WORLDS  # which of this scenario's data sets
+        # A data set is a pure function of its index: drawn once, then a fresh copy per run.
+        key = (self.name, index, self.REANNOUNCE_FROM_MS, self.REANNOUNCE_TO_MS)
+        if key not in _DRAWN:
+            _DRAWN[key] = marshal.dumps(self._draw(index))
+        data: dict[str, Any] = marshal.loads(_DRAWN[key])
+        return data
+
+    def _draw(self, index: int) -> dict[str, Any]:
         rng = random.Random(f"{self.name}|{index}")
         orders: list[dict[str, Any]] = [
             {
@@ -148,4 +157,5 @@ class IdempotentConsumer(Scenario):
         }
 
 
+_DRAWN: dict[tuple[str, int, int, int], bytes] = {}  # (name, index, window) -> data set, marshalled
 SCENARIO = IdempotentConsumer()
