@@ -246,3 +246,13 @@ def test_a_server_started_ahead_is_the_one_the_first_grading_uses():
     isolated.start_server()  # one idle server is enough
     (server,) = _server_pids()
     assert _who(_grade(WHO + REFERENCE))[1] == server
+
+
+def test_a_gradings_peak_memory_shows_in_the_callers_children_once_its_servers_stop():
+    import resource
+
+    big = "import sys\nif not hasattr(sys, 'big'):\n    sys.big = bytearray(100 * 1024 * 1024)\n"
+    assert _grade(big + REFERENCE)["status"] == "passed"
+    isolated.stop_servers()  # the server reaped its grading processes; now it is reaped too
+    peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    assert 100 < peak_mib < isolated.MEMORY_MB
