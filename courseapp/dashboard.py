@@ -15,9 +15,10 @@ from lessons import progress
 from lessons.models import Lesson
 from quicktest.attempts import attempts_for
 
-# The dashboard's reads are written out as SQL (raw() still gives model instances, each column
-# converted as the ORM converts it): building its eight small queries through the ORM cost more
-# than running them and rendering the page together.
+# The dashboard's reads are written out as SQL: building its eight small queries through the ORM
+# cost more than running them and rendering the page together. Lessons and exercises come as plain
+# rows; the learner's own rows through raw(), which converts each column (dates above all) as the
+# ORM does.
 
 
 def _quote(*names: str) -> str:
