@@ -24,7 +24,12 @@ class Scheduler:
         heapq.heappush(self._agenda, (t, self._seq, fn, args))
 
     def after(self, delay: int, fn: Callable[..., Any], *args: Any) -> None:
-        self.at(self.now + delay, fn, *args)
+        # == self.at(self.now + delay, fn, *args), written out (most events are scheduled here).
+        self._seq += 1
+        t = int(self.now + delay)
+        if t < self.now:
+            t = self.now
+        heapq.heappush(self._agenda, (t, self._seq, fn, args))
 
     def run(self, until: int, max_steps: int) -> bool:
         """Run until nothing is left (True) or the horizon / step budget is hit (False)."""

@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 from .report import Fault
-from .rng import Prefix, unit, unit_prefix
+from .rng import Prefix, unit_prefix
 
 FAULT_KINDS = {
     "crash": "a service crashes part-way through handling something",
@@ -72,17 +72,18 @@ class FaultPlan:
         self.fired: list[Fault] = []
         self.sites: list[Fault] = []
         self._seen: set[tuple[str, str, int | None]] = set()
-        # Only random plans draw faults at a rate (the rates are a pure function of the seed).
-        self._rates = {k: self._rate(k) for k in self.kinds} if mode == "random" else {}
         # unit(seed, kind, ...) with the (seed, kind) prefix hashed once per plan (``_draw``).
         self._prefixes: dict[str, Prefix] = {}
+        # Only random plans draw faults at a rate (the rates are a pure function of the seed).
+        drawn = mode not in ("discover", "replay", "none", "rules")
+        self._rates = {k: self._rate(k) for k in self.kinds} if drawn else {}
         self.rules = [dict(r, used=0) for r in (rules or [])]
 
     def _rate(self, kind: str) -> float:
-        if unit(self.seed, "off", kind) < 0.25:
+        if self._draw("off")(kind) < 0.25:  # == unit(self.seed, "off", kind)
             return 0.0
         lo, hi = _RATES.get("business" if kind in BUSINESS else kind, _DEFAULT_RATE)
-        return lo + (hi - lo) * unit(self.seed, "rate", kind)
+        return lo + (hi - lo) * self._draw("rate")(kind)  # == unit(self.seed, "rate", kind)
 
     def _discover(self, fault: Fault) -> None:
         key = (fault["kind"], fault["site"], fault.get("at"))
@@ -91,6 +92,17 @@ class FaultPlan:
             self.sites.append(fault)
 
     def fires(self, kind: str, site: str, now: int = 0) -> bool:
+        if self.mode == "random":  # the common case first (same answer as the general path below)
+            if now >= self.horizon:
+                return False
+            # A rate of 0 never fires (unit() is in [0, 1)): skip the hash.
+            rate = self._rates.get(kind, 0.0)
+            if rate > 0.0:
+                draw = self._prefixes.get(kind) or self._draw(kind)
+                if draw(site) < rate:  # == unit(self.seed, kind, site)
+                    self.fired.append({"kind": kind, "site": site})
+                    return True
+            return False
         if self.mode == "discover":
             if kind in self.kinds and now < self.horizon:
                 self._discover({"kind": kind, "site": site})
@@ -174,18 +186,22 @@ class CrashPoint:
         self._next = 0  # the next k to draw
 
     def reached(self, n: int) -> bool:
-        draw = self._draw
-        if draw is not None:
-            k = self._next
-            last = min(n, MAX_CRASH_AT - 1)
-            while k <= last:
-                if draw(k) < self._rate:  # == unit(seed, "crash", site, k)
-                    self.at = k
-                    self._draw = None
-                    break
-                k += 1
-            else:
-                self._next = k
-                if k >= MAX_CRASH_AT:
-                    self._draw = None  # every draw made: no crash
+        if self._draw is not None and self._next <= n:
+            self._draw_to(n)
         return self.at is not None and n >= self.at
+
+    def _draw_to(self, n: int) -> None:
+        assert self._draw is not None
+        draw = self._draw
+        rate = self._rate
+        k = self._next
+        last = min(n, MAX_CRASH_AT - 1)
+        while k <= last:
+            if draw(k) < rate:  # == unit(seed, "crash", site, k)
+                self.at = k
+                self._draw = None
+                return
+            k += 1
+        self._next = k
+        if k >= MAX_CRASH_AT:
+            self._draw = None  # every draw made: no crash

@@ -35,31 +35,32 @@ class Store:
     ) -> tuple[str | None, list[dict[str, Any]]]:
         """Apply a transaction. Returns (problem, new outbox rows); on a problem nothing applies."""
         view: dict[tuple[str, str], dict[str, Any] | None] = {}
-
-        def current(table: str, key: str) -> dict[str, Any] | None:
-            return view[(table, key)] if (table, key) in view else self.get(table, key)
-
+        tables = self.tables
         for op, table, key, row in writes:
-            existing = current(table, key)
+            at = (table, key)
+            if at in view:
+                existing = view[at]
+            else:  # == self.get(table, key)
+                existing = tables.get(table, {}).get(key)
             if op == "insert":
                 if existing is not None:
                     return f"duplicate key {table}/{key}", []
-                view[(table, key)] = row
+                view[at] = row
             elif op == "update":
                 if existing is None:
                     return f"{table}/{key} does not exist", []
-                view[(table, key)] = {**existing, **row}
+                view[at] = {**existing, **row}
             elif op == "put":
-                view[(table, key)] = row
+                view[at] = row
             else:
                 if existing is None:
                     return f"{table}/{key} does not exist", []
-                view[(table, key)] = None
+                view[at] = None
         for (table, key), row in view.items():
             if row is None:
-                self.table(table).pop(key, None)
+                tables.setdefault(table, {}).pop(key, None)  # == self.table(table).pop(key, None)
             else:
-                self.table(table)[key] = row
+                tables.setdefault(table, {})[key] = row
         rows = []
         for item in outbox:
             self._seq += 1

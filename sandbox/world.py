@@ -135,11 +135,19 @@ class Cache:
 
     @staticmethod
     def key(request: dict[str, Any]) -> bytes:
-        return hashlib.blake2b(_exact(request), digest_size=16).digest()
+        try:  # == _exact(request), inline
+            text = b"m" + marshal.dumps(request, 2)
+        except ValueError:
+            text = _exact(request)
+        return hashlib.blake2b(text, digest_size=16).digest()
 
     @staticmethod
-    def chain(previous: bytes, answer: object) -> bytes:
-        return hashlib.blake2b(previous + _exact(answer), digest_size=16).digest()
+    def chain(previous: bytes, answer: Any) -> bytes:  # (Any: an answer, JSON-shaped)
+        try:  # == _exact(answer), inline
+            text = b"m" + marshal.dumps(answer, 2)
+        except ValueError:
+            text = _exact(answer)
+        return hashlib.blake2b(previous + text, digest_size=16).digest()
 
     def get(self, key: bytes) -> tuple[Any, ...] | None:
         return self.entries.get(key)
@@ -322,17 +330,22 @@ class World:
             self.jail_trips += runner is self.learner
             return runner.request(request, live)
         tape = self.cache
-        keys = [tape.key(request)]
+        key = tape.key(request)
+        keys = [key]
         answers: list[dict[str, Any]] = []
+        entries = tape.entries
+        chain = tape.chain
         while True:
-            step = tape.get(keys[-1])
+            step = entries.get(key)  # == tape.get(key)
             if step is None:
                 break
             if step[0] == "done":
                 done: dict[str, Any] = step[1]
                 return done
-            answers.append(live(step[1]))
-            keys.append(tape.chain(keys[-1], answers[-1]))
+            answer = live(step[1])
+            answers.append(answer)
+            key = chain(key, answer)
+            keys.append(key)
         known = len(answers)
         seen = [0]
         diverged = []
