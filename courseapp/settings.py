@@ -171,7 +171,13 @@ CELERY_TASK_TIME_LIMIT = envint("CELERY_TASK_TIME_LIMIT", 300)
 EXERCISES_REDISPATCH_AFTER = envint("EXERCISES_REDISPATCH_AFTER", 600)
 CELERY_TASK_SOFT_TIME_LIMIT = max(1, CELERY_TASK_TIME_LIMIT - min(30, CELERY_TASK_TIME_LIMIT // 5))
 # A task not acknowledged within this window is delivered again; it must exceed the time limit.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": envint("CELERY_VISIBILITY_TIMEOUT", 900)}
+# Every worker looks for such tasks (a killed worker's) every 10 s: kombu's default scans only on
+# every tenth 10 s tick, which added up to 100 s to the wait of a learner whose worker died.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": envint("CELERY_VISIBILITY_TIMEOUT", 900),
+    "unacked_restore_interval": 10,
+    "unacked_restore_throttle": 1,
+}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Workers log through LOGGING below, so their lines carry the correlation id too.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

@@ -25,6 +25,7 @@ from datetime import timedelta
 
 from allauth.account.models import EmailAddress
 from allauth.core.internal.httpkit import get_client_ip
+from celery import current_app
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
@@ -161,7 +162,15 @@ def relay_low(grading_request_id: int) -> bool:
         if low_lane_in_use(exclude=request.submission_id) >= settings.GRADING_LOW_LANE_SLOTS:
             log.info("submission %s waits in the low lane for a free slot", request.submission_id)
             return False
-        # Take the slot before sending, so a concurrent decision sees it taken.
+        if not current_app.conf.task_always_eager:
+            # Take the slot and send in one transaction. Committing the slot first and sending after
+            # left a gap: a worker killed in it held the slot with no message sent, and every
+            # low-lane submission waited for the sweeper's EXERCISES_REDISPATCH_AFTER. Now a process
+            # that dies before the commit leaves the slot free (a message it already sent is a
+            # duplicate delivery, which the claim absorbs), one that dies after has sent it.
+            return dispatch.send_grading(grading_request_id)
+        # Eager: the task may run in this thread (inside this transaction, holding the lock), so
+        # take the slot before sending, and send after the commit.
         GradingRequest.objects.filter(pk=request.pk).update(dispatched_at=timezone.now())
     return dispatch.send_grading(grading_request_id)
 

@@ -122,9 +122,13 @@ class InBackground(Task):
 def grade_submission(self, submission_id: str) -> str:
     outcome = grading.run_grading(submission_id)
     if outcome == "busy" and not self.request.is_eager:
-        # Another delivery holds it (or held it and died): look again once that claim must have expired.
+        # Another delivery holds it (or held it and died): look again once that claim must have expired,
+        # or sooner if the broker would hand the waiting retry out again before then (a retry waits
+        # unacknowledged in a worker, and the visibility timeout would copy it).
+        visibility = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout", 3600)
+        countdown = min(grading.running_deadline().total_seconds(), visibility / 2)
         try:
-            raise self.retry(countdown=grading.running_deadline().total_seconds())
+            raise self.retry(countdown=countdown)
         except MaxRetriesExceededError:
             log.warning(
                 "submission %s still claimed elsewhere after %d retries; the sweeper has it",

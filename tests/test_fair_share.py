@@ -259,6 +259,42 @@ def test_after_a_low_lane_grading_the_task_releases_the_next(
     assert sent == [str(waiting.pk)]
 
 
+class _Died(BaseException):
+    """The relaying process killed mid-send (nothing after it runs, nothing catches it)."""
+
+
+def test_a_relay_that_dies_while_sending_leaves_the_low_lane_slot_free(
+    exercise, django_user_model, monkeypatch
+):
+    from courseapp.celery import app
+
+    monkeypatch.setitem(app.conf, "task_always_eager", False)  # a broker, as in production
+    user = _learner(django_user_model, "dies")
+    submission = Submission.objects.create(
+        user=user,
+        exercise=exercise,
+        version=exercise.published_version,
+        code="x = 1\n",
+        client_token="d",
+        lane="low",
+    )
+    request = GradingRequest.objects.create(submission=submission)
+
+    def die(*args):
+        raise _Died
+
+    monkeypatch.setattr(grade_submission, "delay", die)
+    with pytest.raises(_Died):
+        fair_share.relay_low(request.pk)
+    # Nothing was sent, so the slot is not taken: the next release sends it.
+    assert fair_share.low_lane_in_use() == 0
+    assert list(fair_share.parked()) == [submission]
+    sent: list[str] = []
+    monkeypatch.setattr(grade_submission, "delay", sent.append)
+    assert fair_share.release_low_lane() == 1
+    assert sent == [str(submission.pk)]
+
+
 def test_submitting_needs_a_verified_email_where_configured(
     client, exercise, django_user_model, settings
 ):
