@@ -56,6 +56,10 @@ def attempt(request, attempt_id):
 
 @require_POST
 def answer(request, attempt_id):
+    # What the checks read from the request (the form, the session, who is signed in) is read
+    # before the transaction: on SQLite it holds the database's one write lock from its start,
+    # and a second worker's answer sleeps until it is free.
+    _ = (request.POST, quiz.session_attempt_ids(request.session), request.user.is_authenticated)
     with transaction.atomic():
         try:
             attempt = quiz.get_attempt(request, attempt_id, lock=True)
