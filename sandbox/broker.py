@@ -87,7 +87,7 @@ class Broker:
 
     def _deliver(self, sub: Subscription, msg: dict[str, Any], errors: int) -> None:
         w = self.world
-        back = w.down_until(sub.service)
+        back = w.down_until(sub.service) if w.outages else None  # (no outage: never down)
         if back is not None:
             w.log(
                 "blocked",

@@ -130,7 +130,7 @@ class FaultPlan:
         """Where the invocation at ``site`` starting at ``now`` crashes, if it does (a
         ``CrashPoint``, asked as its effects arrive)."""
         if self.mode in ("discover", "none") or now >= self.horizon:
-            return CrashPoint(None)
+            return _NO_CRASH
         if self.mode == "replay":
             fault = self.wanted.get(("crash", site))
             return CrashPoint(None if fault is None else int(fault.get("at", 0)))
@@ -139,7 +139,7 @@ class FaultPlan:
             return CrashPoint(None if rule is None else int(rule.get("at", 0)))
         rate = self._rates.get("crash", 0.0)
         if rate <= 0.0:  # crash off (or not a kind here): never fires
-            return CrashPoint(None)
+            return _NO_CRASH
         # The first k with unit(self.seed, "crash", site, k) < rate, drawn as far as needed.
         return CrashPoint(None, self._draw("crash").extend(site), rate)
 
@@ -205,3 +205,7 @@ class CrashPoint:
         self._next = k
         if k >= MAX_CRASH_AT:
             self._draw = None  # every draw made: no crash
+
+
+# Final (nothing left to draw): shared by every invocation that cannot crash.
+_NO_CRASH = CrashPoint(None)

@@ -324,7 +324,8 @@ class World:
             if self.round_trips >= MAX_ROUND_TRIPS:
                 raise RunExhausted()
             self.round_trips += 1
-        self.charge_cpu()
+        if self.cpu_deadline is not None and time.perf_counter() >= self._next_cpu_check:
+            self.charge_cpu()  # (between two checks charge_cpu would return at once)
         live = on_callback or (lambda payload: {"status": "error", "message": "no calls here"})
         if not (cache and self.cache is not None and (runner is self.learner or tape_trusted)):
             self.jail_trips += runner is self.learner
@@ -467,7 +468,8 @@ class World:
                 raise WorkBudgetExceeded(
                     f"{fn}() read more than {MAX_READS_PER_INVOCATION} rows in one invocation"
                 )
-            self.charge_cpu()
+            if self.cpu_deadline is not None and time.perf_counter() >= self._next_cpu_check:
+                self.charge_cpu()  # (between two checks charge_cpu would return at once)
             kind, table = payload["kind"], payload.get("table")
             if kind == "now":
                 return {"status": "ok", "now": started}
@@ -544,7 +546,8 @@ class World:
         made = resp["effects"]
         if not state["crashed"]:
             take(made[state["received"] :])
-        self.plan.crash_sites(site, max(len(made), state["received"]), self.sched.now)
+        if self.plan.mode == "discover":  # (crash_sites does nothing in any other mode)
+            self.plan.crash_sites(site, max(len(made), state["received"]), self.sched.now)
         if crash.reached(state["received"]):
             state["crashed"] = True  # after the last effect, before the ack or reply
         resp["crashed"] = state["crashed"]
