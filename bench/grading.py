@@ -89,12 +89,15 @@ def jail_floor(samples: int = 10) -> float:
 
 
 def _peak_rss_kib(pid: int) -> int:
-    """Highest VmHWM of the worker and its pool processes."""
-    pids = [pid]
-    try:
-        pids += [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        pass
+    """Highest VmHWM of the worker and its descendants (pool processes, their warm grader servers)."""
+    pids, todo = [], [pid]
+    while todo:
+        each = todo.pop()
+        pids.append(each)
+        try:
+            todo += [int(p) for p in Path(f"/proc/{each}/task/{each}/children").read_text().split()]
+        except OSError:
+            pass
     peak = 0
     for each in pids:
         try:
@@ -322,7 +325,7 @@ def run(quick: bool = False) -> list[dict]:
         {
             "figure": "worker peak RSS while grading",
             "value": f"{peak_kib / 1024:.0f} MiB",
-            "baseline": "max over worker + pool processes",
+            "baseline": "max over worker, pool processes, grader servers",
         }
     )
     return rows
