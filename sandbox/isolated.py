@@ -388,10 +388,12 @@ def _grade_job(job: dict[str, Any], stamps: dict[str, float]) -> Report:
     """Grade ``job`` in this (grading) process: limits first, then the grading."""
     import functools
 
-    from . import jail
-    from .explore import grade, replay
-    from .jail import JailRunner
-    from .runner import InProcessRunner, RunnerFactory
+    # Imported here, not at the top: the site's processes import this module only to hand
+    # gradings over; the grader itself is loaded by the grading side (the warm server, once).
+    from . import jail  # noqa: I001
+    from .explore import grade, replay  # (see above)
+    from .jail import JailRunner  # (see above)
+    from .runner import InProcessRunner, RunnerFactory  # (see above)
 
     if job.get("jail_known_good"):
         jail._PROBE = (time.monotonic(), (True, ""))
