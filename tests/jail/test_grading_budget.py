@@ -43,6 +43,9 @@ def on_payment_captured(event, ctx):
 
 
 def _children_peak_mib() -> float:
+    # A grading process is the warm server's child: its peak reaches this process's
+    # RUSAGE_CHILDREN only once the server has exited and been waited for.
+    isolated.stop_servers()
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
