@@ -20,7 +20,11 @@ import functools
 import logging
 import os
 import socket
+import threading
 import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import NotRequired, cast
 
@@ -39,6 +43,11 @@ from sandbox.report import Counterexample, Report, Status, new_report
 from sandbox.runner import Limits, clamp_limits
 
 log = logging.getLogger(__name__)
+
+# Deliveries this process is running right now, by submission (any thread): a claim made by this
+# process that none of them holds was left by an attempt that ended without a verdict.
+_here: Counter[str] = Counter()
+_here_lock = threading.Lock()
 
 MAX_CODE_BYTES = 64 * 1024
 SUBMISSIONS_PER_MINUTE = 6
@@ -259,20 +268,44 @@ def claim(submission_id) -> int:
     )
 
 
-def claim_lost(submission) -> bool:
-    """The running claim can no longer finish: its claimant died on this host, or it is past any deadline."""
+def claim_lost(submission, *, another_here: bool = True) -> bool:
+    """The running claim can no longer finish: its claimant died on this host, or it is past any
+    deadline, or it is this process's and no delivery here holds it any more (``another_here``
+    False: an attempt that met a database outage and is retried left it; without this its retry
+    would wait for the deadline)."""
     if submission.started_at and submission.started_at < timezone.now() - running_deadline():
         return True
+    if submission.claimed_by == claimant():
+        return not another_here
     host, _, pid = submission.claimed_by.rpartition(":")
     return host == socket.gethostname() and pid.isdigit() and not _alive(int(pid))
 
 
-def take_over(submission: Submission) -> int:
+@contextmanager
+def _delivery_here(submission_id) -> Iterator[bool]:
+    """Count this delivery as running in this process; yields whether another one already was."""
+    key = str(submission_id)
+    with _here_lock:
+        another = _here[key] > 0
+        _here[key] += 1
+    try:
+        yield another
+    finally:
+        with _here_lock:
+            _here[key] -= 1
+            if _here[key] <= 0:
+                del _here[key]
+
+
+def take_over(submission: Submission, *, another_here: bool = True) -> int:
     """Claim a running submission whose claimant died on this host (a killed worker process: its task
     was redelivered). Compare-and-set on the old claim, so only one delivery can win. Every delivery
     that died mid-grading counts; after MAX_CRASHED_DELIVERIES the submission is retired instead
     (see run_grading), so a poison submission cannot hold a worker for good."""
-    if not claim_lost(submission) or submission.deliveries >= MAX_CRASHED_DELIVERIES:
+    if (
+        not claim_lost(submission, another_here=another_here)
+        or submission.deliveries >= MAX_CRASHED_DELIVERIES
+    ):
         return 0
     log.warning(
         "submission %s was claimed by %s, which is gone; taking it over (delivery %d of at most %d)",
@@ -390,6 +423,11 @@ def _record_verdict_despite_outages(submission_id, result: Verdict) -> bool:
 
 def run_grading(submission_id) -> str:
     """Grade one submission, at most once. Returns what happened (for logs and tests)."""
+    with _delivery_here(submission_id) as another_here:
+        return _run_grading(submission_id, another_here)
+
+
+def _run_grading(submission_id, another_here: bool) -> str:
     claimed = claim(submission_id)
     submission = (
         Submission.objects.select_related("version", "exercise").filter(pk=submission_id).first()
@@ -398,9 +436,11 @@ def run_grading(submission_id) -> str:
         log.warning("grading: submission %s does not exist", submission_id)
         return "missing"
     if not claimed and submission.status == Submission.RUNNING:
-        if submission.deliveries >= MAX_CRASHED_DELIVERIES and claim_lost(submission):
+        if submission.deliveries >= MAX_CRASHED_DELIVERIES and claim_lost(
+            submission, another_here=another_here
+        ):
             return "retired" if retire(submission) else "done"
-        claimed = take_over(submission)
+        claimed = take_over(submission, another_here=another_here)
         submission.refresh_from_db()
     if not claimed:
         return "done" if submission.is_done else "busy"

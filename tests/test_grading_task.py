@@ -252,3 +252,38 @@ def test_exploration_is_capped_by_the_setting_and_limits_by_the_exercise(exercis
     assert options["random_schedules"] == 7
     assert options["limits"].memory_mb == 64
     assert options["limits"].wall_seconds == 30.0  # clamped to the sandbox's ceiling
+
+
+def test_a_retry_in_the_same_process_takes_back_the_claim_its_failed_attempt_left(
+    alice, exercise, jail
+):
+    # An attempt that met a database outage after claiming ended without a verdict; Celery retries it.
+    submission = _submission(
+        alice,
+        exercise,
+        status="running",
+        started_at=timezone.now(),
+        deliveries=1,
+        claimed_by=grading.claimant(),
+    )
+    assert grading.run_grading(submission.pk) == "failed"
+    submission.refresh_from_db()
+    assert submission.status == "failed" and submission.deliveries == 2
+
+
+def test_a_claim_another_delivery_in_this_process_is_running_is_respected(
+    alice, exercise, monkeypatch
+):
+    submission = _submission(
+        alice,
+        exercise,
+        status="running",
+        started_at=timezone.now(),
+        deliveries=1,
+        claimed_by=grading.claimant(),
+    )
+    monkeypatch.setattr(grading, "grade_code", lambda *a, **k: pytest.fail("graded twice"))
+    with grading._delivery_here(submission.pk):  # another thread of this process is grading it
+        assert grading.run_grading(submission.pk) == "busy"
+    submission.refresh_from_db()
+    assert submission.status == "running" and submission.deliveries == 1
