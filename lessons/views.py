@@ -244,7 +244,7 @@ def _detail(lesson: Lesson, key: str) -> str:
     if (cached := cache.get(cache_key)) is None:
         toggles = playground.toggles_from({}, key, playground_presets(lesson.body).get(key))
         report = playground.run(key, toggles, playground.DEFAULT_SEED)
-        cached = render_to_string("lessons/_playground_detail.html", {"report": report})
+        cached = render_to_string("sandbox/_report_detail.html", {"report": report})
         cache.set(cache_key, cached, 3600)
     return cached
 

@@ -265,12 +265,7 @@ class _Server:
                 os.killpg(self.proc.pid, signal.SIGKILL)
             except OSError:
                 pass
-        for stream in (self.proc.stdin, self.proc.stdout):
-            try:
-                if stream is not None:
-                    stream.close()
-            except OSError:
-                pass
+        self._close_pipes()
         try:
             self.proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
@@ -282,13 +277,16 @@ class _Server:
 
     def forget(self) -> None:
         """In a forked child: drop the inherited pipe ends, so only the owner keeps the server."""
+        self._close_pipes()
+        self.proc.returncode = 0  # not ours to wait for
+
+    def _close_pipes(self) -> None:
         for stream in (self.proc.stdin, self.proc.stdout):
             try:
                 if stream is not None:
                     stream.close()
             except OSError:
                 pass
-        self.proc.returncode = 0  # not ours to wait for
 
 
 class _Servers:

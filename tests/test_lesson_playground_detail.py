@@ -94,6 +94,6 @@ def test_a_changed_lesson_fetches_the_changed_run(client, content):
     lesson.save()
     toggles = playground.toggles_from({}, "order-saga", {"outbox": False, "relay_crash": True})
     report = playground.run("order-saga", toggles, playground.DEFAULT_SEED)
-    expected = render_to_string("lessons/_playground_detail.html", {"report": report})
+    expected = render_to_string("sandbox/_report_detail.html", {"report": report})
     after = fetched()
     assert after != before and after == expected
