@@ -421,6 +421,10 @@ def _record_verdict_despite_outages(submission_id, result: Verdict) -> bool:
     return False
 
 
+# What a delivery that did not claim the submission reads again to decide what to do.
+_CLAIM_FIELDS = ["status", "deliveries", "claimed_by", "started_at", "finished_at", "result"]
+
+
 def run_grading(submission_id) -> str:
     """Grade one submission, at most once. Returns what happened (for logs and tests)."""
     with _delivery_here(submission_id) as another_here:
@@ -428,20 +432,28 @@ def run_grading(submission_id) -> str:
 
 
 def _run_grading(submission_id, another_here: bool) -> str:
-    claimed = claim(submission_id)
+    # Read before claiming, and nothing read between the claim and the verdict: a database outage
+    # that makes this delivery fail (Celery retries it, maybe in another process) then finds
+    # nothing claimed, instead of a claim held until its deadline.
     submission = (
         Submission.objects.select_related("version", "exercise").filter(pk=submission_id).first()
     )
     if submission is None:
         log.warning("grading: submission %s does not exist", submission_id)
         return "missing"
+    claimed = claim(submission_id)
+    if claimed:
+        submission.status, submission.deliveries = Submission.RUNNING, submission.deliveries + 1
+    else:
+        submission.refresh_from_db(fields=_CLAIM_FIELDS)
     if not claimed and submission.status == Submission.RUNNING:
         if submission.deliveries >= MAX_CRASHED_DELIVERIES and claim_lost(
             submission, another_here=another_here
         ):
             return "retired" if retire(submission) else "done"
         claimed = take_over(submission, another_here=another_here)
-        submission.refresh_from_db()
+        if claimed:
+            submission.deliveries += 1
     if not claimed:
         return "done" if submission.is_done else "busy"
     cid = submission.correlation_id or str(submission.pk)[:16]

@@ -287,3 +287,22 @@ def test_a_claim_another_delivery_in_this_process_is_running_is_respected(
         assert grading.run_grading(submission.pk) == "busy"
     submission.refresh_from_db()
     assert submission.status == "running" and submission.deliveries == 1
+
+
+def test_a_database_outage_as_a_delivery_starts_leaves_nothing_claimed(
+    alice, exercise, monkeypatch
+):
+    from django.db import OperationalError
+
+    submission = _submission(alice, exercise)
+
+    def outage(*args, **kwargs):
+        raise OperationalError("the database is restarting")
+
+    monkeypatch.setattr(grading.Submission.objects, "select_related", outage)
+    with pytest.raises(OperationalError):
+        grading.run_grading(submission.pk)
+    monkeypatch.undo()
+    submission.refresh_from_db()
+    # Celery's retry (in whichever process) can claim it at once, not after the claim's deadline.
+    assert submission.status == "queued" and submission.deliveries == 0
