@@ -191,6 +191,8 @@ def test_an_ordering_error_keeps_the_order_then_keyboard_and_drag_reorder_and_ev
     page.set_viewport_size(viewport)
     page.goto("/quick-test/")
     page.get_by_role("button", name="Start the test").click()
+    # The started test's page has loaded (a reload before then races the form's navigation).
+    expect(page.locator("#quiz-region")).to_contain_text("Question 1 of 10")
     attempt = QuizAttempt.objects.get()
     put_first(attempt, "outbox-ordering", "sagas-multiple", "retries-ordering", layout=(2, 0, 3, 1))
     page.reload()
@@ -267,6 +269,8 @@ def test_without_javascript_an_ordering_error_keeps_the_chosen_positions(js_disa
     page = js_disabled_page
     page.goto("/quick-test/")
     page.get_by_role("button", name="Start the test").click()
+    # The started test's page has loaded (a reload before then races the form's navigation).
+    expect(page.locator("#quiz-region")).to_contain_text("Question 1 of 10")
     attempt = QuizAttempt.objects.get()
     put_first(attempt, "outbox-ordering", layout=(2, 0, 3, 1))
     page.reload()
