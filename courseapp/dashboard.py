@@ -6,10 +6,10 @@ import functools
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import connection
-
+from courseapp.lib import sql
 from courseapp.lib.charts import score_chart_svg
 from courseapp.lib.modules import MODULES, TOPICS
+from courseapp.lib.sql import quote
 from exercises.models import Exercise, HintUse, Submission
 from lessons import progress
 from lessons.models import Lesson
@@ -19,10 +19,6 @@ from quicktest.attempts import attempts_for
 # cost more than running them and rendering the page together. Lessons and exercises come as plain
 # rows; the learner's own rows through raw(), which converts each column (dates above all) as the
 # ORM does.
-
-
-def _quote(*names: str) -> str:
-    return ", ".join(connection.ops.quote_name(name) for name in names)
 
 
 @dataclass(frozen=True)
@@ -40,9 +36,9 @@ def course_lessons() -> list[Entry]:
     """Every lesson, in order (a lesson's text is most of its row, and is not needed here)."""
     return [
         Entry(pk, slug, title, module, _url(Lesson, slug))
-        for pk, slug, title, module in _rows(
-            f"SELECT {_quote('id', 'slug', 'title', 'module')}"
-            f" FROM {_quote(Lesson._meta.db_table)} ORDER BY {_quote('order')}"
+        for pk, slug, title, module in sql.rows(
+            f"SELECT {quote('id', 'slug', 'title', 'module')}"
+            f" FROM {quote(Lesson._meta.db_table)} ORDER BY {quote('order')}"
         )
     ]
 
@@ -51,11 +47,11 @@ def published_exercises() -> list[Entry]:
     """Exercise.objects.published() in its order (module, order, slug)."""
     return [
         Entry(pk, slug, title, module, _url(Exercise, slug))
-        for pk, slug, title, module in _rows(
-            f"SELECT {_quote('id', 'slug', 'title', 'module')}"
-            f" FROM {_quote(Exercise._meta.db_table)}"
-            f" WHERE {_quote('published_version_id')} IS NOT NULL"
-            f" ORDER BY {_quote('module')}, {_quote('order')}, {_quote('slug')}"
+        for pk, slug, title, module in sql.rows(
+            f"SELECT {quote('id', 'slug', 'title', 'module')}"
+            f" FROM {quote(Exercise._meta.db_table)}"
+            f" WHERE {quote('published_version_id')} IS NOT NULL"
+            f" ORDER BY {quote('module')}, {quote('order')}, {quote('slug')}"
         )
     ]
 
@@ -64,12 +60,6 @@ def published_exercises() -> list[Entry]:
 def _url(model: type[Lesson] | type[Exercise], slug: str) -> str:
     """The address of a lesson or an exercise, which depends on its slug alone."""
     return model(slug=slug).get_absolute_url()
-
-
-def _rows(sql: str, params=()) -> list[tuple]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
 
 
 def quiz_attempts(request) -> list:
@@ -96,11 +86,11 @@ def submissions(user) -> list[tuple[str, str, str, datetime]]:
     if not user.is_authenticated:
         return []
     rows = Submission.objects.raw(
-        f"SELECT s.{_quote('id')}, s.{_quote('status')}, s.{_quote('created_at')},"
-        f" e.{_quote('slug')} AS exercise_slug, e.{_quote('title')} AS exercise_title"
-        f" FROM {_quote(Submission._meta.db_table)} s"
-        f" JOIN {_quote(Exercise._meta.db_table)} e ON e.{_quote('id')} = s.{_quote('exercise_id')}"
-        f" WHERE s.{_quote('user_id')} = %s ORDER BY s.{_quote('created_at')}",
+        f"SELECT s.{quote('id')}, s.{quote('status')}, s.{quote('created_at')},"
+        f" e.{quote('slug')} AS exercise_slug, e.{quote('title')} AS exercise_title"
+        f" FROM {quote(Submission._meta.db_table)} s"
+        f" JOIN {quote(Exercise._meta.db_table)} e ON e.{quote('id')} = s.{quote('exercise_id')}"
+        f" WHERE s.{quote('user_id')} = %s ORDER BY s.{quote('created_at')}",
         [user.pk],
     )
     # exercise_slug and exercise_title are the query's own columns (raw() sets them too).
@@ -138,10 +128,10 @@ def exercise_stats(user, rows: list[tuple[str, str, str, datetime]]) -> dict[str
         for slug, sent in times.items()
     }
     hints = HintUse.objects.raw(
-        f"SELECT h.{_quote('id')}, h.{_quote('revealed')}, e.{_quote('slug')} AS exercise_slug"
-        f" FROM {_quote(HintUse._meta.db_table)} h"
-        f" JOIN {_quote(Exercise._meta.db_table)} e ON e.{_quote('id')} = h.{_quote('exercise_id')}"
-        f" WHERE h.{_quote('user_id')} = %s",
+        f"SELECT h.{quote('id')}, h.{quote('revealed')}, e.{quote('slug')} AS exercise_slug"
+        f" FROM {quote(HintUse._meta.db_table)} h"
+        f" JOIN {quote(Exercise._meta.db_table)} e ON e.{quote('id')} = h.{quote('exercise_id')}"
+        f" WHERE h.{quote('user_id')} = %s",
         [user.pk],
     )
     for hint in hints:
@@ -208,11 +198,12 @@ def summary(request) -> dict:
         "attempts": [
             {
                 "created_at": attempt.created_at,
-                "points": attempt.score()[0],
-                "total": attempt.score()[1],
+                "points": points,
+                "total": total,
                 "finished": attempt.finished_at is not None,
             }
             for attempt in attempts[:10]
+            for points, total in [attempt.score()]
         ],
         # By title, in the course's order (the topic's slug is for the code, not the learner).
         "best_by_topic": [

@@ -8,10 +8,10 @@ from datetime import timedelta
 from typing import Any, Protocol, TypeVar
 
 from allauth.account.signals import user_logged_in
-from django.db import connection
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from courseapp.lib.sql import quote
 from lessons.models import Lesson, LessonProgress
 
 SESSION_KEY = "lesson_progress"
@@ -99,7 +99,6 @@ def completed_and_last_visited(request, lessons: Sequence[L]) -> tuple[set[str],
     by_id = {lesson.pk: lesson for lesson in lessons}
     if request.user.is_authenticated:
         # Written out: building this one-table read through the ORM cost more than running it.
-        quote = connection.ops.quote_name
         rows = [
             (row.lesson_id, row.completed_at, row.last_visited_at)
             for row in LessonProgress.objects.raw(

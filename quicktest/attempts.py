@@ -20,6 +20,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Count
 from django.utils import timezone
 
+from courseapp.lib.sql import quote
 from lessons.models import Lesson, Question, QuizAnswer, QuizAttempt, question_bank
 
 QUESTIONS_PER_TEST = 10
@@ -141,7 +142,7 @@ def attempts_for(request) -> list[QuizAttempt]:
     """The learner's attempts, newest first, with their answers and questions preloaded so
     score() and topic_scores() cost no further queries: a signed-in learner's own attempts, or
     an anonymous visitor's attempts from this session."""
-    quote, meta = connection.ops.quote_name, QuizAttempt._meta
+    meta = QuizAttempt._meta
     sql = f"SELECT * FROM {quote(meta.db_table)} WHERE "
     if request.user.is_authenticated:
         sql += f"{quote('user_id')} = %s"
@@ -196,7 +197,7 @@ def get_attempt(request, attempt_id: int, *, lock: bool = False) -> QuizAttempt:
 
 
 def _read_attempt(attempt_id: int, lock: bool) -> QuizAttempt | None:
-    quote, meta = connection.ops.quote_name, QuizAttempt._meta
+    meta = QuizAttempt._meta
     sql = f"SELECT * FROM {quote(meta.db_table)} WHERE {quote(meta.pk.column or 'id')} = %s"
     if lock and connection.features.has_select_for_update:
         sql += " FOR UPDATE"
@@ -209,7 +210,7 @@ def _preload_answers(attempts: list[QuizAttempt]) -> None:
     if not attempts:
         return
     by_id = {attempt.pk: attempt for attempt in attempts}
-    quote, meta = connection.ops.quote_name, QuizAnswer._meta
+    meta = QuizAnswer._meta
     marks = ", ".join(["%s"] * len(by_id))
     sql = (
         f"SELECT * FROM {quote(meta.db_table)}"

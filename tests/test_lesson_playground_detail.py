@@ -17,13 +17,13 @@ pytestmark = pytest.mark.django_db
 LESSON = "/lessons/sagas-and-choreography/"
 
 
-def _placeholder(html: str, key: str) -> tuple[str, str]:
-    """The detail placeholder of playground `key`: (its hx-get address, its link)."""
+def _deferred_detail(html: str, key: str) -> tuple[str, str]:
+    """Where playground `key` defers its timeline and trace: (its hx-get address, its link)."""
     match = re.search(
         r'<div class="playground-detail" hx-get="([^"]+)"[^>]*>\s*<p><a href="([^"]+)"',
         html[html.index(f'id="playground-{key}-result"') :],
     )
-    assert match, f"no detail placeholder for {key}"
+    assert match, f"no deferred timeline and trace for {key}"
     return match.group(1).replace("&amp;", "&"), match.group(2)
 
 
@@ -33,13 +33,13 @@ def test_the_page_shows_each_verdict_and_defers_each_timeline(client, content):
     for key in lesson.playgrounds:
         result = html[html.index(f'id="playground-{key}-result"') :]
         assert "Invariants" in result[:4000]
-        _placeholder(html, key)
+        _deferred_detail(html, key)
     assert "<svg" not in html and "trace-table" not in html
 
 
 def test_the_fetched_part_is_the_timeline_and_trace_the_full_report_shows(client, content):
     html = client.get(LESSON).content.decode()
-    fetch, link = _placeholder(html, "order-saga")
+    fetch, link = _deferred_detail(html, "order-saga")
     part = client.get(fetch, HTTP_HX_REQUEST="true")
     assert part.status_code == 200
     detail = part.content.decode()
@@ -55,14 +55,14 @@ def test_the_fetched_part_is_the_timeline_and_trace_the_full_report_shows(client
 
 def test_without_javascript_the_link_opens_the_page_with_the_whole_report(client, content):
     html = client.get(LESSON).content.decode()
-    _fetch, link = _placeholder(html, "late-payment")
+    _fetch, link = _deferred_detail(html, "late-payment")
     assert link.endswith("#playground-late-payment")
     opened = client.get(link.split("#")[0]).content.decode()
     assert "<html" in opened
     panel = opened[opened.index('id="playground-late-payment-result"') :]
     assert "<h4>Timeline</h4>" in panel[: panel.index("</section>")]
     # The other playground on the page still waits for its own.
-    _placeholder(opened, "order-saga")
+    _deferred_detail(opened, "order-saga")
 
 
 def test_a_run_shows_its_timeline_at_once(client, content):
