@@ -92,17 +92,6 @@ class FaultPlan:
             self.sites.append(fault)
 
     def fires(self, kind: str, site: str, now: int = 0) -> bool:
-        if self.mode == "random":  # the common case first (same answer as the general path below)
-            if now >= self.horizon:
-                return False
-            # A rate of 0 never fires (unit() is in [0, 1)): skip the hash.
-            rate = self._rates.get(kind, 0.0)
-            if rate > 0.0:
-                draw = self._prefixes.get(kind) or self._draw(kind)
-                if draw(site) < rate:  # == unit(self.seed, kind, site)
-                    self.fired.append({"kind": kind, "site": site})
-                    return True
-            return False
         if self.mode == "discover":
             if kind in self.kinds and now < self.horizon:
                 self._discover({"kind": kind, "site": site})

@@ -7,9 +7,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import json.encoder
 import marshal
-import threading
 import time
 from typing import TYPE_CHECKING, Any, TypedDict
 
@@ -33,43 +31,8 @@ MAX_ROWS = 5_000  # per service, outbox included: a store is small in these worl
 MAX_ROUND_TRIPS = (
     4_000  # learner requests + callbacks in one run (a reference needs well under 100)
 )
-_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
-# The C encoder that ``_ENCODER.encode`` builds on every call (json.encoder.JSONEncoder.iterencode),
-# built once per thread instead: the same function with the same arguments, so the same text.
-_C_MAKE_ENCODER: Any = getattr(json.encoder, "c_make_encoder", None)
-
-
-class _CanonicalEncoder(threading.local):
-    def __init__(self) -> None:
-        # Containers being encoded, by id (the circular-reference check). Emptied as each one is
-        # done; an exception can leave entries behind, so it is cleared then (``_canonical``).
-        self.markers: dict[int, Any] = {}
-        self.encode: Any = _C_MAKE_ENCODER(
-            self.markers,
-            _ENCODER.default,
-            json.encoder.encode_basestring_ascii,
-            None,
-            ":",
-            ",",
-            True,  # sort_keys
-            False,  # skipkeys
-            True,  # allow_nan
-        )
-
-
-_LOCAL = _CanonicalEncoder() if _C_MAKE_ENCODER is not None else None
-
-
-def _canonical(value: object) -> str:
-    """== json.dumps(value, sort_keys=True, separators=(",", ":"))."""
-    local = _LOCAL
-    if local is None:
-        return _ENCODER.encode(value)
-    try:
-        return "".join(local.encode(value, 0))
-    except BaseException:
-        local.markers.clear()
-        raise
+# == json.dumps(x, sort_keys=True, separators=(",", ":")), without building an encoder per call.
+_canonical = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
 
 
 MAX_CALLS_PER_INVOCATION = (
