@@ -459,13 +459,16 @@ def test_files_and_processes_left_by_a_call_are_gone_by_the_next(jail):
         "        time.sleep(30)\n"
         "        os._exit(0)\n"
         "    return [seen, sorted(p for p in os.listdir('/proc') if p.isdigit() and alive(p))]\n"
-        # A killed process stays a zombie until the namespace's init reaps it, which on a loaded
-        # machine can be after the next call starts: a zombie runs nothing and keeps nothing.
+        # A killed process stays a zombie until the namespace's init reaps it, and on a loaded
+        # machine it may not even have run its exit yet (SIGKILL still pending) when the next call
+        # starts: either way it runs nothing more and keeps nothing.
         "def alive(pid):\n"
         "    try:\n"
-        "        return open(f'/proc/{pid}/stat').read().rpartition(')')[2].split()[0] != 'Z'\n"
+        "        status = dict(l.split(':', 1) for l in open(f'/proc/{pid}/status') if ':' in l)\n"
         "    except OSError:\n"
         "        return False\n"
+        "    pending = int(status['SigPnd'], 16) | int(status['ShdPnd'], 16)\n"
+        "    return status['State'].split()[0] != 'Z' and not pending & (1 << 8)\n"
     )
     with run(src) as r:
         first = r.request({"fn": "stash"})["value"]
